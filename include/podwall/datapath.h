@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The datapath library: loads and pins podwall's BPF objects, adopts what an earlier process
+ * pinned, attaches programs per endpoint and at the cgroup root, writes the maps, sweeps
+ * conntrack and reads the event buffer.
+ *
+ * Conventions: functions return 0 (or an fd / count >= 0) on success and -errno on failure.
+ * The library never prints: it reports through the log callback in the options, with a
+ * message a user can act on. Options structs start with their size so they can grow.
+ */
+#ifndef PODWALL_DATAPATH_H
+#define PODWALL_DATAPATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <podwall/shared.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct pw_dp;
+
+enum pw_log_level {
+	PW_LOG_ERROR = 0,
+	PW_LOG_WARN = 1,
+	PW_LOG_INFO = 2,
+	PW_LOG_DEBUG = 3,
+};
+
+typedef void (*pw_log_fn)(void *ctx, enum pw_log_level level, const char *msg);
+
+enum pw_tc_mode {
+	PW_TC_AUTO = 0, /* tcx links where the kernel has them (6.6+), else tc clsact */
+	PW_TC_TCX = 1,
+	PW_TC_CLSACT = 2,
+};
+
+struct pw_dp_opts {
+	size_t sz; /* sizeof(struct pw_dp_opts) */
+	/*
+	 * bpffs directory owning every pin of this datapath (maps, links). NULL: nothing is
+	 * pinned and everything goes away with the process (unit tests, benchmarks). Mounted
+	 * as bpffs when it is not on one already.
+	 */
+	const char *bpffs_dir;
+	/*
+	 * cgroup v2 directory under which pod cgroups live; the socket programs attach here.
+	 * NULL: socket programs are loaded but not attached. Refused when it is a cgroup2
+	 * mount's root.
+	 */
+	const char *cgroup_root;
+	enum pw_tc_mode tc_mode;
+	/* capacities for a first load; 0 = default. Adopted pins keep their own. */
+	uint32_t ipcache_max;
+	uint32_t policy_max;
+	uint32_t ep_max;
+	uint32_t ct_max;
+	pw_log_fn log;
+	void *log_ctx;
+	enum pw_log_level log_level; /* messages above it are not formatted */
+};
+
+/*
+ * Load the BPF objects, adopting maps pinned under bpffs_dir (nothing is flushed), pin what
+ * is new, attach the socket programs at cgroup_root and replace the programs behind every
+ * pinned link atomically with the freshly loaded ones.
+ */
+int pw_dp_open(const struct pw_dp_opts *opts, struct pw_dp **out);
+
+/* Release this process's handles. Pinned state, and so enforcement, stays. NULL is fine. */
+void pw_dp_close(struct pw_dp *dp);
+
+/*
+ * Detach everything this datapath attached (socket programs, every endpoint's TC programs)
+ * and remove its pins and bpffs_dir. For uninstall and test cleanup; enforcement stops.
+ */
+int pw_dp_destroy(struct pw_dp *dp);
+
+/* true when this open adopted maps pinned by an earlier process */
+bool pw_dp_adopted(const struct pw_dp *dp);
+/* "tcx" or "clsact": how TC programs attach on this kernel */
+const char *pw_dp_tc_mode_name(const struct pw_dp *dp);
+
+/* --- endpoints --------------------------------------------------------------------------- */
+
+/*
+ * Write the endpoint into the ifindex and cgroup maps (ep->ifindex / ep->cgroup_id may be 0
+ * when that side is unknown). Writing an existing endpoint replaces it in place.
+ */
+int pw_dp_endpoint_upsert(struct pw_dp *dp, const struct pw_endpoint *ep);
+int pw_dp_endpoint_delete(struct pw_dp *dp, const struct pw_endpoint *ep);
+int pw_dp_endpoint_lookup_ifindex(struct pw_dp *dp, uint32_t ifindex, struct pw_endpoint *out);
+
+/*
+ * Attach the TC programs to the host-side interface (ingress and egress), pinning tcx links
+ * under bpffs_dir. Attaching again replaces the programs atomically. -ENODEV: no such
+ * interface in this network namespace.
+ */
+int pw_dp_attach_tc(struct pw_dp *dp, uint32_t ifindex);
+int pw_dp_detach_tc(struct pw_dp *dp, uint32_t ifindex);
+
+/* --- ipcache ----------------------------------------------------------------------------- */
+
+struct pw_cidr {
+	uint8_t family; /* PW_FAMILY_V4 / PW_FAMILY_V6 */
+	uint8_t prefixlen;
+	uint32_t addr[4]; /* network order; IPv4 in addr[0] */
+};
+
+struct pw_ipcache_entry {
+	struct pw_cidr cidr;
+	struct pw_ipcache_val val;
+};
+
+/* Batched writers. Add-before-delete is the caller's ordering; each call is one batch. */
+int pw_dp_ipcache_update(struct pw_dp *dp, const struct pw_ipcache_entry *e, size_t n);
+int pw_dp_ipcache_delete(struct pw_dp *dp, const struct pw_cidr *c, size_t n);
+/* exact-prefix lookup (not longest match); -ENOENT when absent */
+int pw_dp_ipcache_get(struct pw_dp *dp, const struct pw_cidr *c, struct pw_ipcache_val *out);
+
+/* --- policy ------------------------------------------------------------------------------ */
+
+struct pw_policy_entry {
+	uint32_t subject; /* host order */
+	uint32_t peer;    /* host order; PW_ID_ANY = any peer */
+	uint8_t direction;
+	uint8_t proto;      /* 0 = any protocol (then ports are ignored) */
+	uint16_t port_lo;   /* host order; port_lo = 0 and port_hi = 0xffff: all ports */
+	uint16_t port_hi;   /* inclusive */
+	struct pw_policy_val val;
+};
+
+/*
+ * Each entry expands to the minimal set of port prefixes covering [port_lo, port_hi]
+ * (at most 30 trie entries). Returns the number of trie entries written, or -errno.
+ */
+int pw_dp_policy_update(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n);
+int pw_dp_policy_delete(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n);
+/* Expand a port range into LPM keys: fills up to max keys, returns how many (or -ENOSPC). */
+int pw_policy_expand(const struct pw_policy_entry *e, struct pw_policy_key *keys, size_t max);
+
+/*
+ * Re-check established flows: set a new policy generation on every endpoint (ep_id == 0) or
+ * on one. Call after the policy writes that tightened it have landed.
+ */
+int pw_dp_bump_generation(struct pw_dp *dp, uint32_t ep_id);
+
+/* --- conntrack --------------------------------------------------------------------------- */
+
+struct pw_ct_timeouts {
+	size_t sz;
+	uint64_t tcp_syn_ns;         /* only the SYN seen */
+	uint64_t tcp_established_ns;
+	uint64_t tcp_closing_ns;     /* FIN or RST seen */
+	uint64_t udp_ns;
+	uint64_t other_ns;           /* ICMP, SCTP, ... */
+};
+
+/* Defaults: SYN 60 s, established 6 h, closing 10 s, UDP 60 s, other 30 s. */
+void pw_ct_timeouts_default(struct pw_ct_timeouts *t);
+
+enum pw_flow_end_reason {
+	PW_END_TIMEOUT = 1,  /* idle past its timeout */
+	PW_END_CLOSED = 2,   /* FIN/RST seen and closing timeout passed */
+	PW_END_FLUSHED = 3,  /* removed by pw_dp_ct_flush */
+};
+
+typedef void (*pw_flow_end_fn)(void *ctx, const struct pw_ct_key *key,
+			       const struct pw_ct_entry *val, enum pw_flow_end_reason why);
+
+struct pw_ct_sweep_stats {
+	uint64_t scanned;
+	uint64_t expired;
+};
+
+/* Delete expired entries, reporting each through cb (may be NULL). now_ns: CLOCK_MONOTONIC. */
+int pw_dp_ct_sweep(struct pw_dp *dp, uint64_t now_ns, const struct pw_ct_timeouts *t,
+		   pw_flow_end_fn cb, void *ctx, struct pw_ct_sweep_stats *stats);
+/* Remove every entry of one endpoint (ep_id != 0) or all; cb as above. */
+int pw_dp_ct_flush(struct pw_dp *dp, uint32_t ep_id, pw_flow_end_fn cb, void *ctx);
+/* Number of entries, by walking the map */
+int pw_dp_ct_count(struct pw_dp *dp, uint64_t *count);
+
+/* --- events ------------------------------------------------------------------------------ */
+
+typedef void (*pw_event_fn)(void *ctx, int cpu, const struct pw_event *ev);
+typedef void (*pw_lost_fn)(void *ctx, int cpu, uint64_t lost);
+
+/* Open the perf buffer reader: pages per CPU must be a power of two (0 = 64). */
+int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_event,
+		      pw_lost_fn on_lost, void *ctx);
+/* epoll fd to wait on, or -errno */
+int pw_dp_events_fd(struct pw_dp *dp);
+/* Poll with a timeout (ms); returns events handled or -errno */
+int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms);
+/* Consume what is ready without waiting */
+int pw_dp_events_consume(struct pw_dp *dp);
+/* total samples lost since the reader opened */
+uint64_t pw_dp_events_lost(const struct pw_dp *dp);
+
+/* --- metrics and introspection ------------------------------------------------------------- */
+
+/* Sum per-CPU counters into out[PW_METRICS_SLOTS] (index PW_METRIC_IDX(reason, dir)). */
+int pw_dp_metrics_read(struct pw_dp *dp, struct pw_metric *out);
+
+enum pw_dp_map {
+	PW_DPMAP_IPCACHE,
+	PW_DPMAP_EP_IF,
+	PW_DPMAP_EP_CG,
+	PW_DPMAP_POLICY,
+	PW_DPMAP_CT,
+	PW_DPMAP_FRAG,
+	PW_DPMAP_EVENTS,
+	PW_DPMAP_METRICS,
+	PW_DPMAP_COUNT,
+};
+
+struct pw_map_usage {
+	const char *name;
+	uint32_t max_entries;
+	uint64_t entries; /* counted by walking the keys */
+};
+
+int pw_dp_map_usage(struct pw_dp *dp, enum pw_dp_map m, struct pw_map_usage *out);
+
+enum pw_dp_prog {
+	PW_PROG_TC_INGRESS, /* host-side veth ingress: the pod's egress */
+	PW_PROG_TC_EGRESS,  /* host-side veth egress: the pod's ingress */
+	PW_PROG_CONNECT4,
+	PW_PROG_CONNECT6,
+	PW_PROG_SENDMSG4,
+	PW_PROG_SENDMSG6,
+	PW_PROG_COUNT,
+};
+
+/* fd of a loaded program, for BPF_PROG_TEST_RUN in tests and benchmarks */
+int pw_dp_prog_fd(struct pw_dp *dp, enum pw_dp_prog p);
+/* fd of a map, for tests and the benchmark only */
+int pw_dp_map_fd(struct pw_dp *dp, enum pw_dp_map m);
+
+/* --- helpers ----------------------------------------------------------------------------- */
+
+/* Parse "198.18.0.1", "198.18.0.0/15", "fd00::1/64" into a pw_cidr; -EINVAL when malformed. */
+int pw_cidr_parse(const char *s, struct pw_cidr *out);
+/* Format into buf (at least 64 bytes) */
+const char *pw_cidr_format(const struct pw_cidr *c, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PODWALL_DATAPATH_H */

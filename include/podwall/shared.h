@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Everything the kernel programs and userspace share: map names, keys, values, event records,
+ * verdict reasons and constants. This is the only definition; BPF programs, the datapath
+ * library, the daemon, the CLI and the tests all include it.
+ *
+ * Rules: fixed-width types only, explicit pad fields (writers zero them: keys are compared
+ * bytewise by the kernel), a _Static_assert on every size. Changing a layout means a new
+ * version suffix on the map name, so an old pin is never reinterpreted.
+ */
+#ifndef PODWALL_SHARED_H
+#define PODWALL_SHARED_H
+
+#include <linux/types.h>
+
+/* Map names: the kernel keeps 15 characters. The macro is the BPF object's variable name. */
+#define PW_MAP_IPCACHE pw_ipcache_v1 /* LPM trie: address -> identity */
+#define PW_MAP_EP_IF   pw_ep_if_v1   /* hash: host-side ifindex -> endpoint */
+#define PW_MAP_EP_CG   pw_ep_cg_v1   /* hash: pod cgroup id -> endpoint */
+#define PW_MAP_POLICY  pw_policy_v1  /* LPM trie: (subject, peer, dir, proto, port) -> allow */
+#define PW_MAP_CT      pw_ct_v1      /* LRU hash: scoped 5-tuple -> flow state */
+#define PW_MAP_FRAG    pw_frag_v1    /* LRU hash: fragment id -> L4 ports of its first fragment */
+#define PW_MAP_EVENTS  pw_events_v1  /* perf event array, one ring per CPU */
+#define PW_MAP_METRICS pw_metrics_v1 /* per-CPU array: (reason, direction) -> packets, bytes */
+
+#define PW__STR(x)  #x
+#define PW_STR(x)   PW__STR(x)
+
+/* Default capacities; the library can resize before the first load (pins keep their size). */
+#define PW_IPCACHE_MAX_DEFAULT 1048576
+#define PW_POLICY_MAX_DEFAULT  1048576
+#define PW_EP_MAX_DEFAULT      16384
+#define PW_CT_MAX_DEFAULT      262144
+#define PW_FRAG_MAX_DEFAULT    8192
+
+/* Pod-relative direction. On the pod's host-side veth, TC ingress sees the pod's egress. */
+enum pw_dir {
+	PW_DIR_INGRESS = 0,
+	PW_DIR_EGRESS = 1,
+	PW_DIR_MAX = 2,
+};
+
+#define PW_FAMILY_V4 4
+#define PW_FAMILY_V6 6
+
+/*
+ * Identities. 0 is never a real identity: in a policy key it is the "any peer" wildcard.
+ * Label identities are allocated by the control plane from PW_ID_FIRST_LOCAL; identities of
+ * ipBlock CIDRs carry PW_ID_CIDR_FLAG so a glance tells them apart.
+ */
+#define PW_ID_ANY         0u
+#define PW_ID_HOST        1u /* the node itself */
+#define PW_ID_WORLD       2u /* any address ipcache does not know */
+#define PW_ID_UNKNOWN     3u /* a pod address whose identity is not resolved yet */
+#define PW_ID_FIRST_LOCAL 256u
+#define PW_ID_CIDR_FLAG   0x01000000u
+
+/* --- ipcache: LPM trie over (family, address) ------------------------------------------- */
+
+/* Bits of the key that precede the address: family plus its pad. prefixlen = 32 + mask. */
+#define PW_IPCACHE_PREFIX_BITS 32
+
+struct pw_ipcache_key {
+	__u32 prefixlen;
+	__u8 family; /* PW_FAMILY_V4 / PW_FAMILY_V6 */
+	__u8 pad[3];
+	__u32 addr[4]; /* network order; IPv4 uses addr[0] only, rest zero */
+};
+_Static_assert(sizeof(struct pw_ipcache_key) == 24, "pw_ipcache_key layout");
+
+struct pw_ipcache_val {
+	/* label identity for a pod address, CIDR identity otherwise */
+	__u32 identity;
+	/*
+	 * Identity of the longest policy-referenced CIDR that holds this address, or 0. It lets
+	 * an ipBlock peer match a pod address without splitting the pod's label identity:
+	 * policy is looked up for both.
+	 */
+	__u32 cidr_identity;
+};
+_Static_assert(sizeof(struct pw_ipcache_val) == 8, "pw_ipcache_val layout");
+
+/* --- endpoints -------------------------------------------------------------------------- */
+
+#define PW_EP_MAX_V4 4
+#define PW_EP_MAX_V6 4
+
+#define PW_EP_F_ISOLATE_INGRESS (1u << 0) /* some policy selects it for ingress */
+#define PW_EP_F_ISOLATE_EGRESS  (1u << 1) /* some policy selects it for egress */
+#define PW_EP_F_AUDIT           (1u << 2) /* record denies but let them pass */
+#define PW_EP_F_QUARANTINE      (1u << 3) /* drop everything but replies of nothing: full stop */
+
+struct pw_endpoint {
+	__u32 ep_id; /* stable id chosen by the control plane; scopes conntrack */
+	__u32 identity;
+	__u32 ifindex; /* host-side veth, in the node netns */
+	__u32 flags;   /* PW_EP_F_* */
+	/*
+	 * Bumped by the control plane whenever this endpoint's effective policy may have
+	 * tightened. Conntrack entries remember the generation that admitted them and are
+	 * re-checked on their next packet when it differs.
+	 */
+	__u32 policy_gen;
+	__u8 n_v4;
+	__u8 n_v6;
+	__u8 pad[2];
+	__u64 cgroup_id;
+	__u32 v4[PW_EP_MAX_V4];    /* network order */
+	__u32 v6[PW_EP_MAX_V6][4]; /* network order */
+};
+_Static_assert(sizeof(struct pw_endpoint) == 112, "pw_endpoint layout");
+
+/* --- policy: LPM trie keyed by subject identity ----------------------------------------- */
+
+/*
+ * Byte order of the trie data: subject, peer, direction, protocol, destination port. The
+ * prefix always covers subject, peer and direction; it then stops (any protocol, any port),
+ * covers the protocol (all ports of it), or covers the protocol and 0..16 bits of the port
+ * (an endPort range is a handful of port prefixes).
+ */
+#define PW_POLICY_BITS_ANY_PROTO 72 /* subject + peer + direction */
+#define PW_POLICY_BITS_PROTO     80 /* + protocol */
+#define PW_POLICY_BITS_FULL      96 /* + 16 port bits */
+
+struct pw_policy_key {
+	__u32 prefixlen;
+	__u32 subject; /* network order, so the trie compares the most significant byte first */
+	__u32 peer;    /* network order; PW_ID_ANY = any peer */
+	__u8 direction;
+	__u8 proto; /* IPPROTO_* */
+	__be16 dport;
+};
+_Static_assert(sizeof(struct pw_policy_key) == 16, "pw_policy_key layout");
+
+#define PW_POL_F_ALLOW (1u << 0)
+
+struct pw_policy_val {
+	__u32 flags;  /* PW_POL_F_* */
+	__u32 cookie; /* attribution: the control plane maps it to (policy, rule) */
+};
+_Static_assert(sizeof(struct pw_policy_val) == 8, "pw_policy_val layout");
+
+/* --- conntrack -------------------------------------------------------------------------- */
+
+/*
+ * An entry belongs to the endpoint and direction whose check admitted it: pod A's egress
+ * entry never satisfies pod B's ingress check, even for the same 5-tuple on the same node.
+ * For ICMP echo, sport = dport = the echo identifier, so a reply reverses to the same key.
+ */
+struct pw_ct_key {
+	__u32 ep_id;
+	__u8 scope; /* pw_dir of the admitting check */
+	__u8 family;
+	__u8 proto;
+	__u8 pad;
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+};
+_Static_assert(sizeof(struct pw_ct_key) == 44, "pw_ct_key layout");
+
+enum pw_ct_state {
+	PW_CT_NEW = 0,         /* only the original direction seen (TCP: SYN sent) */
+	PW_CT_ESTABLISHED = 1, /* both directions seen */
+	PW_CT_CLOSING = 2,     /* FIN or RST seen */
+};
+
+#define PW_CT_F_MIDSTREAM (1u << 0) /* admitted on a non-SYN TCP packet (picked up mid-flow) */
+#define PW_CT_F_AUDIT     (1u << 1) /* admitted only because the endpoint is in audit mode */
+
+struct pw_ct_entry {
+	__u64 created_ns; /* bpf_ktime_get_ns() clock (CLOCK_MONOTONIC) */
+	__u64 last_seen_ns;
+	__u64 packets[2]; /* [0] original direction, [1] reply */
+	__u64 bytes[2];
+	__u32 policy_gen; /* endpoint generation that admitted or last re-checked it */
+	__u32 cookie;     /* policy attribution of the admitting decision */
+	__u32 src_identity;
+	__u32 dst_identity;
+	__u8 tcp_flags[2]; /* OR of TCP flags seen, per direction */
+	__u8 state;        /* enum pw_ct_state */
+	__u8 flags;        /* PW_CT_F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct pw_ct_entry) == 72, "pw_ct_entry layout");
+
+/* --- fragments -------------------------------------------------------------------------- */
+
+struct pw_frag_key {
+	__u8 family;
+	__u8 proto;
+	__u8 pad[2];
+	__u32 id; /* IPv4: 16-bit id zero-extended; IPv6: fragment header id */
+	__u32 saddr[4];
+	__u32 daddr[4];
+};
+_Static_assert(sizeof(struct pw_frag_key) == 40, "pw_frag_key layout");
+
+struct pw_frag_val {
+	__be16 sport;
+	__be16 dport;
+	/* verdict of the first fragment: later fragments never get a better one */
+	__u8 reason;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct pw_frag_val) == 8, "pw_frag_val layout");
+
+/* --- verdict reasons -------------------------------------------------------------------- */
+
+/*
+ * Reasons below PW_DROP_FIRST let the packet pass; the rest drop it. Each program has a
+ * single exit that turns a reason into a verdict, a counter and (when warranted) an event.
+ */
+enum pw_reason {
+	PW_OK_POLICY = 0,     /* new flow allowed by a policy entry */
+	PW_OK_NOT_ISOLATED,   /* no policy isolates this endpoint in this direction */
+	PW_OK_ESTABLISHED,    /* conntrack hit, original direction */
+	PW_OK_REPLY,          /* conntrack hit, reply direction */
+	PW_OK_RELATED,        /* ICMP error about a tracked flow */
+	PW_OK_PASSTHROUGH,    /* ARP, neighbour discovery */
+	PW_OK_NO_ENDPOINT,    /* interface or cgroup not managed by podwall */
+	PW_OK_LOCAL,          /* socket: loopback or the pod's own address */
+	PW_OK_AUDIT,          /* would drop, endpoint in audit mode */
+	PW_OK_FRAG,           /* later fragment of an allowed first fragment */
+	PW_DROP_FIRST = 16,
+	PW_DROP_POLICY = PW_DROP_FIRST, /* no policy entry allows it */
+	PW_DROP_SPOOFED,                /* source address is not the pod's */
+	PW_DROP_MALFORMED,              /* truncated or invalid header */
+	PW_DROP_FRAG_NO_FIRST,          /* later fragment whose first fragment was not seen */
+	PW_DROP_EXTHDR_LIMIT,           /* IPv6 extension header chain too long to walk */
+	PW_DROP_REVOKED,                /* established flow no longer allowed after a change */
+	PW_DROP_QUARANTINE,             /* endpoint is quarantined */
+	PW_DROP_UNSUPPORTED_L3,         /* neither IPv4, IPv6 nor ARP (VLAN tags included) */
+	PW_DROP_FRAG_DENIED,            /* later fragment of a denied first fragment */
+	PW_REASON_MAX = 32,
+};
+
+static inline int pw_reason_is_drop(unsigned int reason)
+{
+	return reason >= PW_DROP_FIRST;
+}
+
+/* --- events (perf buffer) --------------------------------------------------------------- */
+
+enum pw_event_type {
+	PW_EV_FLOW_NEW = 1,  /* TC: a new flow was admitted (one record per flow) */
+	PW_EV_DROP = 2,      /* TC: a packet was dropped */
+	PW_EV_SOCK_DENY = 3, /* socket layer: connect()/sendmsg() refused with EPERM */
+	PW_EV_REVOKED = 4,   /* TC: an established flow failed its re-check */
+	PW_EV_AUDIT = 5,     /* a deny that audit mode let through */
+};
+
+#define PW_EV_F_SOCK (1u << 0) /* pid, comm and cgroup_id are valid */
+
+struct pw_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+	__u8 type;   /* enum pw_event_type */
+	__u8 reason; /* enum pw_reason */
+	__u8 direction;
+	__u8 family;
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 flags; /* PW_EV_F_* */
+	__u8 pad;
+	__be16 sport;
+	__be16 dport;
+	__u32 ep_id;
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 src_identity;
+	__u32 dst_identity;
+	__u32 cookie; /* policy attribution, 0 when no entry decided */
+	__u32 ifindex;
+	__u32 pkt_len;
+	__u32 pid; /* tgid of the caller (socket events) */
+	__u64 cgroup_id;
+	char comm[16];
+};
+_Static_assert(sizeof(struct pw_event) == 104, "pw_event layout");
+
+/* --- metrics ---------------------------------------------------------------------------- */
+
+#define PW_METRICS_SLOTS (PW_REASON_MAX * PW_DIR_MAX)
+#define PW_METRIC_IDX(reason, dir) ((reason) * PW_DIR_MAX + (dir))
+
+struct pw_metric {
+	__u64 packets; /* or calls, for the socket layer */
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct pw_metric) == 16, "pw_metric layout");
+
+/* --- userspace-only helpers ------------------------------------------------------------- */
+#ifndef __bpf__
+static inline const char *pw_reason_str(unsigned int reason)
+{
+	switch (reason) {
+	case PW_OK_POLICY: return "allowed-by-policy";
+	case PW_OK_NOT_ISOLATED: return "not-isolated";
+	case PW_OK_ESTABLISHED: return "established";
+	case PW_OK_REPLY: return "reply";
+	case PW_OK_RELATED: return "related-icmp";
+	case PW_OK_PASSTHROUGH: return "passthrough";
+	case PW_OK_NO_ENDPOINT: return "no-endpoint";
+	case PW_OK_LOCAL: return "local";
+	case PW_OK_AUDIT: return "audit-would-drop";
+	case PW_OK_FRAG: return "fragment";
+	case PW_DROP_POLICY: return "policy-denied";
+	case PW_DROP_SPOOFED: return "spoofed-source";
+	case PW_DROP_MALFORMED: return "malformed";
+	case PW_DROP_FRAG_NO_FIRST: return "fragment-without-first";
+	case PW_DROP_EXTHDR_LIMIT: return "ipv6-exthdr-limit";
+	case PW_DROP_REVOKED: return "revoked";
+	case PW_DROP_QUARANTINE: return "quarantined";
+	case PW_DROP_UNSUPPORTED_L3: return "unsupported-l3";
+	case PW_DROP_FRAG_DENIED: return "fragment-of-denied";
+	default: return "unknown";
+	}
+}
+
+static inline const char *pw_dir_str(unsigned int dir)
+{
+	return dir == PW_DIR_INGRESS ? "ingress" : dir == PW_DIR_EGRESS ? "egress" : "unknown";
+}
+#endif
+
+#endif /* PODWALL_SHARED_H */
