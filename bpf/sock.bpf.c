@@ -1,32 +1,125 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* PLACEHOLDER until the socket enforcement programs land: allow everything. */
+/*
+ * Socket-layer egress enforcement: cgroup connect4/6 and sendmsg4/6. The pod comes from the
+ * caller's cgroup, so no packet field is trusted; a deny fails the call with EPERM before
+ * any packet exists and names the process. Allows are silent: the TC layer records the flow
+ * (one decision, one record).
+ */
+#include "lib/common.h"
 #include "lib/maps.h"
+#include "lib/endpoint.h"
+#include "lib/policy.h"
+#include "lib/events.h"
+#include "lib/metrics.h"
 
 /* cgroup v2 level of --cgroup-root; pod cgroups are below it. Set by the loader. */
 const volatile __u32 pw_cgroup_root_level = 0;
 
+#define PW_SOCK_ALLOW 1
+#define PW_SOCK_DENY  0 /* the kernel turns it into EPERM */
+
+/* Loopback, unspecified: never leave the pod, nothing to enforce. */
+static __always_inline int pw_sock_addr_local(__u8 family, const __u32 *a)
+{
+	if (family == PW_FAMILY_V4)
+		return (bpf_ntohl(a[0]) >> 24) == 127 || a[0] == 0;
+	return !a[0] && !a[1] && !a[2] && (!a[3] || a[3] == bpf_htonl(1));
+}
+
+static __always_inline int pw_sock_decide(struct bpf_sock_addr *ctx, __u8 family, __u32 *addr)
+{
+	struct pw_endpoint *ep;
+	struct pw_decision d = {};
+	struct pw_event ev;
+	__u8 proto = ctx->protocol;
+	__be16 dport = (__be16)ctx->user_port;
+	int reason;
+
+	ep = pw_ep_by_current_cgroup(pw_cgroup_root_level);
+	if (!ep) {
+		reason = PW_OK_NO_ENDPOINT;
+	} else if (ep->flags & PW_EP_F_QUARANTINE) {
+		reason = PW_DROP_QUARANTINE;
+	} else if (pw_sock_addr_local(family, addr) || pw_ep_owns(ep, family, addr)) {
+		reason = PW_OK_LOCAL;
+	} else {
+		reason = pw_policy_decide(ep, PW_DIR_EGRESS, family, addr, proto, dport, &d);
+	}
+
+	pw_metrics_count(reason, PW_DIR_EGRESS, 0);
+	if (!pw_reason_is_drop(reason))
+		return PW_SOCK_ALLOW;
+
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.type = PW_EV_SOCK_DENY;
+	ev.reason = reason;
+	ev.direction = PW_DIR_EGRESS;
+	ev.family = family;
+	ev.proto = proto;
+	ev.flags = PW_EV_F_SOCK;
+	ev.dport = dport;
+	pw_addr_copy(ev.daddr, addr);
+	if (ep) {
+		ev.ep_id = ep->ep_id;
+		ev.src_identity = ep->identity;
+	}
+	ev.dst_identity = d.peer_id;
+	ev.cookie = d.cookie;
+	ev.pid = bpf_get_current_pid_tgid() >> 32;
+	ev.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	pw_event_emit(ctx, &ev);
+	return PW_SOCK_DENY;
+}
+
+static __always_inline int pw_sock4(struct bpf_sock_addr *ctx)
+{
+	__u32 addr[4] = {};
+
+	addr[0] = ctx->user_ip4;
+	return pw_sock_decide(ctx, PW_FAMILY_V4, addr);
+}
+
+static __always_inline int pw_sock6(struct bpf_sock_addr *ctx)
+{
+	__u32 addr[4];
+
+	addr[0] = ctx->user_ip6[0];
+	addr[1] = ctx->user_ip6[1];
+	addr[2] = ctx->user_ip6[2];
+	addr[3] = ctx->user_ip6[3];
+	/* ::ffff:a.b.c.d reaches an IPv4 peer: judge it as IPv4 */
+	if (!addr[0] && !addr[1] && addr[2] == bpf_htonl(0xffff)) {
+		addr[0] = addr[3];
+		addr[2] = 0;
+		addr[3] = 0;
+		return pw_sock_decide(ctx, PW_FAMILY_V4, addr);
+	}
+	return pw_sock_decide(ctx, PW_FAMILY_V6, addr);
+}
+
 SEC("cgroup/connect4")
 int pw_connect4(struct bpf_sock_addr *ctx)
 {
-	return 1;
+	return pw_sock4(ctx);
 }
 
 SEC("cgroup/connect6")
 int pw_connect6(struct bpf_sock_addr *ctx)
 {
-	return 1;
+	return pw_sock6(ctx);
 }
 
 SEC("cgroup/sendmsg4")
 int pw_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return 1;
+	return pw_sock4(ctx);
 }
 
 SEC("cgroup/sendmsg6")
 int pw_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return 1;
+	return pw_sock6(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

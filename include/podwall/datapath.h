@@ -137,6 +137,11 @@ struct pw_policy_entry {
  * (at most 30 trie entries). Returns the number of trie entries written, or -errno.
  */
 int pw_dp_policy_update(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n);
+/*
+ * Deletes the trie entries each entry expands to; returns how many existed (absent ones are
+ * fine). Two entries whose ranges share a prefix share its trie entry: the caller deletes
+ * only what no remaining entry needs.
+ */
 int pw_dp_policy_delete(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n);
 /* Expand a port range into LPM keys: fills up to max keys, returns how many (or -ENOSPC). */
 int pw_policy_expand(const struct pw_policy_entry *e, struct pw_policy_key *keys, size_t max);
@@ -199,6 +204,8 @@ int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms);
 int pw_dp_events_consume(struct pw_dp *dp);
 /* total samples lost since the reader opened */
 uint64_t pw_dp_events_lost(const struct pw_dp *dp);
+/* samples shorter than struct pw_event (another layout): skipped, counted here */
+uint64_t pw_dp_events_short(const struct pw_dp *dp);
 
 /* --- metrics and introspection ------------------------------------------------------------- */
 
@@ -242,10 +249,15 @@ int pw_dp_map_fd(struct pw_dp *dp, enum pw_dp_map m);
 
 /* --- helpers ----------------------------------------------------------------------------- */
 
-/* Parse "198.18.0.1", "198.18.0.0/15", "fd00::1/64" into a pw_cidr; -EINVAL when malformed. */
+/*
+ * Parse "198.18.0.1" (= /32), "198.18.0.0/15", "fd00::/64" into a pw_cidr; -EINVAL when
+ * malformed, and when host bits are set ("198.18.0.1/15" is a typo more often than not).
+ */
 int pw_cidr_parse(const char *s, struct pw_cidr *out);
 /* Format into buf (at least 64 bytes) */
 const char *pw_cidr_format(const struct pw_cidr *c, char *buf, size_t len);
+/* ifindex of an interface in the caller's network namespace (rtnetlink); -ENODEV if none */
+int pw_dp_ifindex(const char *name, uint32_t *ifindex);
 
 #ifdef __cplusplus
 }

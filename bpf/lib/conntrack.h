@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Connection tracking scoped by (endpoint, direction of the admitting check): pod A's egress
+ * entry never satisfies pod B's ingress check for the same 5-tuple on the same node.
+ */
+#ifndef PW_BPF_CONNTRACK_H
+#define PW_BPF_CONNTRACK_H
+
+#include "lib/common.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+
+static __always_inline void pw_ct_key_fill(struct pw_ct_key *k, __u32 ep_id, __u8 scope,
+					   const struct pw_tuple *t, int reverse)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ep_id = ep_id;
+	k->scope = scope;
+	k->family = t->family;
+	k->proto = t->proto;
+	if (reverse) {
+		pw_addr_copy(k->saddr, t->daddr);
+		pw_addr_copy(k->daddr, t->saddr);
+		k->sport = t->dport;
+		k->dport = t->sport;
+	} else {
+		pw_addr_copy(k->saddr, t->saddr);
+		pw_addr_copy(k->daddr, t->daddr);
+		k->sport = t->sport;
+		k->dport = t->dport;
+	}
+}
+
+/* Account one packet; idx 0 is the flow's original direction, 1 its reply. */
+static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx, __u32 len, __u8 proto,
+					  __u8 tcp_flags)
+{
+	e->last_seen_ns = bpf_ktime_get_ns();
+	if (idx) {
+		__sync_fetch_and_add(&e->packets[1], 1);
+		__sync_fetch_and_add(&e->bytes[1], len);
+		if (e->state == PW_CT_NEW)
+			e->state = PW_CT_ESTABLISHED;
+	} else {
+		__sync_fetch_and_add(&e->packets[0], 1);
+		__sync_fetch_and_add(&e->bytes[0], len);
+	}
+	if (proto == IPPROTO_TCP) {
+		/* a fresh SYN on a closing entry: the port pair is reused by a new connection */
+		if (!idx && e->state == PW_CT_CLOSING &&
+		    (tcp_flags & (PW_TCP_SYN | PW_TCP_ACK)) == PW_TCP_SYN) {
+			e->state = PW_CT_NEW;
+			e->tcp_flags[0] = 0;
+			e->tcp_flags[1] = 0;
+		}
+		/* racy OR between CPUs loses at worst a flag bit of a log record */
+		e->tcp_flags[idx & 1] |= tcp_flags;
+		if (tcp_flags & (PW_TCP_FIN | PW_TCP_RST))
+			e->state = PW_CT_CLOSING;
+	}
+}
+
+static __always_inline int pw_ct_create(const struct pw_ct_key *k, const struct pw_endpoint *ep,
+					__u32 len, __u8 tcp_flags, __u32 cookie, __u32 src_id,
+					__u32 dst_id, __u8 flags)
+{
+	struct pw_ct_entry e = {};
+	__u64 now = bpf_ktime_get_ns();
+
+	e.created_ns = now;
+	e.last_seen_ns = now;
+	e.packets[0] = 1;
+	e.bytes[0] = len;
+	e.policy_gen = ep->policy_gen;
+	e.cookie = cookie;
+	e.src_identity = src_id;
+	e.dst_identity = dst_id;
+	e.state = PW_CT_NEW;
+	e.flags = flags;
+	if (k->proto == IPPROTO_TCP) {
+		e.tcp_flags[0] = tcp_flags;
+		if (!(tcp_flags & PW_TCP_SYN) || (tcp_flags & PW_TCP_ACK)) {
+			/* picked up mid-flow: both directions exist already */
+			e.flags |= PW_CT_F_MIDSTREAM;
+			e.state = PW_CT_ESTABLISHED;
+		}
+		if (tcp_flags & (PW_TCP_FIN | PW_TCP_RST))
+			e.state = PW_CT_CLOSING;
+	}
+	return bpf_map_update_elem(&PW_MAP_CT, k, &e, BPF_NOEXIST);
+}
+
+#endif /* PW_BPF_CONNTRACK_H */

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Private state of the datapath library. Only datapath/ sees this header (and the skeletons
+ * it includes): the daemon and the CLI code against include/podwall/datapath.h.
+ */
+#ifndef PW_DATAPATH_INTERNAL_H
+#define PW_DATAPATH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <podwall/datapath.h>
+
+struct tc;
+struct sock;
+struct bpf_map;
+struct bpf_link;
+struct perf_buffer;
+
+/* The kernel's tcx attach types (6.6+); the 6.1 UAPI headers on the build machines lack them. */
+#define PW_BPF_TCX_INGRESS 46
+#define PW_BPF_TCX_EGRESS  47
+
+/* tc clsact filter identity: fixed, so re-attaching replaces our filter and nothing else. */
+#define PW_TC_HANDLE   0x7077 /* "pw" */
+#define PW_TC_PRIORITY 1      /* run before other filters: policy first */
+
+enum pw_sock_prog {
+	PW_SOCK_CONNECT4,
+	PW_SOCK_CONNECT6,
+	PW_SOCK_SENDMSG4,
+	PW_SOCK_SENDMSG6,
+	PW_SOCK_COUNT,
+};
+
+/* An interface this process attached TC programs to. */
+struct pw_tc_att {
+	uint32_t ifindex;
+	int link_fd[PW_DIR_MAX]; /* tcx links held when nothing is pinned; -1 otherwise */
+};
+
+struct pw_dp {
+	struct tc *tc;
+	struct sock *sock;
+	char *bpffs_dir; /* NULL: nothing pinned */
+	char *cgroup_root;
+	bool adopted;
+	bool mounted_dir;	 /* this process mounted bpffs on bpffs_dir itself */
+	enum pw_tc_mode tc_mode; /* resolved: PW_TC_TCX or PW_TC_CLSACT */
+
+	struct bpf_link *sock_links[PW_SOCK_COUNT];
+
+	struct pw_tc_att *tc_att;
+	size_t n_tc_att;
+	size_t cap_tc_att;
+
+	struct perf_buffer *pb;
+	pw_event_fn on_event;
+	pw_lost_fn on_lost;
+	void *ev_ctx;
+	uint64_t ev_lost;
+	uint64_t ev_short;
+	uint64_t ev_handled;
+
+	pw_log_fn log;
+	void *log_ctx;
+	enum pw_log_level log_level;
+};
+
+/* log.c */
+void pw_log(const struct pw_dp *dp, enum pw_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void pw_log_route_libbpf(struct pw_dp *dp);
+void pw_log_unroute_libbpf(struct pw_dp *dp);
+
+#define pw_err(dp, ...)	  pw_log(dp, PW_LOG_ERROR, __VA_ARGS__)
+#define pw_warn(dp, ...)  pw_log(dp, PW_LOG_WARN, __VA_ARGS__)
+#define pw_info(dp, ...)  pw_log(dp, PW_LOG_INFO, __VA_ARGS__)
+#define pw_debug(dp, ...) pw_log(dp, PW_LOG_DEBUG, __VA_ARGS__)
+
+/* dp.c */
+struct bpf_map *pw_dp_map(const struct pw_dp *dp, enum pw_dp_map m);
+const char *pw_dp_map_name(enum pw_dp_map m);
+int pw_dp_path(const struct pw_dp *dp, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* -ENOSPC / -E2BIG from a writer: name the map and its capacity */
+int pw_dp_write_err(const struct pw_dp *dp, enum pw_dp_map m, int err, const char *op,
+		    const char *entry);
+
+/* attach.c */
+int pw_attach_probe_tcx(struct pw_dp *dp);
+int pw_attach_sock(struct pw_dp *dp);
+int pw_attach_refresh_tc(struct pw_dp *dp);
+int pw_attach_detach_all(struct pw_dp *dp);
+void pw_attach_release(struct pw_dp *dp);
+
+/* events.c */
+void pw_events_close(struct pw_dp *dp);
+
+/* nl.c: does the interface exist in this network namespace? name filled when it does */
+int pw_nl_link_name(uint32_t ifindex, char *name, size_t len);
+int pw_nl_link_index(const char *name, uint32_t *ifindex);
+
+#endif /* PW_DATAPATH_INTERNAL_H */

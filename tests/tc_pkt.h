@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet builder for the TC program tests: one description (struct tp) per test row, turned
+ * into an Ethernet frame. The knobs produce the broken packets the parser must refuse.
+ */
+#ifndef PW_TESTS_TC_PKT_H
+#define PW_TESTS_TC_PKT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TP_MAX 1024
+
+enum tp_frag {
+	TP_FRAG_NONE = 0,
+	TP_FRAG_FIRST, /* offset 0, more fragments */
+	TP_FRAG_LATER, /* offset 1480, last fragment: no L4 header */
+};
+
+enum tp_mangle {
+	TP_M_NONE = 0,
+	TP_M_IHL4,	/* IPv4 ihl = 4 */
+	TP_M_LEN_LONG,	/* IP length claims 20 bytes more than the frame has */
+	TP_M_LEN_SHORT, /* IPv4 total length smaller than its own header */
+	TP_M_BADVER,	/* IP version field disagrees with the ethertype */
+	TP_M_DOFF4,	/* TCP data offset 4 */
+	TP_M_VLAN,	/* 802.1Q tag in front of the IP packet */
+};
+
+struct tp {
+	uint16_t ethertype; /* 0: from family; ETH_P_ARP builds an ARP request */
+	int family;	    /* 4 or 6 */
+	const char *src;
+	const char *dst;
+	uint8_t proto;
+	uint16_t sport;
+	uint16_t dport;
+	uint8_t tcp_flags;
+	uint8_t icmp_type;
+	uint8_t icmp_code;
+	uint16_t icmp_id;
+	int frag; /* enum tp_frag */
+	uint32_t frag_id;
+	int ext;       /* IPv6: destination-options headers before the L4 (and fragment) header */
+	int ip_opts;   /* IPv4: add 4 bytes of options (ihl 6) */
+	int keep;      /* > 0: keep only this many bytes after the base IP header, lengths fixed */
+	int frame_max; /* > 0: cut the frame to this many bytes, lengths untouched */
+	int mangle;    /* enum tp_mangle */
+	const struct tp *inner; /* ICMP error: quote this packet (IP header + 8 bytes) */
+};
+
+/* Build the frame into buf (TP_MAX bytes); returns its length. Aborts on a bad template. */
+size_t tp_build(const struct tp *t, uint8_t *buf);
+
+/* Address text to network-order words; IPv4 in word 0. Aborts on a bad literal. */
+void tp_addr(int family, const char *s, uint32_t out[4]);
+
+#endif /* PW_TESTS_TC_PKT_H */
