@@ -165,13 +165,16 @@ static void limit_err(struct pctx *c, unsigned int line, const char *path, const
 
 static const char *pj(char *dst, const char *base, const char *key)
 {
-	snprintf(dst, PATHSZ, "%s%s%s", base, *base ? "." : "", key);
+	/* a path deeper than PATHSZ is cut, never overflowed; the line still locates it */
+	if (snprintf(dst, PATHSZ, "%s%s%s", base, *base ? "." : "", key) >= PATHSZ)
+		dst[PATHSZ - 2] = '~';
 	return dst;
 }
 
 static const char *pi(char *dst, const char *base, size_t i)
 {
-	snprintf(dst, PATHSZ, "%s[%zu]", base, i);
+	if (snprintf(dst, PATHSZ, "%s[%zu]", base, i) >= PATHSZ)
+		dst[PATHSZ - 2] = '~';
 	return dst;
 }
 
@@ -471,6 +474,27 @@ static int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const c
 	}
 	*out = v;
 	return 1;
+}
+
+/*
+ * mget() then get_string()/get_int(), in that order: passing mget(..., &line) and line as two
+ * arguments of one call would read line before mget sets it (argument order is unspecified).
+ */
+static int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+		       unsigned int *line, const char *path, char **out)
+{
+	struct fy_node *n = mget(map, key, hint, line);
+
+	return get_string(c, n, *line, path, out);
+}
+
+static int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+		    unsigned int *line, const char *path, long long min, long long max,
+		    long long *out)
+{
+	struct fy_node *n = mget(map, key, hint, line);
+
+	return get_int(c, n, *line, path, min, max, out);
 }
 
 static int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
@@ -866,7 +890,7 @@ static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned i
 			ret = -1;
 			continue;
 		}
-		r = get_int(c, mget(item, "containerPort", il, &kl), kl,
+		r = mget_int(c, item, "containerPort", il, &kl,
 			    pj(sub, ip, "containerPort"), 1, 65535, &port);
 		if (r == 0)
 			perr(c, kl, sub, "Required value");
@@ -874,7 +898,7 @@ static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned i
 			ret = -1;
 		else
 			p.port = (uint16_t)port;
-		r = get_string(c, mget(item, "protocol", il, &kl), kl, pj(sub, ip, "protocol"),
+		r = mget_string(c, item, "protocol", il, &kl, pj(sub, ip, "protocol"),
 			       &proto);
 		if (r < 0) {
 			ret = -1;
@@ -886,7 +910,7 @@ static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned i
 			ret = -1;
 		}
 		free(proto);
-		r = get_string(c, mget(item, "name", il, &kl), kl, pj(sub, ip, "name"), &p.name);
+		r = mget_string(c, item, "name", il, &kl, pj(sub, ip, "name"), &p.name);
 		if (r < 0) {
 			ret = -1;
 		} else if (p.name && (why = pw_invalid_port_name(p.name))) {
@@ -949,7 +973,7 @@ static int parse_pod_spec(struct pctx *c, struct fy_node *obj, unsigned int line
 			ret = -1;
 			continue;
 		}
-		r = get_string(c, mget(item, "name", il, &kl), kl, pj(sub, ip, "name"), &names[i]);
+		r = mget_string(c, item, "name", il, &kl, pj(sub, ip, "name"), &names[i]);
 		if (r == 0)
 			perr(c, kl, sub, "Required value");
 		if (r <= 0) {
@@ -997,7 +1021,7 @@ static int parse_pod_status(struct pctx *c, struct fy_node *obj, unsigned int li
 		return r;
 	sl = node_line(st, sl);
 
-	r = get_string(c, mget(st, "podIP", sl, &pl), pl, pj(sub, path, "podIP"), &s);
+	r = mget_string(c, st, "podIP", sl, &pl, pj(sub, path, "podIP"), &s);
 	if (r < 0)
 		return -1;
 	if (r > 0 && *s) {
@@ -1029,7 +1053,7 @@ static int parse_pod_status(struct pctx *c, struct fy_node *obj, unsigned int li
 			ret = -1;
 			continue;
 		}
-		r = get_string(c, mget(item, "ip", il, &vl), vl, pj(isub, ip, "ip"), &s);
+		r = mget_string(c, item, "ip", il, &vl, pj(isub, ip, "ip"), &s);
 		if (r == 0)
 			perr(c, vl, isub, "Required value");
 		if (r <= 0) {
@@ -1137,7 +1161,7 @@ static int parse_np_port(struct pctx *c, struct fy_node *n, unsigned int line, c
 	if (r < 0)
 		return -1;
 	line = node_line(n, line);
-	r = get_string(c, mget(n, "protocol", line, &kl), kl, pj(sub, path, "protocol"), &proto);
+	r = mget_string(c, n, "protocol", line, &kl, pj(sub, path, "protocol"), &proto);
 	if (r < 0) {
 		ret = -1;
 	} else if (r > 0) {
@@ -1180,7 +1204,7 @@ static int parse_np_port(struct pctx *c, struct fy_node *n, unsigned int line, c
 	}
 
 	pj(sub, path, "endPort");
-	have_end = get_int(c, mget(n, "endPort", line, &el), el, sub, 1, 65535, &end);
+	have_end = mget_int(c, n, "endPort", line, &el, sub, 1, 65535, &end);
 	if (have_end < 0)
 		return -1;
 	if (have_end > 0) {
@@ -1215,7 +1239,7 @@ static int parse_ipblock(struct pctx *c, struct fy_node *n, unsigned int line, c
 	if (r < 0)
 		return -1;
 	line = node_line(n, line);
-	r = get_string(c, mget(n, "cidr", line, &kl), kl, pj(sub, path, "cidr"), &s);
+	r = mget_string(c, n, "cidr", line, &kl, pj(sub, path, "cidr"), &s);
 	if (r == 0 || (s && !*s))
 		perr(c, kl, sub, "Required value");
 	if (r <= 0 || !*s) {
@@ -1653,7 +1677,7 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 		char *k = NULL;
 
 		/* not a string (or absent): get_string says which */
-		if (get_string(c, mget(n, "kind", line, &kl), kl, pj(path, prefix, "kind"), &k) >=
+		if (mget_string(c, n, "kind", line, &kl, pj(path, prefix, "kind"), &k) >=
 		    0)
 			perr(c, kl, path, "Required value");
 		free(k);
@@ -1680,7 +1704,7 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 	if (!api[0]) {
 		char *a = NULL;
 
-		r = get_string(c, mget(n, "apiVersion", line, &kl), kl, path, &a);
+		r = mget_string(c, n, "apiVersion", line, &kl, path, &a);
 		if (r >= 0)
 			perr(c, kl, path, "Required value");
 		free(a);
