@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "internal.h"
 
@@ -406,4 +407,41 @@ int pw_dp_bump_generation(struct pw_dp *dp, uint32_t ep_id)
 	if (!err)
 		err = bump_map(dp, PW_DPMAP_EP_CG, ep_id);
 	return err;
+}
+
+int pw_dp_iter_init(struct pw_dp *dp, enum pw_dp_map m, struct pw_dp_iter *it)
+{
+	struct bpf_map *map = dp ? pw_dp_map(dp, m) : NULL;
+
+	if (!map || !it)
+		return -EINVAL;
+	if (bpf_map__key_size(map) > sizeof(it->key) || m == PW_DPMAP_EVENTS ||
+	    m == PW_DPMAP_METRICS)
+		return -EOPNOTSUPP; /* per-CPU and perf maps have no entries to walk */
+	memset(it, 0, sizeof(*it));
+	it->fd = bpf_map__fd(map);
+	it->key_size = bpf_map__key_size(map);
+	it->val_size = bpf_map__value_size(map);
+	return 0;
+}
+
+int pw_dp_iter_next(struct pw_dp_iter *it, void *key, void *val)
+{
+	uint8_t next[sizeof(it->key)];
+
+	for (;;) {
+		if (bpf_map_get_next_key(it->fd, it->started ? it->key : NULL, next)) {
+			/* ENOENT: past the last key */
+			return errno == ENOENT ? 0 : -errno;
+		}
+		memcpy(it->key, next, it->key_size);
+		it->started = true;
+		if (bpf_map_lookup_elem(it->fd, next, val) == 0)
+			break;
+		if (errno != ENOENT)
+			return -errno;
+		/* deleted between the two calls: move on */
+	}
+	memcpy(key, next, it->key_size);
+	return 1;
 }

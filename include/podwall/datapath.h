@@ -247,6 +247,23 @@ int pw_dp_prog_fd(struct pw_dp *dp, enum pw_dp_prog p);
 /* fd of a map, for tests and the benchmark only */
 int pw_dp_map_fd(struct pw_dp *dp, enum pw_dp_map m);
 
+/*
+ * Walk the entries of a hash or LPM map (keys and values as defined in shared.h), e.g. to read
+ * back what an earlier daemon wrote. Entries deleted during the walk are skipped; entries
+ * added during it may or may not be seen.
+ */
+struct pw_dp_iter {
+	int fd;
+	uint32_t key_size;
+	uint32_t val_size;
+	bool started;
+	uint8_t key[64]; /* the last key returned: the cursor */
+};
+
+int pw_dp_iter_init(struct pw_dp *dp, enum pw_dp_map m, struct pw_dp_iter *it);
+/* Copy the next entry into key and val: 1 = an entry, 0 = the end, -errno on failure */
+int pw_dp_iter_next(struct pw_dp_iter *it, void *key, void *val);
+
 /* --- helpers ----------------------------------------------------------------------------- */
 
 /*

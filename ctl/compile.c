@@ -1,0 +1,985 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * NetworkPolicy semantics, rule by rule (networking.k8s.io/v1):
+ * - a policy selects pods of its own namespace (spec.podSelector); a selected pod is isolated
+ *   in each direction of policyTypes, and then only the union of every selecting policy's
+ *   rules of that direction is allowed;
+ * - a rule with no peers (absent or []) allows every peer: one entry with the ANY peer;
+ * - a rule with no ports (absent or []) allows every port of every protocol: protocol 0;
+ * - peers: podSelector alone = pods of the policy's namespace; namespaceSelector alone = every
+ *   pod of the matching namespaces; both = AND; ipBlock = the CIDR identities of every
+ *   referenced prefix inside cidr and outside its excepts (the kernel looks up a pod address's
+ *   cidr_identity too, so ipBlocks match pods);
+ * - named ports resolve against the destination: the subject for ingress, each peer identity
+ *   for egress; unresolvable names allow nothing.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+
+/* --- growable arrays -------------------------------------------------------------------------- */
+
+struct kvec {
+	size_t n, cap;
+	struct pw_dkey *v;
+};
+
+static int kvec_push(struct kvec *kv, const struct pw_dkey *k)
+{
+	if (kv->n == kv->cap) {
+		size_t nc = kv->cap ? kv->cap * 2 : 32;
+		struct pw_dkey *nv = realloc(kv->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		kv->v = nv;
+		kv->cap = nc;
+	}
+	kv->v[kv->n++] = *k;
+	return 0;
+}
+
+struct idvec {
+	size_t n, cap;
+	uint32_t *v;
+};
+
+static int idvec_push(struct idvec *iv, uint32_t id)
+{
+	if (iv->n == iv->cap) {
+		size_t nc = iv->cap ? iv->cap * 2 : 32;
+		uint32_t *nv = realloc(iv->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		iv->v = nv;
+		iv->cap = nc;
+	}
+	iv->v[iv->n++] = id;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void idvec_sort_unique(struct idvec *iv)
+{
+	size_t i, k = 0;
+
+	if (!iv->n)
+		return;
+	qsort(iv->v, iv->n, sizeof(*iv->v), cmp_u32);
+	for (i = 0; i < iv->n; i++) {
+		if (!k || iv->v[k - 1] != iv->v[i])
+			iv->v[k++] = iv->v[i];
+	}
+	iv->n = k;
+}
+
+static bool idvec_has(const struct idvec *iv, uint32_t id)
+{
+	return iv->n && bsearch(&id, iv->v, iv->n, sizeof(id), cmp_u32) != NULL;
+}
+
+/* --- desired state helpers -------------------------------------------------------------------- */
+
+void pw_desired_clear(struct pw_desired *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->n_subjects; i++)
+		free(d->subjects[i].keys);
+	free(d->subjects);
+	free(d->ipc);
+	free(d->eps);
+	memset(d, 0, sizeof(*d));
+}
+
+int pw_desired_copy(struct pw_desired *dst, const struct pw_desired *src)
+{
+	struct pw_desired d = {0};
+	size_t i;
+
+	d.subjects = calloc(src->n_subjects + 1, sizeof(*d.subjects));
+	d.ipc = malloc((src->n_ipc + 1) * sizeof(*d.ipc));
+	d.eps = malloc((src->n_eps + 1) * sizeof(*d.eps));
+	if (!d.subjects || !d.ipc || !d.eps)
+		goto nomem;
+	for (i = 0; i < src->n_subjects; i++) {
+		d.subjects[i] = src->subjects[i];
+		d.subjects[i].keys = malloc((src->subjects[i].n + 1) * sizeof(struct pw_dkey));
+		if (!d.subjects[i].keys)
+			goto nomem;
+		d.n_subjects++;
+		if (src->subjects[i].n)
+			memcpy(d.subjects[i].keys, src->subjects[i].keys,
+			       src->subjects[i].n * sizeof(struct pw_dkey));
+	}
+	if (src->n_ipc)
+		memcpy(d.ipc, src->ipc, src->n_ipc * sizeof(*d.ipc));
+	d.n_ipc = src->n_ipc;
+	if (src->n_eps)
+		memcpy(d.eps, src->eps, src->n_eps * sizeof(*d.eps));
+	d.n_eps = src->n_eps;
+	d.n_recompiled = src->n_recompiled;
+	*dst = d;
+	return 0;
+nomem:
+	pw_desired_clear(&d);
+	return -ENOMEM;
+}
+
+static bool ep_equal(const struct pw_endpoint *a, const struct pw_endpoint *b)
+{
+	/* policy_gen belongs to the reconciler */
+	struct pw_endpoint x = *a, y = *b;
+
+	x.policy_gen = y.policy_gen = 0;
+	return !memcmp(&x, &y, sizeof(x));
+}
+
+bool pw_desired_equal(const struct pw_desired *a, const struct pw_desired *b)
+{
+	size_t i;
+
+	if (a->n_subjects != b->n_subjects || a->n_ipc != b->n_ipc || a->n_eps != b->n_eps)
+		return false;
+	for (i = 0; i < a->n_subjects; i++) {
+		const struct pw_dsubject *x = &a->subjects[i], *y = &b->subjects[i];
+
+		if (x->id != y->id || x->flags != y->flags || x->n != y->n ||
+		    (x->n && memcmp(x->keys, y->keys, x->n * sizeof(*x->keys))))
+			return false;
+	}
+	if (a->n_ipc && memcmp(a->ipc, b->ipc, a->n_ipc * sizeof(*a->ipc)))
+		return false;
+	for (i = 0; i < a->n_eps; i++) {
+		if (!ep_equal(&a->eps[i], &b->eps[i]))
+			return false;
+	}
+	return true;
+}
+
+size_t pw_desired_policy_keys(const struct pw_desired *d)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < d->n_subjects; i++)
+		n += d->subjects[i].n;
+	return n;
+}
+
+const struct pw_dsubject *pw_desired_subject(const struct pw_desired *d, uint32_t id)
+{
+	size_t lo = 0, hi = d->n_subjects;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (d->subjects[mid].id == id)
+			return &d->subjects[mid];
+		if (d->subjects[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct pw_endpoint *pw_desired_endpoint(const struct pw_desired *d, uint32_t ep_id)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_eps; i++) {
+		if (d->eps[i].ep_id == ep_id)
+			return &d->eps[i];
+	}
+	return NULL;
+}
+
+void pw_dkey_range(const struct pw_dkey *k, uint16_t *lo, uint16_t *hi)
+{
+	if (!k->proto) {
+		*lo = 0;
+		*hi = 0xffff;
+		return;
+	}
+	*lo = k->port;
+	*hi = (uint16_t)(k->port + ((1u << (16 - k->port_bits)) - 1));
+}
+
+/* key order: the reconciler and the equality test rely on it */
+int pw_dkey_cmp(const void *a, const void *b)
+{
+	const struct pw_dkey *x = a, *y = b;
+
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	if (x->peer != y->peer)
+		return x->peer < y->peer ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->port_bits != y->port_bits)
+		return x->port_bits < y->port_bits ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return 0;
+}
+
+/* --- prefix helpers --------------------------------------------------------------------------- */
+
+static bool prefix_holds(const struct pw_prefix *p, const struct pw_addr *a)
+{
+	return pw_prefix_contains_addr(p, a);
+}
+
+/* --- the compiler ----------------------------------------------------------------------------- */
+
+/* The identities of one NetworkPolicyPeer, computed once per compile, not once per subject. */
+struct peer_memo {
+	const struct pw_np_peer *peer;
+	struct idvec ids;
+};
+
+struct cctx {
+	const struct pw_state *st;
+	const struct pw_sobj **nps; /* policies sorted by (namespace, name) */
+	size_t n_nps;
+	struct idvec alive;  /* label identities with pods */
+	struct pw_htab memo; /* struct peer_memo by peer pointer */
+	size_t n_memos;
+	struct peer_memo **memos;
+};
+
+static int cmp_np(const void *a, const void *b)
+{
+	const struct pw_netpol *x = &(*(const struct pw_sobj *const *)a)->obj.u.np;
+	const struct pw_netpol *y = &(*(const struct pw_sobj *const *)b)->obj.u.np;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static bool np_selects(const struct pw_netpol *np, const struct pw_ident *s)
+{
+	return !strcmp(np->namespace, s->ns) && pw_selector_matches(&np->pod_sel, &s->pod_labels);
+}
+
+static bool peer_matches(const struct pw_netpol *np, const struct pw_np_peer *p,
+			 const struct pw_ident *id)
+{
+	if (p->ipblock)
+		return false;
+	if (p->ns_sel && !pw_selector_matches(p->ns_sel, &id->ns_labels))
+		return false;
+	if (p->pod_sel && !pw_selector_matches(p->pod_sel, &id->pod_labels))
+		return false;
+	if (!p->ns_sel && strcmp(id->ns, np->namespace))
+		return false; /* podSelector alone: the policy's own namespace */
+	return p->ns_sel || p->pod_sel;
+}
+
+static int emit_range(struct kvec *kv, uint32_t subject, uint32_t peer, uint8_t dir, uint8_t proto,
+		      uint32_t lo, uint32_t hi, uint32_t cookie)
+{
+	struct pw_dkey k = {
+		.subject = subject,
+		.peer = peer,
+		.dir = dir,
+		.proto = proto,
+		.cookie = cookie,
+	};
+	unsigned int b;
+	int err;
+
+	if (!proto)
+		return kvec_push(kv, &k);
+	/* the largest aligned power-of-two block at lo that stays within hi, as the datapath */
+	while (lo <= hi) {
+		for (b = 16; b > 0; b--) {
+			uint32_t size = 1u << b;
+
+			if ((lo & (size - 1)) == 0 && lo + size - 1 <= hi)
+				break;
+		}
+		k.port_bits = (uint8_t)(16 - b);
+		k.port = (uint16_t)lo;
+		err = kvec_push(kv, &k);
+		if (err)
+			return err;
+		lo += 1u << b;
+	}
+	return 0;
+}
+
+/* The peer identities of one NetworkPolicyPeer. */
+static int peer_ids_compute(struct cctx *c, const struct pw_netpol *np, const struct pw_np_peer *p,
+			    struct idvec *out)
+{
+	const struct pw_idtab *t = &c->st->ids;
+	size_t i, e;
+	int err;
+
+	if (p->ipblock) {
+		for (i = 0; i < t->n_cidrs; i++) {
+			const struct pw_cidr_ident *ci = t->cidrs[i];
+			bool carved = false;
+
+			if (!ci->refs || !pw_prefix_contains(&p->ipblock->cidr, &ci->prefix))
+				continue;
+			for (e = 0; e < p->ipblock->n_except && !carved; e++)
+				carved = pw_prefix_contains(&p->ipblock->except[e], &ci->prefix);
+			if (carved)
+				continue;
+			err = idvec_push(out, ci->id);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	for (i = 0; i < c->alive.n; i++) {
+		const struct pw_ident *id = pw_ident_get(t, c->alive.v[i]);
+
+		if (peer_matches(np, p, id)) {
+			err = idvec_push(out, id->id);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static bool memo_eq(const void *obj, const void *probe)
+{
+	return ((const struct peer_memo *)obj)->peer == probe;
+}
+
+static uint32_t ptr_hash(const void *p)
+{
+	uintptr_t v = (uintptr_t)p;
+
+	return pw_hash_bytes(2166136261u, &v, sizeof(v));
+}
+
+static int peer_ids(struct cctx *c, const struct pw_netpol *np, const struct pw_np_peer *p,
+		    struct idvec *out)
+{
+	uint32_t h = ptr_hash(p);
+	struct peer_memo *m = pw_htab_find(&c->memo, h, memo_eq, p), **nv;
+	size_t i;
+	int err;
+
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		nv = realloc(c->memos, (c->n_memos + 1) * sizeof(*nv));
+		if (!m || !nv) {
+			free(m);
+			if (nv)
+				c->memos = nv;
+			return -ENOMEM;
+		}
+		c->memos = nv;
+		m->peer = p;
+		err = peer_ids_compute(c, np, p, &m->ids);
+		if (!err)
+			err = pw_htab_insert(&c->memo, h, m);
+		if (err) {
+			free(m->ids.v);
+			free(m);
+			return err;
+		}
+		c->memos[c->n_memos++] = m;
+	}
+	for (i = 0; i < m->ids.n; i++) {
+		err = idvec_push(out, m->ids.v[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void memo_clear(struct cctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_memos; i++) {
+		free(c->memos[i]->ids.v);
+		free(c->memos[i]);
+	}
+	free(c->memos);
+	pw_htab_clear(&c->memo);
+}
+
+/* First policy of namespace ns in the sorted list (or n_nps). */
+static size_t nps_lower_bound(const struct cctx *c, const char *ns)
+{
+	size_t lo = 0, hi = c->n_nps;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(c->nps[mid]->obj.u.np.namespace, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct pw_netpol *np,
+			uint8_t dir, const struct pw_np_rule *r, uint32_t cookie, struct kvec *kv)
+{
+	const struct pw_idtab *t = &c->st->ids;
+	bool all_peers = !r->peers_set || !r->n_peers;
+	bool all_ports = !r->ports_set || !r->n_ports;
+	struct idvec peers = {0};
+	size_t i, j;
+	int err = 0;
+
+	if (all_peers) {
+		err = idvec_push(&peers, PW_ID_ANY);
+	} else {
+		for (i = 0; i < r->n_peers && !err; i++)
+			err = peer_ids(c, np, &r->peers[i], &peers);
+	}
+	if (err)
+		goto out;
+	idvec_sort_unique(&peers);
+
+	if (all_ports) {
+		for (j = 0; j < peers.n && !err; j++)
+			err = emit_range(kv, s->id, peers.v[j], dir, 0, 0, 0xffff, cookie);
+		goto out;
+	}
+	for (i = 0; i < r->n_ports && !err; i++) {
+		const struct pw_np_port *p = &r->ports[i];
+
+		if (!p->port_set) {
+			for (j = 0; j < peers.n && !err; j++)
+				err = emit_range(kv, s->id, peers.v[j], dir, p->proto, 0, 0xffff,
+						 cookie);
+		} else if (!p->port_name) {
+			uint32_t hi = p->end_port ? p->end_port : p->port;
+
+			for (j = 0; j < peers.n && !err; j++)
+				err = emit_range(kv, s->id, peers.v[j], dir, p->proto, p->port, hi,
+						 cookie);
+		} else if (dir == PW_DIR_INGRESS) {
+			/* the destination is the subject: every pod of it has the same ports */
+			int port = pw_ident_named_port(s, p->port_name, p->proto);
+
+			for (j = 0; port > 0 && j < peers.n && !err; j++)
+				err = emit_range(kv, s->id, peers.v[j], dir, p->proto,
+						 (uint32_t)port, (uint32_t)port, cookie);
+		} else if (all_peers) {
+			/* any destination: every pod identity that has the port, at its number */
+			for (j = 0; j < c->alive.n && !err; j++) {
+				const struct pw_ident *d = pw_ident_get(t, c->alive.v[j]);
+				int port = pw_ident_named_port(d, p->port_name, p->proto);
+
+				if (port > 0)
+					err = emit_range(kv, s->id, d->id, dir, p->proto,
+							 (uint32_t)port, (uint32_t)port, cookie);
+			}
+		} else {
+			/*
+			 * Each destination identity at its own number. ipBlock peers are addresses,
+			 * not pods: a name resolves against nothing there.
+			 */
+			for (j = 0; j < peers.n && !err; j++) {
+				const struct pw_ident *d = pw_ident_get(t, peers.v[j]);
+				int port = pw_ident_named_port(d, p->port_name, p->proto);
+
+				if (d && port > 0)
+					err = emit_range(kv, s->id, d->id, dir, p->proto,
+							 (uint32_t)port, (uint32_t)port, cookie);
+			}
+		}
+	}
+out:
+	free(peers.v);
+	return err;
+}
+
+struct seqkey {
+	struct pw_dkey k;
+	size_t seq;
+};
+
+static int cmp_seqkey(const void *a, const void *b)
+{
+	const struct seqkey *x = a, *y = b;
+	int c = pw_dkey_cmp(&x->k, &y->k);
+
+	if (c)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_dsubject *out)
+{
+	struct seqkey *seq;
+	struct kvec kv = {0};
+	size_t i, r, k;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->id = s->id;
+	/* only the subject's namespace can select it */
+	for (i = nps_lower_bound(c, s->ns); i < c->n_nps && !err; i++) {
+		const struct pw_netpol *np = &c->nps[i]->obj.u.np;
+		uint8_t dir;
+
+		if (strcmp(np->namespace, s->ns))
+			break;
+		if (!np_selects(np, s))
+			continue;
+		for (dir = 0; dir < PW_DIR_MAX && !err; dir++) {
+			const struct pw_np_rule *rules = dir ? np->egress : np->ingress;
+			size_t n = dir ? np->n_egress : np->n_ingress;
+
+			if (!(np->types & (dir ? PW_NP_EGRESS : PW_NP_INGRESS)))
+				continue;
+			out->flags |= dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
+			for (r = 0; r < n && !err; r++) {
+				uint32_t cookie = pw_cookie_find(&c->st->ids, np->namespace,
+								 np->name, dir, (uint32_t)r);
+
+				err = compile_rule(c, s, np, dir, &rules[r], cookie, &kv);
+			}
+		}
+	}
+	if (err) {
+		free(kv.v);
+		return err;
+	}
+	/* for duplicate keys the first policy (by namespace/name) and rule attributes */
+	seq = malloc((kv.n + 1) * sizeof(*seq));
+	if (!seq) {
+		free(kv.v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < kv.n; i++) {
+		seq[i].k = kv.v[i];
+		seq[i].seq = i;
+	}
+	qsort(seq, kv.n, sizeof(*seq), cmp_seqkey);
+	for (i = k = 0; i < kv.n; i++) {
+		if (!k || pw_dkey_cmp(&kv.v[k - 1], &seq[i].k))
+			kv.v[k++] = seq[i].k;
+	}
+	free(seq);
+	out->n = k;
+	out->keys = kv.v;
+	return 0;
+}
+
+/* Could this policy's entries change when identity id is born or dies? */
+static bool np_depends_on(const struct pw_netpol *np, const struct pw_ident *id)
+{
+	const struct pw_np_rule *rules[2] = {np->ingress, np->egress};
+	size_t nr[2] = {np->n_ingress, np->n_egress};
+	size_t k, i, j;
+
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < nr[k]; i++) {
+			const struct pw_np_rule *r = &rules[k][i];
+
+			if (!r->peers_set || !r->n_peers) {
+				/* egress named ports, no peers: each identity having them */
+				for (j = 0; k == 1 && j < r->n_ports; j++) {
+					if (r->ports[j].port_name)
+						return true;
+				}
+				continue;
+			}
+			for (j = 0; j < r->n_peers; j++) {
+				if (peer_matches(np, &r->peers[j], id))
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+static bool np_has_ipblock(const struct pw_netpol *np)
+{
+	const struct pw_np_rule *rules[2] = {np->ingress, np->egress};
+	size_t nr[2] = {np->n_ingress, np->n_egress};
+	size_t k, i, j;
+
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < nr[k]; i++) {
+			for (j = 0; j < rules[k][i].n_peers; j++) {
+				if (rules[k][i].peers[j].ipblock)
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+static int mark_subjects_of(struct cctx *c, const struct pw_netpol *np, struct idvec *dirty)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < c->alive.n; i++) {
+		const struct pw_ident *s = pw_ident_get(&c->st->ids, c->alive.v[i]);
+
+		if (s->local_refs && np_selects(np, s)) {
+			err = idvec_push(dirty, s->id);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Subjects whose entries the changes since the last commit may have changed. */
+static int dirty_subjects(struct cctx *c, struct idvec *dirty)
+{
+	const struct pw_state *st = c->st;
+	const struct pw_idtab *t = &st->ids;
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; i < st->n_log && !err; i++) {
+		const struct pw_change *ch = &st->log[i];
+
+		if (ch->kind != PW_KIND_NETPOL)
+			continue;
+		if (ch->old)
+			err = mark_subjects_of(c, &ch->old->obj.u.np, dirty);
+		if (!err && ch->cur)
+			err = mark_subjects_of(c, &ch->cur->obj.u.np, dirty);
+	}
+	for (i = 0; i < t->n_ids && !err; i++) {
+		const struct pw_ident *id = t->ids[i];
+
+		if (!id->refs == !id->refs_synced && !id->local_refs == !id->local_synced)
+			continue;
+		err = idvec_push(dirty, id->id);
+		for (j = 0; j < c->n_nps && !err; j++) {
+			const struct pw_netpol *np = &c->nps[j]->obj.u.np;
+
+			if (np_depends_on(np, id))
+				err = mark_subjects_of(c, np, dirty);
+		}
+	}
+	if (!err && pw_idtab_cidrs_changed(t)) {
+		for (j = 0; j < c->n_nps && !err; j++) {
+			const struct pw_netpol *np = &c->nps[j]->obj.u.np;
+
+			if (np_has_ipblock(np))
+				err = mark_subjects_of(c, np, dirty);
+		}
+	}
+	if (!err)
+		idvec_sort_unique(dirty);
+	return err;
+}
+
+int pw_dipc_cmp(const void *a, const void *b)
+{
+	const struct pw_dipc *x = a, *y = b;
+
+	if (x->prefix.family != y->prefix.family)
+		return x->prefix.family < y->prefix.family ? -1 : 1;
+	if (x->prefix.prefixlen != y->prefix.prefixlen)
+		return x->prefix.prefixlen < y->prefix.prefixlen ? -1 : 1;
+	return memcmp(x->prefix.a, y->prefix.a, sizeof(x->prefix.a));
+}
+
+struct ipc_item {
+	struct pw_dipc e;
+	unsigned int rank; /* pods first, in (namespace, name) order; prefixes after */
+};
+
+static int cmp_ipc_item(const void *a, const void *b)
+{
+	const struct ipc_item *x = a, *y = b;
+	int c = pw_dipc_cmp(&x->e, &y->e);
+
+	if (c)
+		return c;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+static int cmp_pod(const void *a, const void *b)
+{
+	const struct pw_pod *x = &(*(const struct pw_sobj *const *)a)->obj.u.pod;
+	const struct pw_pod *y = &(*(const struct pw_sobj *const *)b)->obj.u.pod;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static uint32_t longest_cidr(const struct pw_idtab *t, const struct pw_addr *a)
+{
+	const struct pw_cidr_ident *best = NULL;
+	size_t i;
+
+	for (i = 0; i < t->n_cidrs; i++) {
+		const struct pw_cidr_ident *c = t->cidrs[i];
+
+		if (c->refs && prefix_holds(&c->prefix, a) &&
+		    (!best || c->prefix.prefixlen > best->prefix.prefixlen))
+			best = c;
+	}
+	return best ? best->id : 0;
+}
+
+static int compile_ipcache_eps(struct cctx *c, struct pw_desired *out)
+{
+	const struct pw_state *st = c->st;
+	const struct pw_idtab *t = &st->ids;
+	size_t n_pods = pw_state_count(st, PW_KIND_POD), i, j, n = 0, k;
+	const struct pw_sobj **pods = NULL;
+	struct ipc_item *items = NULL;
+	int err = -ENOMEM;
+
+	pods = malloc((n_pods + 1) * sizeof(*pods));
+	items = malloc((n_pods * PW_POD_MAX_IPS + t->n_cidrs + 1) * sizeof(*items));
+	out->eps = calloc(n_pods + 1, sizeof(*out->eps));
+	if (!pods || !items || !out->eps)
+		goto out;
+	for (i = 0; i < n_pods; i++)
+		pods[i] = pw_state_at(st, PW_KIND_POD, i);
+	qsort(pods, n_pods, sizeof(*pods), cmp_pod);
+
+	for (i = 0; i < n_pods; i++) {
+		const struct pw_sobj *o = pods[i];
+		const struct pw_pod *pod = &o->obj.u.pod;
+		const struct pw_dsubject *s;
+		struct pw_endpoint *ep;
+
+		for (j = 0; j < pod->n_ips; j++) {
+			struct ipc_item *it = &items[n++];
+
+			memset(it, 0, sizeof(*it));
+			it->e.prefix.family = pod->ips[j].family;
+			it->e.prefix.prefixlen = pod->ips[j].family == PW_FAMILY_V4 ? 32 : 128;
+			memcpy(it->e.prefix.a, pod->ips[j].a, sizeof(it->e.prefix.a));
+			it->e.identity = o->ident->id;
+			it->e.cidr_identity = longest_cidr(t, &pod->ips[j]);
+			it->rank = (unsigned int)i;
+		}
+		if (!o->local || !o->ep_id || (!o->ifindex && !o->cgroup_id))
+			continue;
+		ep = &out->eps[out->n_eps++];
+		ep->ep_id = o->ep_id;
+		ep->identity = o->ident->id;
+		ep->ifindex = o->ifindex;
+		ep->cgroup_id = o->cgroup_id;
+		s = pw_desired_subject(out, o->ident->id);
+		ep->flags = s ? s->flags : 0;
+		for (j = 0; j < pod->n_ips; j++) {
+			if (pod->ips[j].family == PW_FAMILY_V4 && ep->n_v4 < PW_EP_MAX_V4)
+				memcpy(&ep->v4[ep->n_v4++], pod->ips[j].a, 4);
+			else if (pod->ips[j].family == PW_FAMILY_V6 && ep->n_v6 < PW_EP_MAX_V6)
+				memcpy(ep->v6[ep->n_v6++], pod->ips[j].a, 16);
+		}
+	}
+	for (i = 0; i < t->n_cidrs; i++) {
+		const struct pw_cidr_ident *ci = t->cidrs[i];
+		struct ipc_item *it;
+
+		if (!ci->refs)
+			continue;
+		it = &items[n++];
+		memset(it, 0, sizeof(*it));
+		it->e.prefix = ci->prefix;
+		it->e.identity = ci->id;
+		it->e.cidr_identity = ci->id;
+		it->rank = (unsigned int)n_pods + (unsigned int)i;
+	}
+	/* one entry per prefix: a pod address wins over a prefix, the first pod over others */
+	qsort(items, n, sizeof(*items), cmp_ipc_item);
+	out->ipc = malloc((n + 1) * sizeof(*out->ipc));
+	if (!out->ipc)
+		goto out;
+	for (i = k = 0; i < n; i++) {
+		if (k && !pw_dipc_cmp(&out->ipc[k - 1], &items[i].e))
+			continue;
+		out->ipc[k++] = items[i].e;
+	}
+	out->n_ipc = k;
+	err = 0;
+out:
+	free(pods);
+	free(items);
+	return err;
+}
+
+static int cmp_ep(const void *a, const void *b)
+{
+	const struct pw_endpoint *x = a, *y = b;
+
+	return x->ep_id < y->ep_id ? -1 : x->ep_id > y->ep_id;
+}
+
+int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct pw_desired *out)
+{
+	struct cctx c = {.st = st};
+	struct pw_desired d = {0};
+	struct idvec dirty = {0};
+	size_t i, n_subj = 0;
+	int err = -ENOMEM;
+
+	c.n_nps = pw_state_count(st, PW_KIND_NETPOL);
+	c.nps = malloc((c.n_nps + 1) * sizeof(*c.nps));
+	if (!c.nps)
+		goto out;
+	for (i = 0; i < c.n_nps; i++)
+		c.nps[i] = pw_state_at(st, PW_KIND_NETPOL, i);
+	qsort(c.nps, c.n_nps, sizeof(*c.nps), cmp_np);
+	for (i = 0; i < st->ids.n_ids; i++) {
+		const struct pw_ident *id = st->ids.ids[i];
+
+		if (id->refs) {
+			err = idvec_push(&c.alive, id->id);
+			if (err)
+				goto out;
+			n_subj += id->local_refs ? 1 : 0;
+		}
+	}
+	if (prev) {
+		err = dirty_subjects(&c, &dirty);
+		if (err)
+			goto out;
+	}
+
+	/* subjects: identities with pods on this node */
+	err = -ENOMEM;
+	d.subjects = calloc(n_subj + 1, sizeof(*d.subjects));
+	if (!d.subjects)
+		goto out;
+	for (i = 0; i < c.alive.n; i++) {
+		const struct pw_ident *s = pw_ident_get(&st->ids, c.alive.v[i]);
+		const struct pw_dsubject *old;
+		struct pw_dsubject *ds = &d.subjects[d.n_subjects];
+
+		if (!s->local_refs)
+			continue;
+		old = prev && !idvec_has(&dirty, s->id) ? pw_desired_subject(prev, s->id) : NULL;
+		if (old) {
+			*ds = *old;
+			ds->keys = malloc((old->n + 1) * sizeof(*ds->keys));
+			if (!ds->keys) {
+				err = -ENOMEM;
+				goto out;
+			}
+			if (old->n)
+				memcpy(ds->keys, old->keys, old->n * sizeof(*ds->keys));
+		} else {
+			err = compile_subject(&c, s, ds);
+			if (err)
+				goto out;
+			d.n_recompiled++;
+		}
+		d.n_subjects++;
+	}
+	/* endpoint flags come from the subjects, so subjects first */
+	err = compile_ipcache_eps(&c, &d);
+	if (err)
+		goto out;
+	qsort(d.eps, d.n_eps, sizeof(*d.eps), cmp_ep);
+	pw_desired_clear(out);
+	*out = d;
+	memset(&d, 0, sizeof(d));
+out:
+	pw_desired_clear(&d);
+	memo_clear(&c);
+	free(c.nps);
+	free(c.alive.v);
+	free(dirty.v);
+	return err;
+}
+
+/* --- evaluation, as bpf/lib/policy.h does it -------------------------------------------------- */
+
+void pw_desired_ipcache_lookup(const struct pw_desired *d, const struct pw_addr *a,
+			       uint32_t *identity, uint32_t *cidr_identity)
+{
+	const struct pw_dipc *best = NULL;
+	size_t i;
+
+	for (i = 0; i < d->n_ipc; i++) {
+		const struct pw_dipc *e = &d->ipc[i];
+
+		if (prefix_holds(&e->prefix, a) &&
+		    (!best || e->prefix.prefixlen > best->prefix.prefixlen))
+			best = e;
+	}
+	*identity = best ? best->identity : PW_ID_WORLD;
+	*cidr_identity = best ? best->cidr_identity : 0;
+}
+
+/* Longest matching key of (subject, peer, dir) for proto/port, as the policy trie answers. */
+static const struct pw_dkey *policy_match(const struct pw_dsubject *s, uint32_t peer, uint8_t dir,
+					  uint8_t proto, uint16_t port)
+{
+	const struct pw_dkey *best = NULL;
+	int best_len = -1, len;
+	size_t i;
+
+	for (i = 0; s && i < s->n; i++) {
+		const struct pw_dkey *k = &s->keys[i];
+
+		if (k->peer != peer || k->dir != dir)
+			continue;
+		if (!k->proto) {
+			len = 0;
+		} else {
+			uint16_t mask =
+				k->port_bits ? (uint16_t)(0xffffu << (16 - k->port_bits)) : 0;
+
+			if (k->proto != proto || ((port ^ k->port) & mask))
+				continue;
+			len = 1 + k->port_bits;
+		}
+		if (len > best_len) {
+			best = k;
+			best_len = len;
+		}
+	}
+	return best;
+}
+
+int pw_desired_decide(const struct pw_desired *d, uint32_t subject, uint32_t flags, uint8_t dir,
+		      const struct pw_addr *a, uint8_t proto, uint16_t port, uint32_t *cookie,
+		      uint32_t *peer_id)
+{
+	uint32_t isolate = dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
+	const struct pw_dsubject *s = pw_desired_subject(d, subject);
+	const struct pw_dkey *k;
+	uint32_t id, cid;
+
+	pw_desired_ipcache_lookup(d, a, &id, &cid);
+	if (peer_id)
+		*peer_id = id;
+	*cookie = 0;
+	if (!(flags & isolate))
+		return PW_OK_NOT_ISOLATED;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
+		port = 0;
+	k = policy_match(s, id, dir, proto, port);
+	if (!k && cid && cid != id)
+		k = policy_match(s, cid, dir, proto, port);
+	if (!k)
+		k = policy_match(s, PW_ID_ANY, dir, proto, port);
+	if (!k)
+		return PW_DROP_POLICY;
+	*cookie = k->cookie;
+	return PW_OK_POLICY;
+}
