@@ -26,6 +26,56 @@ static __always_inline int pw_sock_addr_local(__u8 family, const __u32 *a)
 	return !a[0] && !a[1] && !a[2] && (!a[3] || a[3] == bpf_htonl(1));
 }
 
+/*
+ * A UDP server answering with sendto() is sending a reply, not opening a flow: Kubernetes lets
+ * replies pass whatever the pod's egress policy. The request created an entry in this pod's
+ * ingress scope at TC; find it from the destination (the client) and the socket's local port.
+ * The local address is the bound one, or else each of the pod's own addresses. Only denied
+ * sends get here, so allowed traffic pays nothing for it.
+ */
+static __always_inline int pw_sock_is_reply(struct bpf_sock_addr *ctx,
+					    const struct pw_endpoint *ep, __u8 family,
+					    const __u32 *addr, __u8 proto, __be16 dport)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct pw_ct_key k;
+	int i;
+
+	if (proto != IPPROTO_UDP || !sk)
+		return 0;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.ep_id = ep->ep_id;
+	k.scope = PW_DIR_INGRESS;
+	k.family = family;
+	k.proto = proto;
+	pw_addr_copy(k.saddr, addr);
+	k.sport = dport;
+	k.dport = bpf_htons((__u16)sk->src_port);
+
+	if (family == PW_FAMILY_V4) {
+		if (sk->src_ip4) {
+			k.daddr[0] = sk->src_ip4;
+			return bpf_map_lookup_elem(&PW_MAP_CT, &k) != NULL;
+		}
+		for (i = 0; i < PW_EP_MAX_V4; i++) {
+			if (i >= ep->n_v4)
+				break;
+			k.daddr[0] = ep->v4[i];
+			if (bpf_map_lookup_elem(&PW_MAP_CT, &k))
+				return 1;
+		}
+		return 0;
+	}
+	for (i = 0; i < PW_EP_MAX_V6; i++) {
+		if (i >= ep->n_v6)
+			break;
+		pw_addr_copy(k.daddr, ep->v6[i]);
+		if (bpf_map_lookup_elem(&PW_MAP_CT, &k))
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline int pw_sock_decide(struct bpf_sock_addr *ctx, __u8 family, __u32 *addr)
 {
 	struct pw_endpoint *ep;
@@ -44,6 +94,8 @@ static __always_inline int pw_sock_decide(struct bpf_sock_addr *ctx, __u8 family
 		reason = PW_OK_LOCAL;
 	} else {
 		reason = pw_policy_decide(ep, PW_DIR_EGRESS, family, addr, proto, dport, &d);
+		if (pw_reason_is_drop(reason) && pw_sock_is_reply(ctx, ep, family, addr, proto, dport))
+			reason = PW_OK_REPLY;
 	}
 
 	pw_metrics_count(reason, PW_DIR_EGRESS, 0);
