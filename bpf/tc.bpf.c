@@ -2,9 +2,10 @@
 /*
  * TC enforcement on a pod's host-side veth. The veth's ingress sees what the pod sends (its
  * egress), the veth's egress what the pod receives (its ingress). Stages: endpoint,
- * quarantine, parse, anti-spoofing, fragments, conntrack (with revocation), related ICMP
- * errors, policy for a new flow. Every stage returns a pw_reason; one exit turns it into a
- * verdict, a counter and, for drops, new flows, revocations and audits, one event.
+ * quarantine, parse, anti-spoofing (IP, ARP, ND), link-scoped passthrough, fragments,
+ * conntrack or, for an ICMP error, the flow it quotes (both re-checked when the policy
+ * generation moved), policy for a new flow. Every stage returns a pw_reason; one exit turns it
+ * into a verdict, a counter and, for drops, new flows, revocations and audits, one event.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
@@ -41,69 +42,141 @@ static __always_inline void pw_tc_identities(struct pw_tc_state *s, __u32 peer_i
 }
 
 /*
- * Known flow: same endpoint and direction (established), or the reversed tuple admitted in
- * the other direction (reply). A stale policy generation re-runs the decision for the flow's
- * original direction first.
+ * Would the node forward this packet? ND keeps hop limit 255 only on its own link, but a
+ * packet from the pod to a routed address still leaves the node (with 254) and whatever it
+ * carries can be read on the far side: ND is link-scoped only towards link-local or
+ * link-local multicast destinations, or ones the node does not forward (its own addresses,
+ * unroutable ones). MLD needs no lookup: hop limit 1 never crosses a router.
  */
-static __always_inline int pw_tc_conntrack(struct __sk_buff *skb, struct pw_tc_state *s)
+static __always_inline int pw_tc_nd_forwarded(struct __sk_buff *skb, const struct pw_pkt *p)
 {
-	const struct pw_endpoint *ep = s->ep;
-	struct pw_pkt *p = &s->pkt;
-	struct pw_decision d;
-	struct pw_ct_entry *e;
-	struct pw_ct_key k;
-	int reason = PW_OK_ESTABLISHED, idx = 0, r;
+	struct bpf_fib_lookup f;
+	long rc;
 
-	pw_ct_key_fill(&k, ep->ep_id, s->dir, &p->t, 0);
-	e = bpf_map_lookup_elem(&PW_MAP_CT, &k);
-	if (!e) {
-		pw_ct_key_fill(&k, ep->ep_id, pw_dir_other(s->dir), &p->t, 1);
-		e = bpf_map_lookup_elem(&PW_MAP_CT, &k);
-		if (!e)
-			return PW_CONTINUE;
-		reason = PW_OK_REPLY;
-		idx = 1;
-	}
-	s->cookie = e->cookie;
-	s->src_id = idx ? e->dst_identity : e->src_identity;
-	s->dst_id = idx ? e->src_identity : e->dst_identity;
-
-	if (e->policy_gen != ep->policy_gen) {
-		r = pw_policy_decide(ep, k.scope, k.family,
-				     k.scope == PW_DIR_EGRESS ? k.daddr : k.saddr, k.proto, k.dport,
-				     &d);
-		if (pw_reason_is_drop(r)) {
-			bpf_map_delete_elem(&PW_MAP_CT, &k);
-			s->ev_type = PW_EV_REVOKED;
-			return PW_DROP_REVOKED;
-		}
-		e->policy_gen = ep->policy_gen;
-		e->cookie = d.cookie;
-		s->cookie = d.cookie;
-		if (r == PW_OK_AUDIT)
-			e->flags |= PW_CT_F_AUDIT;
-		else
-			e->flags &= ~PW_CT_F_AUDIT;
-	}
-	pw_ct_account(e, idx, skb->len, p->t.proto, p->tcp_flags);
-	return reason;
+	if (p->nd_type < 133 || p->nd_type > 137 || pw_addr_is_v6_ll(p->t.daddr) ||
+	    (bpf_ntohl(p->t.daddr[0]) & 0xffff0000) == 0xff020000)
+		return 0;
+	__builtin_memset(&f, 0, sizeof(f));
+	f.family = 10; /* AF_INET6 */
+	f.l4_protocol = IPPROTO_ICMPV6;
+	f.ifindex = skb->ifindex;
+	__builtin_memcpy(f.ipv6_src, p->t.saddr, 16);
+	__builtin_memcpy(f.ipv6_dst, p->t.daddr, 16);
+	rc = bpf_fib_lookup(skb, &f, sizeof(f), 0);
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+	       rc == BPF_FIB_LKUP_RET_FRAG_NEEDED;
 }
 
-/* An ICMP error quoting a packet of a tracked flow of this endpoint, in either scope. */
-static __always_inline int pw_tc_related(struct pw_tc_state *s)
+/*
+ * Anti-spoofing of what the pod sends. IP: the source is one of the pod's addresses. ARP: so
+ * is the sender address, except in an RFC 5227 probe (sender 0.0.0.0 claims nothing).
+ * Link-scoped ND and MLD: the source may also be link-local or unspecified (DAD, MLD before
+ * an address exists), and a neighbour advertisement may claim only the pod's own addresses
+ * or a link-local one (which means nothing beyond the pod's own veth).
+ */
+static __always_inline int pw_tc_spoof(const struct pw_tc_state *s)
 {
-	struct pw_ct_key k;
+	const struct pw_endpoint *ep = s->ep;
+	const struct pw_pkt *p = &s->pkt;
+	const __u32 *src = p->t.saddr;
+	int own = pw_ep_owns(ep, p->t.family, src);
 
-	if (!s->pkt.has_inner)
+	if (p->arp_op)
+		return own || (p->arp_op == PW_ARPOP_REQUEST && !src[0]) ? PW_CONTINUE
+									 : PW_DROP_SPOOFED;
+	if (!p->nd_type)
+		return own ? PW_CONTINUE : PW_DROP_SPOOFED;
+	if (!own && !pw_addr_is_v6_ll(src) && !pw_addr_is_zero(src))
+		return PW_DROP_SPOOFED;
+	if (p->nd_type == PW_ICMP6_NA && !pw_addr_is_v6_ll(p->nd_target) &&
+	    !pw_ep_owns(ep, PW_FAMILY_V6, p->nd_target))
+		return PW_DROP_SPOOFED;
+	return PW_CONTINUE;
+}
+
+/*
+ * The tracked flow a packet belongs to: same endpoint and direction (original direction,
+ * *idx 0), or the reversed tuple admitted in the other direction (reply, *idx 1). An ICMP
+ * error is looked up by the packet it quotes, which travelled opposite to the error, so the
+ * scopes swap. Echo messages keep their roles: a request continues a flow only in its
+ * original direction and a reply only answers one, so a peer's echo request never passes as
+ * the "reply" to the pod's own request with the same identifier.
+ */
+static __always_inline struct pw_ct_entry *pw_tc_ct_find(const struct pw_tc_state *s,
+							 struct pw_ct_key *k, int *idx)
+{
+	const struct pw_pkt *p = &s->pkt;
+	const struct pw_tuple *t = &p->t;
+	__u32 ep_id = s->ep->ep_id;
+	__u8 scope = s->dir;
+	struct pw_ct_entry *e;
+	int want = 3; /* bit 0: original direction, bit 1: reply */
+
+	if (p->has_inner) {
+		/*
+		 * An error goes back to the source of the packet it quotes (RFC 792, 4443).
+		 * Sent elsewhere, it would carry whatever the pod likes to any address.
+		 */
+		if (!pw_addr_eq(p->t.daddr, p->inner.saddr))
+			return NULL;
+		t = &p->inner;
+		scope = pw_dir_other(s->dir);
+	} else if (p->frag != PW_FRAG_LATER) { /* a later fragment is only accounted */
+		if (p->echo == PW_ECHO_REQUEST)
+			want = 1;
+		else if (p->echo == PW_ECHO_REPLY)
+			want = 2;
+		else if (p->no_track)
+			return NULL;
+	}
+	if (want & 1) {
+		pw_ct_key_fill(k, ep_id, scope, t, 0);
+		e = bpf_map_lookup_elem(&PW_MAP_CT, k);
+		if (e) {
+			*idx = 0;
+			return e;
+		}
+	}
+	if (want & 2) {
+		pw_ct_key_fill(k, ep_id, pw_dir_other(scope), t, 1);
+		e = bpf_map_lookup_elem(&PW_MAP_CT, k);
+		if (e) {
+			*idx = 1;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A tracked flow admitted under an older policy generation of its endpoint is decided again,
+ * for its original direction, before it carries anything more: its packets, its replies and
+ * the ICMP errors about it. O(1) when nothing changed.
+ */
+static __always_inline int pw_tc_recheck(struct pw_tc_state *s, const struct pw_ct_key *k,
+					 struct pw_ct_entry *e)
+{
+	const struct pw_endpoint *ep = s->ep;
+	struct pw_decision d;
+	int r;
+
+	if (e->policy_gen == ep->policy_gen)
 		return PW_CONTINUE;
-	/* the quoted packet went out in the flow's original direction: admitted opposite */
-	pw_ct_key_fill(&k, s->ep->ep_id, pw_dir_other(s->dir), &s->pkt.inner, 0);
-	if (bpf_map_lookup_elem(&PW_MAP_CT, &k))
-		return PW_OK_RELATED;
-	/* the quoted packet was a reply of a flow admitted in this direction */
-	pw_ct_key_fill(&k, s->ep->ep_id, s->dir, &s->pkt.inner, 1);
-	if (bpf_map_lookup_elem(&PW_MAP_CT, &k))
-		return PW_OK_RELATED;
+	r = pw_policy_decide(ep, k->scope, k->family,
+			     k->scope == PW_DIR_EGRESS ? k->daddr : k->saddr, k->proto, k->dport,
+			     &d);
+	if (pw_reason_is_drop(r)) {
+		bpf_map_delete_elem(&PW_MAP_CT, k);
+		s->ev_type = PW_EV_REVOKED;
+		return PW_DROP_REVOKED;
+	}
+	e->policy_gen = ep->policy_gen;
+	e->cookie = d.cookie;
+	s->cookie = d.cookie;
+	if (r == PW_OK_AUDIT)
+		e->flags |= PW_CT_F_AUDIT;
+	else
+		e->flags &= ~PW_CT_F_AUDIT;
 	return PW_CONTINUE;
 }
 
@@ -129,11 +202,11 @@ static __always_inline int pw_tc_new_flow(struct __sk_buff *skb, struct pw_tc_st
 	} else {
 		s->ev_type = PW_EV_FLOW_NEW;
 	}
-	/* an ICMP error has no flow of its own to follow: judged each time, never tracked */
-	if (p->icmp_error)
+	/* errors, echo replies, identifier-less ICMP: judged each time, never tracked */
+	if (p->no_track)
 		return r;
 	pw_ct_key_fill(&k, ep->ep_id, s->dir, &p->t, 0);
-	pw_ct_create(&k, ep, skb->len, p->tcp_flags, d.cookie, s->src_id, s->dst_id, ct_flags);
+	pw_ct_create(&k, ep, skb, p->tcp_flags, d.cookie, s->src_id, s->dst_id, ct_flags);
 	return r;
 }
 
@@ -144,7 +217,9 @@ static __always_inline int pw_tc_new_flow(struct __sk_buff *skb, struct pw_tc_st
 static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 {
 	struct pw_pkt *p = &s->pkt;
-	int r;
+	struct pw_ct_entry *e;
+	struct pw_ct_key k;
+	int r, idx = 0;
 
 	s->ep = pw_ep_by_ifindex(skb->ifindex);
 	if (!s->ep)
@@ -156,18 +231,43 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 	r = pw_parse(skb, p);
 	if (r != PW_CONTINUE)
 		return r;
-	if (s->dir == PW_DIR_EGRESS && !pw_ep_owns(s->ep, p->t.family, p->t.saddr))
-		return PW_DROP_SPOOFED;
-	if (p->frag == PW_FRAG_LATER)
-		return pw_frag_later(p);
+	if (s->dir == PW_DIR_EGRESS) {
+		/* leaving the node: an ordinary ICMPv6 packet, under the ordinary rules */
+		if (p->nd_type && pw_tc_nd_forwarded(skb, p))
+			p->nd_type = 0;
+		r = pw_tc_spoof(s);
+		if (r != PW_CONTINUE)
+			return r;
+	}
+	if (p->arp_op || p->nd_type)
+		return PW_OK_PASSTHROUGH;
+	if (p->frag == PW_FRAG_LATER) {
+		r = pw_frag_later(p);
+		if (pw_reason_is_drop(r))
+			return r;
+	}
 
-	r = pw_tc_related(s);
+	e = pw_tc_ct_find(s, &k, &idx);
+	if (p->frag == PW_FRAG_LATER) {
+		/* counted with its flow (the first fragment's tuple): flow ends hold every byte */
+		if (e)
+			pw_ct_account(e, idx, skb, p->t.proto, 0);
+		return PW_OK_FRAG;
+	}
+	if (!e)
+		return pw_tc_new_flow(skb, s);
+
+	s->cookie = e->cookie;
+	s->src_id = idx ? e->dst_identity : e->src_identity;
+	s->dst_id = idx ? e->src_identity : e->dst_identity;
+	r = pw_tc_recheck(s, &k, e);
 	if (r != PW_CONTINUE)
 		return r;
-	r = pw_tc_conntrack(skb, s);
-	if (r != PW_CONTINUE)
-		return r;
-	return pw_tc_new_flow(skb, s);
+	/* an error about a flow is not one of its packets */
+	if (p->has_inner)
+		return PW_OK_RELATED;
+	pw_ct_account(e, idx, skb, p->t.proto, p->tcp_flags);
+	return idx ? PW_OK_REPLY : PW_OK_ESTABLISHED;
 }
 
 static __noinline void pw_tc_event(struct __sk_buff *skb, const struct pw_tc_state *s, __u32 type,

@@ -51,7 +51,7 @@ static size_t build_l4(const struct tp *t, uint8_t *buf)
 		put16(buf, t->sport);
 		put16(buf + 2, t->dport);
 		put32(buf + 4, 1000);
-		buf[12] = (t->mangle == TP_M_DOFF4 ? 4 : 5) << 4;
+		buf[12] = (t->mangle == TP_M_DOFF4 ? 4 : t->mangle == TP_M_DOFF15 ? 15 : 5) << 4;
 		buf[13] = t->tcp_flags;
 		put16(buf + 14, 65535);
 		n = 20;
@@ -75,14 +75,25 @@ static size_t build_l4(const struct tp *t, uint8_t *buf)
 		memset(buf, 0, 8);
 		buf[0] = t->icmp_type;
 		buf[1] = t->icmp_code;
+		if (t->proto == IPPROTO_ICMPV6 && (t->icmp_type == 135 || t->icmp_type == 136)) {
+			/* RFC 4861: 4 bytes of flags/reserved, then the target address */
+			uint32_t target[4];
+
+			tp_addr(6, t->nd_target ? t->nd_target : t->src, target);
+			memcpy(buf + 8, target, 16);
+			return 24;
+		}
 		put16(buf + 4, t->icmp_id);
 		put16(buf + 6, 1);
 		n = 8;
 		if (t->inner) {
-			/* RFC 792 quotes the IP header and the first 8 bytes of its payload */
+			/*
+			 * RFC 792 quotes the IP header and the first 8 bytes of its payload;
+			 * RFC 4443 as much as fits in 1280 bytes: the whole packet here.
+			 */
 			qlen = build_ip(t->inner, quote);
-			if (qlen > (t->inner->family == 4 ? 28u : 48u))
-				qlen = t->inner->family == 4 ? 28 : 48;
+			if (t->inner->family == 4 && qlen > 28u)
+				qlen = 28;
 			memcpy(buf + n, quote, qlen);
 			n += qlen;
 		}
@@ -100,18 +111,25 @@ static size_t build_ip4(const struct tp *t, uint8_t *buf)
 	size_t hl = t->ip_opts ? 24 : 20, l4len;
 	uint32_t a[4];
 	uint16_t tot, frag = 0;
+	uint8_t ihl;
 
 	memset(buf, 0, hl);
 	l4len = build_l4(t, buf + hl);
 	if (t->keep > 0 && (size_t)t->keep < l4len)
 		l4len = t->keep;
-	buf[0] = (t->mangle == TP_M_BADVER ? 0x50 : 0x40) |
-		 (t->mangle == TP_M_IHL4 ? 4 : (uint8_t)(hl / 4));
+	ihl = hl / 4;
+	if (t->mangle == TP_M_IHL4)
+		ihl = 4;
+	else if (t->mangle == TP_M_IHL15)
+		ihl = 15;
+	buf[0] = (t->mangle == TP_M_BADVER ? 0x50 : 0x40) | ihl;
 	tot = hl + l4len;
 	if (t->mangle == TP_M_LEN_LONG)
 		tot += 20;
 	if (t->mangle == TP_M_LEN_SHORT)
 		tot = 16;
+	if (t->mangle == TP_M_LEN_ZERO)
+		tot = 0;
 	put16(buf + 2, tot);
 	put16(buf + 4, (uint16_t)t->frag_id);
 	if (t->frag == TP_FRAG_FIRST)
@@ -140,10 +158,25 @@ static size_t build_ip6(const struct tp *t, uint8_t *buf)
 	memset(buf, 0, 40);
 	buf[0] = t->mangle == TP_M_BADVER ? 0x40 : 0x60;
 	buf[7] = 64;
+	if (t->hop_limit)
+		buf[7] = t->hop_limit;
+	else if (t->proto == IPPROTO_ICMPV6 && t->icmp_type >= 133 && t->icmp_type <= 137)
+		buf[7] = 255; /* RFC 4861 */
+	else if (t->proto == IPPROTO_ICMPV6 &&
+		 ((t->icmp_type >= 130 && t->icmp_type <= 132) || t->icmp_type == 143))
+		buf[7] = 1; /* RFC 2710, 3810 */
 	tp_addr(6, t->src, a);
 	memcpy(buf + 8, a, 16);
 	tp_addr(6, t->dst, a);
 	memcpy(buf + 24, a, 16);
+	if (t->mangle == TP_M_HBH_JUMBO) {
+		*nh = 0; /* hop-by-hop options */
+		memset(p, 0, 8);
+		p[2] = 0xc2; /* jumbo payload */
+		p[3] = 4;
+		nh = p;
+		p += 8;
+	}
 	for (i = 0; i < t->ext; i++) {
 		*nh = 60; /* destination options */
 		memset(p, 0, 8);
@@ -168,6 +201,10 @@ static size_t build_ip6(const struct tp *t, uint8_t *buf)
 	len = 40 + plen;
 	if (t->mangle == TP_M_LEN_LONG)
 		plen += 20;
+	if (t->mangle == TP_M_HBH_JUMBO)
+		put32(buf + 40 + 4, plen); /* the real length lives in the option */
+	if (t->mangle == TP_M_LEN_ZERO || t->mangle == TP_M_HBH_JUMBO)
+		plen = 0;
 	put16(buf + 4, plen);
 	return len;
 }
@@ -194,13 +231,31 @@ size_t tp_build(const struct tp *t, uint8_t *buf)
 		put16(buf + 16, et);
 		n += 4;
 		n += build_ip(t, buf + n);
+	} else if (et == ETH_P_ARP && t->mangle == TP_M_ARP_V6) {
+		put16(buf + 12, et);
+		put16(buf + n, 1); /* Ethernet */
+		put16(buf + n + 2, ETH_P_IPV6);
+		buf[n + 4] = 6;
+		buf[n + 5] = 16;
+		put16(buf + n + 6, 1);
+		n += 8 + 2 * (6 + 16);
 	} else if (et == ETH_P_ARP) {
+		uint32_t a[4] = {0};
+
 		put16(buf + 12, et);
 		put16(buf + n, 1); /* Ethernet */
 		put16(buf + n + 2, ETH_P_IP);
 		buf[n + 4] = 6;
 		buf[n + 5] = 4;
-		put16(buf + n + 6, 1); /* request */
+		put16(buf + n + 6, t->arp_op ? t->arp_op : 1);
+		memcpy(buf + n + 8, smac, 6);
+		if (t->src)
+			tp_addr(4, t->src, a);
+		memcpy(buf + n + 14, &a[0], 4);
+		a[0] = 0;
+		if (t->dst)
+			tp_addr(4, t->dst, a);
+		memcpy(buf + n + 24, &a[0], 4);
 		n += 28;
 	} else if (et == ETH_P_IP || et == ETH_P_IPV6) {
 		put16(buf + 12, et);

@@ -25,11 +25,20 @@ enum tp_mangle {
 	TP_M_BADVER,	/* IP version field disagrees with the ethertype */
 	TP_M_DOFF4,	/* TCP data offset 4 */
 	TP_M_VLAN,	/* 802.1Q tag in front of the IP packet */
+	TP_M_LEN_ZERO,	/* IPv4 total length / IPv6 payload length 0 (BIG TCP, jumbogram) */
+	TP_M_IHL15,	/* IPv4 ihl 15: a 60-byte header inside a shorter datagram */
+	TP_M_DOFF15,	/* TCP data offset 15: a 60-byte header in a 20-byte segment */
+	TP_M_HBH_JUMBO, /* IPv6 hop-by-hop jumbo payload option, payload length 0 (RFC 2675) */
+	TP_M_ARP_V6,	/* ARP with protocol type IPv6 and 16-byte protocol addresses */
 };
 
 struct tp {
-	uint16_t ethertype; /* 0: from family; ETH_P_ARP builds an ARP request */
-	int family;	    /* 4 or 6 */
+	/*
+	 * 0: from family. ETH_P_ARP builds an Ethernet/IPv4 ARP packet: src and dst are its
+	 * sender and target protocol addresses (0.0.0.0 when NULL), arp_op its operation.
+	 */
+	uint16_t ethertype;
+	int family; /* 4 or 6 */
 	const char *src;
 	const char *dst;
 	uint8_t proto;
@@ -46,7 +55,10 @@ struct tp {
 	int keep;      /* > 0: keep only this many bytes after the base IP header, lengths fixed */
 	int frame_max; /* > 0: cut the frame to this many bytes, lengths untouched */
 	int mangle;    /* enum tp_mangle */
-	const struct tp *inner; /* ICMP error: quote this packet (IP header + 8 bytes) */
+	const struct tp *inner; /* ICMP error: quote this packet (v4: header + 8 bytes, v6: all) */
+	uint16_t arp_op;	/* ARP operation; 0: request */
+	int hop_limit;		/* IPv6 hop limit; 0: 255 for ND, 1 for MLD, 64 otherwise */
+	const char *nd_target;	/* ND solicitation/advertisement target; NULL: the source */
 };
 
 /* Build the frame into buf (TP_MAX bytes); returns its length. Aborts on a bad template. */

@@ -47,6 +47,11 @@
 #define R6  "fd00:ffff::fe"
 #define C6  "fd00:c1d::1"    /* inside the ipBlock fd00:c1d::/32 */
 #define LL6 "fe80::1"
+#define NODE6 "fd00::1"          /* an address of the node itself */
+#define WORLD6_NET "fd00:ffff::/32" /* routed by the node; W6 and R6 are in it */
+#define UNROUTED6 "fd00:eeee::1"    /* no route: the node forwards nothing there */
+#define A4_2 "198.18.0.11"  /* A's second addresses, after pre_a_second_ip */
+#define A6_2 "fd00::11"
 #define MC6 "ff02::1"
 
 #define ID_A      1001u
@@ -186,6 +191,9 @@ static const struct pw_policy_entry policies[] = {
 };
 #define POL_A_B_TCP80    0
 #define POL_A_B_TCP_8000 1
+#define POL_A_IN_B_TCP   5
+#define POL_A_ICMP       7
+#define POL_A_ICMPV6     8
 /* clang-format on */
 
 static int clear_frags(struct fx *fx)
@@ -252,6 +260,7 @@ struct step {
 	int ev;		    /* expected event type, 0: none at all */
 	uint32_t cookie;    /* expected in the event when non-zero */
 	bool (*post)(void); /* after the packet: inspect maps */
+	uint16_t gso_size;  /* > 0: run it as a GSO packet of two segments of this size */
 };
 
 static int frag_count(struct fx *fx, uint64_t *n)
@@ -277,6 +286,10 @@ static bool run_step(struct fx *fx, const struct step *s)
 
 	len = tp_build(&s->pkt, buf);
 	skb.ifindex = fx->ifindex[s->ep];
+	if (s->gso_size) {
+		skb.gso_size = s->gso_size;
+		skb.gso_segs = 2;
+	}
 	opts.data_in = buf;
 	opts.data_size_in = len;
 	opts.ctx_in = &skb;
@@ -487,6 +500,138 @@ static bool pre_quarantine_a(void)
 static bool pre_unquarantine_a(void)
 {
 	return !set_flags(EP_A, EP_FLAGS_A);
+}
+
+static bool pre_revoke_in_b(void)
+{
+	return pw_dp_policy_delete(g_fx->dp, &policies[POL_A_IN_B_TCP], 1) >= 0 && pre_bump_a();
+}
+
+/* A may no longer send ICMP of its own: what still passes passes for another reason. */
+static bool pre_no_icmp_a(void)
+{
+	return pw_dp_policy_delete(g_fx->dp, &policies[POL_A_ICMP], 2) >= 0;
+}
+
+static bool pre_b_not_isolated(void)
+{
+	return !set_flags(EP_B, 0);
+}
+
+/* A gets a second address of each family (198.18.0.11, fd00::11) */
+static bool pre_a_second_ip(void)
+{
+	struct pw_endpoint ep;
+	uint32_t a[4];
+
+	if (pw_dp_endpoint_lookup_ifindex(g_fx->dp, g_fx->ifindex[EP_A], &ep))
+		return false;
+	ep.n_v4 = 2;
+	ep.n_v6 = 2;
+	tp_addr(4, A4_2, a);
+	ep.v4[1] = a[0];
+	tp_addr(6, A6_2, ep.v6[1]);
+	return !pw_dp_endpoint_upsert(g_fx->dp, &ep);
+}
+
+static const struct tp q4_b80 = {TCP(4, A4, B4, 40000, 80, TCP_SYN)};
+
+/* the related re-check brought the entry to the endpoint's generation, cookie kept */
+static bool post_related_gen(void)
+{
+	struct pw_endpoint ep;
+	struct pw_ct_entry e;
+
+	return !pw_dp_endpoint_lookup_ifindex(g_fx->dp, g_fx->ifindex[EP_A], &ep) &&
+	       ep.policy_gen != 1 && ct_get(EPID_A, PW_DIR_EGRESS, &q4_b80, &e) &&
+	       e.policy_gen == ep.policy_gen && e.cookie == 101 && e.packets[0] == 1;
+}
+
+/* clang-format off */
+/* fragmented datagrams whose flows must count every fragment */
+#define F4_FIRST {UDP(4, A4, W4, 40000, 53), .frag = TP_FRAG_FIRST, .frag_id = 0x1234}
+#define F4_LATER {UDP(4, A4, W4, 40000, 53), .frag = TP_FRAG_LATER, .frag_id = 0x1234}
+#define F4_REPLY_FIRST {UDP(4, W4, A4, 53, 40000), .frag = TP_FRAG_FIRST, .frag_id = 0x2222}
+#define F4_REPLY_LATER {UDP(4, W4, A4, 53, 40000), .frag = TP_FRAG_LATER, .frag_id = 0x2222}
+#define F6_FIRST {UDP(6, A6, W6, 40000, 53), .frag = TP_FRAG_FIRST, .frag_id = 0xabcd, .ext = 1}
+#define F6_LATER {UDP(6, A6, W6, 40000, 53), .frag = TP_FRAG_LATER, .frag_id = 0xabcd, .ext = 1}
+#define FE_FIRST {ICMP4(A4, W4, 8, 0, 42), .frag = TP_FRAG_FIRST, .frag_id = 0x3333}
+#define FE_LATER {ICMP4(A4, W4, 8, 0, 42), .frag = TP_FRAG_LATER, .frag_id = 0x3333}
+/* clang-format on */
+
+static size_t frame_len(const struct tp *t)
+{
+	uint8_t buf[TP_MAX];
+
+	return tp_build(t, buf);
+}
+
+/* The flow of template first holds n[idx] packets, and exactly the bytes of those frames. */
+static bool ct_counts(const struct tp *first, int scope, int idx, const struct tp *frames, int n)
+{
+	struct pw_ct_entry e;
+	uint64_t bytes = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		bytes += frame_len(&frames[i]);
+	if (!ct_get(EPID_A, scope, first, &e))
+		return false;
+	if (e.packets[idx] != (uint64_t)n || e.bytes[idx] != bytes) {
+		fprintf(stderr, "  flow: %llu packets, %llu bytes; expected %d, %llu\n",
+			(unsigned long long)e.packets[idx], (unsigned long long)e.bytes[idx], n,
+			(unsigned long long)bytes);
+		return false;
+	}
+	return true;
+}
+
+static bool post_f4_counted(void)
+{
+	static const struct tp f[] = {F4_FIRST, F4_LATER};
+
+	return ct_counts(&f[0], PW_DIR_EGRESS, 0, f, 2);
+}
+
+static bool post_f4_reply_counted(void)
+{
+	static const struct tp flow = F4_FIRST;
+	static const struct tp f[] = {F4_REPLY_FIRST, F4_REPLY_LATER};
+
+	return ct_counts(&flow, PW_DIR_EGRESS, 1, f, 2);
+}
+
+static bool post_f6_counted(void)
+{
+	static const struct tp f[] = {F6_FIRST, F6_LATER};
+
+	return ct_counts(&f[0], PW_DIR_EGRESS, 0, f, 2);
+}
+
+/* a GSO packet of two segments counts two packets in its flow, once per segment */
+static bool post_gso_counted(void)
+{
+	static const struct tp first = {TCP(4, A4, B4, 1004, 80, TCP_ACK)};
+	struct pw_ct_entry e;
+
+	return ct_get(EPID_A, PW_DIR_EGRESS, &first, &e) && e.packets[0] == 2 &&
+	       e.bytes[0] == frame_len(&first);
+}
+
+static bool post_gso_more(void)
+{
+	static const struct tp first = {TCP(4, A4, B4, 1004, 80, TCP_ACK)};
+	struct pw_ct_entry e;
+
+	return ct_get(EPID_A, PW_DIR_EGRESS, &first, &e) && e.packets[0] == 3 &&
+	       e.bytes[0] == 2 * frame_len(&first);
+}
+
+static bool post_fe_counted(void)
+{
+	static const struct tp f[] = {FE_FIRST, FE_LATER, FE_LATER};
+
+	return ct_counts(&f[0], PW_DIR_EGRESS, 0, f, 3);
 }
 
 /* clang-format off: one row per packet reads better than what the formatter makes */
@@ -1189,6 +1334,585 @@ static void test_modes(void **state)
 	RUN(mode_rows);
 }
 
+#define PASS(why) .verdict = OK, .reason = why
+/* judged by policy each time, never tracked: a record, no conntrack entry */
+#define JUDGED(ck) .verdict = OK, .reason = PW_OK_POLICY, .ev = PW_EV_FLOW_NEW, .cookie = ck
+#define ARP(...)   .ethertype = ETH_P_ARP, __VA_ARGS__
+#define GW4	   "198.18.0.1"
+#define SNM6	   "ff02::1:ff00:20" /* solicited-node multicast of B6 */
+
+static const struct step arp_rows[] = {
+	{"request for the gateway",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4)},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"reply from its own address",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4, .arp_op = 2)},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"reply claiming another pod's address",
+	 EP_A,
+	 EG,
+	 {ARP(.src = B4, .dst = GW4, .arp_op = 2)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"request from another pod's address",
+	 EP_A,
+	 EG,
+	 {ARP(.src = B4, .dst = GW4)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"gratuitous arp for another pod's address",
+	 EP_A,
+	 EG,
+	 {ARP(.src = B4, .dst = B4)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"gratuitous arp for a world address",
+	 EP_A,
+	 EG,
+	 {ARP(.src = W4, .dst = W4, .arp_op = 2)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"probe (sender 0.0.0.0) for another pod's address",
+	 EP_A,
+	 EG,
+	 {ARP(.dst = B4)},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"reply from 0.0.0.0", EP_A, EG, {ARP(.dst = B4, .arp_op = 2)}, DROPPED(PW_DROP_SPOOFED)},
+	{"second address before the pod has it",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4_2, .dst = GW4)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"second address",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4_2, .dst = GW4)},
+	 .pre = pre_a_second_ip,
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"truncated",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4), .frame_max = ETH_HLEN + 20},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"ipv6-sized protocol addresses",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4), .mangle = TP_M_ARP_V6},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"operation 3 (rarp request)",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4, .arp_op = 3)},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"spoofed even when egress is not isolated",
+	 EP_B,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4, .arp_op = 2)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"to the pod, any sender",
+	 EP_A,
+	 IN,
+	 {ARP(.src = B4, .dst = A4, .arp_op = 2)},
+	 PASS(PW_OK_PASSTHROUGH)},
+};
+
+static void test_arp(void **state)
+{
+	RUN(arp_rows);
+}
+
+static const struct step nd_rows[] = {
+	{"na for its own address",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"na for a link-local address",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = "fe80::a"},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"na claiming another pod's address",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = B6},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"na from its global address claiming another's",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, MC6, 136, 0, 0), .nd_target = B6},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"na claiming a world address",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = W6},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"na for its second address",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6_2},
+	 .pre = pre_a_second_ip,
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"na ending before its target",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6, .keep = 20},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"ns for another pod's address (resolution)",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, SNM6, 135, 0, 0), .nd_target = B6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"dad ns from ::",
+	 EP_A,
+	 EG,
+	 {ICMP6("::", SNM6, 135, 0, 0), .nd_target = A6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns from another pod's address",
+	 EP_A,
+	 EG,
+	 {ICMP6(B6, SNM6, 135, 0, 0), .nd_target = B6},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"router solicitation from a world address",
+	 EP_A,
+	 EG,
+	 {ICMP6(W6, MC6, 133, 0, 0)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"mld report from another pod's address",
+	 EP_A,
+	 EG,
+	 {ICMP6(B6, "ff02::16", 143, 0, 0)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	/* nd-typed but not link-scoped: an ordinary ICMPv6 packet, under policy */
+	{"ns from the world, forwarded (hop limit 63)",
+	 EP_A,
+	 IN,
+	 {ICMP6(W6, A6, 135, 0, 0), .nd_target = A6, .hop_limit = 63},
+	 DROPPED(PW_DROP_POLICY)},
+	{"router advertisement from the world, hop limit 254",
+	 EP_A,
+	 IN,
+	 {ICMP6(W6, A6, 134, 0, 0), .hop_limit = 254},
+	 DROPPED(PW_DROP_POLICY)},
+	{"mld report, hop limit 64",
+	 EP_A,
+	 IN,
+	 {ICMP6(W6, A6, 143, 0, 0), .hop_limit = 64},
+	 DROPPED(PW_DROP_POLICY)},
+	{"ns to a world address, hop limit 64",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, W6, 135, 0, 0), .hop_limit = 64},
+	 .pre = pre_no_icmp_a,
+	 DROPPED(PW_DROP_POLICY)},
+	{"ns with hop limit 255 to a routed world address",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, W6, 135, 0, 0), .nd_target = W6},
+	 DROPPED(PW_DROP_POLICY)},
+	{"na to a routed address leaves the node: own source only",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, W6, 136, 0, 0), .nd_target = LL6},
+	 DROPPED(PW_DROP_POLICY)},
+	{"dad ns from :: to a routed address",
+	 EP_A,
+	 EG,
+	 {ICMP6("::", W6, 135, 0, 0), .nd_target = A6},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"ns to the node's own address",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, NODE6, 135, 0, 0), .nd_target = NODE6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"na to an unrouted address",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, UNROUTED6, 136, 0, 0), .nd_target = A6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"link-local ns passes without that policy",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, SNM6, 135, 0, 0), .nd_target = B6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"na with hop limit 64 is not link-scoped: own source only",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6, .hop_limit = 64},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"fragmented ns from link-local",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, SNM6, 135, 0, 0), .frag = TP_FRAG_FIRST, .frag_id = 3},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"fragmented nd to the pod",
+	 EP_A,
+	 IN,
+	 {ICMP6(R6, A6, 135, 0, 0), .nd_target = A6, .frag = TP_FRAG_FIRST, .frag_id = 4},
+	 DROPPED(PW_DROP_POLICY),
+	 .frag_delta = 1},
+	{"na to the pod from the node",
+	 EP_A,
+	 IN,
+	 {ICMP6(LL6, A6, 136, 0, 0), .nd_target = LL6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"mld query to the pod", EP_A, IN, {ICMP6(LL6, MC6, 130, 0, 0)}, PASS(PW_OK_PASSTHROUGH)},
+};
+
+static void test_nd(void **state)
+{
+	RUN(nd_rows);
+}
+
+static const struct tp q4_from_b = {TCP(4, B4, A4, 40100, 22, TCP_SYN)};
+static const struct tp q6_from_b = {TCP(6, B6, A6, 40100, 22, TCP_SYN)};
+static const struct tp q4_b_to_c = {TCP(4, B4, C4, 40100, 443, TCP_SYN)};
+
+static const struct step related_gen_rows[] = {
+	{"flow to B:80", EP_A, EG, {TCP(4, A4, B4, 40000, 80, TCP_SYN)}, NEWFLOW(101)},
+	{"an error about it",
+	 EP_A,
+	 IN,
+	 {ICMP4(R4, A4, 3, 4, 0), .inner = &q4_b80},
+	 PASS(PW_OK_RELATED)},
+	{"generation moved, flow still allowed: related, re-checked",
+	 EP_A,
+	 IN,
+	 {ICMP4(R4, A4, 3, 4, 0), .inner = &q4_b80},
+	 .pre = pre_bump_a,
+	 PASS(PW_OK_RELATED),
+	 .post = post_related_gen},
+	{"policy revoked: its error is not related",
+	 EP_A,
+	 IN,
+	 {ICMP4(R4, A4, 3, 4, 0), .inner = &q4_b80},
+	 .pre = pre_revoke_80,
+	 .verdict = SHOT,
+	 .reason = PW_DROP_REVOKED,
+	 .ct_delta = -1,
+	 .ev = PW_EV_REVOKED,
+	 .cookie = 101},
+	{"the next one is judged on its own",
+	 EP_A,
+	 IN,
+	 {ICMP4(R4, A4, 3, 4, 0), .inner = &q4_b80},
+	 DROPPED(PW_DROP_POLICY)},
+	{"flow admitted at ingress", EP_A, IN, {TCP(4, B4, A4, 40100, 22, TCP_SYN)}, NEWFLOW(106)},
+	{"the pod's error about it",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, B4, 3, 3, 0), .inner = &q4_from_b},
+	 PASS(PW_OK_RELATED)},
+	{"ingress policy revoked: the pod's error is not related",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, B4, 3, 3, 0), .inner = &q4_from_b},
+	 .pre = pre_revoke_in_b,
+	 .verdict = SHOT,
+	 .reason = PW_DROP_REVOKED,
+	 .ct_delta = -1,
+	 .ev = PW_EV_REVOKED},
+};
+
+static void test_related_gen(void **state)
+{
+	RUN(related_gen_rows);
+}
+
+/* an ICMP error passes as related only on its way to the source of the packet it quotes */
+static const struct step related_dst_rows[] = {
+	{"flow admitted at ingress", EP_A, IN, {TCP(4, B4, A4, 40100, 22, TCP_SYN)}, NEWFLOW(106)},
+	{"the pod's error, to the flow's source",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, B4, 3, 3, 0), .inner = &q4_from_b},
+	 .pre = pre_no_icmp_a,
+	 PASS(PW_OK_RELATED)},
+	{"the same error sent to the world",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, W4, 3, 3, 0), .inner = &q4_from_b},
+	 DROPPED(PW_DROP_POLICY)},
+	{"v6 flow admitted at ingress",
+	 EP_A,
+	 IN,
+	 {TCP(6, B6, A6, 40100, 22, TCP_SYN)},
+	 NEWFLOW(106)},
+	{"v6 error, to the flow's source",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, B6, 1, 4, 0), .inner = &q6_from_b},
+	 PASS(PW_OK_RELATED)},
+	{"v6 error sent to the world",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, W6, 1, 4, 0), .inner = &q6_from_b},
+	 DROPPED(PW_DROP_POLICY)},
+	{"error to the pod quoting what another pod sent",
+	 EP_A,
+	 IN,
+	 {ICMP4(R4, A4, 3, 1, 0), .inner = &q4_b_to_c},
+	 DROPPED(PW_DROP_POLICY)},
+};
+
+static void test_related_dst(void **state)
+{
+	RUN(related_dst_rows);
+}
+
+static const struct tp q6_frag_first = {UDP(6, A6, W6, 40000, 53), .frag = TP_FRAG_FIRST,
+					.frag_id = 0x77};
+static const struct tp q6_frag_later = {UDP(6, A6, W6, 40000, 53), .frag = TP_FRAG_LATER,
+					.frag_id = 0x77};
+static const struct tp q4_frag_first = {UDP(4, A4, W4, 40000, 53), .frag = TP_FRAG_FIRST,
+					.frag_id = 0x78};
+static const struct tp q4_frag_later = {UDP(4, A4, W4, 40000, 53), .frag = TP_FRAG_LATER,
+					.frag_id = 0x78};
+
+/* errors about fragments: a first fragment names its flow, a later one cannot */
+static const struct step related_frag_rows[] = {
+	{"v6 udp first fragment out",
+	 EP_A,
+	 EG,
+	 {UDP(6, A6, W6, 40000, 53), .frag = TP_FRAG_FIRST, .frag_id = 0x77},
+	 NEWFLOW(104),
+	 .frag_delta = 1},
+	{"packet too big quoting it, fragment header and all",
+	 EP_A,
+	 IN,
+	 {ICMP6(R6, A6, 2, 0, 0), .inner = &q6_frag_first},
+	 PASS(PW_OK_RELATED)},
+	{"one quoting a later fragment is judged on its own",
+	 EP_A,
+	 IN,
+	 {ICMP6(R6, A6, 2, 0, 0), .inner = &q6_frag_later},
+	 DROPPED(PW_DROP_POLICY)},
+	{"v4 udp first fragment out",
+	 EP_A,
+	 EG,
+	 {UDP(4, A4, W4, 40000, 53), .frag = TP_FRAG_FIRST, .frag_id = 0x78},
+	 NEWFLOW(104),
+	 .frag_delta = 1},
+	{"fragmentation needed quoting it",
+	 EP_A,
+	 IN,
+	 {ICMP4(R4, A4, 3, 4, 0), .inner = &q4_frag_first},
+	 PASS(PW_OK_RELATED)},
+	{"one quoting a later fragment is judged on its own",
+	 EP_A,
+	 IN,
+	 {ICMP4(R4, A4, 3, 4, 0), .inner = &q4_frag_later},
+	 DROPPED(PW_DROP_POLICY)},
+};
+
+static void test_related_frag(void **state)
+{
+	RUN(related_frag_rows);
+}
+
+static const struct step echo_rows[] = {
+	{"ping out, id 77", EP_A, EG, {ICMP4(A4, W4, 8, 0, 77)}, NEWFLOW(108)},
+	{"the peer's echo request with that id is no reply",
+	 EP_A,
+	 IN,
+	 {ICMP4(W4, A4, 8, 0, 77)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"the echo reply is", EP_A, IN, {ICMP4(W4, A4, 0, 0, 77)}, PASS(PW_OK_REPLY)},
+	{"the next request continues the flow",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, W4, 8, 0, 77)},
+	 PASS(PW_OK_ESTABLISHED)},
+	{"an echo reply from the pod does not continue its own request",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, W4, 0, 0, 77)},
+	 JUDGED(108)},
+	{"an unsolicited echo reply opens nothing",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, W4, 0, 0, 55)},
+	 JUDGED(108)},
+	{"so a request with its id is denied",
+	 EP_A,
+	 IN,
+	 {ICMP4(W4, A4, 8, 0, 55)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"timestamp request: judged, not tracked",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, W4, 13, 0, 0)},
+	 JUDGED(108)},
+	{"a redirect from that peer is no reply to it",
+	 EP_A,
+	 IN,
+	 {ICMP4(W4, A4, 5, 0, 0)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"echo id 0 out", EP_A, EG, {ICMP4(A4, W4, 8, 0, 0)}, NEWFLOW(108)},
+	{"timestamp reply does not ride on echo id 0",
+	 EP_A,
+	 IN,
+	 {ICMP4(W4, A4, 14, 0, 0)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"v6 ping out, id 9", EP_A, EG, {ICMP6(A6, W6, 128, 0, 9)}, NEWFLOW(109)},
+	{"v6 peer's request with that id",
+	 EP_A,
+	 IN,
+	 {ICMP6(W6, A6, 128, 0, 9)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"v6 echo reply", EP_A, IN, {ICMP6(W6, A6, 129, 0, 9)}, PASS(PW_OK_REPLY)},
+	{"v6 unsolicited echo reply opens nothing",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, W6, 129, 0, 10)},
+	 JUDGED(109)},
+	{"v6 request with its id denied",
+	 EP_A,
+	 IN,
+	 {ICMP6(W6, A6, 128, 0, 10)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"ping into a pod whose ingress is open",
+	 EP_B,
+	 IN,
+	 {ICMP4(W4, B4, 8, 0, 5)},
+	 .pre = pre_b_not_isolated,
+	 PASS(PW_OK_NOT_ISOLATED),
+	 .ct_delta = 1,
+	 .ev = PW_EV_FLOW_NEW},
+	{"its answer is a reply", EP_B, EG, {ICMP4(B4, W4, 0, 0, 5)}, PASS(PW_OK_REPLY)},
+	{"its own request with that id is a new flow",
+	 EP_B,
+	 EG,
+	 {ICMP4(B4, W4, 8, 0, 5)},
+	 PASS(PW_OK_NOT_ISOLATED),
+	 .ct_delta = 1,
+	 .ev = PW_EV_FLOW_NEW},
+};
+
+static void test_echo(void **state)
+{
+	RUN(echo_rows);
+}
+
+static const struct step frag_ct_rows[] = {
+	{"first fragment opens the flow", EP_A, EG, F4_FIRST, NEWFLOW(104), .frag_delta = 1},
+	{"later fragment counted with it", EP_A, EG, F4_LATER, PASS(PW_OK_FRAG),
+	 .post = post_f4_counted},
+	{"reply's first fragment", EP_A, IN, F4_REPLY_FIRST, PASS(PW_OK_REPLY), .frag_delta = 1},
+	{"reply's later fragment counted as reply", EP_A, IN, F4_REPLY_LATER, PASS(PW_OK_FRAG),
+	 .post = post_f4_reply_counted},
+	{"v6 first fragment", EP_A, EG, F6_FIRST, NEWFLOW(104), .frag_delta = 1},
+	{"v6 later fragment counted", EP_A, EG, F6_LATER, PASS(PW_OK_FRAG),
+	 .post = post_f6_counted},
+	{"big ping, first fragment", EP_A, EG, FE_FIRST, NEWFLOW(108), .frag_delta = 1},
+	{"its later fragments", EP_A, EG, FE_LATER, PASS(PW_OK_FRAG)},
+	{"all counted", EP_A, EG, FE_LATER, PASS(PW_OK_FRAG), .post = post_fe_counted},
+	{"later fragment of an untracked error",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, W4, 3, 3, 0), .frag = TP_FRAG_FIRST, .frag_id = 0x4444},
+	 JUDGED(108),
+	 .frag_delta = 1},
+	{"passes, counted nowhere",
+	 EP_A,
+	 EG,
+	 {ICMP4(A4, W4, 3, 3, 0), .frag = TP_FRAG_LATER, .frag_id = 0x4444},
+	 PASS(PW_OK_FRAG)},
+};
+
+static void test_frag_ct(void **state)
+{
+	RUN(frag_ct_rows);
+}
+
+/* malformed headers and unusual lengths that must neither bypass policy nor break traffic */
+static const struct step len_rows[] = {
+	{"ipv4 ihl 15 in a 40-byte datagram",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1000, 80, TCP_SYN), .mangle = TP_M_IHL15},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"ipv4 total length 0, not gso",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1001, 80, TCP_SYN), .mangle = TP_M_LEN_ZERO},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"ipv4 total length 0 in a gso packet (big tcp)",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1002, 80, TCP_SYN), .mangle = TP_M_LEN_ZERO},
+	 NEWFLOW(101),
+	 .gso_size = 1448},
+	{"big tcp still under policy",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1003, 81, TCP_SYN), .mangle = TP_M_LEN_ZERO},
+	 DROPPED(PW_DROP_POLICY),
+	 .gso_size = 1448},
+	{"gso packet: a flow of two packets",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1004, 80, TCP_ACK)},
+	 NEWFLOW(101),
+	 .post = post_gso_counted,
+	 .gso_size = 1448},
+	{"the next one, not gso, counts one",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1004, 80, TCP_ACK)},
+	 .reason = PW_OK_ESTABLISHED,
+	 .post = post_gso_more},
+	{"ipv6 payload length 0, not gso",
+	 EP_A,
+	 EG,
+	 {TCP(6, A6, B6, 1000, 80, TCP_SYN), .mangle = TP_M_LEN_ZERO},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"ipv6 payload length 0 in a gso packet (big tcp)",
+	 EP_A,
+	 EG,
+	 {TCP(6, A6, B6, 1001, 80, TCP_SYN), .mangle = TP_M_LEN_ZERO},
+	 NEWFLOW(101),
+	 .gso_size = 1428},
+	{"ipv6 big tcp still under policy",
+	 EP_A,
+	 EG,
+	 {TCP(6, A6, B6, 1002, 81, TCP_SYN), .mangle = TP_M_LEN_ZERO},
+	 DROPPED(PW_DROP_POLICY),
+	 .gso_size = 1428},
+	{"ipv6 jumbogram",
+	 EP_A,
+	 EG,
+	 {TCP(6, A6, B6, 1003, 80, TCP_SYN), .mangle = TP_M_HBH_JUMBO},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"tcp data offset 15 in a 20-byte segment",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1005, 80, TCP_SYN), .mangle = TP_M_DOFF15},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"v6 tcp data offset 15 in a 20-byte segment",
+	 EP_A,
+	 EG,
+	 {TCP(6, A6, B6, 1005, 80, TCP_SYN), .mangle = TP_M_DOFF15},
+	 DROPPED(PW_DROP_MALFORMED)},
+	{"tcp data offset 15 in a first fragment: options continue",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1006, 80, TCP_SYN), .mangle = TP_M_DOFF15, .frag = TP_FRAG_FIRST,
+	  .frag_id = 9},
+	 NEWFLOW(101),
+	 .frag_delta = 1},
+	{"tcp with options",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 1007, 80, TCP_SYN), .ip_opts = 1},
+	 NEWFLOW(101)},
+};
+
+static void test_lengths(void **state)
+{
+	RUN(len_rows);
+}
+
 /* clang-format on */
 
 /* --- setup ------------------------------------------------------------------------------ */
@@ -1228,6 +1952,17 @@ static int group_setup(void **state)
 	fx->ifindex[EP_NONE] = if_nametoindex(fx->ifname[2]);
 	if (!fx->ifindex[EP_A] || !fx->ifindex[EP_B] || !fx->ifindex[EP_NONE])
 		return -1;
+	/*
+	 * A node that routes: the world prefix behind B's veth, and an address of the node's
+	 * own, so the FIB tells forwarded ND from link-scoped ND. All in the private netns.
+	 */
+	for (i = 0; i < 4; i++)
+		if (sh("ip link set %s up", fx->ifname[i]))
+			return -1;
+	if (sh("sysctl -qw net.ipv6.conf.all.forwarding=1") ||
+	    sh("ip -6 addr add " NODE6 "/128 dev %s nodad", fx->ifname[1]) ||
+	    sh("ip -6 route add " WORLD6_NET " dev %s", fx->ifname[1]))
+		return -1;
 
 	err = pw_dp_open(&opts, &fx->dp);
 	if (err) {
@@ -1255,11 +1990,15 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),	  cmocka_unit_test(test_policy),
-		cmocka_unit_test(test_conntrack), cmocka_unit_test(test_related),
-		cmocka_unit_test(test_spoof),	  cmocka_unit_test(test_exthdr),
-		cmocka_unit_test(test_frag),	  cmocka_unit_test(test_revocation),
-		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_parse),	    cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_conntrack),   cmocka_unit_test(test_related),
+		cmocka_unit_test(test_spoof),	    cmocka_unit_test(test_exthdr),
+		cmocka_unit_test(test_frag),	    cmocka_unit_test(test_revocation),
+		cmocka_unit_test(test_modes),	    cmocka_unit_test(test_arp),
+		cmocka_unit_test(test_nd),	    cmocka_unit_test(test_related_gen),
+		cmocka_unit_test(test_related_dst), cmocka_unit_test(test_related_frag),
+		cmocka_unit_test(test_echo),	    cmocka_unit_test(test_frag_ct),
+		cmocka_unit_test(test_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

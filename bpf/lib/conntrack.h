@@ -31,18 +31,26 @@ static __always_inline void pw_ct_key_fill(struct pw_ct_key *k, __u32 ep_id, __u
 	}
 }
 
-/* Account one packet; idx 0 is the flow's original direction, 1 its reply. */
-static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx, __u32 len, __u8 proto,
-					  __u8 tcp_flags)
+/* Wire packets in an skb: a GSO packet is segmented after TC, its headers are every segment's. */
+static __always_inline __u32 pw_skb_segs(const struct __sk_buff *skb)
 {
+	return skb->gso_segs ? skb->gso_segs : 1;
+}
+
+/* Account one skb; idx 0 is the flow's original direction, 1 its reply. */
+static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx,
+					  const struct __sk_buff *skb, __u8 proto, __u8 tcp_flags)
+{
+	__u32 segs = pw_skb_segs(skb), len = skb->len;
+
 	e->last_seen_ns = bpf_ktime_get_ns();
 	if (idx) {
-		__sync_fetch_and_add(&e->packets[1], 1);
+		__sync_fetch_and_add(&e->packets[1], segs);
 		__sync_fetch_and_add(&e->bytes[1], len);
 		if (e->state == PW_CT_NEW)
 			e->state = PW_CT_ESTABLISHED;
 	} else {
-		__sync_fetch_and_add(&e->packets[0], 1);
+		__sync_fetch_and_add(&e->packets[0], segs);
 		__sync_fetch_and_add(&e->bytes[0], len);
 	}
 	if (proto == IPPROTO_TCP) {
@@ -61,16 +69,16 @@ static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx, __u32 
 }
 
 static __always_inline int pw_ct_create(const struct pw_ct_key *k, const struct pw_endpoint *ep,
-					__u32 len, __u8 tcp_flags, __u32 cookie, __u32 src_id,
-					__u32 dst_id, __u8 flags)
+					const struct __sk_buff *skb, __u8 tcp_flags, __u32 cookie,
+					__u32 src_id, __u32 dst_id, __u8 flags)
 {
 	struct pw_ct_entry e = {};
 	__u64 now = bpf_ktime_get_ns();
 
 	e.created_ns = now;
 	e.last_seen_ns = now;
-	e.packets[0] = 1;
-	e.bytes[0] = len;
+	e.packets[0] = pw_skb_segs(skb);
+	e.bytes[0] = skb->len;
 	e.policy_gen = ep->policy_gen;
 	e.cookie = cookie;
 	e.src_identity = src_id;

@@ -58,4 +58,15 @@ static __always_inline int pw_ep_owns(const struct pw_endpoint *ep, __u8 family,
 	return 0;
 }
 
+static __always_inline int pw_addr_is_zero(const __u32 *a)
+{
+	return !(a[0] | a[1] | a[2] | a[3]);
+}
+
+/* fe80::/10: link-local, meaningful only on the pod's own point-to-point link */
+static __always_inline int pw_addr_is_v6_ll(const __u32 *a)
+{
+	return (bpf_ntohl(a[0]) & 0xffc00000) == 0xfe800000;
+}
+
 #endif /* PW_BPF_ENDPOINT_H */

@@ -30,6 +30,13 @@
 #define PW_ICMP6_PARAMPROB    4
 #define PW_ICMP6_ECHO_REQUEST 128
 #define PW_ICMP6_ECHO_REPLY   129
+#define PW_ICMP6_NS	      135
+#define PW_ICMP6_NA	      136
+
+/* ARP as Ethernet/IPv4 uses it (RFC 826); anything else on ETH_P_ARP is malformed here */
+#define PW_ARPHRD_ETHER	 1
+#define PW_ARPOP_REQUEST 1
+#define PW_ARPOP_REPLY	 2
 
 #define PW_IP_MF     0x2000
 #define PW_IP_OFFSET 0x1fff
@@ -45,16 +52,36 @@ enum pw_frag_kind {
 #define PW_TCP_RST 0x04
 #define PW_TCP_ACK 0x10
 
+enum pw_echo_kind {
+	PW_ECHO_NONE = 0,
+	PW_ECHO_REQUEST = 1, /* opens a flow; continues one only in its original direction */
+	PW_ECHO_REPLY = 2,   /* answers a flow; never opens one */
+};
+
 struct pw_pkt {
+	/* ARP: family v4, saddr = sender, daddr = target protocol address, no ports */
 	struct pw_tuple t;
-	struct pw_tuple inner; /* ICMP error: the offending packet's header, as it was sent */
+	union {
+		struct pw_tuple inner; /* ICMP error: the offending packet's header, as sent */
+		__u32 nd_target[4];    /* neighbour advertisement: the address it claims */
+	};
 	__u32 frag_id;
 	__u8 frag;	 /* enum pw_frag_kind */
 	__u8 frag_proto; /* protocol named where the fragmentation happened */
 	__u8 tcp_flags;
 	__u8 has_inner;	 /* an ICMP error with a readable inner header */
-	__u8 icmp_error; /* an ICMP error, quote readable or not: never a flow of its own */
-	__u8 pad[3];
+	__u8 icmp_error; /* an ICMP error, quote readable or not */
+	/*
+	 * Judged each time, never a flow of its own: ICMP errors, echo replies and every ICMP
+	 * type without an identifier. Tracking them would let any message of the type pass as a
+	 * "reply" to an unrelated one (an echo request answering the pod's own echo request).
+	 */
+	__u8 no_track;
+	__u8 echo;	/* enum pw_echo_kind */
+	__u8 arp_op;	/* ARP: its (validated) operation; 0 for IP */
+	__u8 nd_type;	/* ICMPv6 ND/MLD that may bypass policy (link-scoped, whole); 0 otherwise */
+	__u8 hop_limit; /* IPv6 hop limit (ND/MLD link-scope check) */
+	__u8 pad[2];
 };
 
 struct pw_l4_ports {
@@ -105,10 +132,23 @@ static __always_inline int pw_icmp_is_error(__u8 family, __u8 type)
 	       type == PW_ICMP6_TIME_EXCEED || type == PW_ICMP6_PARAMPROB;
 }
 
-/* Neighbour discovery (133-137) and MLD (130-132, 143): the link needs them to work at all. */
-static __always_inline int pw_icmp6_is_nd(__u8 type)
+/*
+ * Neighbour discovery (133-137) and MLD (130-132, 143): the link needs them to work at all,
+ * so they pass without policy, but only when they cannot leave the link: RFC 4861 makes
+ * receivers drop ND below hop limit 255 and MLD is sent with hop limit 1 (RFC 2710, 3810),
+ * so a forwarded copy is dead on arrival. A fragmented one is never valid (RFC 6980). Any
+ * other packet of these types is an ordinary ICMPv6 packet under policy: otherwise a pod
+ * could reach any address, and any host could reach the pod, with a "neighbour solicitation".
+ */
+static __always_inline int pw_icmp6_nd_passes(__u8 type, __u8 hop_limit, __u8 frag)
 {
-	return (type >= 130 && type <= 137) || type == 143;
+	if (frag != PW_FRAG_NONE)
+		return 0;
+	if (type >= 133 && type <= 137)
+		return hop_limit == 255;
+	if ((type >= 130 && type <= 132) || type == 143)
+		return hop_limit == 1;
+	return 0;
 }
 
 /*
@@ -129,6 +169,9 @@ static __always_inline void pw_parse_inner(struct __sk_buff *skb, __u32 off, __u
 
 		if (pw_load(skb, off, end, &ip, sizeof(ip)) || ip.version != 4 || ip.ihl < 5)
 			return;
+		/* a later fragment quotes mid-datagram bytes, not ports */
+		if (bpf_ntohs(ip.frag_off) & PW_IP_OFFSET)
+			return;
 		in->saddr[0] = ip.saddr;
 		in->daddr[0] = ip.daddr;
 		in->proto = ip.protocol;
@@ -142,6 +185,20 @@ static __always_inline void pw_parse_inner(struct __sk_buff *skb, __u32 off, __u
 		__builtin_memcpy(in->daddr, &ip6.daddr, 16);
 		in->proto = ip6.nexthdr;
 		l4 = off + sizeof(ip6);
+		/*
+		 * A fragment's error (Packet Too Big for fragmented UDP, say) quotes the fragment
+		 * header first; a first fragment's ports follow it, a later one has none. Other
+		 * extension headers in a quote are not walked: such an error is judged on its own.
+		 */
+		if (in->proto == IPPROTO_FRAGMENT) {
+			struct pw_ipv6_frag_hdr fh;
+
+			if (pw_load(skb, l4, end, &fh, sizeof(fh)) ||
+			    (bpf_ntohs(fh.frag_off) & 0xfff8))
+				return;
+			in->proto = fh.nexthdr;
+			l4 += sizeof(fh);
+		}
 	}
 	switch (in->proto) {
 	case IPPROTO_TCP:
@@ -188,7 +245,12 @@ static __always_inline int pw_parse_l4(struct __sk_buff *skb, __u32 off, __u32 e
 
 		if (pw_load(skb, off, end, &th, sizeof(th)))
 			return PW_DROP_MALFORMED;
-		if ((th.doff_res >> 4) < 5)
+		/*
+		 * A header longer than the segment is refused by every receiver; checked only
+		 * on a whole datagram, a first fragment may end inside TCP options.
+		 */
+		if ((th.doff_res >> 4) < 5 ||
+		    (p->frag == PW_FRAG_NONE && off + (th.doff_res >> 4) * 4 > end))
 			return PW_DROP_MALFORMED;
 		p->t.sport = th.sport;
 		p->t.dport = th.dport;
@@ -219,14 +281,28 @@ static __always_inline int pw_parse_l4(struct __sk_buff *skb, __u32 off, __u32 e
 			return PW_CONTINUE; /* the other family's ICMP: an opaque protocol here */
 		if (pw_load(skb, off, end, &icmp, sizeof(icmp)))
 			return PW_DROP_MALFORMED;
-		if (p->t.family == PW_FAMILY_V6 && pw_icmp6_is_nd(icmp.type))
-			return PW_OK_PASSTHROUGH;
 		if (pw_icmp_is_echo(p->t.family, icmp.type)) {
 			p->t.sport = icmp.id;
 			p->t.dport = icmp.id;
-		} else if (pw_icmp_is_error(p->t.family, icmp.type)) {
+			if (icmp.type == PW_ICMP_ECHO || icmp.type == PW_ICMP6_ECHO_REQUEST) {
+				p->echo = PW_ECHO_REQUEST;
+			} else {
+				p->echo = PW_ECHO_REPLY;
+				p->no_track = 1;
+			}
+			return PW_CONTINUE;
+		}
+		p->no_track = 1;
+		if (pw_icmp_is_error(p->t.family, icmp.type)) {
 			p->icmp_error = 1;
 			pw_parse_inner(skb, off + sizeof(icmp), end, p);
+		} else if (p->t.family == PW_FAMILY_V6 &&
+			   pw_icmp6_nd_passes(icmp.type, p->hop_limit, p->frag)) {
+			/* the 4 bytes after the header are flags/reserved; the target follows */
+			if (icmp.type == PW_ICMP6_NA &&
+			    pw_load(skb, off + sizeof(icmp), end, p->nd_target, 16))
+				return PW_DROP_MALFORMED;
+			p->nd_type = icmp.type;
 		}
 		return PW_CONTINUE;
 	default:
@@ -246,6 +322,12 @@ static __always_inline int pw_parse_ipv4(struct __sk_buff *skb, __u32 off, struc
 		return PW_DROP_MALFORMED;
 	hl = ip.ihl * 4;
 	tot = bpf_ntohs(ip.tot_len);
+	/*
+	 * BIG TCP: a GSO packet over 64 KiB carries total length 0 and its real length is the
+	 * skb's (the kernel's iph_totlen()). Only then; elsewhere 0 is malformed.
+	 */
+	if (!tot && skb->gso_size && skb->len > off)
+		tot = skb->len - off;
 	/* trailing bytes (Ethernet padding) are fine, a datagram longer than the frame is not */
 	if (tot < hl || off + tot > skb->len)
 		return PW_DROP_MALFORMED;
@@ -283,9 +365,17 @@ static __always_inline int pw_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 	if (ip6.version != 6)
 		return PW_DROP_MALFORMED;
 	end = off + sizeof(ip6) + bpf_ntohs(ip6.payload_len);
+	/*
+	 * Payload length 0: a BIG TCP GSO packet (its length is the skb's) or a jumbogram,
+	 * whose hop-by-hop jumbo option this parser does not read: it ends at the base header
+	 * and its upper-layer header is then truncated (malformed).
+	 */
+	if (!ip6.payload_len && skb->gso_size)
+		end = skb->len;
 	if (end > skb->len)
 		return PW_DROP_MALFORMED;
 	p->t.family = PW_FAMILY_V6;
+	p->hop_limit = ip6.hop_limit;
 	__builtin_memcpy(p->t.saddr, &ip6.saddr, 16);
 	__builtin_memcpy(p->t.daddr, &ip6.daddr, 16);
 	nh = ip6.nexthdr;
@@ -338,7 +428,44 @@ l4:
 	return pw_parse_l4(skb, off, end, p);
 }
 
-/* Fill p from the packet. Returns PW_CONTINUE, PW_OK_PASSTHROUGH or a drop reason. */
+struct pw_arp {
+	__be16 htype;
+	__be16 ptype;
+	__u8 hlen;
+	__u8 plen;
+	__be16 op;
+	__u8 sha[6];
+	__u8 spa[4];
+	__u8 tha[6];
+	__u8 tpa[4];
+};
+
+/*
+ * ARP passes without policy (the link needs it), but its sender address is checked like an
+ * IP source: a pod claiming another pod's address would poison the node's neighbour table.
+ */
+static __always_inline int pw_parse_arp(struct __sk_buff *skb, __u32 off, struct pw_pkt *p)
+{
+	struct pw_arp a;
+
+	if (pw_load(skb, off, skb->len, &a, sizeof(a)))
+		return PW_DROP_MALFORMED;
+	if (a.htype != bpf_htons(PW_ARPHRD_ETHER) || a.ptype != bpf_htons(ETH_P_IP) ||
+	    a.hlen != ETH_ALEN || a.plen != 4)
+		return PW_DROP_MALFORMED;
+	if (a.op != bpf_htons(PW_ARPOP_REQUEST) && a.op != bpf_htons(PW_ARPOP_REPLY))
+		return PW_DROP_MALFORMED;
+	p->arp_op = bpf_ntohs(a.op);
+	p->t.family = PW_FAMILY_V4;
+	__builtin_memcpy(&p->t.saddr[0], a.spa, 4);
+	__builtin_memcpy(&p->t.daddr[0], a.tpa, 4);
+	return PW_CONTINUE;
+}
+
+/*
+ * Fill p from the packet. Returns PW_CONTINUE (ARP and link-scoped ND/MLD included: they
+ * pass once the source checks are done) or a drop reason.
+ */
 static __always_inline int pw_parse(struct __sk_buff *skb, struct pw_pkt *p)
 {
 	__be16 proto;
@@ -352,7 +479,7 @@ static __always_inline int pw_parse(struct __sk_buff *skb, struct pw_pkt *p)
 	case bpf_htons(ETH_P_IPV6):
 		return pw_parse_ipv6(skb, ETH_HLEN, p);
 	case bpf_htons(ETH_P_ARP):
-		return PW_OK_PASSTHROUGH;
+		return pw_parse_arp(skb, ETH_HLEN, p);
 	default:
 		/* 802.1Q/802.1ad included: a pod has no business tagging frames */
 		return PW_DROP_UNSUPPORTED_L3;
