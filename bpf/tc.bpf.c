@@ -173,10 +173,35 @@ static __always_inline int pw_tc_recheck(struct pw_tc_state *s, const struct pw_
 	e->policy_gen = ep->policy_gen;
 	e->cookie = d.cookie;
 	s->cookie = d.cookie;
+	/* the reverse direction of a mid-stream pickup is judged again under the new policy */
+	e->flags &= ~PW_CT_F_REPLY_CHECKED;
 	if (r == PW_OK_AUDIT)
 		e->flags |= PW_CT_F_AUDIT;
 	else
 		e->flags &= ~PW_CT_F_AUDIT;
+	return PW_CONTINUE;
+}
+
+/*
+ * Nobody saw this flow start, so nobody knows which end opened it: its reverse direction
+ * is allowed only if policy allows it in its own right (checked once per generation).
+ * The price: a flow evicted from a full table and picked up again needs both directions
+ * allowed; a revoked flow can never come back through its non-isolated side.
+ */
+static __always_inline int pw_tc_midstream_reply(struct pw_tc_state *s, struct pw_ct_entry *e)
+{
+	const struct pw_pkt *p = &s->pkt;
+	struct pw_decision d;
+	int r;
+
+	r = pw_policy_decide(s->ep, s->dir, p->t.family,
+			     s->dir == PW_DIR_EGRESS ? p->t.daddr : p->t.saddr, p->t.proto,
+			     p->t.dport, &d);
+	if (pw_reason_is_drop(r)) {
+		s->cookie = d.cookie;
+		return r;
+	}
+	e->flags |= PW_CT_F_REPLY_CHECKED;
 	return PW_CONTINUE;
 }
 
@@ -266,6 +291,11 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 	/* an error about a flow is not one of its packets */
 	if (p->has_inner)
 		return PW_OK_RELATED;
+	if (idx && (e->flags & (PW_CT_F_MIDSTREAM | PW_CT_F_REPLY_CHECKED)) == PW_CT_F_MIDSTREAM) {
+		r = pw_tc_midstream_reply(s, e);
+		if (r != PW_CONTINUE)
+			return r;
+	}
 	pw_ct_account(e, idx, skb, p->t.proto, p->tcp_flags);
 	return idx ? PW_OK_REPLY : PW_OK_ESTABLISHED;
 }

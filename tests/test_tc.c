@@ -487,6 +487,17 @@ static bool pre_revoke_8000(void)
 	return pw_dp_policy_delete(g_fx->dp, &policies[POL_A_B_TCP_8000], 1) >= 0 && pre_bump_a();
 }
 
+/* A's ingress opened (no policy isolates it), A's egress still isolated */
+static bool pre_open_ingress_a(void)
+{
+	return !set_flags(EP_A, PW_EP_F_ISOLATE_EGRESS);
+}
+
+static bool post_isolate_a(void)
+{
+	return !set_flags(EP_A, EP_FLAGS_A);
+}
+
 static bool pre_audit_a(void)
 {
 	return !set_flags(EP_A, EP_FLAGS_A | PW_EP_F_AUDIT);
@@ -1255,6 +1266,29 @@ static const struct step revoke_rows[] = {
 	 EG,
 	 {TCP(4, A4, B4, 40000, 80, TCP_ACK)},
 	 DROPPED(PW_DROP_POLICY)},
+	/*
+	 * The revoked flow's peer retransmits into A's open ingress: a new flow there, picked up
+	 * mid-stream. It must not carry A's revoked egress back as its "reply".
+	 */
+	{"revoked peer's retransmission, A's ingress open: mid-stream pickup",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 80, 40000, TCP_ACK)},
+	 .pre = pre_open_ingress_a,
+	 .reason = PW_OK_NOT_ISOLATED,
+	 .ct_delta = 1,
+	 .ev = PW_EV_FLOW_NEW},
+	{"A's revoked egress does not ride it as a reply",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 40000, 80, TCP_ACK)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"the mid-stream flow itself goes on",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 80, 40000, TCP_ACK)},
+	 .reason = PW_OK_ESTABLISHED,
+	 .post = post_isolate_a},
 	{"B:8000 still allowed after the same bump",
 	 EP_A,
 	 EG,

@@ -168,6 +168,12 @@ enum pw_ct_state {
 
 #define PW_CT_F_MIDSTREAM (1u << 0) /* admitted on a non-SYN TCP packet (picked up mid-flow) */
 #define PW_CT_F_AUDIT     (1u << 1) /* admitted only because the endpoint is in audit mode */
+/*
+ * A mid-stream entry's reverse direction passed policy. Without it, a flow picked up mid-stream
+ * in a direction nobody isolates (say the server's retransmission after its client's flow was
+ * revoked) would vouch for the client's packets as "replies": revocation would not hold.
+ */
+#define PW_CT_F_REPLY_CHECKED (1u << 2)
 
 struct pw_ct_entry {
 	__u64 created_ns; /* bpf_ktime_get_ns() clock (CLOCK_MONOTONIC) */
