@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * pwprobe: the small tool the end-to-end tests and the demo run inside simulated pods.
+ *
+ *   pwprobe exec --cgroup DIR --netns NAME -- CMD...   join a pod: its cgroup FIRST (the
+ *       socket programs find the pod by cgroup), then its netns (setns, so /sys stays as
+ *       it is, unlike `ip netns exec`), then exec CMD
+ *   pwprobe serve PORT...     TCP and UDP echo on every port, IPv4 and IPv6, until killed
+ *   pwprobe tcp ADDR PORT [TIMEOUT_MS]   connect, send a line, wait for its echo
+ *   pwprobe udp ADDR PORT [TIMEOUT_MS]   send a datagram, wait for its echo
+ *
+ * A probe prints one word and exits with its code: ok 0, denied 1 (EPERM from the socket
+ * layer: the connection was refused before any packet left), timeout 2 (dropped on the
+ * wire), refused 3 (RST / port unreachable), error 4.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+enum { R_OK_ = 0, R_DENIED = 1, R_TIMEOUT = 2, R_REFUSED = 3, R_ERROR = 4 };
+
+static int report(int code, const char *detail)
+{
+	static const char *const words[] = {"ok", "denied", "timeout", "refused", "error"};
+
+	if (detail && code == R_ERROR)
+		printf("%s: %s\n", words[code], detail);
+	else
+		printf("%s\n", words[code]);
+	return code;
+}
+
+static int classify(int err)
+{
+	switch (err) {
+	case EPERM:
+	case EACCES:
+		return R_DENIED;
+	case ETIMEDOUT:
+	case EAGAIN:
+		return R_TIMEOUT;
+	case ECONNREFUSED:
+	case ECONNRESET:
+		return R_REFUSED;
+	}
+	return R_ERROR;
+}
+
+static int parse_addr(const char *addr, const char *port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	char *end;
+	long p = strtol(port, &end, 10);
+
+	if (*end || p < 1 || p > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)p);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)p);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int wait_fd(int fd, short ev, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = ev};
+	int n;
+
+	do {
+		n = poll(&pfd, 1, timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n ? 0 : -ETIMEDOUT;
+}
+
+static int probe_tcp(const char *addr, const char *port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len, elen = sizeof(int);
+	char buf[64];
+	int fd, err = 0, so = 0;
+	ssize_t n;
+
+	if (parse_addr(addr, port, &ss, &len))
+		return report(R_ERROR, "bad address or port");
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return report(R_ERROR, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		err = errno;
+		goto out;
+	}
+	err = -wait_fd(fd, POLLOUT, timeout_ms);
+	if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &elen))
+		err = errno;
+	if (!err)
+		err = so;
+	if (err)
+		goto out;
+	if (send(fd, "ping\n", 5, MSG_NOSIGNAL) != 5) {
+		err = errno;
+		goto out;
+	}
+	err = -wait_fd(fd, POLLIN, timeout_ms);
+	if (err)
+		goto out;
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		err = errno;
+	else if (n == 0)
+		err = ECONNRESET;
+out:
+	close(fd);
+	if (!err)
+		return report(R_OK_, NULL);
+	return report(classify(err), strerror(err));
+}
+
+static int probe_udp(const char *addr, const char *port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char buf[64];
+	int fd, err = 0;
+
+	if (parse_addr(addr, port, &ss, &len))
+		return report(R_ERROR, "bad address or port");
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return report(R_ERROR, strerror(errno));
+	/* connected, so an ICMP port unreachable comes back as ECONNREFUSED */
+	if (connect(fd, (struct sockaddr *)&ss, len) || send(fd, "ping\n", 5, 0) != 5) {
+		err = errno;
+		goto out;
+	}
+	err = -wait_fd(fd, POLLIN, timeout_ms);
+	if (!err && recv(fd, buf, sizeof(buf), 0) < 0)
+		err = errno;
+out:
+	close(fd);
+	if (!err)
+		return report(R_OK_, NULL);
+	return report(classify(err), strerror(err));
+}
+
+/* --- serve --------------------------------------------------------------------------------- */
+
+#define MAX_FDS 256
+
+static int listen_on(int type, uint16_t port)
+{
+	struct sockaddr_in6 sa = {
+		.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT};
+	int fd = socket(AF_INET6, type | SOCK_NONBLOCK, 0), zero = 0, one = 1;
+
+	if (fd < 0)
+		return -errno;
+	/* one dual-stack socket serves IPv4 (mapped) and IPv6 */
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    (type == SOCK_STREAM && listen(fd, 128))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int serve(int argc, char **argv)
+{
+	struct pollfd pfd[MAX_FDS];
+	int kind[MAX_FDS]; /* 0 listener, 1 udp, 2 tcp connection */
+	int n = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < argc && n + 2 <= MAX_FDS; i++) {
+		long p = strtol(argv[i], NULL, 10);
+		int t = listen_on(SOCK_STREAM, (uint16_t)p), u = listen_on(SOCK_DGRAM, (uint16_t)p);
+
+		if (p < 1 || p > 65535 || t < 0 || u < 0) {
+			fprintf(stderr, "pwprobe serve: port %s: %s\n", argv[i],
+				strerror(t < 0	 ? -t
+					 : u < 0 ? -u
+						 : EINVAL));
+			return R_ERROR;
+		}
+		pfd[n] = (struct pollfd){.fd = t, .events = POLLIN};
+		kind[n++] = 0;
+		pfd[n] = (struct pollfd){.fd = u, .events = POLLIN};
+		kind[n++] = 1;
+	}
+	/* tell whoever started us that every port is bound */
+	printf("serving\n");
+	fflush(stdout);
+	for (;;) {
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return R_ERROR;
+		}
+		for (int i = 0; i < n; i++) {
+			char buf[2048];
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+			ssize_t r;
+
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (kind[i] == 0) {
+				int c = accept4(pfd[i].fd, NULL, NULL, SOCK_NONBLOCK);
+
+				if (c >= 0 && n < MAX_FDS) {
+					pfd[n] = (struct pollfd){.fd = c, .events = POLLIN};
+					kind[n++] = 2;
+				} else if (c >= 0) {
+					close(c);
+				}
+			} else if (kind[i] == 1) {
+				r = recvfrom(pfd[i].fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss,
+					     &sl);
+				if (r > 0)
+					(void)!sendto(pfd[i].fd, buf, (size_t)r, 0,
+						      (struct sockaddr *)&ss, sl);
+			} else {
+				r = recv(pfd[i].fd, buf, sizeof(buf), 0);
+				if (r > 0 && send(pfd[i].fd, buf, (size_t)r, MSG_NOSIGNAL) == r)
+					continue;
+				if (r < 0 && errno == EAGAIN)
+					continue;
+				close(pfd[i].fd);
+				pfd[i] = pfd[n - 1];
+				kind[i] = kind[n - 1];
+				n--;
+				i--;
+			}
+		}
+	}
+}
+
+/* --- exec ---------------------------------------------------------------------------------- */
+
+static int do_exec(int argc, char **argv)
+{
+	const char *cg = NULL, *ns = NULL;
+	char path[4096];
+	int i, fd;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--cgroup") && i + 1 < argc)
+			cg = argv[++i];
+		else if (!strcmp(argv[i], "--netns") && i + 1 < argc)
+			ns = argv[++i];
+		else if (!strcmp(argv[i], "--"))
+			break;
+		else
+			break;
+	}
+	if (i >= argc || strcmp(argv[i], "--") || i + 1 >= argc) {
+		fprintf(stderr, "usage: pwprobe exec [--cgroup DIR] [--netns NAME] -- CMD...\n");
+		return R_ERROR;
+	}
+	/* cgroup first: /sys/fs/cgroup is reachable whatever netns we join next */
+	if (cg) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		f = fopen(path, "w");
+		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f)) {
+			fprintf(stderr, "pwprobe exec: joining %s: %s\n", cg, strerror(errno));
+			return R_ERROR;
+		}
+	}
+	if (ns) {
+		snprintf(path, sizeof(path), "/run/netns/%s", ns);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+			fprintf(stderr, "pwprobe exec: joining netns %s: %s\n", ns,
+				strerror(errno));
+			return R_ERROR;
+		}
+		close(fd);
+	}
+	execvp(argv[i + 1], argv + i + 1);
+	fprintf(stderr, "pwprobe exec: %s: %s\n", argv[i + 1], strerror(errno));
+	return R_ERROR;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: pwprobe exec [--cgroup DIR] [--netns NAME] -- CMD...\n"
+			"       pwprobe serve PORT...\n"
+			"       pwprobe tcp|udp ADDR PORT [TIMEOUT_MS]\n");
+	return R_ERROR;
+}
+
+int main(int argc, char **argv)
+{
+	int timeout = 1000;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2)
+		return usage();
+	if (!strcmp(argv[1], "exec"))
+		return do_exec(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "serve") && argc > 2)
+		return serve(argc - 2, argv + 2);
+	if ((!strcmp(argv[1], "tcp") || !strcmp(argv[1], "udp")) && (argc == 4 || argc == 5)) {
+		if (argc == 5)
+			timeout = atoi(argv[4]);
+		return argv[1][0] == 't' ? probe_tcp(argv[2], argv[3], timeout)
+					 : probe_udp(argv[2], argv[3], timeout);
+	}
+	return usage();
+}
