@@ -105,6 +105,31 @@ void pw_manifest_free(struct pw_manifest *m)
 	free(m);
 }
 
+const char *pw_object_name(const struct pw_object *obj)
+{
+	switch (obj->kind) {
+	case PW_KIND_NAMESPACE:
+		return obj->u.ns.name;
+	case PW_KIND_POD:
+		return obj->u.pod.name;
+	case PW_KIND_NETPOL:
+		return obj->u.np.name;
+	}
+	return NULL;
+}
+
+const char *pw_object_namespace(const struct pw_object *obj)
+{
+	switch (obj->kind) {
+	case PW_KIND_POD:
+		return obj->u.pod.namespace;
+	case PW_KIND_NETPOL:
+		return obj->u.np.namespace;
+	default:
+		return NULL;
+	}
+}
+
 const char *pw_kind_str(enum pw_kind kind)
 {
 	switch (kind) {

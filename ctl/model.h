@@ -174,6 +174,10 @@ void pw_netpol_clear(struct pw_netpol *np);
 void pw_object_clear(struct pw_object *obj);
 void pw_manifest_free(struct pw_manifest *m);
 
+/* The object's name; its namespace, or NULL for a cluster-scoped object (a Namespace). */
+const char *pw_object_name(const struct pw_object *obj);
+const char *pw_object_namespace(const struct pw_object *obj);
+
 /* "Namespace", "Pod", "NetworkPolicy" */
 const char *pw_kind_str(enum pw_kind kind);
 /* "TCP", "UDP", "SCTP", or NULL for another number */

@@ -1547,19 +1547,8 @@ static int parse_netpol(struct pctx *c, struct fy_node *obj, unsigned int line, 
 
 static const char *obj_name(const struct pw_object *o, const char **ns)
 {
-	switch (o->kind) {
-	case PW_KIND_NAMESPACE:
-		*ns = NULL;
-		return o->u.ns.name;
-	case PW_KIND_POD:
-		*ns = o->u.pod.namespace;
-		return o->u.pod.name;
-	case PW_KIND_NETPOL:
-		*ns = o->u.np.namespace;
-		return o->u.np.name;
-	}
-	*ns = NULL;
-	return NULL;
+	*ns = pw_object_namespace(o);
+	return pw_object_name(o);
 }
 
 static void set_desc(struct pctx *c, struct fy_node *obj, const char *kind)

@@ -205,31 +205,6 @@ static int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uin
 
 /* --- object helpers ------------------------------------------------------------------------ */
 
-static const char *obj_ns(const struct pw_object *o)
-{
-	switch (o->kind) {
-	case PW_KIND_POD:
-		return o->u.pod.namespace;
-	case PW_KIND_NETPOL:
-		return o->u.np.namespace;
-	default:
-		return NULL;
-	}
-}
-
-static const char *obj_name(const struct pw_object *o)
-{
-	switch (o->kind) {
-	case PW_KIND_NAMESPACE:
-		return o->u.ns.name;
-	case PW_KIND_POD:
-		return o->u.pod.name;
-	case PW_KIND_NETPOL:
-		return o->u.np.name;
-	}
-	return "";
-}
-
 static json_object *diags_json(const struct pw_diags *diags, enum pw_diag_level level)
 {
 	json_object *arr = json_object_new_array();
@@ -1045,10 +1020,10 @@ static struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool
 		uint64_t old;
 
 		s[i].kind = o->kind;
-		s[i].ns = obj_ns(o) ? strdup(obj_ns(o)) : NULL;
-		s[i].name = strdup(obj_name(o));
+		s[i].ns = pw_object_namespace(o) ? strdup(pw_object_namespace(o)) : NULL;
+		s[i].name = strdup(pw_object_name(o));
 		s[i].fp = obj_fingerprint(o);
-		if (!s[i].name || (obj_ns(o) && !s[i].ns)) {
+		if (!s[i].name || (pw_object_namespace(o) && !s[i].ns)) {
 			snap_free(s, i + 1);
 			s = NULL;
 			break;
@@ -1190,10 +1165,10 @@ static int jrec_keys(struct jrec *r, const struct pw_manifest *m)
 		struct jkey *k = &r->keys[r->n_keys];
 
 		k->kind = m->objs[i].kind;
-		k->ns = obj_ns(&m->objs[i]) ? strdup(obj_ns(&m->objs[i])) : NULL;
-		k->name = strdup(obj_name(&m->objs[i]));
+		k->ns = pw_object_namespace(&m->objs[i]) ? strdup(pw_object_namespace(&m->objs[i])) : NULL;
+		k->name = strdup(pw_object_name(&m->objs[i]));
 		r->n_keys++;
-		if (!k->name || (obj_ns(&m->objs[i]) && !k->ns))
+		if (!k->name || (pw_object_namespace(&m->objs[i]) && !k->ns))
 			return -ENOMEM;
 	}
 	return 0;
@@ -1206,7 +1181,7 @@ static void replay_delete(struct daemon *d, struct pw_manifest *m)
 		struct pw_manifest one = {.n = 1, .objs = &m->objs[i]};
 
 		if (!pw_cp_delete(d->cp, &one, NULL))
-			fp_del(d, m->objs[i].kind, obj_ns(&m->objs[i]), obj_name(&m->objs[i]));
+			fp_del(d, m->objs[i].kind, pw_object_namespace(&m->objs[i]), pw_object_name(&m->objs[i]));
 	}
 }
 

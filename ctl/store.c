@@ -40,29 +40,19 @@ void pw_state_clear(struct pw_state *st)
 	pw_state_init(st);
 }
 
+/* "" rather than NULL for a Namespace: store keys compare namespaces as strings */
 const char *pw_obj_ns(const struct pw_object *o)
 {
-	switch (o->kind) {
-	case PW_KIND_POD:
-		return o->u.pod.namespace;
-	case PW_KIND_NETPOL:
-		return o->u.np.namespace;
-	default:
-		return "";
-	}
+	const char *ns = pw_object_namespace(o);
+
+	return ns ? ns : "";
 }
 
 const char *pw_obj_name(const struct pw_object *o)
 {
-	switch (o->kind) {
-	case PW_KIND_NAMESPACE:
-		return o->u.ns.name;
-	case PW_KIND_POD:
-		return o->u.pod.name;
-	case PW_KIND_NETPOL:
-		return o->u.np.name;
-	}
-	return "";
+	const char *name = pw_object_name(o);
+
+	return name ? name : "";
 }
 
 struct obj_probe {

@@ -1245,7 +1245,7 @@ void nt_session_close(struct nt_env *env, struct nt_session *s)
 
 #define NT_SRV_MAX_FDS 72
 
-static int nt_srv_socket(int family, int type, uint16_t port)
+int nt_server_socket(int family, int type, uint16_t port)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
@@ -1269,7 +1269,7 @@ static int nt_srv_socket(int family, int type, uint16_t port)
 		sin6->sin6_port = htons(port);
 		len = sizeof(*sin6);
 	}
-	if (bind(fd, (struct sockaddr *)&ss, len) || (type == SOCK_STREAM && listen(fd, 64))) {
+	if (bind(fd, (struct sockaddr *)&ss, len) || (type == SOCK_STREAM && listen(fd, 128))) {
 		close(fd);
 		return -1;
 	}
@@ -1288,8 +1288,8 @@ static void nt_server_child(struct nt_env *env, struct nt_pod *pod, void *arg, i
 
 	for (f = 0; f < 2; f++) {
 		for (p = 0; p < 2; p++) {
-			int t = nt_srv_socket(fams[f], SOCK_STREAM, ports[p]);
-			int u = nt_srv_socket(fams[f], SOCK_DGRAM, ports[p]);
+			int t = nt_server_socket(fams[f], SOCK_STREAM, ports[p]);
+			int u = nt_server_socket(fams[f], SOCK_DGRAM, ports[p]);
 
 			if (t < 0 || u < 0)
 				return;

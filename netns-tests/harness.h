@@ -152,6 +152,9 @@ socklen_t nt_pod_sockaddr(const struct nt_env *env, int pod, int family, uint16_
  * itself failed. Waiting is bounded by timeout_ms and ends as soon as the outcome is known.
  */
 /* TCP connect from `from` to `to`, then one echo round trip. */
+/* A non-blocking listening (TCP) or bound (UDP) socket on the wildcard address; -1 on failure */
+int nt_server_socket(int family, int type, uint16_t port);
+
 int nt_tcp_echo(struct nt_env *env, int from, int to, int family, uint16_t port, int timeout_ms,
 		struct nt_result *res);
 /* UDP request and reply; connected: connect() first and use send(), else sendto(). */

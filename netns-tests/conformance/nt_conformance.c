@@ -1012,37 +1012,6 @@ static int cf_apply_model(void)
 
 #define CF_SRV_MAX_FDS 512
 
-static int cf_srv_socket(int family, int type, uint16_t port)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-	int fd, one = 1;
-
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) || (type == SOCK_STREAM && listen(fd, 128))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* TCP and UDP echo on every port of cf_ports, IPv4 and IPv6: the pod's "agnhost". */
 static void cf_server(struct nt_env *env, struct nt_pod *pod, void *arg, int res_fd, int cmd_fd)
 {
@@ -1055,8 +1024,8 @@ static void cf_server(struct nt_env *env, struct nt_pod *pod, void *arg, int res
 
 	for (f = 0; f < 2; f++) {
 		for (p = 0; p < CF_NPORTS; p++) {
-			int t = cf_srv_socket(fams[f], SOCK_STREAM, cf_ports[p]);
-			int u = cf_srv_socket(fams[f], SOCK_DGRAM, cf_ports[p]);
+			int t = nt_server_socket(fams[f], SOCK_STREAM, cf_ports[p]);
+			int u = nt_server_socket(fams[f], SOCK_DGRAM, cf_ports[p]);
 
 			if (t < 0 || u < 0)
 				return;
