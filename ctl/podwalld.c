@@ -6,7 +6,8 @@
  *   - the control socket (podwall CLI): JSON lines, root only
  *   - rtnetlink   link notifications: pods' host-side interfaces coming and going
  *   - perf buffer the datapath's events, written as flow records
- *   - timerfd     every second: the flow log's deny windows; every 5 s: conntrack sweep
+ *   - timerfd     every 100 ms: drain the event rings (they wake the loop only when a quarter
+ *                 full); every second: the flow log's deny windows; every 5 s: conntrack sweep
  *
  * Every mutation (a manifest file, `podwall apply`) goes through the control-plane core,
  * which is all or nothing and returns once the kernel enforces the result: the CLI's reply
@@ -50,6 +51,8 @@
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
 #define SWEEP_INTERVAL_S  5
+#define TICK_MS           100 /* bounds how long a flow record waits in the kernel's ring */
+#define TICKS_PER_S       (1000 / TICK_MS)
 #define MAX_CLIENTS	  128
 /* a follower that lets this much pile up loses records (counted) rather than our memory */
 #define FOLLOW_BACKLOG_MAX (4u << 20)
@@ -719,13 +722,18 @@ static void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 
 	if (read(w->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
 		return;
+	err = pw_dp_events_consume(d->dp);
+	if (err < 0 && err != -EINTR)
+		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-err));
+	if (++d->ticks % TICKS_PER_S)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 	/* suppressed-deny counts whose window ended go out now, not with the next deny */
 	err = pw_flowlog_flush(d->fl, now_ns);
 	if (err < 0)
 		dlog(PW_LOG_ERROR, "flow log: %s", strerror(-err));
-	if (++d->ticks % SWEEP_INTERVAL_S)
+	if ((d->ticks / TICKS_PER_S) % SWEEP_INTERVAL_S)
 		return;
 	/* NTP may have stepped the wall clock: keep record times honest */
 	pw_flowlog_clock_resync(d->fl);
@@ -1637,6 +1645,8 @@ static json_object *req_flows(struct daemon *d, struct client *cl, json_object *
 	char **argv = calloc(n + 1, sizeof(char *)), msg[256];
 	struct timespec now;
 	int err;
+	/* what the rings hold below their wakeup watermark belongs in this answer */
+	pw_dp_events_consume(d->dp);
 
 	if (!f || !argv) {
 		free(f);
@@ -2221,8 +2231,9 @@ static int run(struct daemon *d)
 	struct pw_flowlog_opts fo = {.sz = sizeof(fo)};
 	struct jrec *jv = NULL;
 	size_t jn = 0;
-	/* 1 s: the flow log's deny windows; conntrack is swept every SWEEP_INTERVAL_S ticks */
-	struct itimerspec its = {.it_interval.tv_sec = 1, .it_value.tv_sec = 1};
+	/* TICK_MS: event drain; each second the flow log's deny windows; the sweep less often */
+	struct itimerspec its = {.it_interval.tv_nsec = TICK_MS * 1000000L,
+				 .it_value.tv_nsec = TICK_MS * 1000000L};
 	sigset_t mask;
 	int fd, err;
 

@@ -373,28 +373,37 @@ int pw_dp_endpoint_lookup_ifindex(struct pw_dp *dp, uint32_t ifindex, struct pw_
 static int bump_map(struct pw_dp *dp, enum pw_dp_map m, uint32_t ep_id)
 {
 	int fd = pw_dp_map_fd(dp, m);
-	uint64_t key = 0, next = 0;
+	size_t cap = bpf_map__max_entries(pw_dp_map(dp, m)), n = 0, i;
+	uint64_t *keys = calloc(cap ? cap : 1, sizeof(*keys));
+	uint64_t next = 0;
 	void *prev = NULL;
 	struct pw_endpoint v;
-	int err;
+	int err = 0;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v))
-			continue; /* deleted meanwhile */
+	if (!keys)
+		return -ENOMEM;
+	/* keys first: an update moves its element to the head of its bucket, so updating
+	 * while walking revisits colliding keys forever */
+	while (n < cap && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		keys[n] = next;
+		prev = &keys[n++];
+		next = 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], &v))
+			continue;
 		if (ep_id && v.ep_id != ep_id)
 			continue;
 		v.policy_gen++;
-		/* BPF_EXIST: never resurrect an endpoint deleted meanwhile */
-		if (bpf_map_update_elem(fd, &key, &v, BPF_EXIST) && errno != ENOENT) {
+		if (bpf_map_update_elem(fd, &keys[i], &v, BPF_EXIST) && errno != ENOENT) {
 			err = -errno;
 			pw_err(dp, "map %s: cannot bump the policy generation of endpoint %u: %s",
 			       pw_dp_map_name(m), v.ep_id, strerror(-err));
-			return err;
+			break;
 		}
 	}
-	return 0;
+	free(keys);
+	return err;
 }
 
 int pw_dp_bump_generation(struct pw_dp *dp, uint32_t ep_id)

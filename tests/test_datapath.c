@@ -1371,6 +1371,44 @@ static void test_no_fd_leak(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/*
+ * Bumping rewrites every endpoint. A hash update moves its element to the head of its bucket,
+ * so a walk that updates as it goes revisits colliding keys forever: 600 endpoints in 1024
+ * buckets collide for certain. The alarm turns a regression into a failure, not a hang.
+ */
+static void test_bump_many(void **state)
+{
+	struct fx *f = *state;
+	struct pw_endpoint ep, got;
+	struct pw_dp_opts o;
+	uint32_t i, n = 600;
+
+	opts_init(&o);
+	o.ep_max = 1024;
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	for (i = 0; i < n; i++) {
+		memset(&ep, 0, sizeof(ep));
+		ep.ep_id = i + 1;
+		ep.identity = PW_ID_FIRST_LOCAL + i;
+		ep.ifindex = 10000 + i;
+		ep.cgroup_id = 50000 + i;
+		ep.policy_gen = 7;
+		assert_int_equal(pw_dp_endpoint_upsert(f->dp, &ep), 0);
+	}
+	alarm(20);
+	assert_int_equal(pw_dp_bump_generation(f->dp, 0), 0);
+	alarm(0);
+	for (i = 0; i < n; i++) {
+		uint64_t cg = 50000 + i;
+
+		assert_int_equal(pw_dp_endpoint_lookup_ifindex(f->dp, 10000 + i, &got), 0);
+		assert_int_equal(got.policy_gen, 8);
+		assert_int_equal(
+			bpf_map_lookup_elem(pw_dp_map_fd(f->dp, PW_DPMAP_EP_CG), &cg, &got), 0);
+		assert_int_equal(got.policy_gen, 8);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -1390,6 +1428,7 @@ int main(void)
 		T(test_cgroup),
 		T(test_ct),
 		T(test_ct_sweep_many),
+		T(test_bump_many),
 		T(test_metrics),
 		T(test_events),
 		T(test_unprivileged),

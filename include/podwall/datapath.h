@@ -193,12 +193,21 @@ int pw_dp_ct_count(struct pw_dp *dp, uint64_t *count);
 typedef void (*pw_event_fn)(void *ctx, int cpu, const struct pw_event *ev);
 typedef void (*pw_lost_fn)(void *ctx, int cpu, uint64_t lost);
 
-/* Open the perf buffer reader: pages per CPU must be a power of two (0 = 64). */
+/*
+ * Open the perf buffer reader: pages per CPU must be a power of two (0 = 64). The epoll fd
+ * becomes readable when a ring is a quarter full, not on every record (a wakeup per record
+ * costs the emitting packet microseconds): a caller that waits on the fd must also call
+ * pw_dp_events_consume() periodically (podwalld: every 100 ms) to bound record latency.
+ */
 int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_event,
 		      pw_lost_fn on_lost, void *ctx);
 /* epoll fd to wait on, or -errno */
 int pw_dp_events_fd(struct pw_dp *dp);
-/* Poll with a timeout (ms); returns events handled or -errno */
+/*
+ * Wait up to timeout_ms for records and hand them to the callbacks, draining what sits below
+ * the wakeup watermark every 20 ms; returns as soon as any were handled. Returns the number
+ * handled or -errno.
+ */
 int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms);
 /* Consume what is ready without waiting */
 int pw_dp_events_consume(struct pw_dp *dp);
