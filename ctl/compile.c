@@ -254,7 +254,11 @@ struct cctx {
 	const struct pw_state *st;
 	const struct pw_sobj **nps; /* policies sorted by (namespace, name) */
 	size_t n_nps;
-	struct idvec alive;  /* label identities with pods */
+	struct idvec alive; /* label identities with pods, by id */
+	/* the same identities, resolved once: compiling walks them for every peer */
+	const struct pw_ident **alive_p;
+	/* and by (namespace, id), built on first use: a podSelector peer needs one namespace */
+	const struct pw_ident **by_ns;
 	struct pw_htab memo; /* struct peer_memo by peer pointer */
 	size_t n_memos;
 	struct peer_memo **memos;
@@ -321,12 +325,51 @@ static int emit_range(struct kvec *kv, uint32_t subject, uint32_t peer, uint8_t 
 	return 0;
 }
 
+static int cmp_ident_ns(const void *a, const void *b)
+{
+	const struct pw_ident *x = *(const struct pw_ident *const *)a;
+	const struct pw_ident *y = *(const struct pw_ident *const *)b;
+	int c = strcmp(x->ns, y->ns);
+
+	if (c)
+		return c;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The alive identities of namespace ns: *first and the count. */
+static int alive_in_ns(struct cctx *c, const char *ns, size_t *first, size_t *n)
+{
+	size_t lo = 0, hi = c->alive.n, i;
+
+	if (!c->by_ns) {
+		c->by_ns = malloc((c->alive.n + 1) * sizeof(*c->by_ns));
+		if (!c->by_ns)
+			return -ENOMEM;
+		if (c->alive.n)
+			memcpy(c->by_ns, c->alive_p, c->alive.n * sizeof(*c->by_ns));
+		qsort(c->by_ns, c->alive.n, sizeof(*c->by_ns), cmp_ident_ns);
+	}
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(c->by_ns[mid]->ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < c->alive.n && !strcmp(c->by_ns[i]->ns, ns); i++)
+		;
+	*first = lo;
+	*n = i - lo;
+	return 0;
+}
+
 /* The peer identities of one NetworkPolicyPeer. */
 static int peer_ids_compute(struct cctx *c, const struct pw_netpol *np, const struct pw_np_peer *p,
 			    struct idvec *out)
 {
 	const struct pw_idtab *t = &c->st->ids;
-	size_t i, e;
+	size_t i, e, first, n;
 	int err;
 
 	if (p->ipblock) {
@@ -346,8 +389,22 @@ static int peer_ids_compute(struct cctx *c, const struct pw_netpol *np, const st
 		}
 		return 0;
 	}
+	if (!p->ns_sel) {
+		/* podSelector alone: only the policy's own namespace can match */
+		err = alive_in_ns(c, np->namespace, &first, &n);
+		if (err)
+			return err;
+		for (i = first; i < first + n; i++) {
+			if (peer_matches(np, p, c->by_ns[i])) {
+				err = idvec_push(out, c->by_ns[i]->id);
+				if (err)
+					return err;
+			}
+		}
+		return 0;
+	}
 	for (i = 0; i < c->alive.n; i++) {
-		const struct pw_ident *id = pw_ident_get(t, c->alive.v[i]);
+		const struct pw_ident *id = c->alive_p[i];
 
 		if (peer_matches(np, p, id)) {
 			err = idvec_push(out, id->id);
@@ -390,8 +447,11 @@ static int peer_ids(struct cctx *c, const struct pw_netpol *np, const struct pw_
 		c->memos = nv;
 		m->peer = p;
 		err = peer_ids_compute(c, np, p, &m->ids);
-		if (!err)
+		if (!err) {
+			/* sorted once here, so a one-peer rule needs no sort per subject */
+			idvec_sort_unique(&m->ids);
 			err = pw_htab_insert(&c->memo, h, m);
+		}
 		if (err) {
 			free(m->ids.v);
 			free(m);
@@ -453,7 +513,8 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 	}
 	if (err)
 		goto out;
-	idvec_sort_unique(&peers);
+	if (!all_peers && r->n_peers > 1)
+		idvec_sort_unique(&peers);
 
 	if (all_ports) {
 		for (j = 0; j < peers.n && !err; j++)
@@ -483,7 +544,7 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 		} else if (all_peers) {
 			/* any destination: every pod identity that has the port, at its number */
 			for (j = 0; j < c->alive.n && !err; j++) {
-				const struct pw_ident *d = pw_ident_get(t, c->alive.v[j]);
+				const struct pw_ident *d = c->alive_p[j];
 				int port = pw_ident_named_port(d, p->port_name, p->proto);
 
 				if (port > 0)
@@ -510,23 +571,37 @@ out:
 	return err;
 }
 
+/*
+ * A key in pw_dkey_cmp's order packed into two integers, with its emission number last: one
+ * sort gives the key order and, among equal keys, the first emitted. Sorting these costs far
+ * less than sorting whole keys with a field-by-field comparator: a subject can have thousands.
+ */
 struct seqkey {
-	struct pw_dkey k;
-	size_t seq;
+	uint64_t hi; /* dir, peer */
+	uint64_t lo; /* proto, port_bits, port, emission number */
 };
 
 static int cmp_seqkey(const void *a, const void *b)
 {
 	const struct seqkey *x = a, *y = b;
-	int c = pw_dkey_cmp(&x->k, &y->k);
 
-	if (c)
-		return c;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static struct seqkey seqkey_of(const struct pw_dkey *k, uint32_t seq)
+{
+	return (struct seqkey){
+		.hi = (uint64_t)k->dir << 32 | k->peer,
+		.lo = (uint64_t)k->proto << 56 | (uint64_t)k->port_bits << 48 |
+		      (uint64_t)k->port << 32 | seq,
+	};
 }
 
 static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_dsubject *out)
 {
+	struct pw_dkey *keys;
 	struct seqkey *seq;
 	struct kvec kv = {0};
 	size_t i, r, k;
@@ -564,22 +639,25 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 	}
 	/* for duplicate keys the first policy (by namespace/name) and rule attributes */
 	seq = malloc((kv.n + 1) * sizeof(*seq));
-	if (!seq) {
+	keys = malloc((kv.n + 1) * sizeof(*keys));
+	if (!seq || !keys || kv.n > UINT32_MAX) {
+		free(seq);
+		free(keys);
 		free(kv.v);
-		return -ENOMEM;
+		return seq && keys ? -E2BIG : -ENOMEM;
 	}
-	for (i = 0; i < kv.n; i++) {
-		seq[i].k = kv.v[i];
-		seq[i].seq = i;
-	}
+	for (i = 0; i < kv.n; i++)
+		seq[i] = seqkey_of(&kv.v[i], (uint32_t)i);
 	qsort(seq, kv.n, sizeof(*seq), cmp_seqkey);
 	for (i = k = 0; i < kv.n; i++) {
-		if (!k || pw_dkey_cmp(&kv.v[k - 1], &seq[i].k))
-			kv.v[k++] = seq[i].k;
+		if (k && seq[i].hi == seq[i - 1].hi && seq[i].lo >> 32 == seq[i - 1].lo >> 32)
+			continue;
+		keys[k++] = kv.v[(uint32_t)seq[i].lo];
 	}
 	free(seq);
+	free(kv.v);
 	out->n = k;
-	out->keys = kv.v;
+	out->keys = keys;
 	return 0;
 }
 
@@ -628,64 +706,171 @@ static bool np_has_ipblock(const struct pw_netpol *np)
 	return false;
 }
 
-static int mark_subjects_of(struct cctx *c, const struct pw_netpol *np, struct idvec *dirty)
+/* --- incremental work list ------------------------------------------------------------------- */
+
+/*
+ * The dirty set is "every local subject some dirty policy selects, plus every identity born,
+ * died or changed locality". Computing it policy by policy over every identity is quadratic
+ * when a request brings thousands of identities and policies at once (each new identity
+ * re-marked the subjects of every policy depending on it). So: collect the dirty policies
+ * once, without duplicates, then visit each local subject once and test only the dirty
+ * policies of its own namespace (a policy selects pods of its namespace only).
+ */
+struct npvec {
+	size_t n, cap;
+	const struct pw_netpol **v;
+};
+
+static int npvec_push(struct npvec *nv, const struct pw_netpol *np)
 {
-	size_t i;
-	int err;
+	if (nv->n == nv->cap) {
+		size_t nc = nv->cap ? nv->cap * 2 : 32;
+		const struct pw_netpol **v = realloc(nv->v, nc * sizeof(*v));
 
-	for (i = 0; i < c->alive.n; i++) {
-		const struct pw_ident *s = pw_ident_get(&c->st->ids, c->alive.v[i]);
-
-		if (s->local_refs && np_selects(np, s)) {
-			err = idvec_push(dirty, s->id);
-			if (err)
-				return err;
-		}
+		if (!v)
+			return -ENOMEM;
+		nv->v = v;
+		nv->cap = nc;
 	}
+	nv->v[nv->n++] = np;
 	return 0;
 }
 
-/* Subjects whose entries the changes since the last commit may have changed. */
-static int dirty_subjects(struct cctx *c, struct idvec *dirty)
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (const void *const *)a;
+	uintptr_t y = (uintptr_t) * (const void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* by namespace, then address: one policy object appears once */
+static int cmp_np_ns(const void *a, const void *b)
+{
+	const struct pw_netpol *x = *(const struct pw_netpol *const *)a;
+	const struct pw_netpol *y = *(const struct pw_netpol *const *)b;
+	int c = strcmp(x->namespace, y->namespace);
+
+	return c ? c : cmp_ptr(a, b);
+}
+
+static void npvec_sort_unique(struct npvec *nv, int (*cmp)(const void *, const void *))
+{
+	size_t i, k = 0;
+
+	if (!nv->n)
+		return;
+	qsort(nv->v, nv->n, sizeof(*nv->v), cmp);
+	for (i = 0; i < nv->n; i++) {
+		if (!k || nv->v[k - 1] != nv->v[i])
+			nv->v[k++] = nv->v[i];
+	}
+	nv->n = k;
+}
+
+/* First policy of namespace ns in nv (sorted by cmp_np_ns), or nv->n. */
+static size_t npvec_lower_bound(const struct npvec *nv, const char *ns)
+{
+	size_t lo = 0, hi = nv->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(nv->v[mid]->namespace, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Policies whose subjects the changes since the last commit may have changed. */
+static int dirty_policies(struct cctx *c, const struct pw_ident *const *changed, size_t n_changed,
+			  struct npvec *out)
 {
 	const struct pw_state *st = c->st;
-	const struct pw_idtab *t = &st->ids;
-	size_t i, j;
+	bool cidrs = pw_idtab_cidrs_changed(&st->ids);
+	size_t n_logged, i, j;
 	int err = 0;
 
+	/* written policies, both versions: the old one's subjects lose its entries */
 	for (i = 0; i < st->n_log && !err; i++) {
 		const struct pw_change *ch = &st->log[i];
 
 		if (ch->kind != PW_KIND_NETPOL)
 			continue;
 		if (ch->old)
-			err = mark_subjects_of(c, &ch->old->obj.u.np, dirty);
+			err = npvec_push(out, &ch->old->obj.u.np);
 		if (!err && ch->cur)
-			err = mark_subjects_of(c, &ch->cur->obj.u.np, dirty);
+			err = npvec_push(out, &ch->cur->obj.u.np);
 	}
+	if (err)
+		return err;
+	npvec_sort_unique(out, cmp_ptr);
+	n_logged = out->n;
+
+	/* current policies not written whose peers saw an identity come or go */
+	for (j = 0; j < c->n_nps && !err; j++) {
+		const struct pw_netpol *np = &c->nps[j]->obj.u.np;
+		bool dirty = false;
+
+		if (n_logged && bsearch(&np, out->v, n_logged, sizeof(*out->v), cmp_ptr))
+			continue;
+		if (cidrs && np_has_ipblock(np))
+			dirty = true;
+		for (i = 0; i < n_changed && !dirty; i++)
+			dirty = np_depends_on(np, changed[i]);
+		if (dirty)
+			err = npvec_push(out, np);
+	}
+	if (!err)
+		npvec_sort_unique(out, cmp_np_ns);
+	return err;
+}
+
+/* Subjects whose entries the changes since the last commit may have changed. */
+static int dirty_subjects(struct cctx *c, struct idvec *dirty)
+{
+	const struct pw_idtab *t = &c->st->ids;
+	const struct pw_ident **changed;
+	struct npvec nps = {0};
+	size_t i, j, n_changed = 0;
+	int err = 0;
+
+	changed = malloc((t->n_ids + 1) * sizeof(*changed));
+	if (!changed)
+		return -ENOMEM;
+	/* identities born or died, or that gained or lost their last local pod */
 	for (i = 0; i < t->n_ids && !err; i++) {
 		const struct pw_ident *id = t->ids[i];
 
 		if (!id->refs == !id->refs_synced && !id->local_refs == !id->local_synced)
 			continue;
+		changed[n_changed++] = id;
 		err = idvec_push(dirty, id->id);
-		for (j = 0; j < c->n_nps && !err; j++) {
-			const struct pw_netpol *np = &c->nps[j]->obj.u.np;
-
-			if (np_depends_on(np, id))
-				err = mark_subjects_of(c, np, dirty);
-		}
 	}
-	if (!err && pw_idtab_cidrs_changed(t)) {
-		for (j = 0; j < c->n_nps && !err; j++) {
-			const struct pw_netpol *np = &c->nps[j]->obj.u.np;
+	if (!err)
+		err = dirty_policies(c, changed, n_changed, &nps);
+	for (i = 0; i < c->alive.n && !err && nps.n; i++) {
+		const struct pw_ident *s = c->alive_p[i];
 
-			if (np_has_ipblock(np))
-				err = mark_subjects_of(c, np, dirty);
+		if (!s->local_refs)
+			continue;
+		for (j = npvec_lower_bound(&nps, s->ns); j < nps.n; j++) {
+			const struct pw_netpol *np = nps.v[j];
+
+			if (strcmp(np->namespace, s->ns))
+				break;
+			if (pw_selector_matches(&np->pod_sel, &s->pod_labels)) {
+				err = idvec_push(dirty, s->id);
+				break;
+			}
 		}
 	}
 	if (!err)
 		idvec_sort_unique(dirty);
+	free(changed);
+	free(nps.v);
 	return err;
 }
 
@@ -702,7 +887,7 @@ int pw_dipc_cmp(const void *a, const void *b)
 
 struct ipc_item {
 	struct pw_dipc e;
-	unsigned int rank; /* pods first, in (namespace, name) order; prefixes after */
+	const struct pw_pod *pod; /* NULL: a referenced prefix */
 };
 
 static int cmp_ipc_item(const void *a, const void *b)
@@ -712,16 +897,15 @@ static int cmp_ipc_item(const void *a, const void *b)
 
 	if (c)
 		return c;
-	return x->rank < y->rank ? -1 : x->rank > y->rank;
-}
-
-static int cmp_pod(const void *a, const void *b)
-{
-	const struct pw_pod *x = &(*(const struct pw_sobj *const *)a)->obj.u.pod;
-	const struct pw_pod *y = &(*(const struct pw_sobj *const *)b)->obj.u.pod;
-	int c = strcmp(x->namespace, y->namespace);
-
-	return c ? c : strcmp(x->name, y->name);
+	/*
+	 * One address, several owners: a pod wins over a prefix, the first pod by (namespace,
+	 * name) over others. Compared here, on the rare tie, rather than by sorting every pod
+	 * by name first on every compile.
+	 */
+	if (!x->pod || !y->pod)
+		return !x->pod - !y->pod;
+	c = strcmp(x->pod->namespace, y->pod->namespace);
+	return c ? c : strcmp(x->pod->name, y->pod->name);
 }
 
 static uint32_t longest_cidr(const struct pw_idtab *t, const struct pw_addr *a)
@@ -739,29 +923,47 @@ static uint32_t longest_cidr(const struct pw_idtab *t, const struct pw_addr *a)
 	return best ? best->id : 0;
 }
 
-static int compile_ipcache_eps(struct cctx *c, struct pw_desired *out)
+/*
+ * The ipcache holds pod addresses (each with its pod's identity) and referenced prefixes. Only
+ * a Pod written (addresses, labels), a Namespace written (its labels are in its pods'
+ * identities) or a prefix born or died can change it: otherwise the last result stands.
+ */
+static bool ipcache_unchanged(const struct pw_state *st)
+{
+	size_t i;
+
+	if (pw_idtab_cidrs_changed(&st->ids))
+		return false;
+	for (i = 0; i < st->n_log; i++) {
+		if (st->log[i].kind == PW_KIND_POD || st->log[i].kind == PW_KIND_NAMESPACE)
+			return false;
+	}
+	return true;
+}
+
+static int compile_ipcache(struct cctx *c, const struct pw_desired *prev, struct pw_desired *out)
 {
 	const struct pw_state *st = c->st;
 	const struct pw_idtab *t = &st->ids;
 	size_t n_pods = pw_state_count(st, PW_KIND_POD), i, j, n = 0, k;
-	const struct pw_sobj **pods = NULL;
 	struct ipc_item *items = NULL;
 	int err = -ENOMEM;
 
-	pods = malloc((n_pods + 1) * sizeof(*pods));
+	if (prev && ipcache_unchanged(st)) {
+		out->ipc = malloc((prev->n_ipc + 1) * sizeof(*out->ipc));
+		if (!out->ipc)
+			return -ENOMEM;
+		if (prev->n_ipc)
+			memcpy(out->ipc, prev->ipc, prev->n_ipc * sizeof(*out->ipc));
+		out->n_ipc = prev->n_ipc;
+		return 0;
+	}
 	items = malloc((n_pods * PW_POD_MAX_IPS + t->n_cidrs + 1) * sizeof(*items));
-	out->eps = calloc(n_pods + 1, sizeof(*out->eps));
-	if (!pods || !items || !out->eps)
+	if (!items)
 		goto out;
-	for (i = 0; i < n_pods; i++)
-		pods[i] = pw_state_at(st, PW_KIND_POD, i);
-	qsort(pods, n_pods, sizeof(*pods), cmp_pod);
-
 	for (i = 0; i < n_pods; i++) {
-		const struct pw_sobj *o = pods[i];
+		const struct pw_sobj *o = pw_state_at(st, PW_KIND_POD, i);
 		const struct pw_pod *pod = &o->obj.u.pod;
-		const struct pw_dsubject *s;
-		struct pw_endpoint *ep;
 
 		for (j = 0; j < pod->n_ips; j++) {
 			struct ipc_item *it = &items[n++];
@@ -772,8 +974,53 @@ static int compile_ipcache_eps(struct cctx *c, struct pw_desired *out)
 			memcpy(it->e.prefix.a, pod->ips[j].a, sizeof(it->e.prefix.a));
 			it->e.identity = o->ident->id;
 			it->e.cidr_identity = longest_cidr(t, &pod->ips[j]);
-			it->rank = (unsigned int)i;
+			it->pod = pod;
 		}
+	}
+	for (i = 0; i < t->n_cidrs; i++) {
+		const struct pw_cidr_ident *ci = t->cidrs[i];
+		struct ipc_item *it;
+
+		if (!ci->refs)
+			continue;
+		it = &items[n++];
+		memset(it, 0, sizeof(*it));
+		it->e.prefix = ci->prefix;
+		it->e.identity = ci->id;
+		it->e.cidr_identity = ci->id;
+	}
+	/* one entry per prefix: the first of its owners in cmp_ipc_item's order */
+	qsort(items, n, sizeof(*items), cmp_ipc_item);
+	out->ipc = malloc((n + 1) * sizeof(*out->ipc));
+	if (!out->ipc)
+		goto out;
+	for (i = k = 0; i < n; i++) {
+		if (k && !pw_dipc_cmp(&out->ipc[k - 1], &items[i].e))
+			continue;
+		out->ipc[k++] = items[i].e;
+	}
+	out->n_ipc = k;
+	err = 0;
+out:
+	free(items);
+	return err;
+}
+
+/* Endpoints: every local pod bound to an interface or a cgroup (found at every compile). */
+static int compile_eps(struct cctx *c, struct pw_desired *out)
+{
+	const struct pw_state *st = c->st;
+	size_t n_pods = pw_state_count(st, PW_KIND_POD), i, j;
+
+	out->eps = calloc(n_pods + 1, sizeof(*out->eps));
+	if (!out->eps)
+		return -ENOMEM;
+	for (i = 0; i < n_pods; i++) {
+		const struct pw_sobj *o = pw_state_at(st, PW_KIND_POD, i);
+		const struct pw_pod *pod = &o->obj.u.pod;
+		const struct pw_dsubject *s;
+		struct pw_endpoint *ep;
+
 		if (!o->local || !o->ep_id || (!o->ifindex && !o->cgroup_id))
 			continue;
 		ep = &out->eps[out->n_eps++];
@@ -790,35 +1037,7 @@ static int compile_ipcache_eps(struct cctx *c, struct pw_desired *out)
 				memcpy(ep->v6[ep->n_v6++], pod->ips[j].a, 16);
 		}
 	}
-	for (i = 0; i < t->n_cidrs; i++) {
-		const struct pw_cidr_ident *ci = t->cidrs[i];
-		struct ipc_item *it;
-
-		if (!ci->refs)
-			continue;
-		it = &items[n++];
-		memset(it, 0, sizeof(*it));
-		it->e.prefix = ci->prefix;
-		it->e.identity = ci->id;
-		it->e.cidr_identity = ci->id;
-		it->rank = (unsigned int)n_pods + (unsigned int)i;
-	}
-	/* one entry per prefix: a pod address wins over a prefix, the first pod over others */
-	qsort(items, n, sizeof(*items), cmp_ipc_item);
-	out->ipc = malloc((n + 1) * sizeof(*out->ipc));
-	if (!out->ipc)
-		goto out;
-	for (i = k = 0; i < n; i++) {
-		if (k && !pw_dipc_cmp(&out->ipc[k - 1], &items[i].e))
-			continue;
-		out->ipc[k++] = items[i].e;
-	}
-	out->n_ipc = k;
-	err = 0;
-out:
-	free(pods);
-	free(items);
-	return err;
+	return 0;
 }
 
 static int cmp_ep(const void *a, const void *b)
@@ -843,6 +1062,10 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 	for (i = 0; i < c.n_nps; i++)
 		c.nps[i] = pw_state_at(st, PW_KIND_NETPOL, i);
 	qsort(c.nps, c.n_nps, sizeof(*c.nps), cmp_np);
+	c.alive_p = malloc((st->ids.n_ids + 1) * sizeof(*c.alive_p));
+	if (!c.alive_p)
+		goto out;
+	/* ids[] is sorted by id, so both arrays are too */
 	for (i = 0; i < st->ids.n_ids; i++) {
 		const struct pw_ident *id = st->ids.ids[i];
 
@@ -850,6 +1073,7 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 			err = idvec_push(&c.alive, id->id);
 			if (err)
 				goto out;
+			c.alive_p[c.alive.n - 1] = id;
 			n_subj += id->local_refs ? 1 : 0;
 		}
 	}
@@ -865,7 +1089,7 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 	if (!d.subjects)
 		goto out;
 	for (i = 0; i < c.alive.n; i++) {
-		const struct pw_ident *s = pw_ident_get(&st->ids, c.alive.v[i]);
+		const struct pw_ident *s = c.alive_p[i];
 		const struct pw_dsubject *old;
 		struct pw_dsubject *ds = &d.subjects[d.n_subjects];
 
@@ -890,7 +1114,9 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 		d.n_subjects++;
 	}
 	/* endpoint flags come from the subjects, so subjects first */
-	err = compile_ipcache_eps(&c, &d);
+	err = compile_eps(&c, &d);
+	if (!err)
+		err = compile_ipcache(&c, prev, &d);
 	if (err)
 		goto out;
 	qsort(d.eps, d.n_eps, sizeof(*d.eps), cmp_ep);
@@ -902,6 +1128,8 @@ out:
 	memo_clear(&c);
 	free(c.nps);
 	free(c.alive.v);
+	free(c.alive_p);
+	free(c.by_ns);
 	free(dirty.v);
 	return err;
 }

@@ -51,8 +51,8 @@
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
 #define SWEEP_INTERVAL_S  5
-#define TICK_MS           100 /* bounds how long a flow record waits in the kernel's ring */
-#define TICKS_PER_S       (1000 / TICK_MS)
+#define TICK_MS		  100 /* bounds how long a flow record waits in the kernel's ring */
+#define TICKS_PER_S	  (1000 / TICK_MS)
 #define MAX_CLIENTS	  128
 /* a follower that lets this much pile up loses records (counted) rather than our memory */
 #define FOLLOW_BACKLOG_MAX (4u << 20)
@@ -126,9 +126,9 @@ struct client {
 	pid_t pid;
 };
 
-/* What flow records say about a pod; rebuilt from the core's pod list after each change. */
+/* What flow records say about a pod, from the core's pod list. */
 struct podinfo {
-	char *ns;
+	const char *ns; /* its struct podns's */
 	char *name;
 	char **labels; /* "key=value" */
 	size_t n_labels;
@@ -136,10 +136,24 @@ struct podinfo {
 	uint32_t identity;
 };
 
+/*
+ * The pods of one namespace, as the core listed them. Kept per namespace because a change
+ * names the namespaces it can touch (a Pod's, a Namespace's own for its labels): listing all
+ * pods again after every apply cost more than the change itself at 10,000 pods.
+ */
+struct podns {
+	char *ns;
+	struct podinfo *pods;
+	size_t npods;
+	bool stale;    /* a change touched it since it was listed */
+	bool reloaded; /* during pods_sync(): its addresses are replaced */
+};
+
 struct podaddr {
 	uint8_t family;
 	uint32_t a[4];
-	size_t pod; /* index in pods */
+	const struct podns *grp;
+	const struct podinfo *pod; /* in grp->pods */
 };
 
 struct srcerr {
@@ -171,11 +185,16 @@ struct daemon {
 	bool socket_bound;
 	time_t started;
 
-	/* address -> pod, for flow records; rebuilt after every change */
-	struct podinfo *pods;
-	size_t npods;
-	struct podaddr *addrs;
+	/*
+	 * address -> pod, for flow records. Brought up to date when a record needs it, and only
+	 * for the namespaces changes touched since: an apply's reply never waits for it.
+	 */
+	struct podns **podns;
+	size_t n_podns;
+	struct podaddr *addrs; /* sorted by address */
 	size_t naddrs;
+	bool pods_all_stale; /* list every pod again (start, a manifest file's sync) */
+	bool pods_some_stale;
 	char cookie_pol[512]; /* the last policy the enricher named, "ns/name" split in place */
 	char cookie_rule[128];
 	struct pw_flow_enricher enricher;
@@ -487,20 +506,84 @@ static void fp_clear(struct daemon *d)
 
 /* --- pods and policies for flow records --------------------------------------------------- */
 
+static void podinfo_clear(struct podinfo *p)
+{
+	free(p->name);
+	for (size_t j = 0; j < p->n_labels; j++)
+		free(p->labels[j]);
+	free(p->labels);
+}
+
+static void podns_pods_free(struct podns *g)
+{
+	for (size_t i = 0; i < g->npods; i++)
+		podinfo_clear(&g->pods[i]);
+	free(g->pods);
+	g->pods = NULL;
+	g->npods = 0;
+}
+
 static void pods_clear(struct daemon *d)
 {
-	for (size_t i = 0; i < d->npods; i++) {
-		free(d->pods[i].ns);
-		free(d->pods[i].name);
-		for (size_t j = 0; j < d->pods[i].n_labels; j++)
-			free(d->pods[i].labels[j]);
-		free(d->pods[i].labels);
+	for (size_t i = 0; i < d->n_podns; i++) {
+		podns_pods_free(d->podns[i]);
+		free(d->podns[i]->ns);
+		free(d->podns[i]);
 	}
-	free(d->pods);
+	free(d->podns);
 	free(d->addrs);
-	d->pods = NULL;
+	d->podns = NULL;
 	d->addrs = NULL;
-	d->npods = d->naddrs = 0;
+	d->n_podns = d->naddrs = 0;
+}
+
+/* The group of namespace ns (podns is sorted by name), created when asked; NULL: none or ENOMEM */
+static struct podns *podns_get(struct daemon *d, const char *ns, bool create)
+{
+	size_t lo = 0, hi = d->n_podns;
+	struct podns *g, **v;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(d->podns[mid]->ns, ns);
+
+		if (!c)
+			return d->podns[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!create)
+		return NULL;
+	g = calloc(1, sizeof(*g));
+	v = realloc(d->podns, (d->n_podns + 1) * sizeof(*v));
+	if (v)
+		d->podns = v;
+	if (!g || !v || !(g->ns = strdup(ns))) {
+		free(g);
+		return NULL;
+	}
+	memmove(&d->podns[lo + 1], &d->podns[lo], (d->n_podns - lo) * sizeof(*v));
+	d->podns[lo] = g;
+	d->n_podns++;
+	return g;
+}
+
+/* A change touched the pods of namespace ns (NULL: of every namespace). */
+static void pods_touch(struct daemon *d, const char *ns)
+{
+	struct podns *g;
+
+	if (d->pods_all_stale)
+		return; /* everything is listed again anyway */
+	g = ns ? podns_get(d, ns, true) : NULL;
+	if (g) {
+		g->stale = true;
+		d->pods_some_stale = true;
+	} else {
+		d->pods_all_stale = true;
+	}
 }
 
 static int podaddr_cmp(const void *a, const void *b)
@@ -512,9 +595,15 @@ static int podaddr_cmp(const void *a, const void *b)
 	return memcmp(x->a, y->a, sizeof(x->a));
 }
 
-static void addr_add(struct daemon *d, size_t pod, const char *addr, size_t *cap)
+struct addrvec {
+	struct podaddr *v;
+	size_t n, cap;
+};
+
+static void addr_add(struct addrvec *av, const struct podns *g, const struct podinfo *pod,
+		     const char *addr)
 {
-	struct podaddr p = {.pod = pod};
+	struct podaddr p = {.grp = g, .pod = pod};
 
 	if (inet_pton(AF_INET, addr, p.a) == 1)
 		p.family = PW_FAMILY_V4;
@@ -522,16 +611,16 @@ static void addr_add(struct daemon *d, size_t pod, const char *addr, size_t *cap
 		p.family = PW_FAMILY_V6;
 	else
 		return;
-	if (d->naddrs == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		struct podaddr *v = realloc(d->addrs, ncap * sizeof(*v));
+	if (av->n == av->cap) {
+		size_t ncap = av->cap ? av->cap * 2 : 64;
+		struct podaddr *v = realloc(av->v, ncap * sizeof(*v));
 
 		if (!v)
 			return;
-		d->addrs = v;
-		*cap = ncap;
+		av->v = v;
+		av->cap = ncap;
 	}
-	d->addrs[d->naddrs++] = p;
+	av->v[av->n++] = p;
 }
 
 static json_object *get_any(json_object *o, const char *const *keys)
@@ -571,48 +660,210 @@ static void pod_fill(struct podinfo *p, json_object *it)
 	}
 }
 
-/* The core's pod list names each pod's addresses; flow records show pods, not just IPs. */
-static void pods_refresh(struct daemon *d)
+/*
+ * Fill g with the pods of list (items of the core's pod list, all of g's namespace) and add
+ * their addresses to av. On -ENOMEM g keeps what it held.
+ */
+static int podns_fill(struct podns *g, json_object *items, const size_t *idx, size_t n,
+		      struct addrvec *av)
 {
 	static const char *const ip_keys[] = {"ips", "podIPs", "ip", NULL};
-	json_object *list = NULL, *items;
-	size_t cap = 0, n;
+	struct podinfo *pods = calloc(n ? n : 1, sizeof(*pods));
+	size_t np = 0;
 
-	pods_clear(d);
-	if (pw_cp_get(d->cp, PW_CP_PODS, NULL, &list))
-		return;
-	items = json_object_is_type(list, json_type_array) ? list : pw_json_array(list, "items");
-	n = items ? json_object_array_length(items) : 0;
-	d->pods = calloc(n ? n : 1, sizeof(*d->pods));
-	for (size_t i = 0; d->pods && i < n; i++) {
-		json_object *it = json_object_array_get_idx(items, i), *ips;
-		const char *ns = pw_json_str(it, "namespace"), *name = pw_json_str(it, "name");
-		struct podinfo *p = &d->pods[d->npods];
+	if (!pods)
+		return -ENOMEM;
+	podns_pods_free(g);
+	g->pods = pods;
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(items, idx[i]), *ips;
+		struct podinfo *p = &pods[np];
+		const char *name = pw_json_str(it, "name");
 
-		if (!ns || !name)
+		if (!name)
 			continue;
-		p->ns = strdup(ns);
+		p->ns = g->ns;
 		p->name = strdup(name);
 		pod_fill(p, it);
-		d->npods++;
+		np++;
 		ips = get_any(it, ip_keys);
 		if (json_object_is_type(ips, json_type_string))
-			addr_add(d, d->npods - 1, json_object_get_string(ips), &cap);
+			addr_add(av, g, p, json_object_get_string(ips));
 		for (size_t j = 0;
 		     json_object_is_type(ips, json_type_array) && j < json_object_array_length(ips);
 		     j++) {
 			json_object *e = json_object_array_get_idx(ips, j);
-			const char *s = json_object_is_type(e, json_type_string)
+			const char *a = json_object_is_type(e, json_type_string)
 						? json_object_get_string(e)
 						: pw_json_str(e, "ip");
 
-			if (s)
-				addr_add(d, d->npods - 1, s, &cap);
+			if (a)
+				addr_add(av, g, p, a);
 		}
 	}
-	if (d->naddrs)
-		qsort(d->addrs, d->naddrs, sizeof(*d->addrs), podaddr_cmp);
+	g->npods = np;
+	return 0;
+}
+
+static json_object *pods_list(struct daemon *d, const char *ns, size_t *n)
+{
+	json_object *list = NULL, *items;
+
+	if (pw_cp_get(d->cp, PW_CP_PODS, ns, &list))
+		return NULL;
+	items = json_object_is_type(list, json_type_array) ? list : pw_json_array(list, "items");
+	if (!items) {
+		json_object_put(list);
+		return NULL;
+	}
+	json_object_get(items);
 	json_object_put(list);
+	*n = json_object_array_length(items);
+	return items;
+}
+
+struct nsitem {
+	const char *ns;
+	size_t idx; /* in the list */
+};
+
+static int nsitem_cmp(const void *a, const void *b)
+{
+	const struct nsitem *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+
+	if (c)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Every pod again, grouped by namespace. */
+static void pods_load_all(struct daemon *d)
+{
+	struct addrvec av = {0};
+	struct nsitem *v = NULL;
+	size_t n = 0, nv = 0, *idx = NULL, i, j, k;
+	json_object *items;
+
+	pods_clear(d);
+	d->pods_all_stale = d->pods_some_stale = false;
+	items = pods_list(d, NULL, &n);
+	if (!items)
+		return;
+	v = calloc(n ? n : 1, sizeof(*v));
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	if (!v || !idx)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const char *ns = pw_json_str(json_object_array_get_idx(items, i), "namespace");
+
+		if (ns)
+			v[nv++] = (struct nsitem){.ns = ns, .idx = i};
+	}
+	/* by namespace, list order within one: what listing that namespace alone gives */
+	qsort(v, nv, sizeof(*v), nsitem_cmp);
+	for (i = 0; i < nv; i = j) {
+		struct podns *g = podns_get(d, v[i].ns, true);
+
+		for (j = i, k = 0; j < nv && !strcmp(v[j].ns, v[i].ns); j++)
+			idx[k++] = v[j].idx;
+		if (g)
+			podns_fill(g, items, idx, k, &av);
+	}
+	if (av.n)
+		qsort(av.v, av.n, sizeof(*av.v), podaddr_cmp);
+	d->addrs = av.v;
+	d->naddrs = av.n;
+	av.v = NULL;
+out:
+	free(av.v);
+	free(v);
+	free(idx);
+	json_object_put(items);
+}
+
+/* Replace the pods of g (one namespace) with the core's current list; addresses go to av. */
+static void pods_load_ns(struct daemon *d, struct podns *g, struct addrvec *av)
+{
+	size_t n = 0, *idx = NULL;
+	json_object *items = pods_list(d, g->ns, &n);
+
+	if (!items)
+		return; /* stays stale: the next record tries again */
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	for (size_t i = 0; idx && i < n; i++)
+		idx[i] = i;
+	if (idx && !podns_fill(g, items, idx, n, av)) {
+		g->stale = false;
+		g->reloaded = true;
+	}
+	free(idx);
+	json_object_put(items);
+}
+
+/* Bring the address table up to date with the changes since it was last used. */
+static void pods_sync(struct daemon *d)
+{
+	struct addrvec av = {0};
+	struct podaddr *m;
+	size_t i, j, k, n;
+
+	if (d->pods_all_stale) {
+		pods_load_all(d);
+		return;
+	}
+	if (!d->pods_some_stale)
+		return;
+	d->pods_some_stale = false;
+	for (i = 0; i < d->n_podns; i++) {
+		if (d->podns[i]->stale)
+			pods_load_ns(d, d->podns[i], &av);
+		if (d->podns[i]->stale)
+			d->pods_some_stale = true;
+	}
+	/* the reloaded namespaces' old addresses out, their new ones merged in: no full sort */
+	for (i = k = 0; i < d->naddrs; i++) {
+		if (!d->addrs[i].grp->reloaded)
+			d->addrs[k++] = d->addrs[i];
+	}
+	d->naddrs = k;
+	if (av.n)
+		qsort(av.v, av.n, sizeof(*av.v), podaddr_cmp);
+	n = d->naddrs + av.n;
+	m = malloc((n ? n : 1) * sizeof(*m));
+	if (m) {
+		for (i = j = k = 0; i < d->naddrs || j < av.n;) {
+			if (j == av.n ||
+			    (i < d->naddrs && podaddr_cmp(&d->addrs[i], &av.v[j]) <= 0))
+				m[k++] = d->addrs[i++];
+			else
+				m[k++] = av.v[j++];
+		}
+		free(d->addrs);
+		d->addrs = m;
+		d->naddrs = n;
+	} else {
+		/* keep what is consistent; the namespaces come back on the next record */
+		for (i = 0; i < d->n_podns; i++) {
+			if (d->podns[i]->reloaded)
+				d->podns[i]->stale = d->pods_some_stale = true;
+		}
+	}
+	free(av.v);
+	/* namespaces without pods any more: nothing points at them now */
+	for (i = k = 0; i < d->n_podns; i++) {
+		struct podns *g = d->podns[i];
+
+		g->reloaded = false;
+		if (!g->npods && !g->stale) {
+			podns_pods_free(g);
+			free(g->ns);
+			free(g);
+			continue;
+		}
+		d->podns[k++] = g;
+	}
+	d->n_podns = k;
 }
 
 static int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], uint32_t identity,
@@ -620,19 +871,24 @@ static int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], ui
 {
 	struct daemon *d = ctx;
 	struct podaddr key = {.family = family}, *a = NULL;
-	struct podinfo *p = NULL;
+	const struct podinfo *p = NULL;
 
+	pods_sync(d);
 	if (addr && (family == PW_FAMILY_V4 || family == PW_FAMILY_V6)) {
 		memcpy(key.a, addr, family == PW_FAMILY_V4 ? 4 : 16);
 		a = d->naddrs ? bsearch(&key, d->addrs, d->naddrs, sizeof(*d->addrs), podaddr_cmp)
 			      : NULL;
 	}
 	if (a) {
-		p = &d->pods[a->pod];
+		p = a->pod;
 	} else if (ep_id) {
-		for (size_t i = 0; i < d->npods && !p; i++) {
-			if (d->pods[i].ep_id == ep_id)
-				p = &d->pods[i];
+		for (size_t i = 0; i < d->n_podns && !p; i++) {
+			const struct podns *g = d->podns[i];
+
+			for (size_t j = 0; j < g->npods && !p; j++) {
+				if (g->pods[j].ep_id == ep_id)
+					p = &g->pods[j];
+			}
 		}
 	}
 	if (!p)
@@ -825,7 +1081,8 @@ static void source_sync(struct daemon *d, const char *path, bool removed)
 	srcerr_set(d, path, NULL);
 	if (s)
 		snap_commit(d, s, n, false);
-	pods_refresh(d);
+	/* what the file held before is not at hand here: every namespace, listed when needed */
+	pods_touch(d, NULL);
 	if (removed)
 		dlog(PW_LOG_INFO, "manifests: %s removed: its objects are gone", path);
 	else
@@ -1051,6 +1308,18 @@ static struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool
 	return s;
 }
 
+/* The namespaces an applied or deleted manifest can have changed pods in. */
+static void pods_touch_snap(struct daemon *d, const struct snap *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* a Namespace's labels are part of its pods' identities */
+		if (s[i].kind == PW_KIND_NAMESPACE)
+			pods_touch(d, s[i].name);
+		else if (s[i].kind == PW_KIND_POD)
+			pods_touch(d, s[i].ns);
+	}
+}
+
 /* After the core took the change: remember what each object now holds. */
 static void snap_commit(struct daemon *d, const struct snap *s, size_t n, bool del)
 {
@@ -1173,7 +1442,8 @@ static int jrec_keys(struct jrec *r, const struct pw_manifest *m)
 		struct jkey *k = &r->keys[r->n_keys];
 
 		k->kind = m->objs[i].kind;
-		k->ns = pw_object_namespace(&m->objs[i]) ? strdup(pw_object_namespace(&m->objs[i])) : NULL;
+		k->ns = pw_object_namespace(&m->objs[i]) ? strdup(pw_object_namespace(&m->objs[i]))
+							 : NULL;
 		k->name = strdup(pw_object_name(&m->objs[i]));
 		r->n_keys++;
 		if (!k->name || (pw_object_namespace(&m->objs[i]) && !k->ns))
@@ -1189,7 +1459,8 @@ static void replay_delete(struct daemon *d, struct pw_manifest *m)
 		struct pw_manifest one = {.n = 1, .objs = &m->objs[i]};
 
 		if (!pw_cp_delete(d->cp, &one, NULL))
-			fp_del(d, m->objs[i].kind, pw_object_namespace(&m->objs[i]), pw_object_name(&m->objs[i]));
+			fp_del(d, m->objs[i].kind, pw_object_namespace(&m->objs[i]),
+			       pw_object_name(&m->objs[i]));
 	}
 }
 
@@ -1488,7 +1759,7 @@ static json_object *req_apply(struct daemon *d, struct client *cl, json_object *
 	else
 		journal_maybe_compact(d);
 	snap_commit(d, s, n, del);
-	pods_refresh(d);
+	pods_touch_snap(d, s, n);
 	objs = outcomes(s, n);
 	for (size_t i = 0; objs && i < json_object_array_length(objs); i++) {
 		json_object *o = json_object_array_get_idx(objs, i);
@@ -2351,7 +2622,7 @@ static int run(struct daemon *d)
 		jrecs_free(jv, jn);
 		d->journal_base = d->journal_records;
 	}
-	pods_refresh(d);
+	pods_touch(d, NULL);
 
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
