@@ -1243,7 +1243,7 @@ void nt_session_close(struct nt_env *env, struct nt_session *s)
 
 /* --- echo server --------------------------------------------------------------------------- */
 
-#define NT_SRV_MAX_FDS 72
+#define NT_SRV_MAX_FDS 512
 
 int nt_server_socket(int family, int type, uint16_t port)
 {
@@ -1276,18 +1276,20 @@ int nt_server_socket(int family, int type, uint16_t port)
 	return fd;
 }
 
-static void nt_server_child(struct nt_env *env, struct nt_pod *pod, void *arg, int res_fd,
-			    int cmd_fd)
+void nt_echo_serve(int res_fd, const uint16_t *ports, size_t nports)
 {
 	static const int fams[] = {AF_INET, AF_INET6};
-	static const uint16_t ports[] = {NT_PORT_A, NT_PORT_B};
-	struct pollfd pfd[NT_SRV_MAX_FDS];
-	int kind[NT_SRV_MAX_FDS]; /* 1: listener, 2: udp, 3: connection */
-	int n = 0, i, f, p;
+	/* static: a child's stack need not hold them; the caller never returns to use it */
+	static struct pollfd pfd[NT_SRV_MAX_FDS];
+	static int kind[NT_SRV_MAX_FDS]; /* 1: listener, 2: udp, 3: connection */
+	size_t f, p;
+	int n = 0, i;
 	char buf[2048];
 
+	if (4 * nports > NT_SRV_MAX_FDS / 2)
+		return; /* leave room for connections */
 	for (f = 0; f < 2; f++) {
-		for (p = 0; p < 2; p++) {
+		for (p = 0; p < nports; p++) {
 			int t = nt_server_socket(fams[f], SOCK_STREAM, ports[p]);
 			int u = nt_server_socket(fams[f], SOCK_DGRAM, ports[p]);
 
@@ -1351,6 +1353,14 @@ static void nt_server_child(struct nt_env *env, struct nt_pod *pod, void *arg, i
 			}
 		}
 	}
+}
+
+static void nt_server_child(struct nt_env *env, struct nt_pod *pod, void *arg, int res_fd,
+			    int cmd_fd)
+{
+	static const uint16_t ports[] = {NT_PORT_A, NT_PORT_B};
+
+	nt_echo_serve(res_fd, ports, 2);
 }
 
 static int nt_server_start(struct nt_env *env, int pod)

@@ -154,6 +154,11 @@ socklen_t nt_pod_sockaddr(const struct nt_env *env, int pod, int family, uint16_
 /* TCP connect from `from` to `to`, then one echo round trip. */
 /* A non-blocking listening (TCP) or bound (UDP) socket on the wildcard address; -1 on failure */
 int nt_server_socket(int family, int type, uint16_t port);
+/*
+ * In a pod's child: TCP and UDP echo on every port, IPv4 and IPv6; writes "R" to res_fd when
+ * listening, then serves until killed. Returns only when it cannot start.
+ */
+void nt_echo_serve(int res_fd, const uint16_t *ports, size_t nports);
 
 int nt_tcp_echo(struct nt_env *env, int from, int to, int family, uint16_t port, int timeout_ms,
 		struct nt_result *res);

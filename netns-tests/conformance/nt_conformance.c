@@ -1010,78 +1010,10 @@ static int cf_apply_model(void)
 
 /* --- servers ------------------------------------------------------------------------------- */
 
-#define CF_SRV_MAX_FDS 512
-
 /* TCP and UDP echo on every port of cf_ports, IPv4 and IPv6: the pod's "agnhost". */
 static void cf_server(struct nt_env *env, struct nt_pod *pod, void *arg, int res_fd, int cmd_fd)
 {
-	static const int fams[] = {AF_INET, AF_INET6};
-	static struct pollfd pfd[CF_SRV_MAX_FDS];
-	static int kind[CF_SRV_MAX_FDS]; /* 1: listener, 2: udp, 3: connection */
-	char buf[2048];
-	size_t f, p;
-	int n = 0, i;
-
-	for (f = 0; f < 2; f++) {
-		for (p = 0; p < CF_NPORTS; p++) {
-			int t = nt_server_socket(fams[f], SOCK_STREAM, cf_ports[p]);
-			int u = nt_server_socket(fams[f], SOCK_DGRAM, cf_ports[p]);
-
-			if (t < 0 || u < 0)
-				return;
-			pfd[n] = (struct pollfd){.fd = t, .events = POLLIN};
-			kind[n++] = 1;
-			pfd[n] = (struct pollfd){.fd = u, .events = POLLIN};
-			kind[n++] = 2;
-		}
-	}
-	if (write(res_fd, "R", 1) != 1)
-		return;
-	for (;;) {
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		for (i = 0; i < n; i++) {
-			struct sockaddr_storage from;
-			socklen_t fl = sizeof(from);
-			ssize_t r;
-
-			if (!pfd[i].revents)
-				continue;
-			if (kind[i] == 1) {
-				int c = accept4(pfd[i].fd, NULL, NULL,
-						SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-				if (c < 0)
-					continue;
-				if (n == CF_SRV_MAX_FDS) {
-					close(c);
-					continue;
-				}
-				pfd[n] = (struct pollfd){.fd = c, .events = POLLIN};
-				kind[n++] = 3;
-			} else if (kind[i] == 2) {
-				r = recvfrom(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT,
-					     (struct sockaddr *)&from, &fl);
-				if (r > 0)
-					sendto(pfd[i].fd, buf, (size_t)r, 0,
-					       (struct sockaddr *)&from, fl);
-			} else {
-				r = recv(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
-				if (r < 0 && (errno == EAGAIN || errno == EINTR))
-					continue;
-				if (r <= 0 || send(pfd[i].fd, buf, (size_t)r, MSG_NOSIGNAL) != r) {
-					close(pfd[i].fd);
-					pfd[i] = pfd[n - 1];
-					kind[i] = kind[n - 1];
-					n--;
-					i--;
-				}
-			}
-		}
-	}
+	nt_echo_serve(res_fd, cf_ports, CF_NPORTS);
 }
 
 static int cf_servers_start(void)
