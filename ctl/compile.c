@@ -1136,18 +1136,58 @@ out:
 
 /* --- evaluation, as bpf/lib/policy.h does it -------------------------------------------------- */
 
+/* First index of d->ipc not ordered before (family, prefixlen) with the lowest address. */
+static size_t ipc_lower_bound(const struct pw_desired *d, uint8_t family, unsigned int prefixlen)
+{
+	size_t lo = 0, hi = d->n_ipc;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct pw_prefix *p = &d->ipc[mid].prefix;
+
+		if (p->family < family || (p->family == family && p->prefixlen < prefixlen))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Longest prefix match on the sorted array: one binary search per prefix length present (a
+ * node has a few: its pods' /32 or /128 and the lengths policies name), not a scan of every
+ * entry, so enriching a record stays cheap with 10k pods.
+ */
 void pw_desired_ipcache_lookup(const struct pw_desired *d, const struct pw_addr *a,
 			       uint32_t *identity, uint32_t *cidr_identity)
 {
 	const struct pw_dipc *best = NULL;
-	size_t i;
+	size_t i = ipc_lower_bound(d, a->family, 0);
 
-	for (i = 0; i < d->n_ipc; i++) {
-		const struct pw_dipc *e = &d->ipc[i];
+	while (i < d->n_ipc && d->ipc[i].prefix.family == a->family) {
+		unsigned int len = d->ipc[i].prefix.prefixlen;
+		size_t end = ipc_lower_bound(d, a->family, len + 1), lo = i, hi = end;
+		struct pw_dipc key = {.prefix = {.family = a->family, .prefixlen = (uint8_t)len}};
 
-		if (prefix_holds(&e->prefix, a) &&
-		    (!best || e->prefix.prefixlen > best->prefix.prefixlen))
-			best = e;
+		/* the address with its host bits cleared, as the array keeps prefixes */
+		for (unsigned int b = 0; b < len / 8; b++)
+			key.prefix.a[b] = a->a[b];
+		if (len % 8)
+			key.prefix.a[len / 8] = a->a[len / 8] & (uint8_t)(0xff00 >> (len % 8));
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = pw_dipc_cmp(&d->ipc[mid], &key);
+
+			if (!c) {
+				best = &d->ipc[mid]; /* lengths ascend: a later hit is longer */
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		i = end;
 	}
 	*identity = best ? best->identity : PW_ID_WORLD;
 	*cidr_identity = best ? best->cidr_identity : 0;

@@ -775,12 +775,14 @@ static json_object *jentry(struct pw_cp *cp, const struct pw_dkey *k)
 	return o;
 }
 
-static json_object *jpolicies_selecting(struct pw_cp *cp, const struct pw_ident *id,
-					unsigned int type)
+/*
+ * The policies of the identity's namespace whose podSelector selects it for `type`: the ones
+ * isolating its pods. Fills up to max (out may be NULL when max is 0); returns how many exist.
+ */
+static size_t policies_selecting(struct pw_cp *cp, const struct pw_ident *id, unsigned int type,
+				 const struct pw_netpol **out, size_t max)
 {
-	json_object *a = json_object_new_array();
-	char buf[512];
-	size_t i;
+	size_t i, n = 0;
 
 	for (i = 0; i < pw_state_count(&cp->st, PW_KIND_NETPOL); i++) {
 		const struct pw_netpol *np = &pw_state_at(&cp->st, PW_KIND_NETPOL, i)->obj.u.np;
@@ -788,10 +790,67 @@ static json_object *jpolicies_selecting(struct pw_cp *cp, const struct pw_ident 
 		if (!(np->types & type) || strcmp(np->namespace, id->ns) ||
 		    !pw_selector_matches(&np->pod_sel, &id->pod_labels))
 			continue;
-		snprintf(buf, sizeof(buf), "%s/%s", np->namespace, np->name);
+		if (n < max)
+			out[n] = np;
+		n++;
+	}
+	return n;
+}
+
+static json_object *jpolicies_selecting(struct pw_cp *cp, const struct pw_ident *id,
+					unsigned int type)
+{
+	json_object *a = json_object_new_array();
+	size_t i, n = policies_selecting(cp, id, type, NULL, 0);
+	const struct pw_netpol **v = n ? calloc(n, sizeof(*v)) : NULL;
+	char buf[512];
+
+	if (n && !v)
+		return a; /* json-c aborts on no memory anyway; keep the reply well formed */
+	policies_selecting(cp, id, type, v, n);
+	for (i = 0; i < n; i++) {
+		snprintf(buf, sizeof(buf), "%s/%s", v[i]->namespace, v[i]->name);
 		json_object_array_add(a, json_object_new_string(buf));
 	}
+	free(v);
 	return a;
+}
+
+int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct pw_netpol **out,
+		    size_t max)
+{
+	const struct pw_endpoint *ep;
+	const struct pw_ident *id;
+
+	if (!cp || (max && !out) || (dir != PW_DIR_INGRESS && dir != PW_DIR_EGRESS))
+		return -EINVAL;
+	ep = ep_id ? pw_desired_endpoint(&cp->cur, ep_id) : NULL;
+	id = ep ? pw_ident_get(&cp->st.ids, ep->identity) : NULL;
+	if (!id)
+		return -ENOENT;
+	return (int)policies_selecting(cp, id, dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS,
+				       out, max);
+}
+
+int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf,
+		    size_t len)
+{
+	const struct pw_cidr_ident *c;
+	struct pw_addr a = {0};
+	uint32_t identity = 0, cidr_identity = 0;
+
+	if (!cp || !addr || !buf || !len)
+		return -EINVAL;
+	if (family != PW_FAMILY_V4 && family != PW_FAMILY_V6)
+		return -EINVAL;
+	a.family = family;
+	memcpy(a.a, addr, family == PW_FAMILY_V4 ? 4 : 16);
+	pw_desired_ipcache_lookup(&cp->cur, &a, &identity, &cidr_identity);
+	c = cidr_identity ? pw_cidr_get(&cp->st.ids, cidr_identity) : NULL;
+	if (!c)
+		return -ENOENT;
+	pw_prefix_str(&c->prefix, buf, len);
+	return 0;
 }
 
 int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_object **out)

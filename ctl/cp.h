@@ -98,4 +98,21 @@ int pw_cp_status(struct pw_cp *cp, json_object **out);
 /* Map a policy cookie (from an event or a CT entry) to "namespace/name" and rule; NULL if none */
 const char *pw_cp_cookie_policy(struct pw_cp *cp, uint32_t cookie, char *rule, size_t rule_len);
 
+/*
+ * The NetworkPolicies isolating endpoint ep_id in direction dir (PW_DIR_*): those of its
+ * namespace whose podSelector selects it and whose policyTypes include dir, as the maps
+ * enforce them now. Fills up to max (pointers valid until the next mutating call); returns
+ * how many exist, -ENOENT for an unknown endpoint, -EINVAL.
+ */
+int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct pw_netpol **out,
+		    size_t max);
+
+/*
+ * The most specific ipBlock prefix (cidr or except) holding addr (network order, IPv4 in
+ * addr[0]), as the kernel's ipcache lookup finds it: "198.19.0.0/24" into buf. -ENOENT when
+ * no policy names a prefix holding it.
+ */
+int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf,
+		    size_t len);
+
 #endif /* PW_CTL_CP_H */

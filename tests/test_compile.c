@@ -747,6 +747,79 @@ static void test_ipblock_ipv6_and_pods(void **state)
 	w_free(&w);
 }
 
+/* The reference the binary-search lookup must agree with: the longest holding prefix. */
+static const struct pw_dipc *ipc_linear(const struct pw_desired *d, const struct pw_addr *a)
+{
+	const struct pw_dipc *best = NULL;
+
+	for (size_t i = 0; i < d->n_ipc; i++) {
+		if (pw_prefix_contains_addr(&d->ipc[i].prefix, a) &&
+		    (!best || d->ipc[i].prefix.prefixlen > best->prefix.prefixlen))
+			best = &d->ipc[i];
+	}
+	return best;
+}
+
+/*
+ * pw_desired_ipcache_lookup searches per prefix length; random prefixes of both families,
+ * nested and overlapping, and addresses drawn near them must give the linear scan's answer.
+ */
+static void test_ipcache_lookup_random(void **state)
+{
+	struct pw_desired d = {0};
+	unsigned int seed = 20261122;
+	size_t i, n = 0, cap = 600;
+
+	(void)state;
+	d.ipc = calloc(cap, sizeof(*d.ipc));
+	assert_non_null(d.ipc);
+	for (i = 0; i < cap; i++) {
+		struct pw_dipc *e = &d.ipc[n];
+		struct pw_addr a = {.family = rand_r(&seed) % 3 ? PW_FAMILY_V4 : PW_FAMILY_V6};
+		unsigned int max = a.family == PW_FAMILY_V4 ? 32 : 128, len, b;
+
+		/* a small address space, so prefixes nest and collide */
+		a.a[0] = a.family == PW_FAMILY_V4 ? 198 : 0xfd;
+		a.a[1] = (uint8_t)(rand_r(&seed) % 4);
+		for (b = 2; b < max / 8; b++)
+			a.a[b] = (uint8_t)(rand_r(&seed) % 3);
+		len = rand_r(&seed) % 4 ? max - rand_r(&seed) % (max / 2) : rand_r(&seed) % (max + 1);
+		e->prefix.family = a.family;
+		e->prefix.prefixlen = (uint8_t)len;
+		for (b = 0; b < len / 8; b++)
+			e->prefix.a[b] = a.a[b];
+		if (len % 8)
+			e->prefix.a[len / 8] = a.a[len / 8] & (uint8_t)(0xff00 >> (len % 8));
+		e->identity = (uint32_t)i + 1000;
+		e->cidr_identity = (uint32_t)i + 5000;
+		n++;
+	}
+	qsort(d.ipc, n, sizeof(*d.ipc), pw_dipc_cmp);
+	/* the compiler keeps one entry per prefix */
+	for (i = 1, d.n_ipc = n ? 1 : 0; i < n; i++) {
+		if (pw_dipc_cmp(&d.ipc[d.n_ipc - 1], &d.ipc[i]))
+			d.ipc[d.n_ipc++] = d.ipc[i];
+	}
+	for (i = 0; i < 20000; i++) {
+		struct pw_addr a = {.family = rand_r(&seed) % 3 ? PW_FAMILY_V4 : PW_FAMILY_V6};
+		unsigned int max = a.family == PW_FAMILY_V4 ? 32 : 128;
+		const struct pw_dipc *ref;
+		uint32_t id, cid;
+
+		a.a[0] = a.family == PW_FAMILY_V4 ? 198 : 0xfd;
+		if (!(rand_r(&seed) % 10))
+			a.a[0] ^= 1; /* outside every prefix but /0 */
+		a.a[1] = (uint8_t)(rand_r(&seed) % 4);
+		for (unsigned int b = 2; b < max / 8; b++)
+			a.a[b] = (uint8_t)(rand_r(&seed) % 3);
+		ref = ipc_linear(&d, &a);
+		pw_desired_ipcache_lookup(&d, &a, &id, &cid);
+		assert_int_equal(id, ref ? ref->identity : PW_ID_WORLD);
+		assert_int_equal(cid, ref ? ref->cidr_identity : 0);
+	}
+	pw_desired_clear(&d);
+}
+
 static void test_named_ports_per_destination(void **state)
 {
 	struct world w;
@@ -1425,6 +1498,7 @@ int main(void)
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_incremental_touches_few),
 		cmocka_unit_test(test_rollback_restores),
+		cmocka_unit_test(test_ipcache_lookup_random),
 		cmocka_unit_test_teardown(test_incremental_random, rand_teardown),
 		cmocka_unit_test_teardown(test_reconcile_datapath, rb_teardown),
 		/* last: it moves the process into its own network namespace */
