@@ -682,7 +682,9 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 		add_cookie_policy(fl, o, "previously_allowed_by", ev->cookie);
 	else if (ev->cookie)
 		add_u64(o, "policy_cookie", ev->cookie);
-	if (ev->reason == PW_DROP_POLICY || ev->reason == PW_OK_AUDIT)
+	/* a revoked flow: the policies isolating the endpoint now, none of which admits it */
+	if (ev->reason == PW_DROP_POLICY || ev->reason == PW_OK_AUDIT ||
+	    ev->reason == PW_DROP_REVOKED)
 		add_isolating(fl, o, ev->ep_id, ev->direction);
 	if (ev->flags & PW_EV_F_SOCK) {
 		json_object *proc = json_object_new_object();
@@ -1008,8 +1010,13 @@ static int rl_admit(struct pw_flowlog *fl, int cpu, const struct pw_event *ev, u
 		s->emitted++;
 		return 1;
 	}
+	/*
+	 * The per-CPU rings are drained in turns, so denies arrive out of time order: keep the
+	 * newest by the kernel's clock, not the last handed in.
+	 */
+	if (!s->pending || ev->ts_ns >= s->last.ts_ns)
+		s->last = *ev;
 	s->pending++;
-	s->last = *ev;
 	fl->st.suppressed_pending++;
 	return 0;
 }

@@ -1171,6 +1171,27 @@ static void test_rate_limit(void **state)
 	assert_non_null(strstr(jstr(f.cap.rec[1], "Summary"), "+4 similar suppressed"));
 	assert_true(accounted(&f.cap) == 6);
 
+	/*
+	 * Two CPUs' rings drained in turns hand denies in out of time order: the flushed record
+	 * is the newest by the kernel clock (source port 40009), not the last handed in.
+	 */
+	cap_reset(&f.cap);
+	{
+		static const uint64_t at[] = {0, 9, 1, 2, 3, 4}; /* ms into the window */
+
+		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+			/* inside the window the 45 s record opened: all six are suppressed */
+			struct pw_event ev = deny_at(47 * SEC + at[i] * 1000000,
+						     (uint16_t)(40000 + at[i]));
+
+			assert_int_equal(pw_flowlog_event(f.fl, (int)(i % 2), &ev), 0);
+		}
+	}
+	assert_int_equal(pw_flowlog_flush(f.fl, 56 * SEC), 1);
+	assert_int_equal(f.cap.n, 1);
+	assert_int_equal(jint(f.cap.rec[0], "l4.TCP.source_port"), 40009);
+	assert_int_equal(jint(f.cap.rec[0], "suppressed"), 5);
+
 	/* a different key is not limited by this one; allowed flows never are */
 	cap_reset(&f.cap);
 	{
