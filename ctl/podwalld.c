@@ -50,7 +50,9 @@
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
-#define SWEEP_INTERVAL_S  5
+#define SWEEP_INTERVAL_S  5 /* default --ct-sweep-interval */
+#define NSEC_PER_MSEC	  1000000ll
+#define NSEC_PER_SEC	  1000000000ll
 #define TICK_MS		  100 /* bounds how long a flow record waits in the kernel's ring */
 #define TICKS_PER_S	  (1000 / TICK_MS)
 #define MAX_CLIENTS	  128
@@ -170,6 +172,10 @@ struct daemon {
 	const char *flow_log;
 	const char *state_dir;
 	bool uninstall;
+	size_t perf_pages;		/* per CPU; 0: the datapath's default */
+	unsigned int sweep_interval_s;	/* conntrack sweep period */
+	struct pw_flowlog_opts fo;	/* rotation, retention, sampling, deny limit */
+	char node_name[256];
 
 	int epfd;
 	struct watch sig, timer, listen, events, links, mdir;
@@ -197,6 +203,7 @@ struct daemon {
 	bool pods_some_stale;
 	char cookie_pol[512]; /* the last policy the enricher named, "ns/name" split in place */
 	char cookie_rule[128];
+	char cidr_buf[64]; /* the prefix the enricher named last */
 	struct pw_flow_enricher enricher;
 	unsigned int ticks;
 
@@ -891,8 +898,18 @@ static int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], ui
 			}
 		}
 	}
-	if (!p)
-		return -ENOENT;
+	if (!p) {
+		/*
+		 * Outside the pods: the ipBlock prefix the kernel's ipcache matched, which is
+		 * what a policy about this address speaks of. The buffer is ours; the library
+		 * copies the string before it asks about the other end.
+		 */
+		if (!addr || pw_cp_peer_cidr(d->cp, family, addr, d->cidr_buf, sizeof(d->cidr_buf)))
+			return -ENOENT;
+		memset(out, 0, sizeof(*out));
+		out->cidr = d->cidr_buf;
+		return 0;
+	}
 	memset(out, 0, sizeof(*out));
 	out->ns = p->ns;
 	out->pod_name = p->name;
@@ -929,6 +946,26 @@ static int enrich_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out)
 	if (br && br[1] >= '0' && br[1] <= '9')
 		out->rule = (int32_t)strtol(br + 1, NULL, 10);
 	return 0;
+}
+
+/* A deny names the policies that isolate the endpoint in that direction (none allowed it). */
+static int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction,
+			    struct pw_flow_policy *out, size_t max)
+{
+	struct daemon *d = ctx;
+	const struct pw_netpol *v[16];
+	size_t cap = max < 16 ? max : 16;
+	int n = pw_cp_isolating(d->cp, ep_id, direction, v, cap);
+
+	for (int i = 0; i < n && (size_t)i < cap; i++) {
+		out[i] = (struct pw_flow_policy){
+			.ns = v[i]->namespace,
+			.name = v[i]->name,
+			.rule = -1,
+			.direction = direction,
+		};
+	}
+	return n;
 }
 
 /* --- flow records -------------------------------------------------------------------------- */
@@ -989,7 +1026,7 @@ static void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 	err = pw_flowlog_flush(d->fl, now_ns);
 	if (err < 0)
 		dlog(PW_LOG_ERROR, "flow log: %s", strerror(-err));
-	if ((d->ticks / TICKS_PER_S) % SWEEP_INTERVAL_S)
+	if ((d->ticks / TICKS_PER_S) % d->sweep_interval_s)
 		return;
 	/* NTP may have stepped the wall clock: keep record times honest */
 	pw_flowlog_clock_resync(d->fl);
@@ -1858,6 +1895,42 @@ static json_object *req_explain(struct daemon *d, json_object *req)
 	return pw_proto_ok(out);
 }
 
+static json_object *jint64(uint64_t v)
+{
+	return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+/* What the options made of the flow log, the event ring and conntrack, for `podwall status`. */
+static json_object *settings_json(const struct daemon *d)
+{
+	static const char *const fsync_names[] = {"rotate", "none", "always"};
+	json_object *o = json_object_new_object(), *t = json_object_new_object();
+
+	json_object_object_add(o, "flow_log_max_bytes", jint64(d->fo.max_bytes));
+	json_object_object_add(o, "flow_log_keep", jint64(d->fo.keep));
+	json_object_object_add(o, "flow_log_fsync",
+			       json_object_new_string(fsync_names[d->fo.fsync % 3]));
+	json_object_object_add(o, "flow_sample", jint64(d->fo.sample_allowed ?: 1));
+	json_object_object_add(o, "deny_window_ms",
+			       jint64(d->fo.rl_disable ? 0
+						       : (d->fo.rl_window_ns
+								  ?: PW_FLOWLOG_RL_WINDOW_DEFAULT) /
+								 NSEC_PER_MSEC));
+	json_object_object_add(o, "deny_burst", jint64(d->fo.rl_burst ?: 1));
+	if (d->node_name[0])
+		json_object_object_add(o, "node_name", json_object_new_string(d->node_name));
+	json_object_object_add(o, "perf_pages_per_cpu", jint64(d->perf_pages ?: 64));
+	json_object_object_add(o, "ct_sweep_interval_s", jint64(d->sweep_interval_s));
+	json_object_object_add(t, "tcp-syn", jint64(d->cto.tcp_syn_ns / NSEC_PER_SEC));
+	json_object_object_add(t, "tcp-established",
+			       jint64(d->cto.tcp_established_ns / NSEC_PER_SEC));
+	json_object_object_add(t, "tcp-closing", jint64(d->cto.tcp_closing_ns / NSEC_PER_SEC));
+	json_object_object_add(t, "udp", jint64(d->cto.udp_ns / NSEC_PER_SEC));
+	json_object_object_add(t, "other", jint64(d->cto.other_ns / NSEC_PER_SEC));
+	json_object_object_add(o, "ct_timeouts_s", t);
+	return o;
+}
+
 static json_object *req_status(struct daemon *d)
 {
 	json_object *core = NULL, *dm = json_object_new_object(), *errs = json_object_new_array();
@@ -1903,6 +1976,7 @@ static json_object *req_status(struct daemon *d)
 			       json_object_new_int64((int64_t)pw_dp_events_short(d->dp)));
 	json_object_object_add(dm, "ct_sweeps", json_object_new_int64((int64_t)d->sweeps));
 	json_object_object_add(dm, "ct_expired", json_object_new_int64((int64_t)d->swept));
+	json_object_object_add(dm, "settings", settings_json(d));
 	json_object_object_add(core, "daemon", dm);
 	return pw_proto_ok(core);
 }
@@ -2407,6 +2481,27 @@ static void usage(FILE *f)
 		"  --cgroup-root PATH   cgroup v2 directory holding pod cgroups; the socket\n"
 		"                       programs attach here (never a cgroup2 mount's root)\n"
 		"  --flow-log PATH|-    append flow records as JSON lines (- = stdout)\n"
+		"  --flow-log-max-size SIZE\n"
+		"                       rotate the file before it passes SIZE (K, M, G\n"
+		"                       suffixes; default 0: never)\n"
+		"  --flow-log-keep N    rotated files kept, PATH.1 newest (default 0: a\n"
+		"                       rotation truncates)\n"
+		"  --flow-log-fsync rotate|none|always\n"
+		"                       when records reach the disk (default rotate)\n"
+		"  --flow-sample N      record 1 in N allowed flows (default 1: all); denies\n"
+		"                       are never sampled\n"
+		"  --deny-window DUR    repeated denies of one key are recorded once per DUR,\n"
+		"                       the rest counted into the next record (default 5s;\n"
+		"                       0: record every deny)\n"
+		"  --deny-burst N       records per key per window (default 1)\n"
+		"  --node-name NAME     the records' node_name (default: the host name)\n"
+		"  --perf-pages N       event ring pages per CPU, a power of two (default 64)\n"
+		"  --ct-sweep-interval DUR\n"
+		"                       how often expired flows are removed and their flow_end\n"
+		"                       records written (default 5s; 1s to 1h)\n"
+		"  --ct-timeout KIND=DUR[,KIND=DUR...]\n"
+		"                       idle timeouts: tcp-syn (60s), tcp-established (6h),\n"
+		"                       tcp-closing (10s), udp (60s), other (30s)\n"
 		"  --state-dir DIR      where objects applied by the CLI are journaled so a\n"
 		"                       restart keeps them (default %s)\n"
 		"  --uninstall          detach every program and remove the pins under --bpffs,\n"
@@ -2416,28 +2511,236 @@ static void usage(FILE *f)
 		PW_SOCKET_DEFAULT, BPFFS_DEFAULT, STATE_DIR_DEFAULT);
 }
 
+/* An unsigned number within [min, max], with K/M/G (powers of 1024) when `sizes`. */
+static int opt_number(const char *opt, const char *s, uint64_t min, uint64_t max, bool sizes,
+		      uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-' || *s == '+')
+		goto bad;
+	if (sizes && *end) {
+		unsigned int shift = *end == 'K' || *end == 'k'   ? 10
+				     : *end == 'M' || *end == 'm' ? 20
+				     : *end == 'G' || *end == 'g' ? 30
+								  : 0;
+
+		if (!shift || end[1] || v > (UINT64_MAX >> shift))
+			goto bad;
+		v <<= shift;
+		end++;
+	}
+	if (*end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "podwalld: %s \"%s\": expected a number from %llu to %llu%s\n", opt, s,
+		(unsigned long long)min, (unsigned long long)max,
+		sizes ? " (K, M or G suffix allowed)" : "");
+	return -EINVAL;
+}
+
+/* A duration ("90s", "1h30m", "250ms") within [min_ns, max_ns]. */
+static int opt_duration(const char *opt, const char *s, int64_t min_ns, int64_t max_ns,
+			int64_t *out)
+{
+	int64_t ns;
+
+	if (pw_duration_parse(s, &ns) || ns < min_ns || ns > max_ns) {
+		bool ms = min_ns % NSEC_PER_SEC;
+
+		fprintf(stderr,
+			"podwalld: %s \"%s\": expected a duration such as 90s, 5m or 1h30m, from "
+			"%lld%s to %lld s\n",
+			opt, s, (long long)(ms ? min_ns / NSEC_PER_MSEC : min_ns / NSEC_PER_SEC),
+			ms ? " ms" : " s", (long long)(max_ns / NSEC_PER_SEC));
+		return -EINVAL;
+	}
+	*out = ns;
+	return 0;
+}
+
+/* "tcp-closing=2s,udp=30s": each named timeout set; the others keep their defaults. */
+static int opt_ct_timeouts(const char *s, struct pw_ct_timeouts *t)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} kinds[] = {
+		{"tcp-syn", offsetof(struct pw_ct_timeouts, tcp_syn_ns)},
+		{"tcp-established", offsetof(struct pw_ct_timeouts, tcp_established_ns)},
+		{"tcp-closing", offsetof(struct pw_ct_timeouts, tcp_closing_ns)},
+		{"udp", offsetof(struct pw_ct_timeouts, udp_ns)},
+		{"other", offsetof(struct pw_ct_timeouts, other_ns)},
+	};
+	char *copy = strdup(s), *save = NULL, *item;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ",", &save); item && !err; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		size_t k;
+		int64_t ns;
+
+		for (k = 0; eq && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			if ((size_t)(eq - item) == strlen(kinds[k].name) &&
+			    !strncmp(item, kinds[k].name, (size_t)(eq - item)))
+				break;
+		}
+		if (!eq || k == sizeof(kinds) / sizeof(kinds[0])) {
+			fprintf(stderr,
+				"podwalld: --ct-timeout \"%s\": expected KIND=DURATION with KIND one "
+				"of tcp-syn, tcp-established, tcp-closing, udp, other\n",
+				item);
+			err = -EINVAL;
+			break;
+		}
+		err = opt_duration("--ct-timeout", eq + 1, NSEC_PER_SEC, 7 * 86400 * NSEC_PER_SEC,
+				   &ns);
+		if (!err)
+			*(uint64_t *)((char *)t + kinds[k].off) = (uint64_t)ns;
+	}
+	free(copy);
+	return err;
+}
+
 static int parse_args(struct daemon *d, int argc, char **argv)
 {
-	enum { O_MANIFESTS = 256, O_SOCKET, O_BPFFS, O_CGROUP, O_FLOWLOG, O_STATE, O_UNINSTALL };
+	enum {
+		O_MANIFESTS = 256,
+		O_SOCKET,
+		O_BPFFS,
+		O_CGROUP,
+		O_FLOWLOG,
+		O_STATE,
+		O_UNINSTALL,
+		O_FL_MAX,
+		O_FL_KEEP,
+		O_FL_FSYNC,
+		O_SAMPLE,
+		O_DENY_WINDOW,
+		O_DENY_BURST,
+		O_NODE,
+		O_PERF_PAGES,
+		O_SWEEP,
+		O_CT_TIMEOUT,
+	};
 	static const struct option opts[] = {
 		{"manifests", required_argument, NULL, O_MANIFESTS},
 		{"socket", required_argument, NULL, O_SOCKET},
 		{"bpffs", required_argument, NULL, O_BPFFS},
 		{"cgroup-root", required_argument, NULL, O_CGROUP},
 		{"flow-log", required_argument, NULL, O_FLOWLOG},
+		{"flow-log-max-size", required_argument, NULL, O_FL_MAX},
+		{"flow-log-keep", required_argument, NULL, O_FL_KEEP},
+		{"flow-log-fsync", required_argument, NULL, O_FL_FSYNC},
+		{"flow-sample", required_argument, NULL, O_SAMPLE},
+		{"deny-window", required_argument, NULL, O_DENY_WINDOW},
+		{"deny-burst", required_argument, NULL, O_DENY_BURST},
+		{"node-name", required_argument, NULL, O_NODE},
+		{"perf-pages", required_argument, NULL, O_PERF_PAGES},
+		{"ct-sweep-interval", required_argument, NULL, O_SWEEP},
+		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"uninstall", no_argument, NULL, O_UNINSTALL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int o;
+	uint64_t v;
+	int64_t ns;
+	int o, err = 0;
 
 	d->socket_path = PW_SOCKET_DEFAULT;
 	d->bpffs = BPFFS_DEFAULT;
 	d->state_dir = STATE_DIR_DEFAULT;
-	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	d->sweep_interval_s = SWEEP_INTERVAL_S;
+	d->fo.sz = sizeof(d->fo);
+	pw_ct_timeouts_default(&d->cto);
+	if (gethostname(d->node_name, sizeof(d->node_name) - 1))
+		d->node_name[0] = '\0';
+	while (!err && (o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (o) {
+		case O_FL_MAX:
+			err = opt_number("--flow-log-max-size", optarg, 0, UINT64_MAX >> 1, true,
+					 &d->fo.max_bytes);
+			break;
+		case O_FL_KEEP:
+			err = opt_number("--flow-log-keep", optarg, 0, 1000, false, &v);
+			d->fo.keep = (unsigned int)v;
+			break;
+		case O_FL_FSYNC:
+			if (!strcmp(optarg, "rotate")) {
+				d->fo.fsync = PW_FLOWLOG_FSYNC_ROTATE;
+			} else if (!strcmp(optarg, "none")) {
+				d->fo.fsync = PW_FLOWLOG_FSYNC_NONE;
+			} else if (!strcmp(optarg, "always")) {
+				d->fo.fsync = PW_FLOWLOG_FSYNC_ALWAYS;
+			} else {
+				fprintf(stderr,
+					"podwalld: --flow-log-fsync \"%s\": expected rotate, none or "
+					"always\n",
+					optarg);
+				err = -EINVAL;
+			}
+			break;
+		case O_SAMPLE:
+			err = opt_number("--flow-sample", optarg, 1, UINT32_MAX, false, &v);
+			d->fo.sample_allowed = (uint32_t)v;
+			break;
+		case O_DENY_WINDOW:
+			/* 0 turns the limit off; anything else is a window of 1 ms or more */
+			if (!strcmp(optarg, "0")) {
+				d->fo.rl_disable = true;
+				break;
+			}
+			err = opt_duration("--deny-window", optarg, NSEC_PER_MSEC,
+					   3600 * NSEC_PER_SEC, &ns);
+			d->fo.rl_window_ns = (uint64_t)ns;
+			break;
+		case O_DENY_BURST:
+			err = opt_number("--deny-burst", optarg, 1, 1000000, false, &v);
+			d->fo.rl_burst = (unsigned int)v;
+			break;
+		case O_NODE:
+			if (!*optarg || strlen(optarg) >= sizeof(d->node_name)) {
+				fprintf(stderr, "podwalld: --node-name: expected 1 to %zu bytes\n",
+					sizeof(d->node_name) - 1);
+				err = -EINVAL;
+				break;
+			}
+			snprintf(d->node_name, sizeof(d->node_name), "%s", optarg);
+			break;
+		case O_PERF_PAGES:
+			err = opt_number("--perf-pages", optarg, 1, 4096, false, &v);
+			if (!err && (v & (v - 1))) {
+				fprintf(stderr,
+					"podwalld: --perf-pages %s: must be a power of two (1, 2, "
+					"4, ... 4096)\n",
+					optarg);
+				err = -EINVAL;
+			}
+			d->perf_pages = (size_t)v;
+			break;
+		case O_SWEEP:
+			err = opt_duration("--ct-sweep-interval", optarg, NSEC_PER_SEC,
+					   3600 * NSEC_PER_SEC, &ns);
+			if (!err && ns % NSEC_PER_SEC) {
+				fprintf(stderr,
+					"podwalld: --ct-sweep-interval %s: whole seconds only\n",
+					optarg);
+				err = -EINVAL;
+			}
+			d->sweep_interval_s = (unsigned int)(ns / NSEC_PER_SEC);
+			break;
+		case O_CT_TIMEOUT:
+			err = opt_ct_timeouts(optarg, &d->cto);
+			break;
 		case O_MANIFESTS:
 			d->manifests = optarg;
 			break;
@@ -2470,6 +2773,18 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 			return -EINVAL;
 		}
 	}
+	if (err)
+		return err;
+	if ((d->fo.max_bytes || d->fo.keep) && (!d->flow_log || !strcmp(d->flow_log, "-"))) {
+		fprintf(stderr, "podwalld: --flow-log-max-size and --flow-log-keep need --flow-log "
+				"with a file path\n");
+		return -EINVAL;
+	}
+	if (d->fo.keep && !d->fo.max_bytes) {
+		fprintf(stderr, "podwalld: --flow-log-keep needs --flow-log-max-size (files "
+				"are rotated by size)\n");
+		return -EINVAL;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "podwalld: unexpected argument \"%s\"\n", argv[optind]);
 		return -EINVAL;
@@ -2499,7 +2814,7 @@ static int open_datapath(struct daemon *d)
 static int run(struct daemon *d)
 {
 	struct pw_cp_opts co = {.sz = sizeof(co), .log = lib_log, .log_ctx = "core: "};
-	struct pw_flowlog_opts fo = {.sz = sizeof(fo)};
+	struct pw_flowlog_opts fo = d->fo;
 	struct jrec *jv = NULL;
 	size_t jn = 0;
 	/* TICK_MS: event drain; each second the flow log's deny windows; the sweep less often */
@@ -2529,8 +2844,10 @@ static int run(struct daemon *d)
 		.ctx = d,
 		.endpoint = enrich_endpoint,
 		.policy = enrich_policy,
+		.isolating = enrich_isolating,
 	};
 	fo.path = d->flow_log;
+	fo.node_name = d->node_name[0] ? d->node_name : NULL;
 	fo.enricher = &d->enricher;
 	fo.log = lib_log;
 	fo.log_ctx = "flowlog: ";
@@ -2539,7 +2856,6 @@ static int run(struct daemon *d)
 		dlog(PW_LOG_ERROR, "--flow-log %s: %s", d->flow_log, strerror(-err));
 		return err;
 	}
-	pw_ct_timeouts_default(&d->cto);
 
 	err = open_datapath(d);
 	if (err)
@@ -2548,9 +2864,11 @@ static int run(struct daemon *d)
 	     pw_dp_adopted(d->dp) ? "adopted" : "loaded", d->bpffs, pw_dp_tc_mode_name(d->dp),
 	     d->cgroup_root ? ", socket programs on " : "; no --cgroup-root: socket layer off",
 	     d->cgroup_root ?: "");
-	err = pw_dp_events_open(d->dp, 0, pw_flowlog_on_event, pw_flowlog_on_lost, d->fl);
+	err = pw_dp_events_open(d->dp, d->perf_pages, pw_flowlog_on_event, pw_flowlog_on_lost,
+				d->fl);
 	if (err) {
-		dlog(PW_LOG_ERROR, "cannot open the datapath's event buffer: %s", strerror(-err));
+		dlog(PW_LOG_ERROR, "cannot open the datapath's event buffer (--perf-pages): %s",
+		     strerror(-err));
 		return err;
 	}
 	err = pw_dp_events_fd(d->dp);

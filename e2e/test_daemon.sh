@@ -85,6 +85,37 @@ expect_out() {
 	fi
 }
 
+# expect_opt_error WHAT PATTERN ARGS...: podwalld refuses ARGS before touching anything (exit 2)
+expect_opt_error() {
+	local what=$1 pat=$2 out rc
+
+	shift 2
+	out=$(timeout 10 "$PW_DAEMON" --bpffs /nonexistent/podwall-opt-test "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 2 ] && grep -qE -- "$pat" <<<"$out"; then
+		ok "option error: $what"
+	else
+		bad "option error: $what: rc=$rc, /$pat/ not in: $out"
+	fi
+}
+expect_opt_error "perf pages not a power of two" '--perf-pages 3: must be a power of two' \
+	--perf-pages 3
+expect_opt_error "unknown conntrack timeout kind" '--ct-timeout "tcp-fin=5s".*tcp-closing' \
+	--ct-timeout udp=5s,tcp-fin=5s
+expect_opt_error "malformed duration" '--ct-sweep-interval "5 s": expected a duration' \
+	--ct-sweep-interval "5 s"
+expect_opt_error "sub-second sweep" '--ct-sweep-interval 1500ms: whole seconds' \
+	--ct-sweep-interval 1500ms
+expect_opt_error "bad size suffix" '--flow-log-max-size "10Q"' --flow-log /dev/null \
+	--flow-log-max-size 10Q
+expect_opt_error "rotation without a file" 'need --flow-log with a file path' \
+	--flow-log - --flow-log-max-size 1M
+expect_opt_error "retention without rotation" '--flow-log-keep needs --flow-log-max-size' \
+	--flow-log /dev/null --flow-log-keep 3
+expect_opt_error "sampling of zero" '--flow-sample "0": expected a number from 1' \
+	--flow-sample 0
+expect_opt_error "bad fsync policy" 'expected rotate, none or always' --flow-log-fsync sometimes
+
 A1=198.18.1.1
 A2=198.18.1.2
 B1=198.18.1.3

@@ -14,9 +14,7 @@
 #
 # Each check triggers exactly one decision and asserts exactly one record of its kind for it
 # (matched by the probe's source port or pid), with the fields the schema (docs/flowlog.md)
-# promises. Checks marked GAP test what the issue asks of the daemon and the daemon does not
-# do yet: they run, print "GAP" when they fail and "ok" when they pass, and do not fail the run
-# (see the list printed at the end). Everything else must pass.
+# promises. Every check must pass.
 #
 # usage: test_flows.sh PODWALLD PODWALL PWPROBE PWFLOWGEN     (root; needs jq)
 set -u
@@ -31,7 +29,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 pass=0
 fail=0
-gaps=()
 ok() {
 	pass=$((pass + 1))
 	echo "ok   - $*"
@@ -39,15 +36,6 @@ ok() {
 bad() {
 	fail=$((fail + 1))
 	echo "FAIL - $*"
-}
-# gap WHAT CONDITION-RESULT: a known daemon gap (reported, not failed)
-gap() {
-	if [ "$2" = 0 ]; then
-		ok "$1"
-	else
-		gaps+=("$1")
-		echo "GAP  - $1"
-	fi
 }
 finish() {
 	local left
@@ -61,10 +49,7 @@ finish() {
 	else
 		ok "cleanup left nothing behind"
 	fi
-	for g in "${gaps[@]}"; do
-		echo "# known daemon gap: $g"
-	done
-	echo "$pass passed, $fail failed, ${#gaps[@]} known gaps"
+	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
 # an early exit (setup failed, a signal) fails the run whatever finish counted
@@ -99,14 +84,6 @@ check() {
 		bad "$what: $out"
 		return 1
 	fi
-}
-# gapcheck WHAT JQ-EXPR [ARGS...]: the same, for a known daemon gap
-gapcheck() {
-	local what=$1 expr=$2
-
-	shift 2
-	jq -e -s "$@" "${JQ_DEFS:-} $expr" "$TOPO_FLOWS" >/dev/null 2>&1
-	gap "$what" $?
 }
 # records JQ-FILTER [ARGS...]: the matching records, one per line
 records() {
@@ -245,7 +222,16 @@ spec:
 EOF
 
 echo "# daemon up, objects applied"
-topo_daemon_start || exit 1
+# a closed flow ends within 3 s instead of 15: sweep every second, 2 s closing timeout
+topo_daemon_start --ct-sweep-interval 1s --ct-timeout tcp-closing=2s --node-name fl-node ||
+	exit 1
+if pw status -o json | jq -e '.daemon.settings | .ct_sweep_interval_s==1 and
+	.ct_timeouts_s["tcp-closing"]==2 and .ct_timeouts_s.udp==60 and .node_name=="fl-node" and
+	.deny_window_ms==5000 and .perf_pages_per_cpu==64' >/dev/null; then
+	ok "podwall status shows the daemon's settings"
+else
+	bad "settings in podwall status: $(pw status -o json | jq -c .daemon.settings)"
+fi
 if pw apply -f "$M/objects.yaml" -f "$M/allow-client.yaml" -f "$M/client-egress.yaml" \
 	>/dev/null 2>&1; then
 	ok "objects and policies applied"
@@ -379,7 +365,7 @@ check "outside host: one flow_new, world identity, attributed to the ipBlock rul
 	  .destination.pod_name==null and .source.pod_name=="a1" and
 	  .egress_allowed_by[0].rule==1 and .egress_allowed_by[0].name=="client-egress")' \
 	"${J[@]}"
-gapcheck "outside host: the record names the policy CIDR (destination.cidr 198.19.0.0/24)" \
+check "outside host: the record names the policy CIDR (destination.cidr 198.19.0.0/24)" \
 	'[.[] | select(.kind=="flow_new" and fw)][0] |
 	 .destination.cidr=="198.19.0.0/24" and
 	 (.destination.labels | index("cidr:198.19.0.0/24"))' "${J[@]}"
@@ -392,7 +378,7 @@ check "TC deny: one flow_denied at b1's ingress, and a2's own egress admitted it
 	  .destination.pod_name=="b1" and .destination.ID==$b1ep)) and
 	 (map(select(.kind=="flow_new")) | length==1 and .[0].traffic_direction=="EGRESS" and
 	  .[0].reason=="not-isolated")' "${J[@]}"
-gapcheck "TC deny: isolated_by names fl-b/allow-client (the policy isolating b1's ingress)" \
+check "TC deny: isolated_by names fl-b/allow-client (the policy isolating b1's ingress)" \
 	'[.[] | select(.kind=="flow_denied" and f3)][0] |
 	 (.isolated_by | length==1) and .isolated_by[0].name=="allow-client" and
 	 .isolated_by[0].namespace=="fl-b"' "${J[@]}"
@@ -407,7 +393,7 @@ check "socket deny: one sock_deny with pid, comm and cgroup of the caller" \
 check "socket deny: nothing reached TC for it" \
 	'[.[] | select(.kind!="sock_deny" and .l4.TCP.destination_port==7001)] | length==0' \
 	"${J[@]}"
-gapcheck "socket deny: isolated_by names fl-a/client-egress" \
+check "socket deny: isolated_by names fl-a/client-egress" \
 	'[.[] | select(.process.pid==$pid4)][0] | .isolated_by[0].name=="client-egress" and
 	 .isolated_by[0].namespace=="fl-a"' "${J[@]}"
 
@@ -438,11 +424,13 @@ check "revoked: one revoked record, at b1's ingress, naming what had allowed it"
 	 fh and .traffic_direction=="INGRESS" and .verdict=="DROPPED" and
 	 .reason=="revoked" and .destination.pod_name=="b1" and .source.pod_name=="a1" and
 	 .previously_allowed_by[0].name=="allow-client" and
-	 .previously_allowed_by[0].rule==0)' "${J[@]}"
+	 .previously_allowed_by[0].rule==0 and
+	 .isolated_by==[{"name":"allow-client","namespace":"fl-b","kind":"NetworkPolicy",
+			 "direction":"ingress"}])' "${J[@]}"
 
 # --- timers: deny windows and the conntrack sweep --------------------------------------------
 
-echo "# rate limit and flow ends (the daemon's timers: up to 15 s)"
+echo "# rate limit and flow ends (the daemon's timers: up to 6 s)"
 # The first deny is recorded at once; the other four are counted and carried by the record
 # the flush timer writes when the key's 5 s window ends.
 wait_count 2 '.kind=="sock_deny" and .l4.TCP.destination_port==7003' ||
@@ -457,8 +445,8 @@ check "rate limit: the two records name two different callers of the five" \
 	 length==2 and .[0]!=.[1] and all(. as $p | $pids | any(.[]; . == $p))' \
 	--argjson pids "[$(IFS=,; echo "${RL_PIDS[*]}")]"
 # The perf rings of the CPUs are read in turns, so denies reach the library out of time order
-# when they ran on different CPUs; the flow log keeps the last one handed in, not the newest.
-gapcheck "rate limit: the flushed record is the newest suppressed deny (by time)" \
+# when they ran on different CPUs; the flow log must keep the newest by the kernel's clock.
+check "rate limit: the flushed record is the newest suppressed deny (by time)" \
 	'[.[] | select(.kind=="sock_deny" and .l4.TCP.destination_port==7003) | .process.pid] |
 	 .[0] as $first | .[1]==([$pids[] | select(. != $first)] | last)' \
 	--argjson pids "[$(IFS=,; echo "${RL_PIDS[*]}")]"
@@ -474,7 +462,7 @@ else
 	bad "status suppressed counters: $(pw status -o json | jq -c .daemon.flow_stats)"
 fi
 
-# A FIN-closed flow ends once the closing timeout (10 s) passes, at the next sweep (every 5 s).
+# A FIN-closed flow ends once the closing timeout (2 s here) passes, at the next sweep (1 s).
 wait_count 2 '.kind=="flow_end" and f1' "${J[@]}" ||
 	wait_count 2 '.kind=="flow_end" and f1' "${J[@]}" ||
 	bad "no flow_end for the closed flow within 40 s"
@@ -565,6 +553,9 @@ else
 	bad "flows --follow: want $want, got $got ($(head -c 300 "$FOLLOW"))"
 fi
 kill "$FOLLOW_PID" 2>/dev/null
+
+check "every record names the node (--node-name)" \
+	'length > 0 and all(.node_name=="fl-node")'
 
 # --- forced overflow ---------------------------------------------------------------------------
 
