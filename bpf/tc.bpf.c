@@ -153,7 +153,7 @@ static __always_inline struct pw_ct_entry *pw_tc_ct_find(const struct pw_tc_stat
  * for its original direction, before it carries anything more: its packets, its replies and
  * the ICMP errors about it. O(1) when nothing changed.
  */
-static __always_inline int pw_tc_recheck(struct pw_tc_state *s, const struct pw_ct_key *k,
+static __always_inline int pw_tc_recheck(struct pw_tc_state *s, struct pw_ct_key *k,
 					 struct pw_ct_entry *e)
 {
 	const struct pw_endpoint *ep = s->ep;
@@ -166,7 +166,8 @@ static __always_inline int pw_tc_recheck(struct pw_tc_state *s, const struct pw_
 			     k->scope == PW_DIR_EGRESS ? k->daddr : k->saddr, k->proto, k->dport,
 			     &d);
 	if (pw_reason_is_drop(r)) {
-		bpf_map_delete_elem(&PW_MAP_CT, k);
+		/* ended here, recorded by the sweep; the flow's later packets miss conntrack */
+		pw_ct_park(k, e, PW_CT_F_REVOKED);
 		s->ev_type = PW_EV_REVOKED;
 		return PW_DROP_REVOKED;
 	}
@@ -278,6 +279,14 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 		if (e)
 			pw_ct_account(e, idx, skb, p->t.proto, 0);
 		return PW_OK_FRAG;
+	}
+	/*
+	 * A new connection on a closed flow's port pair: the old flow ends (closed) and this one
+	 * is decided and recorded like any new flow, not merged into the old one's entry.
+	 */
+	if (e && !p->has_inner && pw_ct_reused(e, idx, p->t.proto, p->tcp_flags)) {
+		pw_ct_park(&k, e, 0);
+		e = NULL;
 	}
 	if (!e)
 		return pw_tc_new_flow(skb, s);

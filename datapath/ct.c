@@ -2,7 +2,9 @@
 /*
  * Conntrack housekeeping. The LRU map evicts on pressure by itself; the sweep removes flows
  * that went idle so they end with a flow record and stop admitting packets, and the flush
- * removes an endpoint's flows when it goes away.
+ * removes an endpoint's flows when it goes away. Flows the datapath ended itself (revoked,
+ * or closed and their port pair reused) wait under a parking key (ended != 0) for the next
+ * walk, which reports them at once with the reason they ended for.
  *
  * Walking a hash map while deleting from it: the cursor is advanced (get_next_key) before
  * the current key is deleted, so the walk never continues from a key that no longer exists
@@ -52,6 +54,12 @@ static uint64_t ct_timeout(const struct pw_ct_timeouts *t, const struct pw_ct_ke
 typedef int (*ct_decide_fn)(const void *arg, const struct pw_ct_key *k,
 			    const struct pw_ct_entry *v);
 
+/* Why a parked entry ended: the datapath marked revoked ones; the rest were closed and reused. */
+static int ct_parked_reason(const struct pw_ct_entry *v)
+{
+	return v->flags & PW_CT_F_REVOKED ? PW_END_REVOKED : PW_END_CLOSED;
+}
+
 static int ct_walk(struct pw_dp *dp, ct_decide_fn decide, const void *arg, pw_flow_end_fn cb,
 		   void *ctx, struct pw_ct_sweep_stats *stats)
 {
@@ -75,6 +83,8 @@ static int ct_walk(struct pw_dp *dp, ct_decide_fn decide, const void *arg, pw_fl
 			if (why) {
 				if (bpf_map_delete_elem(fd, &cur) == 0) {
 					expired++;
+					/* the flow's own key: a parked one names it as when live */
+					cur.ended = 0;
 					if (cb)
 						cb(ctx, &cur, &v, why);
 				} else if (errno != ENOENT) {
@@ -103,6 +113,8 @@ static int sweep_decide(const void *arg, const struct pw_ct_key *k, const struct
 {
 	const struct sweep_arg *a = arg;
 
+	if (k->ended)
+		return ct_parked_reason(v);
 	/* a packet may have refreshed it after now was taken: never expire the future */
 	if (v->last_seen_ns >= a->now || a->now - v->last_seen_ns <= ct_timeout(a->t, k, v))
 		return 0;
@@ -136,7 +148,9 @@ static int flush_decide(const void *arg, const struct pw_ct_key *k, const struct
 {
 	uint32_t ep_id = *(const uint32_t *)arg;
 
-	return !ep_id || k->ep_id == ep_id ? PW_END_FLUSHED : 0;
+	if (ep_id && k->ep_id != ep_id)
+		return 0;
+	return k->ended ? ct_parked_reason(v) : PW_END_FLUSHED;
 }
 
 int pw_dp_ct_flush(struct pw_dp *dp, uint32_t ep_id, pw_flow_end_fn cb, void *ctx)

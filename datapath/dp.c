@@ -273,6 +273,12 @@ static int check_pin(struct pw_dp *dp, const struct pw_dp_opts *o, enum pw_dp_ma
 	else if (info.map_flags != bpf_map__map_flags(map))
 		pw_err(dp, "pinned map %s is incompatible: flags 0x%x, this build needs 0x%x", path,
 		       info.map_flags, bpf_map__map_flags(map));
+	else if (m == PW_DPMAP_METRICS && info.max_entries != PW_METRICS_SLOTS)
+		/* its size is its layout: adopted smaller, the last slots would never count */
+		pw_err(dp,
+		       "pinned map %s is incompatible: %u counter slots, this build needs %u "
+		       "(old layout: remove the pin)",
+		       path, info.max_entries, PW_METRICS_SLOTS);
 	else if (want && info.max_entries != want)
 		pw_err(dp,
 		       "pinned map %s is incompatible: capacity %u entries, %u requested "

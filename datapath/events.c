@@ -3,12 +3,20 @@
  * The event reader: one perf ring per CPU. Lost samples are counted and handed to the
  * caller, never dropped silently; samples shorter than struct pw_event (a program built
  * against another layout) are counted and skipped.
+ *
+ * The kernel writes PERF_RECORD_LOST into a ring only when the next sample fits, so a burst
+ * followed by silence would be reported late or never, and a record emitted on a CPU without
+ * a ring is reported to nobody. The BPF side therefore counts its failed outputs per CPU
+ * (PW_METRIC_EV_FULL, PW_METRIC_EV_NOREADER) and every drain compares those counters with
+ * what the rings said (struct pw_ev_cpu).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/perf_event.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "internal.h"
@@ -32,13 +40,83 @@ static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 		dp->on_event(dp->ev_ctx, cpu, &ev);
 }
 
-static void on_lost(void *ctx, int cpu, __u64 cnt)
+static void report_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
 {
-	struct pw_dp *dp = ctx;
-
 	dp->ev_lost += cnt;
 	if (dp->on_lost)
 		dp->on_lost(dp->ev_ctx, cpu, cnt);
+}
+
+/* A ring's PERF_RECORD_LOST: only what the counters have not reported already is new. */
+static void on_ring_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
+{
+	struct pw_ev_cpu *c;
+
+	if (cpu < 0 || cpu >= dp->ev_ncpu) {
+		report_lost(dp, cpu, cnt); /* no counter to match it with: never happens */
+		return;
+	}
+	c = &dp->ev_cpu[cpu];
+	c->ring_lost += cnt;
+	if (c->ring_lost > c->reported) {
+		report_lost(dp, cpu, c->ring_lost - c->reported);
+		c->reported = c->ring_lost;
+	}
+}
+
+/* One counter slot, every CPU's value, in one syscall. */
+static int read_slot(struct pw_dp *dp, __u32 slot, struct pw_metric *vals)
+{
+	int fd = pw_dp_map_fd(dp, PW_DPMAP_METRICS);
+
+	if (fd < 0)
+		return -EINVAL;
+	return bpf_map_lookup_elem(fd, &slot, vals) ? -errno : 0;
+}
+
+/*
+ * After a drain: report what the BPF side counted beyond what was reported. A full ring's
+ * loss is the larger of its counter's growth since open and the ring's own PERF_RECORD_LOST
+ * sum (the counter is bumped at once, the ring record comes with a later sample; a socket
+ * program preempted between its failed output and its counter may reverse that order).
+ */
+static int sync_counters(struct pw_dp *dp)
+{
+	struct pw_metric *v = dp->ev_vals;
+	int c, err;
+
+	err = read_slot(dp, PW_METRIC_EV_FULL, v);
+	if (err)
+		goto out;
+	for (c = 0; c < dp->ev_ncpu; c++) {
+		struct pw_ev_cpu *e = &dp->ev_cpu[c];
+		uint64_t n = v[c].packets > e->full_base ? v[c].packets - e->full_base : 0;
+
+		if (n > e->reported) {
+			report_lost(dp, c, n - e->reported);
+			e->reported = n;
+		}
+	}
+	err = read_slot(dp, PW_METRIC_EV_NOREADER, v);
+	if (err)
+		goto out;
+	for (c = 0; c < dp->ev_ncpu; c++) {
+		struct pw_ev_cpu *e = &dp->ev_cpu[c];
+
+		if (v[c].packets > e->noreader_seen) {
+			report_lost(dp, c, v[c].packets - e->noreader_seen);
+			e->noreader_seen = v[c].packets;
+		}
+	}
+out:
+	/* the drain itself worked: say so once, and report the losses at the next good read */
+	if (err && !dp->ev_read_failed)
+		pw_warn(dp,
+			"cannot read the event loss counters of map %s: %s; losses are "
+			"reported late",
+			pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
+	dp->ev_read_failed = err != 0;
+	return err;
 }
 
 /* perf's record layouts for PERF_SAMPLE_RAW samples and lost-record notices */
@@ -63,7 +141,7 @@ static enum bpf_perf_event_ret on_raw(void *ctx, int cpu, struct perf_event_head
 	} else if (hdr->type == PERF_RECORD_LOST) {
 		struct pw_perf_lost *l = (struct pw_perf_lost *)hdr;
 
-		on_lost(ctx, cpu, l->lost);
+		on_ring_lost(ctx, cpu, l->lost);
 	}
 	return LIBBPF_PERF_EVENT_CONT;
 }
@@ -71,7 +149,7 @@ static enum bpf_perf_event_ret on_raw(void *ctx, int cpu, struct perf_event_head
 int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_event,
 		      pw_lost_fn on_lost_cb, void *ctx)
 {
-	int fd = pw_dp_map_fd(dp, PW_DPMAP_EVENTS), err;
+	int fd = pw_dp_map_fd(dp, PW_DPMAP_EVENTS), err, ncpu, c;
 
 	if (fd < 0)
 		return -EINVAL;
@@ -104,14 +182,43 @@ int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_eve
 		.wakeup_watermark = (__u32)(pages_per_cpu * (size_t)sysconf(_SC_PAGESIZE) / 4),
 	};
 
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu < 0)
+		return ncpu;
+	dp->ev_ncpu = ncpu;
+	dp->ev_read_failed = false;
+	dp->ev_cpu = calloc(ncpu, sizeof(*dp->ev_cpu));
+	dp->ev_vals = calloc(ncpu, sizeof(*dp->ev_vals));
+	if (!dp->ev_cpu || !dp->ev_vals) {
+		err = -ENOMEM;
+		goto out;
+	}
 	dp->pb = perf_buffer__new_raw(fd, pages_per_cpu, &attr, on_raw, dp, NULL);
 	if (!dp->pb) {
 		err = -errno;
 		pw_err(dp, "cannot open the event buffer (%zu pages per CPU): %s", pages_per_cpu,
 		       strerror(-err));
-		return err;
+		goto out;
 	}
-	return 0;
+	/*
+	 * Baselines, taken once the rings are in place: a record that found no ring before
+	 * this point was emitted while no reader was attached (pw_dp_events_unread()), one
+	 * after it is this reader's loss.
+	 */
+	err = read_slot(dp, PW_METRIC_EV_FULL, dp->ev_vals);
+	for (c = 0; !err && c < ncpu; c++)
+		dp->ev_cpu[c].full_base = dp->ev_vals[c].packets;
+	if (!err)
+		err = read_slot(dp, PW_METRIC_EV_NOREADER, dp->ev_vals);
+	for (c = 0; !err && c < ncpu; c++)
+		dp->ev_cpu[c].noreader_seen = dp->ev_vals[c].packets;
+	if (err)
+		pw_err(dp, "cannot read the event loss counters of map %s: %s",
+		       pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
+out:
+	if (err)
+		pw_events_close(dp);
+	return err;
 }
 
 int pw_dp_events_fd(struct pw_dp *dp)
@@ -123,11 +230,13 @@ int pw_dp_events_fd(struct pw_dp *dp)
 
 int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms)
 {
+	uint64_t lost0;
 	int err;
 
 	if (!dp || !dp->pb)
 		return -EINVAL;
 	dp->ev_handled = 0;
+	lost0 = dp->ev_lost;
 	/*
 	 * Records below the wakeup watermark raise no epoll event: wait in short slices and
 	 * drain after each, so a record is seen within PW_EV_DRAIN_MS however full the ring.
@@ -142,7 +251,8 @@ int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms)
 		err = perf_buffer__consume(dp->pb);
 		if (err < 0)
 			return err;
-		if (dp->ev_handled || timeout_ms == 0)
+		sync_counters(dp);
+		if (dp->ev_handled || dp->ev_lost != lost0 || timeout_ms == 0)
 			break;
 		if (timeout_ms > 0) {
 			timeout_ms -= slice;
@@ -163,7 +273,38 @@ int pw_dp_events_consume(struct pw_dp *dp)
 	err = perf_buffer__consume(dp->pb);
 	if (err < 0)
 		return err;
+	sync_counters(dp);
 	return (int)dp->ev_handled;
+}
+
+int pw_dp_events_unread(struct pw_dp *dp, uint64_t *total)
+{
+	struct pw_metric *vals;
+	int ncpu, c, err;
+
+	if (!dp || !total)
+		return -EINVAL;
+	*total = 0;
+	if (dp->pb) {
+		/* as of the last look: whatever grew past it goes to on_lost at the next drain */
+		for (c = 0; c < dp->ev_ncpu; c++)
+			*total += dp->ev_cpu[c].noreader_seen;
+		return 0;
+	}
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	err = read_slot(dp, PW_METRIC_EV_NOREADER, vals);
+	if (err)
+		pw_err(dp, "cannot read the no-reader counter of map %s: %s",
+		       pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
+	for (c = 0; !err && c < ncpu; c++)
+		*total += vals[c].packets;
+	free(vals);
+	return err;
 }
 
 uint64_t pw_dp_events_lost(const struct pw_dp *dp)
@@ -176,8 +317,43 @@ uint64_t pw_dp_events_short(const struct pw_dp *dp)
 	return dp ? dp->ev_short : 0;
 }
 
+int pw_dp_events_close(struct pw_dp *dp)
+{
+	int fd, c, r, err = 0;
+
+	if (!dp || !dp->pb)
+		return -EINVAL;
+	/*
+	 * Detach the rings first: from here on a record finds no ring and is counted in
+	 * EV_NOREADER, for the next reader to report (pw_dp_events_unread()). A program that
+	 * fetched its ring just before the delete still finishes writing into it: it runs in an
+	 * RCU read section of microseconds, so a short wait before the last drain catches it.
+	 */
+	fd = pw_dp_map_fd(dp, PW_DPMAP_EVENTS);
+	for (c = 0; fd >= 0 && c < dp->ev_ncpu; c++) {
+		if (bpf_map_delete_elem(fd, &c) && errno != ENOENT && !err) {
+			err = -errno;
+			pw_err(dp, "cannot detach the event ring of CPU %d: %s", c, strerror(-err));
+		}
+	}
+	usleep(10 * 1000);
+	r = perf_buffer__consume(dp->pb);
+	if (r < 0 && !err)
+		err = r;
+	r = sync_counters(dp);
+	if (r < 0 && !err)
+		err = r;
+	pw_events_close(dp);
+	return err;
+}
+
 void pw_events_close(struct pw_dp *dp)
 {
 	perf_buffer__free(dp->pb);
 	dp->pb = NULL;
+	free(dp->ev_cpu);
+	dp->ev_cpu = NULL;
+	free(dp->ev_vals);
+	dp->ev_vals = NULL;
+	dp->ev_ncpu = 0;
 }

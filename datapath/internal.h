@@ -40,6 +40,19 @@ struct pw_tc_att {
 	int link_fd[PW_DIR_MAX]; /* tcx links held when nothing is pinned; -1 otherwise */
 };
 
+/*
+ * What the event reader knows of one CPU's lost records since it opened. Ring-full losses
+ * reach it twice, by two paths in either order: at once in the PW_METRIC_EV_FULL counter,
+ * and later (with the next record that fits) as PERF_RECORD_LOST. The loss is the larger of
+ * the two; only its excess over what was reported is reported.
+ */
+struct pw_ev_cpu {
+	uint64_t full_base;	/* PW_METRIC_EV_FULL when the reader opened */
+	uint64_t ring_lost;	/* PERF_RECORD_LOST counts from this CPU's ring */
+	uint64_t reported;	/* ring-full losses handed to on_lost */
+	uint64_t noreader_seen; /* PW_METRIC_EV_NOREADER as last read; later increases: lost */
+};
+
 struct pw_dp {
 	struct tc *tc;
 	struct sock *sock;
@@ -62,6 +75,10 @@ struct pw_dp {
 	uint64_t ev_lost;
 	uint64_t ev_short;
 	uint64_t ev_handled;
+	struct pw_ev_cpu *ev_cpu;  /* [ev_ncpu], indexed by CPU number */
+	struct pw_metric *ev_vals; /* [ev_ncpu]: one per-CPU counter slot as read */
+	int ev_ncpu;		   /* possible CPUs */
+	bool ev_read_failed;	   /* warned once that the counters cannot be read */
 
 	pw_log_fn log;
 	void *log_ctx;

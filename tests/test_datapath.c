@@ -27,9 +27,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/if_ether.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
 
 #include <cmocka.h>
 
@@ -77,6 +80,8 @@ struct fx {
 	char cgroup[320];
 	int orig_netns;	      /* >= 0 while the test runs in a private netns */
 	char own_parent[128]; /* a non-bpffs parent dir the library mounts bpffs below */
+	bool pinned;	      /* the test runs on CPU 0 only; saved_cpus restores it */
+	cpu_set_t saved_cpus;
 };
 
 static void rm_tree(const char *path)
@@ -139,6 +144,8 @@ static int fx_teardown(void **state)
 		}
 		rm_tree(f->own_parent);
 	}
+	if (f->pinned)
+		sched_setaffinity(0, sizeof(f->saved_cpus), &f->saved_cpus);
 	if (f->orig_netns >= 0) {
 		/* leaving the private netns drops its last reference: its veths go with it */
 		setns(f->orig_netns, CLONE_NEWNET);
@@ -642,6 +649,27 @@ static void test_pin_old_layout(void **state)
 	assert_int_equal(pw_dp_open(&o, &f->dp), -EINVAL);
 	assert_non_null(strstr(logbuf, "pw_frag_v1 is incompatible: value size 4, this build "
 				       "needs 8"));
+
+	/*
+	 * Metrics from before the event loss counters: same key and value, fewer slots. Adopted,
+	 * its last slots would never count; the capacity of this map is not the caller's to
+	 * choose, so it is checked even with no capacity requested.
+	 */
+	assert_int_equal(unlink(path), 0); /* the next open gets past the frag map */
+	snprintf(path, sizeof(path), "%s/maps/pw_metrics_v1", f->bpffs);
+	assert_int_equal(unlink(path), 0);
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "pw_metrics_v1", sizeof(__u32),
+			    sizeof(struct pw_metric), PW_METRICS_GRID, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	logbuf[0] = '\0';
+	assert_int_equal(pw_dp_open(&o, &f->dp), -EINVAL);
+	snprintf(path, sizeof(path),
+		 "pinned map %s/maps/pw_metrics_v1 is incompatible: %u counter slots, this "
+		 "build needs %u (old layout: remove the pin)",
+		 f->bpffs, PW_METRICS_GRID, PW_METRICS_SLOTS);
+	assert_non_null(strstr(logbuf, path));
 }
 
 /* --- TC attach in a private network namespace --------------------------------------------- */
@@ -1089,6 +1117,159 @@ static void test_ct_sweep_many(void **state)
 	assert_int_equal(count, 500);
 }
 
+/* what the callback got for each parked or live flow of test_ct_parked */
+struct parked_end {
+	int n;
+	uint16_t sport[8];
+	uint8_t ended[8]; /* the key's ended as handed to the callback */
+	uint64_t packets[8];
+	int why[8];
+};
+
+static void on_parked_end(void *ctx, const struct pw_ct_key *k, const struct pw_ct_entry *v,
+			  enum pw_flow_end_reason why)
+{
+	struct parked_end *e = ctx;
+
+	if (e->n < 8) {
+		e->sport[e->n] = ntohs(k->sport);
+		e->ended[e->n] = k->ended;
+		e->packets[e->n] = v->packets[0];
+		e->why[e->n] = why;
+	}
+	e->n++;
+}
+
+/* the index of the record for (sport, packets[0]), or -1 */
+static int parked_find(const struct parked_end *e, uint16_t sport, uint64_t packets)
+{
+	int i;
+
+	for (i = 0; i < e->n && i < 8; i++)
+		if (e->sport[i] == sport && e->packets[i] == packets)
+			return i;
+	return -1;
+}
+
+/*
+ * Flows the TC program ended itself (revoked, or closed and their port pair reused) wait
+ * under ended != 0: the first sweep reports each at once, whatever its age, with the reason
+ * it ended for and the key it had when live; the live flow on the same tuple stays. The
+ * flush ends parked flows too, with their own reason.
+ */
+static void test_ct_parked(void **state)
+{
+	static const struct {
+		uint16_t sport;
+		uint8_t ended, state, flags;
+		int64_t age_s; /* negative: last seen after "now" */
+		uint64_t packets;
+		int why; /* at the sweep; 0: kept */
+	} t[] = {
+		{20000, 1, PW_CT_ESTABLISHED, PW_CT_F_REVOKED, 0, 11, PW_END_REVOKED},
+		{20000, 2, PW_CT_CLOSING, 0, -5, 12, PW_END_CLOSED},
+		{20000, 0, PW_CT_NEW, 0, 1, 13, 0}, /* the new connection on that port pair */
+		{20001, 3, PW_CT_CLOSING, PW_CT_F_REVOKED, 1, 14, PW_END_REVOKED},
+		{20002, 0, PW_CT_ESTABLISHED, 0, 1, 15, 0},
+	};
+	const size_t n = sizeof(t) / sizeof(t[0]);
+	struct fx *f = *state;
+	struct pw_dp_opts o;
+	struct pw_ct_sweep_stats st;
+	struct parked_end e = {};
+	struct timespec ts;
+	uint64_t now, count;
+	size_t i;
+	int fd, j;
+
+	opts_init(&o);
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	fd = pw_dp_map_fd(f->dp, PW_DPMAP_CT);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * NS + ts.tv_nsec + 3600 * NS;
+	for (i = 0; i < n; i++) {
+		struct pw_ct_key k = {.ep_id = 7,
+				      .scope = PW_DIR_EGRESS,
+				      .family = PW_FAMILY_V4,
+				      .proto = IPPROTO_TCP,
+				      .ended = t[i].ended,
+				      .sport = htons(t[i].sport),
+				      .dport = htons(80)};
+		struct pw_ct_entry v = {.state = t[i].state, .flags = t[i].flags};
+
+		inet_pton(AF_INET, "198.18.0.1", &k.saddr[0]);
+		inet_pton(AF_INET, "198.18.0.2", &k.daddr[0]);
+		v.last_seen_ns = now - t[i].age_s * (int64_t)NS;
+		v.created_ns = v.last_seen_ns - NS;
+		v.packets[0] = t[i].packets;
+		assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), 0);
+	}
+
+	assert_int_equal(pw_dp_ct_sweep(f->dp, now, NULL, on_parked_end, &e, &st), 0);
+	assert_int_equal(st.scanned, n);
+	assert_int_equal(st.expired, 3);
+	assert_int_equal(e.n, 3);
+	for (i = 0; i < n; i++) {
+		j = parked_find(&e, t[i].sport, t[i].packets);
+		if (!t[i].why) {
+			assert_int_equal(j, -1);
+			continue;
+		}
+		assert_true(j >= 0);
+		assert_int_equal(e.why[j], t[i].why);
+		assert_int_equal(e.ended[j], 0); /* named as when it was live */
+	}
+	assert_int_equal(pw_dp_ct_count(f->dp, &count), 0);
+	assert_int_equal(count, 2);
+	/* nothing parked is left to report twice */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(pw_dp_ct_sweep(f->dp, now, NULL, on_parked_end, &e, &st), 0);
+	assert_int_equal(e.n, 0);
+
+	/* the flush: live flows end as flushed, parked ones with their own reason */
+	{
+		struct pw_ct_key k = {.ep_id = 7,
+				      .scope = PW_DIR_EGRESS,
+				      .family = PW_FAMILY_V4,
+				      .proto = IPPROTO_TCP,
+				      .ended = 1,
+				      .sport = htons(20000),
+				      .dport = htons(80)};
+		struct pw_ct_entry v = {.state = PW_CT_ESTABLISHED, .flags = PW_CT_F_REVOKED};
+
+		inet_pton(AF_INET, "198.18.0.1", &k.saddr[0]);
+		inet_pton(AF_INET, "198.18.0.2", &k.daddr[0]);
+		v.last_seen_ns = now;
+		v.packets[0] = 16;
+		assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), 0);
+		k.ep_id = 8; /* another endpoint's parked flow: not this flush's */
+		v.packets[0] = 17;
+		assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), 0);
+	}
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(pw_dp_ct_flush(f->dp, 7, on_parked_end, &e), 0);
+	assert_int_equal(e.n, 3);
+	j = parked_find(&e, 20000, 16);
+	assert_true(j >= 0);
+	assert_int_equal(e.why[j], PW_END_REVOKED);
+	assert_int_equal(e.ended[j], 0);
+	j = parked_find(&e, 20000, 13);
+	assert_true(j >= 0);
+	assert_int_equal(e.why[j], PW_END_FLUSHED);
+	j = parked_find(&e, 20002, 15);
+	assert_true(j >= 0);
+	assert_int_equal(e.why[j], PW_END_FLUSHED);
+	assert_int_equal(pw_dp_ct_count(f->dp, &count), 0);
+	assert_int_equal(count, 1);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(pw_dp_ct_flush(f->dp, 0, on_parked_end, &e), 0);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.why[0], PW_END_REVOKED);
+	assert_int_equal(e.packets[0], 17);
+	assert_int_equal(pw_dp_ct_count(f->dp, &count), 0);
+	assert_int_equal(count, 0);
+}
+
 /* --- metrics, usage, handles, events ------------------------------------------------------ */
 
 static void test_metrics(void **state)
@@ -1117,11 +1298,26 @@ static void test_metrics(void **state)
 	assert_int_equal(
 		bpf_map_update_elem(pw_dp_map_fd(f->dp, PW_DPMAP_METRICS), &slot, vals, BPF_ANY),
 		0);
-	free(vals);
 	assert_int_equal(pw_dp_metrics_read(f->dp, out), 0);
 	assert_int_equal(out[slot].packets, want);
 	assert_int_equal(out[slot].bytes, 100 * want);
 	assert_int_equal(out[slot + 1].packets, 0);
+	/* an event loss counter is summed like the grid, and so is the last slot */
+	slot = PW_METRIC_EV_NOREADER;
+	assert_int_equal(
+		bpf_map_update_elem(pw_dp_map_fd(f->dp, PW_DPMAP_METRICS), &slot, vals, BPF_ANY),
+		0);
+	slot = PW_METRICS_SLOTS - 1;
+	assert_int_equal(slot, PW_METRIC_CT_END_LOST);
+	assert_int_equal(
+		bpf_map_update_elem(pw_dp_map_fd(f->dp, PW_DPMAP_METRICS), &slot, vals, BPF_ANY),
+		0);
+	free(vals);
+	assert_int_equal(pw_dp_metrics_read(f->dp, out), 0);
+	assert_int_equal(out[PW_METRIC_EV_NOREADER].packets, want);
+	assert_int_equal(out[slot].packets, want);
+	assert_int_equal(out[PW_METRIC_EV_FULL].packets, 0);
+	assert_int_equal(out[PW_METRIC_IDX(PW_DROP_POLICY, PW_DIR_EGRESS)].packets, want);
 
 	assert_int_equal(pw_dp_map_usage(f->dp, PW_DPMAP_METRICS, &u), 0);
 	assert_int_equal(u.max_entries, PW_METRICS_SLOTS);
@@ -1277,6 +1473,256 @@ out:
 	assert_true(full >= 0 && shrt >= 0);
 }
 
+/*
+ * Records through the real TC program, whose pw_event_emit() counts what it cannot write: a
+ * SYN from an address the endpoint does not own, on its veth, is dropped as spoofed with one
+ * event per run. Runs in a private netns: BPF_PROG_TEST_RUN resolves the skb's ifindex.
+ */
+#define SPOOF_EP_ADDR "198.18.0.1"
+#define SPOOF_SRC     "198.18.9.9"
+
+struct syn_frame {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr tcp;
+} __attribute__((packed));
+
+struct spoof {
+	int prog;
+	uint32_t ifindex;
+	struct syn_frame f;
+};
+
+static uint16_t ip_csum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* every record and every loss of the test in one CPU's ring */
+static void pin_cpu0(struct fx *f)
+{
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(f->saved_cpus), &f->saved_cpus), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	f->pinned = true;
+}
+
+static void spoof_setup(struct fx *f, struct spoof *sp)
+{
+	struct pw_endpoint ep = {.ep_id = 7, .identity = 300, .n_v4 = 1};
+	char name[IFNAMSIZ];
+
+	enter_netns(f);
+	sp->ifindex = make_veth(name, sizeof(name));
+	ep.ifindex = sp->ifindex;
+	assert_int_equal(inet_pton(AF_INET, SPOOF_EP_ADDR, &ep.v4[0]), 1);
+	assert_int_equal(pw_dp_endpoint_upsert(f->dp, &ep), 0);
+	sp->prog = pw_dp_prog_fd(f->dp, PW_PROG_TC_INGRESS); /* what the pod sends */
+	assert_true(sp->prog >= 0);
+
+	memset(&sp->f, 0, sizeof(sp->f));
+	memcpy(sp->f.eth.h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	memcpy(sp->f.eth.h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	sp->f.eth.h_proto = htons(ETH_P_IP);
+	sp->f.ip.version = 4;
+	sp->f.ip.ihl = 5;
+	sp->f.ip.ttl = 64;
+	sp->f.ip.protocol = IPPROTO_TCP;
+	sp->f.ip.tot_len = htons(sizeof(sp->f.ip) + sizeof(sp->f.tcp));
+	inet_pton(AF_INET, SPOOF_SRC, &sp->f.ip.saddr);
+	inet_pton(AF_INET, "198.18.0.2", &sp->f.ip.daddr);
+	sp->f.ip.check = htons(ip_csum(&sp->f.ip, sizeof(sp->f.ip)));
+	sp->f.tcp.source = htons(40000);
+	sp->f.tcp.dest = htons(80);
+	sp->f.tcp.doff = 5;
+	sp->f.tcp.syn = 1;
+	sp->f.tcp.window = htons(64240);
+}
+
+/* n spoofed SYNs dropped, n events emitted; returns the decisions the metrics counted */
+static uint64_t spoof_run(struct fx *f, struct spoof *sp, int n)
+{
+	struct pw_metric m0[PW_METRICS_SLOTS], m1[PW_METRICS_SLOTS];
+	struct __sk_buff skb = {.ifindex = sp->ifindex};
+	unsigned int slot = PW_METRIC_IDX(PW_DROP_SPOOFED, PW_DIR_EGRESS);
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = &sp->f, .data_size_in = sizeof(sp->f),
+		    .ctx_in = &skb, .ctx_size_in = sizeof(skb), .repeat = n);
+
+	assert_int_equal(pw_dp_metrics_read(f->dp, m0), 0);
+	assert_int_equal(bpf_prog_test_run_opts(sp->prog, &t), 0);
+	assert_int_equal(t.retval, 2 /* TC_ACT_SHOT */);
+	assert_int_equal(pw_dp_metrics_read(f->dp, m1), 0);
+	return m1[slot].packets - m0[slot].packets;
+}
+
+static uint64_t metric(struct fx *f, unsigned int slot)
+{
+	struct pw_metric m[PW_METRICS_SLOTS];
+
+	assert_int_equal(pw_dp_metrics_read(f->dp, m), 0);
+	return m[slot].packets;
+}
+
+/*
+ * An overflow followed by silence: the loss is reported by the drain that follows it, not
+ * when (or if) the kernel's PERF_RECORD_LOST comes with a later record, and that record then
+ * adds nothing.
+ */
+static void test_events_lost_at_once(void **state)
+{
+	struct fx *f = *state;
+	struct pw_dp_opts o;
+	struct evs e = {};
+	struct spoof sp;
+	uint64_t full0, decisions;
+	int handled;
+
+	pin_cpu0(f);
+	opts_init(&o);
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	spoof_setup(f, &sp);
+	assert_int_equal(pw_dp_events_open(f->dp, 1, on_event, on_lost, &e), 0);
+	full0 = metric(f, PW_METRIC_EV_FULL);
+
+	/* a one-page ring holds about 34 records: most of 200 find it full */
+	decisions = spoof_run(f, &sp, 200);
+	assert_int_equal(decisions, 200);
+	handled = pw_dp_events_consume(f->dp);
+	assert_true(handled > 0 && handled < 200);
+	assert_int_equal(e.n, handled);
+	assert_int_equal(e.lost, 200 - handled);
+	assert_int_equal(pw_dp_events_lost(f->dp), e.lost);
+	assert_int_equal(metric(f, PW_METRIC_EV_FULL) - full0, e.lost);
+	assert_int_equal(pw_dp_events_consume(f->dp), 0);
+	assert_int_equal(e.lost, 200 - handled);
+
+	/* the next record fits and carries the kernel's PERF_RECORD_LOST: nothing new */
+	assert_int_equal(spoof_run(f, &sp, 1), 1);
+	assert_int_equal(pw_dp_events_consume(f->dp), 1);
+	assert_int_equal(e.n, handled + 1);
+	assert_int_equal(e.lost, 200 - handled);
+	assert_int_equal(pw_dp_events_lost(f->dp), e.lost);
+
+	/* a second overflow, this time drained by poll, the way podwalld's loop is woken */
+	e.n = 0;
+	e.lost = 0;
+	assert_int_equal(spoof_run(f, &sp, 100), 100);
+	handled = drain(f->dp);
+	assert_true(handled > 0 && handled < 100);
+	assert_int_equal(e.lost, 100 - handled);
+	assert_int_equal(spoof_run(f, &sp, 1), 1);
+	assert_int_equal(drain(f->dp), 1);
+	assert_int_equal(e.lost, 100 - handled);
+	assert_int_equal(metric(f, PW_METRIC_EV_FULL) - full0, pw_dp_events_lost(f->dp));
+	assert_int_equal(metric(f, PW_METRIC_EV_NOREADER), 0);
+}
+
+/*
+ * Records emitted while no reader has a ring: counted per CPU, read back without a reader by
+ * pw_dp_events_unread(); once a reader is open, a CPU whose ring is gone reports through
+ * on_lost instead, and unread() follows what was reported.
+ */
+static void test_events_unread(void **state)
+{
+	struct fx *f = *state;
+	struct pw_dp_opts o;
+	struct evs e = {};
+	struct spoof sp;
+	uint64_t u0, u1, u2;
+	__u32 cpu0 = 0;
+
+	pin_cpu0(f);
+	opts_init(&o);
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	spoof_setup(f, &sp);
+	assert_int_equal(pw_dp_events_unread(f->dp, NULL), -EINVAL);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u0), 0);
+	assert_int_equal(u0, 0);
+
+	/* no reader: every record is unread, none lost (there is no reader to lose them) */
+	assert_int_equal(spoof_run(f, &sp, 25), 25);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u1), 0);
+	assert_int_equal(u1, u0 + 25);
+	assert_int_equal(spoof_run(f, &sp, 5), 5);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u1), 0);
+	assert_int_equal(u1, u0 + 30);
+	assert_int_equal(metric(f, PW_METRIC_EV_NOREADER), u1);
+	assert_int_equal(metric(f, PW_METRIC_EV_FULL), 0);
+
+	/* a reader: what came before it is not its loss, and the count stops growing */
+	assert_int_equal(pw_dp_events_open(f->dp, 1, on_event, on_lost, &e), 0);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u2), 0);
+	assert_int_equal(u2, u1);
+	assert_int_equal(spoof_run(f, &sp, 3), 3);
+	assert_int_equal(pw_dp_events_consume(f->dp), 3);
+	assert_int_equal(e.lost, 0);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u2), 0);
+	assert_int_equal(u2, u1);
+
+	/* CPU 0 loses its ring under an open reader: reported at the next drain, once */
+	assert_int_equal(bpf_map_delete_elem(pw_dp_map_fd(f->dp, PW_DPMAP_EVENTS), &cpu0), 0);
+	assert_int_equal(spoof_run(f, &sp, 4), 4);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u2), 0);
+	assert_int_equal(u2, u1); /* not looked at yet */
+	assert_int_equal(pw_dp_events_consume(f->dp), 0);
+	assert_int_equal(e.lost, 4);
+	assert_int_equal(pw_dp_events_lost(f->dp), 4);
+	assert_int_equal(pw_dp_events_consume(f->dp), 0);
+	assert_int_equal(e.lost, 4);
+	/* reported through on_lost, so part of the value a stopping daemon stores */
+	assert_int_equal(pw_dp_events_unread(f->dp, &u2), 0);
+	assert_int_equal(u2, u1 + 4);
+	assert_int_equal(metric(f, PW_METRIC_EV_NOREADER), u1 + 4);
+}
+
+/*
+ * A stopping reader: what its rings hold reaches the callbacks, and what is emitted after it
+ * is counted as unread from the value it leaves, one record to one place, never both.
+ */
+static void test_events_close_drains(void **state)
+{
+	struct fx *f = *state;
+	struct pw_dp_opts o;
+	struct evs e = {};
+	struct spoof sp;
+	uint64_t u0, u1;
+
+	pin_cpu0(f);
+	opts_init(&o);
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	spoof_setup(f, &sp);
+	assert_int_equal(pw_dp_events_close(f->dp), -EINVAL); /* not open */
+	assert_int_equal(pw_dp_events_open(f->dp, 4, on_event, on_lost, &e), 0);
+	/* below the wakeup watermark: only a drain would see these */
+	assert_int_equal(spoof_run(f, &sp, 40), 40);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(pw_dp_events_close(f->dp), 0);
+	assert_int_equal(e.n, 40);
+	assert_int_equal(e.lost, 0);
+	assert_int_equal(pw_dp_events_fd(f->dp), -EINVAL); /* closed */
+	assert_int_equal(pw_dp_events_unread(f->dp, &u0), 0);
+	assert_int_equal(spoof_run(f, &sp, 7), 7);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u1), 0);
+	assert_int_equal(u1, u0 + 7);
+	assert_int_equal(e.n, 40);
+	/* a new reader starts clean */
+	assert_int_equal(pw_dp_events_open(f->dp, 4, on_event, on_lost, &e), 0);
+	assert_int_equal(spoof_run(f, &sp, 2), 2);
+	assert_int_equal(pw_dp_events_consume(f->dp), 2);
+	assert_int_equal(e.n, 42);
+}
+
 /* Without privileges the open fails with a message that says what is missing. */
 static void test_unprivileged(void **state)
 {
@@ -1428,9 +1874,13 @@ int main(void)
 		T(test_cgroup),
 		T(test_ct),
 		T(test_ct_sweep_many),
+		T(test_ct_parked),
 		T(test_bump_many),
 		T(test_metrics),
 		T(test_events),
+		T(test_events_lost_at_once),
+		T(test_events_unread),
+		T(test_events_close_drains),
 		T(test_unprivileged),
 		T(test_own_mount),
 		T(test_no_fd_leak),

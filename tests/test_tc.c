@@ -2,8 +2,9 @@
 /*
  * Table-driven BPF_PROG_TEST_RUN tests of the TC programs, loaded through the datapath
  * library. Each row is {packet, interface, direction, action before, expected verdict,
- * reason (read back from the metrics), conntrack and fragment map change, event}. Rows of a
- * table run in order so replies, fragments and revocations see the state earlier rows left.
+ * reason (read back from the metrics), conntrack change (live and parked entries), fragment
+ * map change, event}. Rows of a table run in order so replies, fragments and revocations see
+ * the state earlier rows left.
  *
  * BPF_PROG_TEST_RUN resolves ctx->ifindex in the caller's netns, so the process first moves
  * to a private netns of its own with two veth pairs; it vanishes with the process.
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -255,7 +257,9 @@ struct step {
 	bool (*pre)(void); /* before the packet: change maps */
 	int verdict;	   /* TC_ACT_OK / TC_ACT_SHOT */
 	int reason;
-	int ct_delta;
+	int ct_delta; /* live conntrack entries */
+	int parked;   /* parked entries: flows ended in the datapath, awaiting the sweep */
+	int ct_lost;  /* PW_METRIC_CT_END_LOST increments: flow ends that found no parking slot */
 	int frag_delta;
 	int ev;		    /* expected event type, 0: none at all */
 	uint32_t cookie;    /* expected in the event when non-zero */
@@ -272,12 +276,33 @@ static int frag_count(struct fx *fx, uint64_t *n)
 	return err;
 }
 
+/* Live and parked conntrack entries (struct pw_ct_key: ended != 0 is parked). */
+static int ct_census(struct fx *fx, uint64_t *live, uint64_t *parked)
+{
+	int fd = pw_dp_map_fd(fx->dp, PW_DPMAP_CT);
+	struct pw_ct_key k, next;
+	void *prev = NULL;
+
+	*live = *parked = 0;
+	if (fd < 0)
+		return fd;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.ended)
+			(*parked)++;
+		else
+			(*live)++;
+	}
+	return 0;
+}
+
 static bool run_step(struct fx *fx, const struct step *s)
 {
 	static struct pw_metric before[PW_METRICS_SLOTS], after[PW_METRICS_SLOTS];
 	uint8_t buf[TP_MAX];
 	struct __sk_buff skb = {};
-	uint64_t ct0, ct1, fr0, fr1, total = 0;
+	uint64_t ct0, ct1, pk0, pk1, fr0, fr1, total = 0;
 	int fd, err, i, got_reason = -1;
 	bool ok = false;
 	size_t len;
@@ -304,7 +329,7 @@ static bool run_step(struct fx *fx, const struct step *s)
 	CHECK(pw_dp_events_consume(fx->dp) >= 0, "drain events");
 	fx->n_ev = 0;
 	CHECK(!pw_dp_metrics_read(fx->dp, before), "metrics");
-	CHECK(!pw_dp_ct_count(fx->dp, &ct0), "ct count");
+	CHECK(!ct_census(fx, &ct0, &pk0), "ct count");
 	CHECK(!frag_count(fx, &fr0), "frag count");
 
 	err = bpf_prog_test_run_opts(fd, &opts);
@@ -312,15 +337,22 @@ static bool run_step(struct fx *fx, const struct step *s)
 
 	CHECK(pw_dp_events_consume(fx->dp) >= 0, "events");
 	CHECK(!pw_dp_metrics_read(fx->dp, after), "metrics");
-	CHECK(!pw_dp_ct_count(fx->dp, &ct1), "ct count");
+	CHECK(!ct_census(fx, &ct1, &pk1), "ct count");
 	CHECK(!frag_count(fx, &fr1), "frag count");
 
-	for (i = 0; i < PW_METRICS_SLOTS; i++) {
+	for (i = 0; i < PW_METRICS_GRID; i++) {
 		uint64_t d = after[i].packets - before[i].packets;
 
 		total += d;
 		if (d)
 			got_reason = i;
+	}
+	/* the datapath's own counters past the grid: only the expected lost flow ends move */
+	for (i = PW_METRICS_GRID; i < PW_METRICS_SLOTS; i++) {
+		uint64_t d = after[i].packets - before[i].packets;
+
+		CHECK(d == (uint64_t)(i == PW_METRIC_CT_END_LOST ? s->ct_lost : 0),
+		      "counter slot %d moved by %llu", i, (unsigned long long)d);
 	}
 	CHECK(total == 1, "%llu metric increments", (unsigned long long)total);
 	CHECK(got_reason % PW_DIR_MAX == s->dir, "counted in direction %d",
@@ -331,6 +363,8 @@ static bool run_step(struct fx *fx, const struct step *s)
 	CHECK((int)opts.retval == s->verdict, "verdict %u, expected %d", opts.retval, s->verdict);
 	CHECK((int64_t)(ct1 - ct0) == s->ct_delta, "conntrack changed by %lld, expected %d",
 	      (long long)(ct1 - ct0), s->ct_delta);
+	CHECK((int64_t)(pk1 - pk0) == s->parked, "parked entries changed by %lld, expected %d",
+	      (long long)(pk1 - pk0), s->parked);
 	CHECK((int64_t)(fr1 - fr0) == s->frag_delta, "fragments changed by %lld, expected %d",
 	      (long long)(fr1 - fr0), s->frag_delta);
 	CHECK(fx->lost == 0, "events lost");
@@ -385,12 +419,15 @@ static void run_table(void **state, const struct step *rows, size_t n)
 
 /* --- map inspection for post hooks ------------------------------------------------------ */
 
-static bool ct_get(uint32_t ep_id, int scope, const struct tp *t, struct pw_ct_entry *out)
+/* The entry of flow t, live (ended 0) or parked in slot ended. */
+static bool ct_get_at(uint32_t ep_id, int scope, const struct tp *t, uint8_t ended,
+		      struct pw_ct_entry *out)
 {
 	struct pw_ct_key k = {};
 	int fd = pw_dp_map_fd(g_fx->dp, PW_DPMAP_CT);
 
 	k.ep_id = ep_id;
+	k.ended = ended;
 	k.scope = scope;
 	k.family = t->family;
 	k.proto = t->proto;
@@ -404,6 +441,11 @@ static bool ct_get(uint32_t ep_id, int scope, const struct tp *t, struct pw_ct_e
 		k.dport = htons(t->dport);
 	}
 	return fd >= 0 && !bpf_map_lookup_elem(fd, &k, out);
+}
+
+static bool ct_get(uint32_t ep_id, int scope, const struct tp *t, struct pw_ct_entry *out)
+{
+	return ct_get_at(ep_id, scope, t, 0, out);
 }
 
 static const struct tp flow_a_b_80 = {TCP(4, A4, B4, 40000, 80, TCP_SYN)};
@@ -425,12 +467,19 @@ static bool post_closing(void)
 	       e.packets[1] == 2 && (e.tcp_flags[1] & TCP_FIN);
 }
 
+/* the old connection parked whole (closed, not revoked); the new one lives from its own SYN */
 static bool post_reopened(void)
 {
-	struct pw_ct_entry e;
+	struct pw_ct_entry old, e;
 
-	return ct_get(EPID_A, PW_DIR_EGRESS, &flow_a_b_80, &e) && e.state == PW_CT_NEW &&
-	       e.tcp_flags[0] == TCP_SYN && e.tcp_flags[1] == 0 && e.packets[0] == 4;
+	return ct_get_at(EPID_A, PW_DIR_EGRESS, &flow_a_b_80, 1, &old) &&
+	       old.state == PW_CT_CLOSING && !(old.flags & PW_CT_F_REVOKED) &&
+	       old.packets[0] == 3 && old.packets[1] == 2 && old.cookie == 101 &&
+	       old.tcp_flags[0] == (TCP_SYN | TCP_ACK) &&
+	       old.tcp_flags[1] == (TCP_SYN | TCP_ACK | TCP_FIN) &&
+	       ct_get(EPID_A, PW_DIR_EGRESS, &flow_a_b_80, &e) && e.state == PW_CT_NEW &&
+	       e.tcp_flags[0] == TCP_SYN && e.tcp_flags[1] == 0 && e.packets[0] == 1 &&
+	       e.packets[1] == 0 && e.cookie == 101 && e.created_ns > old.created_ns;
 }
 
 static bool post_new(void)
@@ -556,6 +605,96 @@ static bool post_related_gen(void)
 	return !pw_dp_endpoint_lookup_ifindex(g_fx->dp, g_fx->ifindex[EP_A], &ep) &&
 	       ep.policy_gen != 1 && ct_get(EPID_A, PW_DIR_EGRESS, &q4_b80, &e) &&
 	       e.policy_gen == ep.policy_gen && e.cookie == 101 && e.packets[0] == 1;
+}
+
+/* --- flows ended in the datapath: parked, then recorded by the sweep -------------------- */
+
+struct swept {
+	int n;
+	struct pw_ct_key key[8];
+	struct pw_ct_entry val[8];
+	int why[8];
+};
+
+static void on_swept(void *ctx, const struct pw_ct_key *k, const struct pw_ct_entry *v,
+		     enum pw_flow_end_reason why)
+{
+	struct swept *sw = ctx;
+
+	if (sw->n < 8) {
+		sw->key[sw->n] = *k;
+		sw->val[sw->n] = *v;
+		sw->why[sw->n] = why;
+	}
+	sw->n++;
+}
+
+/* A sweep at the current time: live flows of a table are seconds old and stay. */
+static bool sweep_now(struct swept *sw)
+{
+	struct timespec ts;
+
+	memset(sw, 0, sizeof(*sw));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return !pw_dp_ct_sweep(g_fx->dp, (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec, NULL,
+			       on_swept, sw, NULL);
+}
+
+/* The swept record of flow t from A's egress, named by its live key (ended 0), or NULL. */
+static const struct pw_ct_entry *swept_find(const struct swept *sw, const struct tp *t, int *why)
+{
+	uint32_t saddr[4] = {0}, daddr[4] = {0};
+	int i;
+
+	tp_addr(t->family, t->src, saddr);
+	tp_addr(t->family, t->dst, daddr);
+	for (i = 0; i < sw->n && i < 8; i++) {
+		const struct pw_ct_key *k = &sw->key[i];
+
+		if (k->ep_id == EPID_A && k->scope == PW_DIR_EGRESS && !k->ended &&
+		    k->proto == t->proto && k->sport == htons(t->sport) &&
+		    k->dport == htons(t->dport) && !memcmp(k->saddr, saddr, sizeof(saddr)) &&
+		    !memcmp(k->daddr, daddr, sizeof(daddr))) {
+			*why = sw->why[i];
+			return &sw->val[i];
+		}
+	}
+	return NULL;
+}
+
+static const struct tp flow_a_b_8000 = {TCP(4, A4, B4, 40001, 8000, TCP_SYN)};
+
+/* the revoked flow left its live key, whole, for a parking slot */
+static bool post_revoked_80(void)
+{
+	struct pw_ct_entry e;
+
+	return !ct_get(EPID_A, PW_DIR_EGRESS, &flow_a_b_80, &e) &&
+	       ct_get_at(EPID_A, PW_DIR_EGRESS, &flow_a_b_80, 1, &e) &&
+	       (e.flags & PW_CT_F_REVOKED) && e.state == PW_CT_ESTABLISHED && e.packets[0] == 2 &&
+	       e.packets[1] == 1 && e.bytes[0] && e.bytes[1] && e.cookie == 101 &&
+	       e.src_identity == ID_A && e.dst_identity == ID_B &&
+	       !ct_get_at(EPID_A, PW_DIR_EGRESS, &flow_a_b_80, 2, &e);
+}
+
+/* the sweep records both revoked flows at once, with their counters, and frees their slots */
+static bool post_sweep_revoked(void)
+{
+	const struct pw_ct_entry *v80, *v8000;
+	struct pw_ct_entry e;
+	struct swept sw;
+	uint64_t live, parked;
+	int why80 = 0, why8000 = 0;
+
+	if (!sweep_now(&sw) || sw.n != 2)
+		return false;
+	v80 = swept_find(&sw, &flow_a_b_80, &why80);
+	v8000 = swept_find(&sw, &flow_a_b_8000, &why8000);
+	return v80 && v8000 && why80 == PW_END_REVOKED && why8000 == PW_END_REVOKED &&
+	       v80->packets[0] == 2 && v80->packets[1] == 1 && v8000->packets[0] == 2 &&
+	       v8000->packets[1] == 0 && (v8000->flags & PW_CT_F_REVOKED) &&
+	       !ct_get_at(EPID_A, PW_DIR_EGRESS, &flow_a_b_8000, 1, &e) &&
+	       !ct_census(g_fx, &live, &parked) && parked == 0 && live == 1;
 }
 
 /* clang-format off */
@@ -931,11 +1070,14 @@ static const struct step ct_rows[] = {
 	 {TCP(4, B4, A4, 80, 40000, TCP_FIN | TCP_ACK)},
 	 .reason = PW_OK_REPLY,
 	 .post = post_closing},
-	{"port pair reused: a new syn reopens the entry",
+	{"port pair reused: the old flow parked, the new syn decided and recorded",
 	 EP_A,
 	 EG,
 	 {TCP(4, A4, B4, 40000, 80, TCP_SYN)},
-	 .reason = PW_OK_ESTABLISHED,
+	 .reason = PW_OK_POLICY,
+	 .parked = 1,
+	 .ev = PW_EV_FLOW_NEW,
+	 .cookie = 101,
 	 .post = post_reopened},
 	{"a's egress flow to B:8000",
 	 EP_A,
@@ -1009,6 +1151,134 @@ static const struct step ct_rows[] = {
 static void test_conntrack(void **state)
 {
 	RUN(ct_rows);
+}
+
+/*
+ * A port pair reused again and again within one sweep interval: each closed connection is
+ * parked for its record, until the parking slots run out and the loss is counted; a SYN that
+ * is no fresh one, or comes from the peer, continues the closing flow.
+ */
+static const struct tp flow_reuse = {TCP(4, A4, B4, 41000, 80, TCP_SYN)};
+
+static bool parked_in(uint8_t slot, uint64_t pkts0, uint64_t pkts1)
+{
+	struct pw_ct_entry e;
+
+	if (!ct_get_at(EPID_A, PW_DIR_EGRESS, &flow_reuse, slot, &e))
+		return false;
+	return e.state == PW_CT_CLOSING && !(e.flags & PW_CT_F_REVOKED) &&
+	       (e.tcp_flags[0] & TCP_FIN) && e.packets[0] == pkts0 && e.packets[1] == pkts1;
+}
+
+static bool live_fresh(void)
+{
+	struct pw_ct_entry e;
+
+	return ct_get(EPID_A, PW_DIR_EGRESS, &flow_reuse, &e) && e.state == PW_CT_NEW &&
+	       e.packets[0] == 1 && e.packets[1] == 0 && e.tcp_flags[0] == TCP_SYN;
+}
+
+static bool post_reuse1(void)
+{
+	return parked_in(1, 3, 2) && live_fresh();
+}
+
+static bool post_reuse2(void)
+{
+	return parked_in(1, 3, 2) && parked_in(2, 2, 0) && live_fresh();
+}
+
+static bool post_reuse3(void)
+{
+	return post_reuse2() && parked_in(3, 2, 0);
+}
+
+/* the slots still hold the first three; the fourth connection's predecessor is gone */
+static bool post_reuse4(void)
+{
+	return post_reuse3();
+}
+
+/* the sweep ends the three parked connections as closed, whatever their age */
+static bool pre_sweep_then_revoke_80(void)
+{
+	const struct pw_ct_entry *v;
+	struct swept sw;
+	int i, why = 0;
+
+	if (!sweep_now(&sw) || sw.n != 3)
+		return false;
+	for (i = 0; i < 3; i++)
+		if (sw.why[i] != PW_END_CLOSED || sw.key[i].ended)
+			return false;
+	v = swept_find(&sw, &flow_reuse, &why);
+	return v && why == PW_END_CLOSED && pre_revoke_80();
+}
+
+/* the old connection parked; the new one denied, so nothing live */
+static bool post_reuse_denied(void)
+{
+	struct pw_ct_entry e;
+
+	return parked_in(1, 2, 0) && !ct_get(EPID_A, PW_DIR_EGRESS, &flow_reuse, &e) &&
+	       !ct_get_at(EPID_A, PW_DIR_EGRESS, &flow_reuse, 2, &e);
+}
+
+/* clang-format off */
+#define REUSE(name, post_) \
+	{name, EP_A, EG, {TCP(4, A4, B4, 41000, 80, TCP_SYN)}, .reason = PW_OK_POLICY, \
+	 .parked = 1, .ev = PW_EV_FLOW_NEW, .cookie = 101, .post = post_}
+#define FIN_A {TCP(4, A4, B4, 41000, 80, TCP_FIN | TCP_ACK)}
+/* clang-format on */
+
+static const struct step reuse_rows[] = {
+	{"syn", EP_A, EG, {TCP(4, A4, B4, 41000, 80, TCP_SYN)}, NEWFLOW(101)},
+	{"syn-ack",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 80, 41000, TCP_SYN | TCP_ACK)},
+	 .reason = PW_OK_REPLY},
+	{"fin from the pod", EP_A, EG, FIN_A, .reason = PW_OK_ESTABLISHED},
+	{"a syn from the peer on the closing flow: a reply, nothing parked",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 80, 41000, TCP_SYN)},
+	 .reason = PW_OK_REPLY},
+	{"a syn-ack in the original direction is no fresh syn: nothing parked",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41000, 80, TCP_SYN | TCP_ACK)},
+	 .reason = PW_OK_ESTABLISHED},
+	REUSE("reuse 1: the old connection in slot 1, the new one live", post_reuse1),
+	{"fin 2", EP_A, EG, FIN_A, .reason = PW_OK_ESTABLISHED},
+	REUSE("reuse 2: slot 2", post_reuse2),
+	{"fin 3", EP_A, EG, FIN_A, .reason = PW_OK_ESTABLISHED},
+	REUSE("reuse 3: slot 3", post_reuse3),
+	{"fin 4", EP_A, EG, FIN_A, .reason = PW_OK_ESTABLISHED},
+	{"reuse 4: no slot left, the lost flow end is counted",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41000, 80, TCP_SYN)},
+	 .reason = PW_OK_POLICY,
+	 .ct_lost = 1,
+	 .ev = PW_EV_FLOW_NEW,
+	 .cookie = 101,
+	 .post = post_reuse4},
+	{"fin 5", EP_A, EG, FIN_A, .reason = PW_OK_ESTABLISHED},
+	{"after a sweep, policy denies the reuse: old one parked, syn dropped",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41000, 80, TCP_SYN)},
+	 .pre = pre_sweep_then_revoke_80,
+	 DROPPED(PW_DROP_POLICY),
+	 .ct_delta = -1,
+	 .parked = 1,
+	 .post = post_reuse_denied},
+};
+
+static void test_reuse(void **state)
+{
+	RUN(reuse_rows);
 }
 
 static const struct tp q4_tracked = {TCP(4, A4, C4, 40000, 443, TCP_SYN)};
@@ -1252,7 +1522,7 @@ static const struct step revoke_rows[] = {
 	 .reason = PW_OK_ESTABLISHED,
 	 .post = post_gen_updated},
 	{"flow to B:8000", EP_A, EG, {TCP(4, A4, B4, 40001, 8000, TCP_SYN)}, NEWFLOW(102)},
-	{"entry deleted: reply revoked",
+	{"entry parked: reply revoked",
 	 EP_A,
 	 IN,
 	 {TCP(4, B4, A4, 80, 40000, TCP_ACK)},
@@ -1260,7 +1530,9 @@ static const struct step revoke_rows[] = {
 	 .verdict = SHOT,
 	 .reason = PW_DROP_REVOKED,
 	 .ct_delta = -1,
-	 .ev = PW_EV_REVOKED},
+	 .parked = 1,
+	 .ev = PW_EV_REVOKED,
+	 .post = post_revoked_80},
 	{"and the next packet is a denied new flow",
 	 EP_A,
 	 EG,
@@ -1294,7 +1566,7 @@ static const struct step revoke_rows[] = {
 	 EG,
 	 {TCP(4, A4, B4, 40001, 8000, TCP_ACK)},
 	 .reason = PW_OK_ESTABLISHED},
-	{"B:8000 revoked in its original direction",
+	{"B:8000 revoked in its original direction; the sweep records both",
 	 EP_A,
 	 EG,
 	 {TCP(4, A4, B4, 40001, 8000, TCP_ACK)},
@@ -1302,7 +1574,9 @@ static const struct step revoke_rows[] = {
 	 .verdict = SHOT,
 	 .reason = PW_DROP_REVOKED,
 	 .ct_delta = -1,
-	 .ev = PW_EV_REVOKED},
+	 .parked = 1,
+	 .ev = PW_EV_REVOKED,
+	 .post = post_sweep_revoked},
 };
 
 static void test_revocation(void **state)
@@ -1624,6 +1898,7 @@ static const struct step related_gen_rows[] = {
 	 .verdict = SHOT,
 	 .reason = PW_DROP_REVOKED,
 	 .ct_delta = -1,
+	 .parked = 1,
 	 .ev = PW_EV_REVOKED,
 	 .cookie = 101},
 	{"the next one is judged on its own",
@@ -1645,6 +1920,7 @@ static const struct step related_gen_rows[] = {
 	 .verdict = SHOT,
 	 .reason = PW_DROP_REVOKED,
 	 .ct_delta = -1,
+	 .parked = 1,
 	 .ev = PW_EV_REVOKED},
 };
 
@@ -2024,15 +2300,15 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),	    cmocka_unit_test(test_policy),
-		cmocka_unit_test(test_conntrack),   cmocka_unit_test(test_related),
-		cmocka_unit_test(test_spoof),	    cmocka_unit_test(test_exthdr),
-		cmocka_unit_test(test_frag),	    cmocka_unit_test(test_revocation),
-		cmocka_unit_test(test_modes),	    cmocka_unit_test(test_arp),
-		cmocka_unit_test(test_nd),	    cmocka_unit_test(test_related_gen),
-		cmocka_unit_test(test_related_dst), cmocka_unit_test(test_related_frag),
-		cmocka_unit_test(test_echo),	    cmocka_unit_test(test_frag_ct),
-		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_parse),	     cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_conntrack),    cmocka_unit_test(test_reuse),
+		cmocka_unit_test(test_related),	     cmocka_unit_test(test_spoof),
+		cmocka_unit_test(test_exthdr),	     cmocka_unit_test(test_frag),
+		cmocka_unit_test(test_revocation),   cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_arp),	     cmocka_unit_test(test_nd),
+		cmocka_unit_test(test_related_gen),  cmocka_unit_test(test_related_dst),
+		cmocka_unit_test(test_related_frag), cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_frag_ct),	     cmocka_unit_test(test_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

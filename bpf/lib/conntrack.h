@@ -8,12 +8,13 @@
 
 #include "lib/common.h"
 #include "lib/maps.h"
+#include "lib/metrics.h"
 #include "lib/parse.h"
 
 static __always_inline void pw_ct_key_fill(struct pw_ct_key *k, __u32 ep_id, __u8 scope,
 					   const struct pw_tuple *t, int reverse)
 {
-	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memset(k, 0, sizeof(*k)); /* ended = 0: packets only ever match live flows */
 	k->ep_id = ep_id;
 	k->scope = scope;
 	k->family = t->family;
@@ -54,18 +55,67 @@ static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx,
 		__sync_fetch_and_add(&e->bytes[0], len);
 	}
 	if (proto == IPPROTO_TCP) {
-		/* a fresh SYN on a closing entry: the port pair is reused by a new connection */
-		if (!idx && e->state == PW_CT_CLOSING &&
-		    (tcp_flags & (PW_TCP_SYN | PW_TCP_ACK)) == PW_TCP_SYN) {
-			e->state = PW_CT_NEW;
-			e->tcp_flags[0] = 0;
-			e->tcp_flags[1] = 0;
-		}
 		/* racy OR between CPUs loses at worst a flag bit of a log record */
 		e->tcp_flags[idx & 1] |= tcp_flags;
 		if (tcp_flags & (PW_TCP_FIN | PW_TCP_RST))
 			e->state = PW_CT_CLOSING;
 	}
+}
+
+/*
+ * A fresh SYN (no ACK) in a closing flow's original direction: its port pair is reused by a
+ * new connection, which the caller ends the old flow for and decides as a new one.
+ */
+static __always_inline int pw_ct_reused(const struct pw_ct_entry *e, int idx, __u8 proto,
+					__u8 tcp_flags)
+{
+	return !idx && proto == IPPROTO_TCP && e->state == PW_CT_CLOSING &&
+	       (tcp_flags & (PW_TCP_SYN | PW_TCP_ACK)) == PW_TCP_SYN;
+}
+
+/*
+ * End a flow in the datapath, keeping its record: the entry is copied from its live key k to
+ * the same key with ended = 1..PW_CT_PARK_SLOTS (the first free), where no packet finds it and
+ * the sweep reports and deletes it; then the live key is deleted. why: PW_CT_F_REVOKED for a
+ * flow that failed its re-check, 0 for a closed flow whose port pair is reused (its state
+ * says CLOSING).
+ *
+ * Exactly one record even when two CPUs end the flow at once: both may park a copy, but only
+ * one deletes the live key, and the other takes its copy back. Parking before deleting keeps
+ * the entry valid while it is copied (a deleted element may be reused at once). A port pair
+ * that ended PW_CT_PARK_SLOTS times since the last sweep has no slot left: that record is
+ * lost, and counted (PW_METRIC_CT_END_LOST).
+ *
+ * Not inlined, and it copies nothing to its own stack: k is the caller's key, its `ended`
+ * moved and put back to 0 (the deepest call chain must fit the 512-byte BPF stack).
+ */
+static __noinline void pw_ct_park(struct pw_ct_key *k, struct pw_ct_entry *e, __u8 why)
+{
+	__u8 slot = 0, i;
+
+	/* the live entry goes in a moment: marking it marks the copy */
+	e->flags |= why;
+	if (!(why & PW_CT_F_REVOKED))
+		e->state = PW_CT_CLOSING;
+	for (i = 1; i <= PW_CT_PARK_SLOTS; i++) {
+		k->ended = i;
+		if (!bpf_map_update_elem(&PW_MAP_CT, k, e, BPF_NOEXIST)) {
+			slot = i;
+			break;
+		}
+	}
+	k->ended = 0;
+	if (bpf_map_delete_elem(&PW_MAP_CT, k)) {
+		/* another CPU ended it first, and parked it */
+		if (slot) {
+			k->ended = slot;
+			bpf_map_delete_elem(&PW_MAP_CT, k);
+			k->ended = 0;
+		}
+		return;
+	}
+	if (!slot)
+		pw_metrics_inc(PW_METRIC_CT_END_LOST);
 }
 
 static __always_inline int pw_ct_create(const struct pw_ct_key *k, const struct pw_endpoint *ep,

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Event records into the per-CPU perf rings. Lost samples are counted by the reader. */
+/*
+ * Event records into the per-CPU perf rings. A record that cannot be written is counted here,
+ * in the emitting CPU's metrics slot, at once: the kernel tells a reader of a full ring only
+ * with the next record that fits, and tells nobody when no reader has a ring on this CPU.
+ */
 #ifndef PW_BPF_EVENTS_H
 #define PW_BPF_EVENTS_H
 
 #include "lib/common.h"
 #include "lib/maps.h"
+#include "lib/metrics.h"
+
+#define PW_ENOSPC 28 /* the ring is full */
 
 static __always_inline void pw_event_fill_tuple(struct pw_event *ev, const struct pw_tuple *t)
 {
@@ -18,8 +25,12 @@ static __always_inline void pw_event_fill_tuple(struct pw_event *ev, const struc
 
 static __always_inline void pw_event_emit(void *ctx, struct pw_event *ev)
 {
+	long err;
+
 	ev->ts_ns = bpf_ktime_get_ns();
-	bpf_perf_event_output(ctx, &PW_MAP_EVENTS, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
+	err = bpf_perf_event_output(ctx, &PW_MAP_EVENTS, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
+	if (err)
+		pw_metrics_inc(err == -PW_ENOSPC ? PW_METRIC_EV_FULL : PW_METRIC_EV_NOREADER);
 }
 
 #endif /* PW_BPF_EVENTS_H */

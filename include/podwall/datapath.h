@@ -168,10 +168,19 @@ void pw_ct_timeouts_default(struct pw_ct_timeouts *t);
 
 enum pw_flow_end_reason {
 	PW_END_TIMEOUT = 1,  /* idle past its timeout */
-	PW_END_CLOSED = 2,   /* FIN/RST seen and closing timeout passed */
+	/*
+	 * FIN/RST seen and closing timeout passed, or a closing flow whose port pair a new
+	 * connection reused (parked by the datapath: its record comes at the next sweep)
+	 */
+	PW_END_CLOSED = 2,
 	PW_END_FLUSHED = 3,  /* removed by pw_dp_ct_flush */
+	PW_END_REVOKED = 4,  /* failed its re-check after a policy change (PW_EV_REVOKED) */
 };
 
+/*
+ * One call per flow that ends. key is the flow's live key (ended = 0) even for a parked entry,
+ * so a flow is named the same way whether it ended in the datapath or in the sweep.
+ */
 typedef void (*pw_flow_end_fn)(void *ctx, const struct pw_ct_key *key,
 			       const struct pw_ct_entry *val, enum pw_flow_end_reason why);
 
@@ -180,17 +189,29 @@ struct pw_ct_sweep_stats {
 	uint64_t expired;
 };
 
-/* Delete expired entries, reporting each through cb (may be NULL). now_ns: CLOCK_MONOTONIC. */
+/*
+ * Delete expired entries, reporting each through cb (may be NULL), and every parked entry (a
+ * flow the datapath ended: revoked or reused, see struct pw_ct_key) whatever its age.
+ * now_ns: CLOCK_MONOTONIC.
+ */
 int pw_dp_ct_sweep(struct pw_dp *dp, uint64_t now_ns, const struct pw_ct_timeouts *t,
 		   pw_flow_end_fn cb, void *ctx, struct pw_ct_sweep_stats *stats);
-/* Remove every entry of one endpoint (ep_id != 0) or all; cb as above. */
+/*
+ * Remove every entry of one endpoint (ep_id != 0) or all; cb as above. Live flows end with
+ * PW_END_FLUSHED, parked ones with the reason they already ended for.
+ */
 int pw_dp_ct_flush(struct pw_dp *dp, uint32_t ep_id, pw_flow_end_fn cb, void *ctx);
-/* Number of entries, by walking the map */
+/* Number of entries, parked ones included, by walking the map */
 int pw_dp_ct_count(struct pw_dp *dp, uint64_t *count);
 
 /* --- events ------------------------------------------------------------------------------ */
 
 typedef void (*pw_event_fn)(void *ctx, int cpu, const struct pw_event *ev);
+/*
+ * lost records emitted on `cpu` that this reader will never see, each reported once: records
+ * that found that CPU's ring full, and records that found no ring there (a CPU that came
+ * online after the reader opened, say).
+ */
 typedef void (*pw_lost_fn)(void *ctx, int cpu, uint64_t lost);
 
 /*
@@ -198,6 +219,17 @@ typedef void (*pw_lost_fn)(void *ctx, int cpu, uint64_t lost);
  * becomes readable when a ring is a quarter full, not on every record (a wakeup per record
  * costs the emitting packet microseconds): a caller that waits on the fd must also call
  * pw_dp_events_consume() periodically (podwalld: every 100 ms) to bound record latency.
+ *
+ * Losses are known at the drain that follows them, not only when the kernel's
+ * PERF_RECORD_LOST arrives (it does so with the next record that fits in that ring, which
+ * may never come): the BPF programs count every record they fail to write, per CPU, in
+ * PW_METRIC_EV_FULL and PW_METRIC_EV_NOREADER, and every pw_dp_events_poll() and
+ * pw_dp_events_consume() reads those counters (two map lookups) after draining the rings.
+ * A CPU's ring-full loss is the larger of its counter's growth since the open and the sum
+ * of that ring's PERF_RECORD_LOST counts; on_lost receives only its growth, so a
+ * PERF_RECORD_LOST that arrives after the counter reported the same records adds nothing.
+ * Growth of EV_NOREADER past the open goes to on_lost too. Records emitted before the open
+ * found no ring: see pw_dp_events_unread().
  */
 int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_event,
 		      pw_lost_fn on_lost, void *ctx);
@@ -205,20 +237,39 @@ int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_eve
 int pw_dp_events_fd(struct pw_dp *dp);
 /*
  * Wait up to timeout_ms for records and hand them to the callbacks, draining what sits below
- * the wakeup watermark every 20 ms; returns as soon as any were handled. Returns the number
- * handled or -errno.
+ * the wakeup watermark every 20 ms; returns as soon as any were handled or lost. Returns the
+ * number handled or -errno.
  */
 int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms);
-/* Consume what is ready without waiting */
+/* Consume what is ready without waiting, then report losses; returns the number handled */
 int pw_dp_events_consume(struct pw_dp *dp);
-/* total samples lost since the reader opened */
+/*
+ * Close the reader without losing what it holds: detach the rings from the programs (later
+ * records count as unread, for the next reader), drain them into the callbacks, report the
+ * last losses, free. pw_dp_close() without it frees the rings with whatever they held.
+ */
+int pw_dp_events_close(struct pw_dp *dp);
+/* total records lost since the reader opened: the sum of what on_lost received */
 uint64_t pw_dp_events_lost(const struct pw_dp *dp);
+/*
+ * Records the BPF programs emitted while no reader had a ring on their CPU: the sum over CPUs
+ * of PW_METRIC_EV_NOREADER, monotonic since the maps were created (pinned maps outlive the
+ * daemon). Works with no reader open. While one is open it gives the value as of the
+ * reader's last look (its open, then each drain), past which every record is reported
+ * through on_lost: a daemon that stores the value after its last drain at shutdown and
+ * subtracts it from the value right after pw_dp_events_open() at its next start gets exactly
+ * the records emitted while it was away, none counted twice.
+ */
+int pw_dp_events_unread(struct pw_dp *dp, uint64_t *total);
 /* samples shorter than struct pw_event (another layout): skipped, counted here */
 uint64_t pw_dp_events_short(const struct pw_dp *dp);
 
 /* --- metrics and introspection ------------------------------------------------------------- */
 
-/* Sum per-CPU counters into out[PW_METRICS_SLOTS] (index PW_METRIC_IDX(reason, dir)). */
+/*
+ * Sum per-CPU counters into out[PW_METRICS_SLOTS]: index PW_METRIC_IDX(reason, dir), and the
+ * counters PW_METRIC_EV_FULL, PW_METRIC_EV_NOREADER and PW_METRIC_CT_END_LOST (in .packets).
+ */
 int pw_dp_metrics_read(struct pw_dp *dp, struct pw_metric *out);
 
 enum pw_dp_map {

@@ -146,13 +146,21 @@ _Static_assert(sizeof(struct pw_policy_val) == 8, "pw_policy_val layout");
  * An entry belongs to the endpoint and direction whose check admitted it: pod A's egress
  * entry never satisfies pod B's ingress check, even for the same 5-tuple on the same node.
  * For ICMP echo, sport = dport = the echo identifier, so a reply reverses to the same key.
+ *
+ * `ended` is 0 for a live flow: every lookup builds its key with 0 there. A flow that ends in
+ * the datapath (revoked, or its port pair reused by a new connection) is moved, before its
+ * live key goes, to the same key with ended = 1..PW_CT_PARK_SLOTS (the first free): it is
+ * "parked" there, never matches a packet, and the next conntrack sweep reports it (one
+ * flow_end, its counters intact) and deletes it, whatever its age.
  */
+#define PW_CT_PARK_SLOTS 3
+
 struct pw_ct_key {
 	__u32 ep_id;
 	__u8 scope; /* pw_dir of the admitting check */
 	__u8 family;
 	__u8 proto;
-	__u8 pad;
+	__u8 ended; /* 0: live; 1..PW_CT_PARK_SLOTS: a finished flow awaiting its record */
 	__u32 saddr[4];
 	__u32 daddr[4];
 	__be16 sport;
@@ -174,6 +182,8 @@ enum pw_ct_state {
  * revoked) would vouch for the client's packets as "replies": revocation would not hold.
  */
 #define PW_CT_F_REPLY_CHECKED (1u << 2)
+/* parked because it failed its re-check (PW_EV_REVOKED); otherwise parked = reused, closed */
+#define PW_CT_F_REVOKED (1u << 3)
 
 struct pw_ct_entry {
 	__u64 created_ns; /* bpf_ktime_get_ns() clock (CLOCK_MONOTONIC) */
@@ -287,11 +297,34 @@ _Static_assert(sizeof(struct pw_event) == 104, "pw_event layout");
 
 /* --- metrics ---------------------------------------------------------------------------- */
 
-#define PW_METRICS_SLOTS (PW_REASON_MAX * PW_DIR_MAX)
+/*
+ * Slots of the per-CPU counter array: the (reason, direction) grid first, then the datapath's
+ * own counters, whose `packets` field is the count (`bytes` stays 0).
+ */
+#define PW_METRICS_GRID		   (PW_REASON_MAX * PW_DIR_MAX)
 #define PW_METRIC_IDX(reason, dir) ((reason) * PW_DIR_MAX + (dir))
+/*
+ * Event records bpf_perf_event_output() could not write, counted by the CPU that emitted them.
+ * EV_FULL: -ENOSPC, that CPU's ring was full; the kernel reports the same samples in that
+ * ring as PERF_RECORD_LOST, but only once a later sample fits. EV_NOREADER: any other failure,
+ * mainly -ENOENT: no reader had a ring on that CPU (the daemon was stopped, say).
+ */
+#define PW_METRIC_EV_FULL     (PW_METRICS_GRID + 0)
+#define PW_METRIC_EV_NOREADER (PW_METRICS_GRID + 1)
+/*
+ * Flow ends the TC program could not park (see struct pw_ct_key): the same port pair ended
+ * more than PW_CT_PARK_SLOTS times between two sweeps. Each is a flow_end never recorded.
+ */
+#define PW_METRIC_CT_END_LOST (PW_METRICS_GRID + 2)
+#define PW_METRICS_SLOTS      (PW_METRICS_GRID + 3)
+
+_Static_assert(PW_METRIC_IDX(PW_REASON_MAX - 1, PW_DIR_MAX - 1) < PW_METRIC_EV_FULL,
+	       "the event counters lie past the (reason, direction) grid");
+/* the slot count is part of the layout: a pin of another size is refused, not adopted */
+_Static_assert(PW_METRICS_SLOTS == 67, "pw_metrics_v1 slots");
 
 struct pw_metric {
-	__u64 packets; /* or calls, for the socket layer */
+	__u64 packets; /* or calls, for the socket layer; the count, for the slots past the grid */
 	__u64 bytes;
 };
 _Static_assert(sizeof(struct pw_metric) == 16, "pw_metric layout");
