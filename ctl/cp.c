@@ -832,8 +832,7 @@ int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct 
 				       out, max);
 }
 
-int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf,
-		    size_t len)
+int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf, size_t len)
 {
 	const struct pw_cidr_ident *c;
 	struct pw_addr a = {0};

@@ -610,9 +610,17 @@ static void reason_text(json_object *rec, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (!strcmp(kind, "lost")) {
-		APPEND("lost %llu samples on cpu %d",
-		       (unsigned long long)json_object_get_uint64(get(rec, "lost")),
-		       json_object_get_int(get(rec, "cpu")));
+		if (get(rec, "cpu"))
+			APPEND("lost %llu samples on cpu %d",
+			       (unsigned long long)json_object_get_uint64(get(rec, "lost")),
+			       json_object_get_int(get(rec, "cpu")));
+		else if (get_str(rec, "lost_reason") &&
+			 !strcmp(get_str(rec, "lost_reason"), "flow-end-not-kept"))
+			APPEND("lost %llu flow ends: port pairs reused too often",
+			       (unsigned long long)json_object_get_uint64(get(rec, "lost")));
+		else
+			APPEND("lost %llu events: no reader attached",
+			       (unsigned long long)json_object_get_uint64(get(rec, "lost")));
 		return;
 	}
 	if (!strcmp(kind, "flow_end")) {

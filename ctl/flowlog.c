@@ -1079,21 +1079,32 @@ int pw_flowlog_event(struct pw_flowlog *fl, int cpu, const struct pw_event *ev)
 	return err == -ENOMEM ? err : 1;
 }
 
-static const char *end_reason_name(enum pw_flow_end_reason why, int *ipfix)
+/*
+ * IPFIX flowEndReason (IE 136) value and name, and podwall's own word: IPFIX calls both a
+ * flushed and a revoked flow forcedEnd, an auditor needs to tell them apart.
+ */
+static const char *end_reason_name(enum pw_flow_end_reason why, int *ipfix, const char **end)
 {
-	/* IPFIX flowEndReason (IE 136) values */
 	switch (why) {
 	case PW_END_TIMEOUT:
 		*ipfix = 1;
+		*end = "timeout";
 		return "idleTimeout";
 	case PW_END_CLOSED:
 		*ipfix = 3;
+		*end = "closed";
 		return "endOfFlowDetected";
 	case PW_END_FLUSHED:
 		*ipfix = 4;
+		*end = "flushed";
+		return "forcedEnd";
+	case PW_END_REVOKED:
+		*ipfix = 4;
+		*end = "revoked";
 		return "forcedEnd";
 	default:
 		*ipfix = 0;
+		*end = "unknown";
 		return "unknown";
 	}
 }
@@ -1105,7 +1116,7 @@ int pw_flowlog_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 	bool egress = key->scope == PW_DIR_EGRESS, audit = val->flags & PW_CT_F_AUDIT;
 	json_object *o, *fe;
 	int ipfix, err;
-	const char *why_name = end_reason_name(why, &ipfix);
+	const char *end, *why_name = end_reason_name(why, &ipfix, &end);
 
 	fl->st.flow_ends++;
 	if (key->family != PW_FAMILY_V4 && key->family != PW_FAMILY_V6) {
@@ -1148,6 +1159,7 @@ int pw_flowlog_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 	}
 	json_object_object_add(fe, "flowEndReason", json_object_new_int(ipfix));
 	add_lit(fe, "flowEndReasonName", why_name);
+	add_lit(fe, "end", end);
 	add_lit(fe, "state", val->state < 3 ? states[val->state] : "unknown");
 	if (val->flags & PW_CT_F_MIDSTREAM)
 		json_object_object_add(fe, "midstream", json_object_new_boolean(1));
@@ -1156,7 +1168,9 @@ int pw_flowlog_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 	return err == -ENOMEM ? err : 1;
 }
 
-int pw_flowlog_lost(struct pw_flowlog *fl, int cpu, uint64_t lost)
+/* A loss record: cpu < 0 when the loss belongs to no one ring (events nobody was reading). */
+static int lost_record(struct pw_flowlog *fl, int cpu, uint64_t lost, const char *reason,
+		       const char *summary)
 {
 	json_object *o;
 	int err;
@@ -1167,11 +1181,31 @@ int pw_flowlog_lost(struct pw_flowlog *fl, int cpu, uint64_t lost)
 	if (!o)
 		return -ENOMEM;
 	add_u64(o, "lost", lost);
-	json_object_object_add(o, "cpu", json_object_new_int(cpu));
+	if (cpu >= 0)
+		json_object_object_add(o, "cpu", json_object_new_int(cpu));
 	add_u64(o, "lost_total", fl->st.lost);
-	add_lit(o, "Summary", "perf ring buffer overflow: samples lost");
+	add_lit(o, "lost_reason", reason);
+	add_lit(o, "Summary", summary);
 	err = emit(fl, o);
 	return err == -ENOMEM ? err : 1;
+}
+
+int pw_flowlog_lost(struct pw_flowlog *fl, int cpu, uint64_t lost)
+{
+	return lost_record(fl, cpu, lost, "ring-full", "perf ring buffer overflow: samples lost");
+}
+
+int pw_flowlog_lost_flow_ends(struct pw_flowlog *fl, uint64_t lost)
+{
+	return lost_record(fl, -1, lost, "flow-end-not-kept",
+			   "flow ends not recorded: a port pair ended too often between two "
+			   "conntrack sweeps");
+}
+
+int pw_flowlog_lost_unread(struct pw_flowlog *fl, uint64_t lost)
+{
+	return lost_record(fl, -1, lost, "no-reader",
+			   "events emitted while no reader was attached (daemon not running)");
 }
 
 void pw_flowlog_on_event(void *ctx, int cpu, const struct pw_event *ev)

@@ -138,8 +138,19 @@ int pw_flowlog_event(struct pw_flowlog *fl, int cpu, const struct pw_event *ev);
 /* One conntrack flow end (pw_dp_ct_sweep / pw_dp_ct_flush). Same returns. */
 int pw_flowlog_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 			const struct pw_ct_entry *val, enum pw_flow_end_reason why);
-/* One perf-buffer loss report: a {"kind":"lost"} record and the running total. */
+/* One perf-buffer loss report: a {"kind":"lost","lost_reason":"ring-full"} record. */
 int pw_flowlog_lost(struct pw_flowlog *fl, int cpu, uint64_t lost);
+/*
+ * Events the programs emitted while no reader was attached (the daemon was not running):
+ * a {"kind":"lost","lost_reason":"no-reader"} record without a cpu. Both kinds add to the
+ * running total (stats.lost).
+ */
+int pw_flowlog_lost_unread(struct pw_flowlog *fl, uint64_t lost);
+/*
+ * Flow ends the datapath could not keep for the sweep (PW_METRIC_CT_END_LOST): lost_reason
+ * "flow-end-not-kept", no cpu, added to the running total.
+ */
+int pw_flowlog_lost_flow_ends(struct pw_flowlog *fl, uint64_t lost);
 
 /* Adapters with the datapath callback signatures; ctx is the struct pw_flowlog. */
 void pw_flowlog_on_event(void *ctx, int cpu, const struct pw_event *ev);

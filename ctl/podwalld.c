@@ -50,7 +50,9 @@
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
-#define SWEEP_INTERVAL_S  5 /* default --ct-sweep-interval */
+#define UNREAD_NAME	  "events-unread"  /* the no-reader event counter as last reported */
+#define CT_END_LOST_NAME  "flow-ends-lost" /* PW_METRIC_CT_END_LOST as last reported */
+#define SWEEP_INTERVAL_S  5		   /* default --ct-sweep-interval */
 #define NSEC_PER_MSEC	  1000000ll
 #define NSEC_PER_SEC	  1000000000ll
 #define TICK_MS		  100 /* bounds how long a flow record waits in the kernel's ring */
@@ -163,6 +165,15 @@ struct srcerr {
 	json_object *diags; /* array of strings */
 };
 
+/* A kernel counter of records that never became records, as last reported (state dir). */
+struct kcounter {
+	const char *what;    /* for messages */
+	char path[PATH_MAX]; /* empty: no --state-dir */
+	uint64_t seen;	     /* the value last reported */
+	uint64_t saved;	     /* the value in the file, when stored */
+	bool stored;
+};
+
 struct daemon {
 	/* options */
 	const char *manifests;
@@ -172,9 +183,9 @@ struct daemon {
 	const char *flow_log;
 	const char *state_dir;
 	bool uninstall;
-	size_t perf_pages;		/* per CPU; 0: the datapath's default */
-	unsigned int sweep_interval_s;	/* conntrack sweep period */
-	struct pw_flowlog_opts fo;	/* rotation, retention, sampling, deny limit */
+	size_t perf_pages;	       /* per CPU; 0: the datapath's default */
+	unsigned int sweep_interval_s; /* conntrack sweep period */
+	struct pw_flowlog_opts fo;     /* rotation, retention, sampling, deny limit */
 	char node_name[256];
 
 	int epfd;
@@ -217,6 +228,7 @@ struct daemon {
 	uint64_t sweeps, swept;
 	uint64_t requests;
 	char journal[PATH_MAX];
+	struct kcounter unread, ct_end_lost;
 	size_t journal_records; /* records in the file */
 	size_t journal_base;	/* records right after the last compaction */
 };
@@ -1006,6 +1018,142 @@ static void events_ready(struct daemon *d, struct watch *w, uint32_t events)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-n));
 }
 
+/* --- records the kernel could not hand over ---------------------------------------------- */
+
+/*
+ * Two kernel counters stand for records that never became records: events the programs emitted
+ * while no daemon read them (pw_dp_events_unread), and flow ends the datapath could not park
+ * for the sweep (PW_METRIC_CT_END_LOST: one port pair ended more than PW_CT_PARK_SLOTS times
+ * between two sweeps). Both keep counting while no daemon runs, so the daemon keeps each value
+ * it has reported in the state directory, updated whenever it moves (a crash then reports
+ * nothing twice) and, for the first, at exit after the rings were detached and drained. A
+ * start reports the growth since: one `lost` record each.
+ */
+static int kcounter_load(const struct kcounter *c, uint64_t *v)
+{
+	char buf[32];
+	ssize_t n;
+	char *end;
+	int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = '\0';
+	errno = 0;
+	*v = strtoull(buf, &end, 10);
+	if (errno || end == buf || (*end && *end != '\n'))
+		return -EINVAL;
+	return 0;
+}
+
+static void kcounter_store(struct kcounter *c, uint64_t v)
+{
+	char tmp[PATH_MAX + 8], buf[32];
+	int fd, len, err = 0;
+
+	c->seen = v;
+	if (!c->path[0] || (c->stored && v == c->saved))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", c->path);
+	len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)v);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd))
+		err = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	/* the rename is the commit: a crash leaves the old value whole */
+	if (!err && rename(tmp, c->path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		dlog(PW_LOG_WARN, "state: cannot save %s: %s (the next start may misreport %s)",
+		     c->path, strerror(-err), c->what);
+		return;
+	}
+	c->saved = v;
+	c->stored = true;
+}
+
+/* At start: the growth since the last daemon's report (0 when unknown, which is logged). */
+static uint64_t kcounter_start(struct daemon *d, struct kcounter *c, uint64_t now)
+{
+	uint64_t prev = 0, grown = 0;
+	int err = c->path[0] ? kcounter_load(c, &prev) : -ENOENT;
+
+	if (!pw_dp_adopted(d->dp))
+		grown = now; /* new maps: the counter started with them */
+	else if (!err)
+		grown = now >= prev ? now - prev : now; /* smaller: the maps were made again */
+	else if (now)
+		dlog(PW_LOG_WARN,
+		     "%llu %s since the datapath's maps were created; with no record of the last "
+		     "daemon's count (%s) the number new since then is unknown",
+		     (unsigned long long)now, c->what, c->path[0] ? c->path : "no --state-dir");
+	if (grown)
+		dlog(PW_LOG_WARN, "%llu %s while no daemon ran", (unsigned long long)grown,
+		     c->what);
+	kcounter_store(c, now);
+	return grown;
+}
+
+static int ct_end_lost_read(struct daemon *d, uint64_t *v)
+{
+	struct pw_metric m[PW_METRICS_SLOTS];
+	int err = pw_dp_metrics_read(d->dp, m);
+
+	if (!err)
+		*v = m[PW_METRIC_CT_END_LOST].packets;
+	return err;
+}
+
+static void kcounters_start(struct daemon *d)
+{
+	uint64_t now, grown;
+
+	if (!pw_dp_events_unread(d->dp, &now)) {
+		grown = kcounter_start(d, &d->unread, now);
+		if (grown)
+			pw_flowlog_lost_unread(d->fl, grown);
+	}
+	if (!ct_end_lost_read(d, &now)) {
+		grown = kcounter_start(d, &d->ct_end_lost, now);
+		if (grown)
+			pw_flowlog_lost_flow_ends(d->fl, grown);
+	}
+}
+
+/* After a sweep: report flow ends lost since the last look; keep both files current. */
+static void kcounters_tick(struct daemon *d)
+{
+	uint64_t now;
+
+	if (!pw_dp_events_unread(d->dp, &now))
+		kcounter_store(&d->unread, now); /* its growth went through on_lost */
+	if (!ct_end_lost_read(d, &now) && now > d->ct_end_lost.seen) {
+		pw_flowlog_lost_flow_ends(d->fl, now - d->ct_end_lost.seen);
+		kcounter_store(&d->ct_end_lost, now);
+	}
+}
+
+/* At exit: detach the rings, drain them, then save the count the next start begins from. */
+static void kcounters_stop(struct daemon *d)
+{
+	uint64_t now;
+	int err;
+
+	if (!d->dp || !d->fl)
+		return;
+	err = pw_dp_events_close(d->dp);
+	if (err)
+		dlog(PW_LOG_ERROR, "closing the event reader: %s", strerror(-err));
+	if (!pw_dp_events_unread(d->dp, &now))
+		kcounter_store(&d->unread, now);
+}
+
 static void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 {
 	struct pw_ct_sweep_stats st = {0};
@@ -1037,6 +1185,7 @@ static void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 	}
 	d->sweeps++;
 	d->swept += st.expired;
+	kcounters_tick(d);
 	if (st.expired)
 		dlog(PW_LOG_DEBUG, "conntrack sweep: %llu of %llu entries expired",
 		     (unsigned long long)st.expired, (unsigned long long)st.scanned);
@@ -1911,11 +2060,11 @@ static json_object *settings_json(const struct daemon *d)
 	json_object_object_add(o, "flow_log_fsync",
 			       json_object_new_string(fsync_names[d->fo.fsync % 3]));
 	json_object_object_add(o, "flow_sample", jint64(d->fo.sample_allowed ?: 1));
-	json_object_object_add(o, "deny_window_ms",
-			       jint64(d->fo.rl_disable ? 0
-						       : (d->fo.rl_window_ns
-								  ?: PW_FLOWLOG_RL_WINDOW_DEFAULT) /
-								 NSEC_PER_MSEC));
+	json_object_object_add(
+		o, "deny_window_ms",
+		jint64(d->fo.rl_disable ? 0
+					: (d->fo.rl_window_ns ?: PW_FLOWLOG_RL_WINDOW_DEFAULT) /
+						  NSEC_PER_MSEC));
 	json_object_object_add(o, "deny_burst", jint64(d->fo.rl_burst ?: 1));
 	if (d->node_name[0])
 		json_object_object_add(o, "node_name", json_object_new_string(d->node_name));
@@ -2523,7 +2672,7 @@ static int opt_number(const char *opt, const char *s, uint64_t min, uint64_t max
 	if (errno || end == s || *s == '-' || *s == '+')
 		goto bad;
 	if (sizes && *end) {
-		unsigned int shift = *end == 'K' || *end == 'k'   ? 10
+		unsigned int shift = *end == 'K' || *end == 'k'	  ? 10
 				     : *end == 'M' || *end == 'm' ? 20
 				     : *end == 'G' || *end == 'g' ? 30
 								  : 0;
@@ -2594,7 +2743,8 @@ static int opt_ct_timeouts(const char *s, struct pw_ct_timeouts *t)
 		}
 		if (!eq || k == sizeof(kinds) / sizeof(kinds[0])) {
 			fprintf(stderr,
-				"podwalld: --ct-timeout \"%s\": expected KIND=DURATION with KIND one "
+				"podwalld: --ct-timeout \"%s\": expected KIND=DURATION with KIND "
+				"one "
 				"of tcp-syn, tcp-established, tcp-closing, udp, other\n",
 				item);
 			err = -EINVAL;
@@ -2683,7 +2833,8 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 				d->fo.fsync = PW_FLOWLOG_FSYNC_ALWAYS;
 			} else {
 				fprintf(stderr,
-					"podwalld: --flow-log-fsync \"%s\": expected rotate, none or "
+					"podwalld: --flow-log-fsync \"%s\": expected rotate, none "
+					"or "
 					"always\n",
 					optarg);
 				err = -EINVAL;
@@ -2908,8 +3059,13 @@ static int run(struct daemon *d)
 			return err;
 		}
 		snprintf(d->journal, sizeof(d->journal), "%s/%s", d->state_dir, JOURNAL_NAME);
+		snprintf(d->unread.path, sizeof(d->unread.path), "%s/%s", d->state_dir,
+			 UNREAD_NAME);
+		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
+			 CT_END_LOST_NAME);
 		journal_load(d, true, &jv, &jn);
 	}
+	kcounters_start(d);
 	if (d->manifests) {
 		err = pw_mdir_open(d->manifests, mdir_event, d, &d->md);
 		if (err) {
@@ -2994,6 +3150,8 @@ static void cleanup(struct daemon *d)
 		close(d->sig.fd);
 	pw_mdir_close(d->md);
 	pw_linkwatch_close(d->lw);
+	/* the rings' last records, before the flow log that writes them goes */
+	kcounters_stop(d);
 	/* first: its last records still ask the core for pod and policy names */
 	pw_flowlog_free(d->fl);
 	d->fl = NULL;
@@ -3029,7 +3187,11 @@ static int uninstall(struct daemon *d)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {.epfd = -1};
+	struct daemon d = {
+		.epfd = -1,
+		.unread = {.what = "flow events emitted while no daemon read them"},
+		.ct_end_lost = {.what = "flow ends the datapath could not keep for the sweep"},
+	};
 	int err;
 
 	if (parse_args(&d, argc, argv))

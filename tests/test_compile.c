@@ -783,7 +783,8 @@ static void test_ipcache_lookup_random(void **state)
 		a.a[1] = (uint8_t)(rand_r(&seed) % 4);
 		for (b = 2; b < max / 8; b++)
 			a.a[b] = (uint8_t)(rand_r(&seed) % 3);
-		len = rand_r(&seed) % 4 ? max - rand_r(&seed) % (max / 2) : rand_r(&seed) % (max + 1);
+		len = rand_r(&seed) % 4 ? max - rand_r(&seed) % (max / 2)
+					: rand_r(&seed) % (max + 1);
 		e->prefix.family = a.family;
 		e->prefix.prefixlen = (uint8_t)len;
 		for (b = 0; b < len / 8; b++)

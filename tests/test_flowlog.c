@@ -469,11 +469,12 @@ static void test_flow_end(void **state)
 	static const struct {
 		enum pw_flow_end_reason why;
 		int ipfix;
-		const char *name;
+		const char *name, *end;
 	} ends[] = {
-		{PW_END_TIMEOUT, 1, "idleTimeout"},
-		{PW_END_CLOSED, 3, "endOfFlowDetected"},
-		{PW_END_FLUSHED, 4, "forcedEnd"},
+		{PW_END_TIMEOUT, 1, "idleTimeout", "timeout"},
+		{PW_END_CLOSED, 3, "endOfFlowDetected", "closed"},
+		{PW_END_REVOKED, 4, "forcedEnd", "revoked"},
+		{PW_END_FLUSHED, 4, "forcedEnd", "flushed"},
 	};
 	struct pw_flowlog_opts o = {0};
 	struct fx f;
@@ -496,13 +497,14 @@ static void test_flow_end(void **state)
 	k.sport = htons(40000);
 	k.dport = htons(5432);
 	fx_open(&f, &o, true);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
 		assert_int_equal(pw_flowlog_flow_end(f.fl, &k, &v, ends[i].why), 1);
 		r = f.cap.rec[i];
 		assert_jstr(r, "kind", "flow_end");
 		assert_jstr(r, "verdict", "FORWARDED");
 		assert_int_equal(jint(r, "flow_end.flowEndReason"), ends[i].ipfix);
 		assert_jstr(r, "flow_end.flowEndReasonName", ends[i].name);
+		assert_jstr(r, "flow_end.end", ends[i].end);
 	}
 	assert_int_equal(jint(r, "flow_end.flowStartMilliseconds"), 1700000002005ll);
 	assert_int_equal(jint(r, "flow_end.flowEndMilliseconds"), 1700000009250ll);
@@ -526,7 +528,7 @@ static void test_flow_end(void **state)
 	v.flags = PW_CT_F_AUDIT | PW_CT_F_MIDSTREAM;
 	v.state = PW_CT_ESTABLISHED;
 	assert_int_equal(pw_flowlog_flow_end(f.fl, &k, &v, PW_END_TIMEOUT), 1);
-	r = f.cap.rec[3];
+	r = f.cap.rec[4];
 	assert_jstr(r, "verdict", "AUDIT");
 	assert_true(jbool(r, "flow_end.midstream"));
 	assert_jstr(r, "flow_end.state", "established");
@@ -555,14 +557,24 @@ static void test_lost(void **state)
 	assert_int_equal(jint(f.cap.rec[1], "lost_total"), 8);
 	assert_int_equal(jint(f.cap.rec[2], "lost"), 0x100000000ll);
 	assert_int_equal(jint(f.cap.rec[2], "lost_total"), 0x100000008ll);
-	assert_true(pw_flowlog_lost_total(f.fl) == 0x100000008ull);
+	assert_jstr(r, "lost_reason", "ring-full");
+	/* events nobody read (the daemon was down): no cpu, their own reason, same total */
+	assert_int_equal(pw_flowlog_lost_unread(f.fl, 7), 1);
+	assert_int_equal(f.cap.n, 4);
+	r = f.cap.rec[3];
+	assert_jstr(r, "kind", "lost");
+	assert_jstr(r, "lost_reason", "no-reader");
+	assert_int_equal(jint(r, "lost"), 7);
+	assert_null(jpath(r, "cpu"));
+	assert_int_equal(jint(r, "lost_total"), 0x10000000fll);
+	assert_true(pw_flowlog_lost_total(f.fl) == 0x10000000full);
 	pw_flowlog_get_stats(f.fl, &st);
-	assert_true(st.lost == 0x100000008ull);
-	assert_int_equal(st.lost_reports, 3);
-	assert_int_equal(st.records, 3);
+	assert_true(st.lost == 0x10000000full);
+	assert_int_equal(st.lost_reports, 4);
+	assert_int_equal(st.records, 4);
 	stats = pw_flowlog_stats_json(f.fl);
-	assert_int_equal(jint(stats, "lost"), 0x100000008ll);
-	assert_int_equal(jint(stats, "records"), 3);
+	assert_int_equal(jint(stats, "lost"), 0x10000000fll);
+	assert_int_equal(jint(stats, "records"), 4);
 	json_object_put(stats);
 	fx_close(&f);
 }
@@ -1181,8 +1193,8 @@ static void test_rate_limit(void **state)
 
 		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
 			/* inside the window the 45 s record opened: all six are suppressed */
-			struct pw_event ev = deny_at(47 * SEC + at[i] * 1000000,
-						     (uint16_t)(40000 + at[i]));
+			struct pw_event ev =
+				deny_at(47 * SEC + at[i] * 1000000, (uint16_t)(40000 + at[i]));
 
 			assert_int_equal(pw_flowlog_event(f.fl, (int)(i % 2), &ev), 0);
 		}
@@ -1600,6 +1612,15 @@ static void test_table(void **state)
 	pw_flow_format_row(f.cap.rec[2], row, sizeof(row));
 	assert_non_null(strstr(row, "LOST"));
 	assert_non_null(strstr(row, "lost 12 samples on cpu 1"));
+	assert_int_equal(pw_flowlog_lost_unread(f.fl, 3), 1);
+	pw_flow_format_row(f.cap.rec[3], row, sizeof(row));
+	assert_non_null(strstr(row, "LOST"));
+	assert_non_null(strstr(row, "lost 3 events: no reader attached"));
+	assert_int_equal(pw_flowlog_lost_flow_ends(f.fl, 2), 1);
+	pw_flow_format_row(f.cap.rec[4], row, sizeof(row));
+	assert_non_null(strstr(row, "lost 2 flow ends"));
+	assert_jstr(f.cap.rec[4], "lost_reason", "flow-end-not-kept");
+	assert_null(jpath(f.cap.rec[4], "cpu"));
 
 	/* a tiny buffer is cut, never overrun */
 	assert_true(pw_flow_format_row(f.cap.rec[0], row, 10) < 10);
