@@ -536,9 +536,14 @@ static void endpoint_name(json_object *ep, json_object *ip, const char *addr_key
 	const char *ns = get_str(ep, "namespace"), *pod = get_str(ep, "pod_name");
 	const char *addr = get_str(ip, addr_key), *cidr = get_str(ep, "cidr");
 
+	size_t alen = addr ? strlen(addr) : 0;
+
 	if (ns && pod)
 		snprintf(buf, len, "%s/%s", ns, pod);
-	else if (addr && cidr)
+	/* a host prefix of the address itself says nothing more: "169.254.169.254" alone */
+	else if (addr && cidr &&
+		 !(!strncmp(cidr, addr, alen) &&
+		   (!strcmp(cidr + alen, "/32") || !strcmp(cidr + alen, "/128"))))
 		snprintf(buf, len, "%s (%s)", addr, cidr);
 	else if (addr)
 		snprintf(buf, len, "%s", addr);

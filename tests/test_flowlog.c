@@ -51,6 +51,7 @@ static const struct tpod pods[] = {
 	{"fd00::20", "db", "pg-0", NULL, pg_labels, 1, 8, 301},
 	{"198.18.0.30", "evil", "x", NULL, evil_labels, 4, 9, 302},
 	{"198.19.255.1", NULL, NULL, "198.19.255.0/24", NULL, 0, 0, 0},
+	{"169.254.169.254", NULL, NULL, "169.254.169.254/32", NULL, 0, 0, 0},
 };
 
 struct tenr {
@@ -1616,11 +1617,18 @@ static void test_table(void **state)
 	pw_flow_format_row(f.cap.rec[3], row, sizeof(row));
 	assert_non_null(strstr(row, "LOST"));
 	assert_non_null(strstr(row, "lost 3 events: no reader attached"));
+	/* a host prefix of the address itself is not repeated */
+	ev.daddr[0] = htonl(0xa9fea9fe); /* 169.254.169.254 */
+	assert_int_equal(pw_flowlog_event(f.fl, 0, &ev), 1);
+	assert_jstr(f.cap.rec[f.cap.n - 1], "destination.cidr", "169.254.169.254/32");
+	pw_flow_format_row(f.cap.rec[f.cap.n - 1], row, sizeof(row));
+	assert_non_null(strstr(row, "169.254.169.254 "));
+	assert_null(strstr(row, "(169.254"));
 	assert_int_equal(pw_flowlog_lost_flow_ends(f.fl, 2), 1);
-	pw_flow_format_row(f.cap.rec[4], row, sizeof(row));
+	pw_flow_format_row(f.cap.rec[f.cap.n - 1], row, sizeof(row));
 	assert_non_null(strstr(row, "lost 2 flow ends"));
-	assert_jstr(f.cap.rec[4], "lost_reason", "flow-end-not-kept");
-	assert_null(jpath(f.cap.rec[4], "cpu"));
+	assert_jstr(f.cap.rec[f.cap.n - 1], "lost_reason", "flow-end-not-kept");
+	assert_null(jpath(f.cap.rec[f.cap.n - 1], "cpu"));
 
 	/* a tiny buffer is cut, never overrun */
 	assert_true(pw_flow_format_row(f.cap.rec[0], row, 10) < 10);
