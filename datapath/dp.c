@@ -7,6 +7,7 @@
  * process left there. The sock object then reuses the tc object's map fds, so both programs
  * always share one set of maps, pinned or not.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -369,6 +370,53 @@ static void explain_load_error(struct pw_dp *dp, const char *what, int err)
 
 static int cgroup_level_for(struct pw_dp *dp, __u32 *level);
 
+/*
+ * A build whose map layout changed uses a new pin name (the _vN suffix): its programs, now
+ * behind every link, use the new map, and the older version's pin serves nobody. Remove pins
+ * named as an older or other version of one of our maps; anything else in the directory is
+ * not ours to judge. A program still holding the old map (one not replaced yet) keeps it alive:
+ * unpinning only drops the name.
+ */
+static void prune_other_versions(struct pw_dp *dp)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d;
+
+	if (pw_dp_path(dp, dir, sizeof(dir), "maps"))
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *v = strrchr(de->d_name, 'v');
+		size_t base = v && v > de->d_name && v[-1] == '_' ? (size_t)(v - de->d_name) : 0;
+		int m;
+
+		if (!base || !v[1] || strspn(v + 1, "0123456789") != strlen(v + 1))
+			continue;
+		for (m = 0; m < PW_DPMAP_COUNT; m++) {
+			const char *cur = pw_dp_map_name(m);
+
+			if (!strncmp(cur, de->d_name, base) && cur[base] == 'v' &&
+			    strcmp(cur, de->d_name))
+				break;
+		}
+		if (m == PW_DPMAP_COUNT)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path))
+			pw_warn(dp, "cannot remove %s, a pin of another layout of map %s: %s", path,
+				pw_dp_map_name(m), strerror(errno));
+		else
+			pw_info(dp,
+				"removed %s: map %s has a new layout and no program uses the "
+				"old one any more",
+				path, pw_dp_map_name(m));
+	}
+	closedir(d);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 int pw_dp_open(const struct pw_dp_opts *opts, struct pw_dp **dpp)
@@ -472,6 +520,8 @@ int pw_dp_open(const struct pw_dp_opts *opts, struct pw_dp **dpp)
 		err = pw_attach_sock(dp);
 	if (err)
 		goto out;
+	if (dp->bpffs_dir)
+		prune_other_versions(dp);
 	*dpp = dp;
 	return 0;
 out:

@@ -21,7 +21,8 @@
 #define PW_MAP_CT      pw_ct_v1      /* LRU hash: scoped 5-tuple -> flow state */
 #define PW_MAP_FRAG    pw_frag_v1    /* LRU hash: fragment id -> L4 ports of its first fragment */
 #define PW_MAP_EVENTS  pw_events_v1  /* perf event array, one ring per CPU */
-#define PW_MAP_METRICS pw_metrics_v1 /* per-CPU array: (reason, direction) -> packets, bytes */
+/* v2: counter slots past the (reason, direction) grid (v1 had the grid alone) */
+#define PW_MAP_METRICS pw_metrics_v2 /* per-CPU array: (reason, direction) -> packets, bytes */
 
 #define PW__STR(x)  #x
 #define PW_STR(x)   PW__STR(x)
@@ -321,7 +322,7 @@ _Static_assert(sizeof(struct pw_event) == 104, "pw_event layout");
 _Static_assert(PW_METRIC_IDX(PW_REASON_MAX - 1, PW_DIR_MAX - 1) < PW_METRIC_EV_FULL,
 	       "the event counters lie past the (reason, direction) grid");
 /* the slot count is part of the layout: a pin of another size is refused, not adopted */
-_Static_assert(PW_METRICS_SLOTS == 67, "pw_metrics_v1 slots");
+_Static_assert(PW_METRICS_SLOTS == 67, "pw_metrics_v2 slots");
 
 struct pw_metric {
 	__u64 packets; /* or calls, for the socket layer; the count, for the slots past the grid */
