@@ -1167,13 +1167,9 @@ void pw_desired_ipcache_lookup(const struct pw_desired *d, const struct pw_addr 
 	while (i < d->n_ipc && d->ipc[i].prefix.family == a->family) {
 		unsigned int len = d->ipc[i].prefix.prefixlen;
 		size_t end = ipc_lower_bound(d, a->family, len + 1), lo = i, hi = end;
-		struct pw_dipc key = {.prefix = {.family = a->family, .prefixlen = (uint8_t)len}};
+		struct pw_dipc key = {0};
 
-		/* the address with its host bits cleared, as the array keeps prefixes */
-		for (unsigned int b = 0; b < len / 8; b++)
-			key.prefix.a[b] = a->a[b];
-		if (len % 8)
-			key.prefix.a[len / 8] = a->a[len / 8] & (uint8_t)(0xff00 >> (len % 8));
+		pw_prefix_of_addr(a, len, &key.prefix); /* as the array keeps prefixes */
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 			int c = pw_dipc_cmp(&d->ipc[mid], &key);

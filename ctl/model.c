@@ -232,6 +232,15 @@ static bool mask_bits(uint8_t *a, unsigned int len, unsigned int total)
 	return set;
 }
 
+void pw_prefix_of_addr(const struct pw_addr *a, unsigned int len, struct pw_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = a->family;
+	out->prefixlen = (uint8_t)len;
+	memcpy(out->a, a->a, sizeof(out->a));
+	mask_bits(out->a, len, family_bits(a->family));
+}
+
 int pw_prefix_parse(const char *s, struct pw_prefix *out, bool *host_bits)
 {
 	char buf[INET6_ADDRSTRLEN + 1];

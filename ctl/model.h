@@ -198,6 +198,8 @@ int pw_addr_parse(const char *s, struct pw_addr *out);
 /* "a.b.c.d/n" or "v6/n". host_bits (optional) reports whether bits past n were set. */
 int pw_prefix_parse(const char *s, struct pw_prefix *out, bool *host_bits);
 bool pw_prefix_contains_addr(const struct pw_prefix *c, const struct pw_addr *a);
+/* The /len prefix holding a: the address with its host bits cleared (len <= its family's bits) */
+void pw_prefix_of_addr(const struct pw_addr *a, unsigned int len, struct pw_prefix *out);
 /* inner lies inside outer (same family, prefix at least as long) */
 bool pw_prefix_contains(const struct pw_prefix *outer, const struct pw_prefix *inner);
 /* buf of at least PW_PREFIX_STRLEN bytes; returns buf */

@@ -1102,11 +1102,11 @@ static uint64_t kcounter_start(struct daemon *d, struct kcounter *c, uint64_t no
 
 static int ct_end_lost_read(struct daemon *d, uint64_t *v)
 {
-	struct pw_metric m[PW_METRICS_SLOTS];
-	int err = pw_dp_metrics_read(d->dp, m);
+	struct pw_metric m;
+	int err = pw_dp_metric_read(d->dp, PW_METRIC_CT_END_LOST, &m);
 
 	if (!err)
-		*v = m[PW_METRIC_CT_END_LOST].packets;
+		*v = m.packets;
 	return err;
 }
 

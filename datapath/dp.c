@@ -735,13 +735,35 @@ int pw_dp_prog_fd(struct pw_dp *dp, enum pw_dp_prog p)
 	return bpf_program__fd(prog);
 }
 
-int pw_dp_metrics_read(struct pw_dp *dp, struct pw_metric *out)
+/* Slot `slot` summed over the CPUs into out; vals has room for ncpu values. */
+static int metric_sum(struct pw_dp *dp, int fd, __u32 slot, struct pw_metric *vals, int ncpu,
+		      struct pw_metric *out)
+{
+	int c, err;
+
+	if (bpf_map_lookup_elem(fd, &slot, vals)) {
+		err = -errno;
+		pw_err(dp, "cannot read metrics slot %u of map %s: %s", slot,
+		       pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
+		return err;
+	}
+	out->packets = 0;
+	out->bytes = 0;
+	for (c = 0; c < ncpu; c++) {
+		out->packets += vals[c].packets;
+		out->bytes += vals[c].bytes;
+	}
+	return 0;
+}
+
+/* Slots [first, first + n) into out[0..n). */
+static int metrics_read(struct pw_dp *dp, __u32 first, __u32 n, struct pw_metric *out)
 {
 	int fd = pw_dp_map_fd(dp, PW_DPMAP_METRICS);
 	int ncpu = libbpf_num_possible_cpus();
 	struct pw_metric *vals;
 	__u32 i;
-	int c, err = 0;
+	int err = 0;
 
 	if (fd < 0 || !out)
 		return -EINVAL;
@@ -750,22 +772,22 @@ int pw_dp_metrics_read(struct pw_dp *dp, struct pw_metric *out)
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (i = 0; i < PW_METRICS_SLOTS; i++) {
-		if (bpf_map_lookup_elem(fd, &i, vals)) {
-			err = -errno;
-			pw_err(dp, "cannot read metrics slot %u: %s", i, strerror(-err));
-			goto out;
-		}
-		out[i].packets = 0;
-		out[i].bytes = 0;
-		for (c = 0; c < ncpu; c++) {
-			out[i].packets += vals[c].packets;
-			out[i].bytes += vals[c].bytes;
-		}
-	}
-out:
+	for (i = 0; i < n && !err; i++)
+		err = metric_sum(dp, fd, first + i, vals, ncpu, &out[i]);
 	free(vals);
 	return err;
+}
+
+int pw_dp_metrics_read(struct pw_dp *dp, struct pw_metric *out)
+{
+	return metrics_read(dp, 0, PW_METRICS_SLOTS, out);
+}
+
+int pw_dp_metric_read(struct pw_dp *dp, uint32_t slot, struct pw_metric *out)
+{
+	if (slot >= PW_METRICS_SLOTS)
+		return -EINVAL;
+	return metrics_read(dp, slot, 1, out);
 }
 
 int pw_dp_map_usage(struct pw_dp *dp, enum pw_dp_map m, struct pw_map_usage *out)

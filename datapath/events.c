@@ -242,8 +242,8 @@ int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms)
 	 * drain after each, so a record is seen within PW_EV_DRAIN_MS however full the ring.
 	 */
 	for (;;) {
-		int slice = timeout_ms < 0 || timeout_ms > PW_EV_DRAIN_MS ? PW_EV_DRAIN_MS
-									  : timeout_ms;
+		int slice =
+			timeout_ms < 0 || timeout_ms > PW_EV_DRAIN_MS ? PW_EV_DRAIN_MS : timeout_ms;
 
 		err = perf_buffer__poll(dp->pb, slice);
 		if (err < 0 && err != -EINTR)
@@ -279,8 +279,8 @@ int pw_dp_events_consume(struct pw_dp *dp)
 
 int pw_dp_events_unread(struct pw_dp *dp, uint64_t *total)
 {
-	struct pw_metric *vals;
-	int ncpu, c, err;
+	struct pw_metric m;
+	int c, err;
 
 	if (!dp || !total)
 		return -EINVAL;
@@ -291,19 +291,9 @@ int pw_dp_events_unread(struct pw_dp *dp, uint64_t *total)
 			*total += dp->ev_cpu[c].noreader_seen;
 		return 0;
 	}
-	ncpu = libbpf_num_possible_cpus();
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	err = read_slot(dp, PW_METRIC_EV_NOREADER, vals);
-	if (err)
-		pw_err(dp, "cannot read the no-reader counter of map %s: %s",
-		       pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
-	for (c = 0; !err && c < ncpu; c++)
-		*total += vals[c].packets;
-	free(vals);
+	err = pw_dp_metric_read(dp, PW_METRIC_EV_NOREADER, &m);
+	if (!err)
+		*total = m.packets;
 	return err;
 }
 

@@ -785,12 +785,7 @@ static void test_ipcache_lookup_random(void **state)
 			a.a[b] = (uint8_t)(rand_r(&seed) % 3);
 		len = rand_r(&seed) % 4 ? max - rand_r(&seed) % (max / 2)
 					: rand_r(&seed) % (max + 1);
-		e->prefix.family = a.family;
-		e->prefix.prefixlen = (uint8_t)len;
-		for (b = 0; b < len / 8; b++)
-			e->prefix.a[b] = a.a[b];
-		if (len % 8)
-			e->prefix.a[len / 8] = a.a[len / 8] & (uint8_t)(0xff00 >> (len % 8));
+		pw_prefix_of_addr(&a, len, &e->prefix);
 		e->identity = (uint32_t)i + 1000;
 		e->cidr_identity = (uint32_t)i + 5000;
 		n++;

@@ -271,6 +271,8 @@ uint64_t pw_dp_events_short(const struct pw_dp *dp);
  * counters PW_METRIC_EV_FULL, PW_METRIC_EV_NOREADER and PW_METRIC_CT_END_LOST (in .packets).
  */
 int pw_dp_metrics_read(struct pw_dp *dp, struct pw_metric *out);
+/* One slot (PW_METRIC_IDX(reason, dir) or PW_METRIC_*) summed over CPUs: one map lookup. */
+int pw_dp_metric_read(struct pw_dp *dp, uint32_t slot, struct pw_metric *out);
 
 enum pw_dp_map {
 	PW_DPMAP_IPCACHE,
