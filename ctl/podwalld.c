@@ -43,12 +43,12 @@
 #include "cp.h"
 #include "flowfilter.h"
 #include "flowlog.h"
+#include "instance.h"
 #include "linkwatch.h"
 #include "mdir.h"
 #include "proto.h"
 
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
-#define STATE_DIR_DEFAULT "/var/lib/podwall"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
 #define UNREAD_NAME	  "events-unread"  /* the no-reader event counter as last reported */
 #define CT_END_LOST_NAME  "flow-ends-lost" /* PW_METRIC_CT_END_LOST as last reported */
@@ -182,6 +182,8 @@ struct daemon {
 	const char *cgroup_root;
 	const char *flow_log;
 	const char *state_dir;
+	char state_dir_buf[PATH_MAX];	 /* the instance's default --state-dir */
+	struct pw_instance_claim claim; /* the state dir, held while we run */
 	bool uninstall;
 	size_t perf_pages;	       /* per CPU; 0: the datapath's default */
 	unsigned int sweep_interval_s; /* conntrack sweep period */
@@ -2652,12 +2654,14 @@ static void usage(FILE *f)
 		"                       idle timeouts: tcp-syn (60s), tcp-established (6h),\n"
 		"                       tcp-closing (10s), udp (60s), other (30s)\n"
 		"  --state-dir DIR      where objects applied by the CLI are journaled so a\n"
-		"                       restart keeps them (default %s)\n"
+		"                       restart keeps them (default %s/ + --bpffs escaped:\n"
+		"                       one per instance; \"\" for none). A directory\n"
+		"                       belongs to the --bpffs that first used it\n"
 		"  --uninstall          detach every program and remove the pins under --bpffs,\n"
 		"                       then exit: enforcement stops\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this help\n",
-		PW_SOCKET_DEFAULT, BPFFS_DEFAULT, STATE_DIR_DEFAULT);
+		PW_SOCKET_DEFAULT, BPFFS_DEFAULT, PW_STATE_ROOT);
 }
 
 /* An unsigned number within [min, max], with K/M/G (powers of 1024) when `sizes`. */
@@ -2808,7 +2812,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 
 	d->socket_path = PW_SOCKET_DEFAULT;
 	d->bpffs = BPFFS_DEFAULT;
-	d->state_dir = STATE_DIR_DEFAULT;
+	d->state_dir = NULL; /* derived from --bpffs once the options are read */
 	d->sweep_interval_s = SWEEP_INTERVAL_S;
 	d->fo.sz = sizeof(d->fo);
 	pw_ct_timeouts_default(&d->cto);
@@ -2940,6 +2944,15 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		fprintf(stderr, "podwalld: unexpected argument \"%s\"\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (!d->state_dir) {
+		err = pw_instance_state_dir(d->bpffs, d->state_dir_buf, sizeof(d->state_dir_buf));
+		if (err) {
+			fprintf(stderr, "podwalld: --bpffs \"%s\": no state directory: %s\n",
+				d->bpffs, strerror(-err));
+			return err;
+		}
+		d->state_dir = d->state_dir_buf;
+	}
 	return 0;
 }
 
@@ -2959,6 +2972,37 @@ static int open_datapath(struct daemon *d)
 	if (err)
 		dlog(PW_LOG_ERROR, "cannot open the datapath (bpffs %s): %s", d->bpffs,
 		     strerror(-err));
+	return err;
+}
+
+/* The state directory is the instance's own: another instance's journal is never replayed. */
+static int state_claim(struct daemon *d)
+{
+	int err;
+
+	if (!d->state_dir || !*d->state_dir)
+		return 0;
+	err = pw_instance_claim(d->state_dir, d->bpffs, &d->claim);
+	if (err == -EEXIST)
+		dlog(PW_LOG_ERROR,
+		     "--state-dir %s belongs to the daemon with --bpffs %s (%s/%s), not to this one "
+		     "(--bpffs %s): its journal is not ours to replay; give each daemon its own "
+		     "--state-dir",
+		     d->state_dir, d->claim.owner, d->state_dir, PW_INSTANCE_FILE, d->bpffs);
+	else if (err == -EBUSY)
+		dlog(PW_LOG_ERROR, "--state-dir %s is in use by another running podwalld",
+		     d->state_dir);
+	else if (err == -EBADMSG)
+		dlog(PW_LOG_ERROR,
+		     "--state-dir %s: %s/%s is damaged or not podwall's (expected {\"bpffs\": ...}); "
+		     "remove it if this directory is this daemon's",
+		     d->state_dir, d->state_dir, PW_INSTANCE_FILE);
+	else if (err)
+		dlog(PW_LOG_ERROR, "--state-dir %s: %s", d->state_dir, strerror(-err));
+	else if (d->claim.legacy)
+		dlog(PW_LOG_WARN,
+		     "--state-dir %s holds state from before instance ids: adopted by --bpffs %s",
+		     d->state_dir, d->bpffs);
 	return err;
 }
 
@@ -3008,6 +3052,10 @@ static int run(struct daemon *d)
 		return err;
 	}
 
+	/* before the datapath: a daemon refused its state directory changes nothing */
+	err = state_claim(d);
+	if (err)
+		return err;
 	err = open_datapath(d);
 	if (err)
 		return err;
@@ -3158,6 +3206,7 @@ static void cleanup(struct daemon *d)
 	pw_cp_free(d->cp);
 	/* close, never destroy: the pinned programs and maps keep enforcing */
 	pw_dp_close(d->dp);
+	pw_instance_release(&d->claim);
 	for (size_t i = 0; i < d->nsrcerrs; i++) {
 		free(d->srcerrs[i].path);
 		json_object_put(d->srcerrs[i].diags);
@@ -3189,6 +3238,7 @@ int main(int argc, char **argv)
 {
 	struct daemon d = {
 		.epfd = -1,
+		.claim = {.fd = -1},
 		.unread = {.what = "flow events emitted while no daemon read them"},
 		.ct_end_lost = {.what = "flow ends the datapath could not keep for the sweep"},
 	};

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Hardening end-to-end tests (issue 10) on a simulated node with three pods:
+#   hd-a/a1 (app=client), hd-a/a2 (app=other), hd-b/b1 (app=server)
+# - state is the instance's own: a daemon with another --bpffs refuses a state directory
+#   (and so its CLI journal) that another instance wrote, before it loads anything;
+# - `podwall get -o json|yaml` prints Kubernetes objects, as kubectl does;
+# - least privilege: the running daemon's capabilities, no_new_privs and seccomp filter, and
+#   a user of the --socket-group (not root) can use the CLI;
+# - kill -9 of the daemon under traffic breaks no allowed connection and lets no denied one
+#   through, and a restarted daemon takes over.
+# None of it may create the machine-wide default /var/lib/podwall.
+#
+# usage: test_hardening.sh PODWALLD PODWALL PWPROBE    (root; ends with "N passed, N failed")
+set -u
+
+PW_DAEMON=$(realpath "$1")
+PW_CLI=$(realpath "$2")
+PW_PROBE=$(realpath "$3")
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=topology.sh
+. "$here/topology.sh"
+
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+	echo "ok   - $*"
+}
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL - $*"
+}
+VARLIB_BEFORE=$([ -e /var/lib/podwall ] && echo present || echo absent)
+EXTRA_BPFFS=()
+EXTRA_PIDS=()
+EXTRA_CLEAN=()
+finish() {
+	local left p
+
+	for p in "${EXTRA_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for p in "${EXTRA_CLEAN[@]}"; do
+		eval "$p" 2>/dev/null
+	done
+	for p in "${EXTRA_BPFFS[@]}"; do
+		if [ -e "$p" ]; then
+			"$PW_DAEMON" --uninstall --bpffs "$p" >/dev/null 2>&1
+			mountpoint -q "$p" && umount -l "$p"
+			rm -rf "$p"
+		fi
+	done
+	topo_cleanup
+	left=$(topo_leftovers)
+	if [ "$left" != 0 ]; then
+		bad "cleanup left $left objects behind"
+	else
+		ok "cleanup left nothing behind"
+	fi
+	if [ "$VARLIB_BEFORE" = absent ] && [ -e /var/lib/podwall ]; then
+		bad "the run created the machine-wide /var/lib/podwall"
+	else
+		ok "/var/lib/podwall untouched ($VARLIB_BEFORE before the run)"
+	fi
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+on_exit() {
+	local rc=$1
+
+	trap '' PIPE HUP INT TERM
+	finish || rc=${rc/#0/1}
+	exit "$rc"
+}
+trap 'on_exit $?' EXIT
+trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test_hardening.sh: needs root (netns, cgroups, BPF)" >&2
+	exit 1
+fi
+
+expect_probe() {
+	local want=$1 from=$2 got
+
+	shift 2
+	got=$(topo_probe "$from" "$@" 500)
+	if [ "$got" = "$want" ]; then
+		ok "$from -> $2:$3/$1 $want"
+	else
+		bad "$from -> $2:$3/$1: expected $want, got '$got'"
+	fi
+}
+
+expect_out() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: /$pat/ not in: $out"
+	fi
+}
+
+A1=198.18.2.1
+A2=198.18.2.2
+B1=198.18.2.3
+
+topo_init hard || exit 1
+topo_pod a1 lxc-a1 hd-a/a1 $A1 fd00::2:1 &&
+	topo_pod a2 lxc-a2 hd-a/a2 $A2 fd00::2:2 &&
+	topo_pod b1 lxc-b1 hd-b/b1 $B1 fd00::2:3 || exit 1
+for p in a1 a2 b1; do
+	topo_serve $p 7000 7001 || exit 1
+done
+
+M=$TOPO_WORK/m
+mkdir -p "$M"
+cat >"$M/cluster.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: hd-a
+  labels:
+    team: alpha
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: hd-b
+EOF
+pod() { # NS NAME APP IFNAME IP4 IP6
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  namespace: $1
+  name: $2
+  labels:
+    app: $3
+  annotations:
+    podwall.io/interface: $4
+    podwall.io/cgroup: $1/$2
+spec:
+  containers:
+  - name: main
+    ports:
+    - name: http
+      containerPort: 7000
+    - name: alt
+      containerPort: 7001
+      protocol: UDP
+status:
+  podIPs:
+  - ip: $5
+  - ip: $6
+EOF
+}
+{
+	pod hd-a a1 client lxc-a1 $A1 fd00::2:1
+	pod hd-a a2 other lxc-a2 $A2 fd00::2:2
+	pod hd-b b1 server lxc-b1 $B1 fd00::2:3
+} >>"$M/cluster.yaml"
+cat >"$M/policy.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  namespace: hd-b
+  name: allow-client
+  labels:
+    owner: hardening
+spec:
+  podSelector:
+    matchLabels:
+      app: server
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector:
+        matchLabels:
+          team: alpha
+      podSelector:
+        matchExpressions:
+        - key: app
+          operator: In
+          values: [client]
+    - ipBlock:
+        cidr: 198.18.0.0/15
+        except: [198.18.2.2/32]
+    ports:
+    - protocol: TCP
+      port: 7000
+      endPort: 7000
+EOF
+
+echo "# the daemon's state belongs to its instance (--bpffs)"
+topo_daemon_start || exit 1
+expect_out "apply the cluster" 'networkpolicy.networking.k8s.io/allow-client created' \
+	pw apply -f "$M/cluster.yaml" -f "$M/policy.yaml"
+expect_probe ok a1 tcp $B1 7000
+expect_probe timeout a2 tcp $B1 7000
+expect_out "the state directory names its instance" "\"bpffs\":\"$TOPO_BPFFS\"" \
+	cat "$TOPO_WORK/state/instance"
+topo_daemon_stop TERM
+
+# another instance (its own bpffs, socket and node) pointed at the first one's state
+NODEB="$TOPO_PREFIX-nodeb"
+ip netns add "$NODEB" && TOPO_NETNS+=("$NODEB")
+B_BPFFS="/sys/fs/bpf/podwall-hard-$$-b"
+EXTRA_BPFFS+=("$B_BPFFS")
+nsenter --net="/run/netns/$NODEB" "$PW_DAEMON" --socket "$TOPO_WORK/b.sock" \
+	--bpffs "$B_BPFFS" --state-dir "$TOPO_WORK/state" >"$TOPO_WORK/b.log" 2>&1 &
+bpid=$!
+EXTRA_PIDS+=("$bpid")
+for i in $(seq 500); do
+	kill -0 "$bpid" 2>/dev/null || break
+	"$PW_CLI" --socket "$TOPO_WORK/b.sock" status >/dev/null 2>&1 && break
+	sleep 0.02
+done
+if kill -0 "$bpid" 2>/dev/null; then
+	bad "a daemon of another instance started on the first one's state directory: it lists" \
+		"$("$PW_CLI" --socket "$TOPO_WORK/b.sock" get networkpolicies -A 2>&1 | tr '\n' ' ')"
+	kill -TERM "$bpid"
+	wait "$bpid"
+else
+	wait "$bpid"
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "belongs to the daemon with --bpffs $TOPO_BPFFS" "$TOPO_WORK/b.log"
+	then
+		ok "another instance refuses the state directory, naming its owner (exit 1)"
+	else
+		bad "another instance on the state directory: rc=$rc: $(cat "$TOPO_WORK/b.log")"
+	fi
+	if [ -e "$B_BPFFS" ]; then
+		bad "the refused daemon loaded a datapath under $B_BPFFS"
+	else
+		ok "the refused daemon loaded nothing"
+	fi
+fi
+
+# the owner still replays its own journal
+topo_daemon_start || exit 1
+expect_out "the owner replays its journal" 'allow-client' pw get networkpolicies -n hd-b
+expect_probe ok a1 tcp $B1 7000
+expect_probe timeout a2 tcp $B1 7000
+# and a second live daemon of the same instance is refused too
+out=$(timeout 20 nsenter --net="/run/netns/$NODEB" "$PW_DAEMON" --socket "$TOPO_WORK/c.sock" \
+	--bpffs "$TOPO_BPFFS" --state-dir "$TOPO_WORK/state" 2>&1)
+rc=$?
+if [ "$rc" = 1 ] && grep -q "in use by another running podwalld" <<<"$out"; then
+	ok "a second live daemon on one state directory is refused"
+else
+	bad "a second live daemon on one state directory: rc=$rc: $out"
+fi
+
+##HARDENING-NEXT##
+
+exit 0
