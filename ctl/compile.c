@@ -11,7 +11,8 @@
  *   referenced prefix inside cidr and outside its excepts (the kernel looks up a pod address's
  *   cidr_identity too, so ipBlocks match pods);
  * - named ports resolve against the destination: the subject for ingress, each peer identity
- *   for egress; unresolvable names allow nothing.
+ *   for egress, and for an ipBlock peer each pod whose address is in the block, towards that
+ *   address's own host-prefix identity (namedcidr.h); unresolvable names allow nothing.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "namedcidr.h"
 
 /* --- growable arrays -------------------------------------------------------------------------- */
 
@@ -495,6 +497,38 @@ static size_t nps_lower_bound(const struct cctx *c, const char *ns)
 	return lo;
 }
 
+/*
+ * An egress named port towards an ipBlock: every pod address in the block whose pod has the
+ * name, at that pod's number, towards the address's host-prefix identity (held by
+ * pw_named_cidrs_sync; an address without one gets nothing: never more than asked).
+ */
+static int emit_named_ipblock(struct cctx *c, const struct pw_ident *s, const struct pw_ipblock *b,
+			      const struct pw_np_port *p, uint8_t dir, uint32_t cookie,
+			      struct kvec *kv)
+{
+	size_t n_pod = pw_state_count(c->st, PW_KIND_POD);
+	int err = 0;
+
+	for (size_t k = 0; k < n_pod && !err; k++) {
+		const struct pw_pod *pod = &pw_state_at(c->st, PW_KIND_POD, k)->obj.u.pod;
+		int port = pw_pod_named_port(pod, p->port_name, p->proto);
+
+		for (size_t a = 0; port > 0 && a < pod->n_ips && !err; a++) {
+			const struct pw_cidr_ident *ci;
+			struct pw_prefix hp;
+
+			if (!pw_ipblock_holds(b, &pod->ips[a]))
+				continue;
+			pw_host_prefix(&pod->ips[a], &hp);
+			ci = pw_cidr_find(&c->st->ids, &hp);
+			if (ci && ci->refs)
+				err = emit_range(kv, s->id, ci->id, dir, p->proto, (uint32_t)port,
+						 (uint32_t)port, cookie);
+		}
+	}
+	return err;
+}
+
 static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct pw_netpol *np,
 			uint8_t dir, const struct pw_np_rule *r, uint32_t cookie, struct kvec *kv)
 {
@@ -552,10 +586,7 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 							 (uint32_t)port, (uint32_t)port, cookie);
 			}
 		} else {
-			/*
-			 * Each destination identity at its own number. ipBlock peers are addresses,
-			 * not pods: a name resolves against nothing there.
-			 */
+			/* each destination identity at its own number */
 			for (j = 0; j < peers.n && !err; j++) {
 				const struct pw_ident *d = pw_ident_get(t, peers.v[j]);
 				int port = pw_ident_named_port(d, p->port_name, p->proto);
@@ -563,6 +594,12 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 				if (d && port > 0)
 					err = emit_range(kv, s->id, d->id, dir, p->proto,
 							 (uint32_t)port, (uint32_t)port, cookie);
+			}
+			/* ipBlock peers: each pod address in the block at its pod's number */
+			for (j = 0; j < r->n_peers && !err; j++) {
+				if (r->peers[j].ipblock)
+					err = emit_named_ipblock(c, s, r->peers[j].ipblock, p, dir,
+								 cookie, kv);
 			}
 		}
 	}
@@ -672,6 +709,9 @@ static bool np_depends_on(const struct pw_netpol *np, const struct pw_ident *id)
 		for (i = 0; i < nr[k]; i++) {
 			const struct pw_np_rule *r = &rules[k][i];
 
+			/* egress named ports towards an ipBlock: the pods in the block */
+			if (k == 1 && pw_rule_named_ipblock(r))
+				return true;
 			if (!r->peers_set || !r->n_peers) {
 				/* egress named ports, no peers: each identity having them */
 				for (j = 0; k == 1 && j < r->n_ports; j++) {

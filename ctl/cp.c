@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "compile.h"
+#include "namedcidr.h"
 #include "cp.h"
 #include "reconcile.h"
 #include "store.h"
@@ -40,6 +41,7 @@ struct pw_cp {
 	uint64_t syncs, sync_failures;
 	struct pw_rstats last;
 	char cookie_buf[512];
+	struct pw_named_cidrs named; /* pod addresses named ports on ipBlocks need */
 };
 
 static void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
@@ -190,6 +192,7 @@ void pw_cp_free(struct pw_cp *cp)
 {
 	if (!cp)
 		return;
+	pw_named_cidrs_clear(NULL, &cp->named); /* the store's identities go with it */
 	pw_state_clear(&cp->st);
 	pw_desired_clear(&cp->cur);
 	free(cp->strays);
@@ -262,7 +265,9 @@ static int cp_sync(struct pw_cp *cp)
 		return 0;
 	cp->syncs++;
 	resolve_pods(cp);
-	err = pw_compile(&cp->st, cp->written ? &cp->cur : NULL, &next);
+	err = pw_named_cidrs_sync(&cp->st, &cp->named);
+	if (!err)
+		err = pw_compile(&cp->st, cp->written ? &cp->cur : NULL, &next);
 	if (err)
 		goto undo_store;
 	if (cp->dp) {

@@ -30,6 +30,7 @@
 
 #include "compile.h"
 #include "cp.h"
+#include "namedcidr.h"
 #include "parse.h"
 #include "reconcile.h"
 #include "store.h"
@@ -38,6 +39,7 @@ struct world {
 	struct pw_state st;
 	struct pw_desired d;
 	size_t last_recompiled;
+	struct pw_named_cidrs named;
 };
 
 static void w_apply(struct world *w, const char *yaml)
@@ -86,6 +88,7 @@ static void w_sync(struct world *w)
 		if (o->local && !o->ifindex)
 			o->ifindex = 1000 + o->ep_id;
 	}
+	assert_int_equal(pw_named_cidrs_sync(&w->st, &w->named), 0);
 	assert_int_equal(pw_compile(&w->st, &w->d, &inc), 0);
 	assert_int_equal(pw_compile(&w->st, NULL, &full), 0);
 	assert_true(pw_desired_equal(&inc, &full));
@@ -98,6 +101,7 @@ static void w_sync(struct world *w)
 
 static void w_free(struct world *w)
 {
+	pw_named_cidrs_clear(NULL, &w->named);
 	pw_desired_clear(&w->d);
 	pw_state_clear(&w->st);
 }
@@ -851,7 +855,7 @@ static void test_named_ports_per_destination(void **state)
 	assert_true(allowed(&w, "x/a", "y/s2", TCP, 9090));
 	assert_false(allowed(&w, "x/a", "y/s2", TCP, 8080));
 	assert_false(allowed(&w, "x/a", "y/s2", UDP, 9090)); /* protocol must match */
-	assert_false(allowed(&w, "x/a", "y/s3", TCP, 8080)); /* unnamed: nothing */
+	assert_false(addr_egress(&w, "x/a", "198.18.5.10", TCP, 8080)); /* unnamed: nothing */
 	/* no `to`: every pod identity having the name, and nothing else */
 	assert_true(allowed(&w, "x/b", "y/s1", TCP, 8080));
 	assert_true(allowed(&w, "x/b", "y/s2", TCP, 9090));
@@ -862,6 +866,267 @@ static void test_named_ports_per_destination(void **state)
 	assert_false(allowed(&w, "z/c", "y/s2", TCP, 53));
 	assert_false(allowed(&w, "z/c", "y/s2", UDP, 53));
 	assert_false(allowed(&w, "z/c", "y/s3", TCP, 8080));
+	w_free(&w);
+}
+
+/*
+ * Named ports on ipBlock peers (issue 10, defect 6): the destination pod whose address is in the
+ * block resolves the name, as for selector peers; a pod with the same labels outside the block,
+ * or an address in the block that is no pod, gets nothing.
+ */
+static void test_named_ports_ipblock(void **state)
+{
+	struct world w;
+
+	w_model(&w);
+	w_apply(&w,
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: s1, namespace: y, labels: {app: web}, "
+		"annotations: {podwall.io/interface: vs1}}\n"
+		"spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}\n"
+		"status: {podIPs: [{ip: 198.18.1.10}, {ip: 'fd00::1:10'}]}\n---\n"
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: s2, namespace: y, labels: {app: web, "
+		"v: '2'}, annotations: {podwall.io/interface: vs2}}\n"
+		"spec: {containers: [{name: c, ports: [{name: http, containerPort: 9090}]}]}\n"
+		"status: {podIP: 198.18.1.11}\n---\n"
+		/* s1's twin (one identity) outside every block below but the /15 */
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: s3, namespace: y, labels: {app: web}}\n"
+		"spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}\n"
+		"status: {podIP: 198.18.5.10}\n");
+	w_apply(&w,
+		NP("x", "e",
+		   "{podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress], egress: [{to: "
+		   "[{ipBlock: {cidr: 198.18.1.0/24}}, {ipBlock: {cidr: 'fd00::1:0/112'}}], ports: "
+		   "[{port: http}]}]}")
+		NP("x", "f",
+		   "{podSelector: {matchLabels: {pod: b}}, policyTypes: [Egress], egress: [{to: "
+		   "[{ipBlock: {cidr: 198.18.1.0/24, except: [198.18.1.11/32]}}], ports: [{port: "
+		   "http}]}]}")
+		NP("x", "g",
+		   "{podSelector: {matchLabels: {pod: c}}, policyTypes: [Egress], egress: [{to: "
+		   "[{ipBlock: {cidr: 198.18.0.0/15}}], ports: [{port: 8080}]}]}"));
+	w_sync(&w);
+	assert_true(allowed(&w, "x/a", "y/s1", TCP, 8080));
+	assert_false(allowed(&w, "x/a", "y/s1", TCP, 9090));
+	assert_false(allowed(&w, "x/a", "y/s1", UDP, 8080)); /* protocol must match */
+	assert_true(allowed(&w, "x/a", "y/s2", TCP, 9090));
+	assert_false(allowed(&w, "x/a", "y/s2", TCP, 8080));
+	assert_true(addr_egress(&w, "x/a", "fd00::1:10", TCP, 8080)); /* s1 over IPv6 */
+	assert_false(addr_egress(&w, "x/a", "fd00::1:10", TCP, 9090));
+	/* the same identity outside the block, and an address in it that is no pod */
+	assert_false(addr_egress(&w, "x/a", "198.18.5.10", TCP, 8080));
+	assert_false(addr_egress(&w, "x/a", "198.18.1.99", TCP, 8080));
+	/* a pod of the model in the block has no "http": nothing */
+	assert_false(allowed(&w, "x/a", "y/a", TCP, 80));
+	/* except carves its own peer */
+	assert_true(allowed(&w, "x/b", "y/s1", TCP, 8080));
+	assert_false(allowed(&w, "x/b", "y/s2", TCP, 9090));
+	/* a host prefix of a pod is inside every block holding the pod: other rules still match */
+	assert_true(allowed(&w, "x/c", "y/s1", TCP, 8080));
+	assert_true(addr_egress(&w, "x/c", "198.18.5.10", TCP, 8080));
+	assert_true(addr_egress(&w, "x/c", "198.18.1.99", TCP, 8080));
+	/* the name follows the pod: s2 renumbers "http", s1 leaves the block */
+	w_apply(&w,
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: s2, namespace: y, labels: {app: web, "
+		"v: '2'}, annotations: {podwall.io/interface: vs2}}\n"
+		"spec: {containers: [{name: c, ports: [{name: http, containerPort: 9091}]}]}\n"
+		"status: {podIP: 198.18.1.11}\n---\n"
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: s1, namespace: y, labels: {app: web}, "
+		"annotations: {podwall.io/interface: vs1}}\n"
+		"spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}\n"
+		"status: {podIP: 198.18.6.10}\n");
+	w_sync(&w);
+	assert_true(allowed(&w, "x/a", "y/s2", TCP, 9091));
+	assert_false(allowed(&w, "x/a", "y/s2", TCP, 9090));
+	assert_false(allowed(&w, "x/a", "y/s1", TCP, 8080));
+	/* no policy needs them: the host prefixes go */
+	w_delete(&w, "np/x/e");
+	w_delete(&w, "np/x/f");
+	w_sync(&w);
+	assert_int_equal(w.named.n, 0);
+	assert_true(allowed(&w, "x/c", "y/s2", TCP, 8080));
+	w_free(&w);
+}
+
+/* --- a reference evaluation of NetworkPolicy, straight from the objects ----------------------- */
+
+static bool ref_sel(const struct pw_selector *s, const struct pw_labels *l)
+{
+	return !s || pw_selector_matches(s, l);
+}
+
+static bool ref_peer(const struct pw_state *st, const struct pw_netpol *np,
+		     const struct pw_np_peer *p, const struct pw_pod *q, const struct pw_addr *qa)
+{
+	struct pw_ns_scratch scr;
+
+	if (p->ipblock) {
+		size_t e;
+
+		if (!pw_prefix_contains_addr(&p->ipblock->cidr, qa))
+			return false;
+		for (e = 0; e < p->ipblock->n_except; e++) {
+			if (pw_prefix_contains_addr(&p->ipblock->except[e], qa))
+				return false;
+		}
+		return true;
+	}
+	if (!p->ns_sel && strcmp(q->namespace, np->namespace))
+		return false;
+	return ref_sel(p->ns_sel, pw_state_ns_labels(st, q->namespace, &scr)) &&
+	       ref_sel(p->pod_sel, &q->labels);
+}
+
+static bool ref_port(const struct pw_np_port *p, const struct pw_pod *dst, uint8_t proto,
+		     uint16_t port)
+{
+	if (p->proto != proto)
+		return false;
+	if (!p->port_set)
+		return true;
+	if (p->port_name)
+		return pw_pod_named_port(dst, p->port_name, proto) == port;
+	return port >= p->port && port <= (p->end_port ? p->end_port : p->port);
+}
+
+/* One direction: subject's policies of that direction allow the peer q (at address qa)? */
+static bool ref_side(const struct pw_state *st, const struct pw_pod *subj, uint8_t dir,
+		     const struct pw_pod *q, const struct pw_addr *qa, const struct pw_pod *dst,
+		     uint8_t proto, uint16_t port)
+{
+	bool isolated = false;
+	size_t i, r, j;
+
+	for (i = 0; i < pw_state_count(st, PW_KIND_NETPOL); i++) {
+		const struct pw_netpol *np = &pw_state_at(st, PW_KIND_NETPOL, i)->obj.u.np;
+		const struct pw_np_rule *rules = dir ? np->egress : np->ingress;
+		size_t n = dir ? np->n_egress : np->n_ingress;
+
+		if (strcmp(np->namespace, subj->namespace) ||
+		    !pw_selector_matches(&np->pod_sel, &subj->labels) ||
+		    !(np->types & (dir ? PW_NP_EGRESS : PW_NP_INGRESS)))
+			continue;
+		isolated = true;
+		for (r = 0; r < n; r++) {
+			bool peer = !rules[r].n_peers, ports = !rules[r].n_ports;
+
+			for (j = 0; j < rules[r].n_peers && !peer; j++)
+				peer = ref_peer(st, np, &rules[r].peers[j], q, qa);
+			for (j = 0; j < rules[r].n_ports && !ports; j++)
+				ports = ref_port(&rules[r].ports[j], dst, proto, port);
+			if (peer && ports)
+				return true;
+		}
+	}
+	return !isolated;
+}
+
+/*
+ * Random policy sets mixing selector and ipBlock peers with numeric and named ports (a name
+ * numbered differently per pod), compiled and compared pair by pair with the reference.
+ */
+static void test_reference_random(void **state)
+{
+	static const char *const peers[] = {
+		"{ipBlock: {cidr: 198.18.0.0/15}}",
+		"{ipBlock: {cidr: 198.18.1.0/24}}",
+		"{ipBlock: {cidr: 198.18.0.0/16, except: [198.18.0.2/32, 198.18.2.0/24]}}",
+		"{ipBlock: {cidr: 198.18.1.2/32}}",
+		"{podSelector: {matchLabels: {pod: b}}}",
+		"{namespaceSelector: {}, podSelector: {matchLabels: {pod: a}}}",
+		"{namespaceSelector: {matchLabels: {" L ": y}}}",
+	};
+	static const char *const ports[] = {
+		"{port: web}", "{port: serve-80-tcp}", "{port: serve-81-udp, protocol: UDP}",
+		"{port: 8001}", "{port: 80, endPort: 81}", "{protocol: UDP}",
+	};
+	static const uint16_t probe_ports[] = {80, 81, 8000, 8001, 8002};
+	uint32_t seed = 20261203;
+	size_t compared = 0, allowed_n = 0;
+	struct world w;
+	char buf[4096];
+
+	w_model(&w);
+	/* "web" differs per pod (8000 + index % 3); some pods have none */
+	for (int n = 0; n < 9; n++) {
+		pod_yaml(buf, sizeof(buf), NSS[n / 3], PODS[n % 3], n / 3, n % 3, NULL);
+		if (n % 4 != 3)
+			snprintf(strstr(buf, "status:"), 200,
+				 "  - {name: web, containerPort: %d}\nstatus:\n  podIPs: "
+				 "[{ip: 198.18.%d.%d}]\n",
+				 8000 + n % 3, n / 3, n % 3 + 1);
+		w_apply(&w, buf);
+	}
+	for (int round = 0; round < 60; round++) {
+		/* replace the policy set: 1-3 policies per round, in random namespaces */
+		for (int i = 0; i < 3; i++) {
+			char what[32];
+
+			snprintf(what, sizeof(what), "np/%s/p%d", NSS[i], i);
+			if (pw_state_find(&w.st, PW_KIND_NETPOL, NSS[i], what + 5))
+				w_delete(&w, what);
+		}
+		for (int i = 0; i < 3; i++) {
+			char rules[1024] = "";
+			size_t len = 0;
+			int nr, eg;
+
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % 3 == 0)
+				continue;
+			nr = 1 + (int)((seed >> 8) % 2);
+			eg = (seed >> 22) % 2;
+			for (int k = 0; k < nr; k++) {
+				seed = seed * 1103515245u + 12345u;
+				len += (size_t)snprintf(rules + len, sizeof(rules) - len,
+							"%s{%s: [%s], ports: [%s]}", k ? ", " : "",
+							eg ? "to" : "from", peers[(seed >> 4) % 7],
+							ports[(seed >> 12) % 6]);
+			}
+			snprintf(buf, sizeof(buf),
+				 "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: "
+				 "{name: p%d, namespace: %s}\nspec: {podSelector: {matchLabels: {pod: "
+				 "%s}}, policyTypes: [%s], %s: [%s]}\n",
+				 i, NSS[i], PODS[(seed >> 20) % 3], eg ? "Egress" : "Ingress",
+				 eg ? "egress" : "ingress", rules);
+			w_apply(&w, buf);
+		}
+		w_sync(&w);
+		for (int f = 0; f < 9; f++) {
+			for (int t = 0; t < 9; t++) {
+				const struct pw_pod *fp;
+				char fn[16], tn[16];
+
+				snprintf(fn, sizeof(fn), "%s/%s", NSS[f / 3], PODS[f % 3]);
+				snprintf(tn, sizeof(tn), "%s/%s", NSS[t / 3], PODS[t % 3]);
+				fp = &pod(&w, fn)->obj.u.pod;
+				for (int pr = 0; pr < 2; pr++) {
+					uint8_t proto = pr ? UDP : TCP;
+
+					for (size_t pi = 0; pi < 5; pi++) {
+						const struct pw_pod *tp = &pod(&w, tn)->obj.u.pod;
+						uint16_t port = probe_ports[pi];
+						bool want = ref_side(&w.st, fp, PW_DIR_EGRESS, tp,
+								     &tp->ips[0], tp, proto, port) &&
+							    ref_side(&w.st, tp, PW_DIR_INGRESS, fp,
+								     &fp->ips[0], tp, proto, port);
+						bool got = allowed(&w, fn, tn, proto, port);
+
+						if (want != got)
+							fprintf(stderr,
+								"round %d: %s -> %s %s/%u: compiled %d, "
+								"reference %d\n",
+								round, fn, tn, pr ? "UDP" : "TCP", port,
+								got, want);
+						assert_int_equal(want, got);
+						compared++;
+						allowed_n += got;
+					}
+				}
+			}
+		}
+	}
+	/* both verdicts were exercised */
+	assert_true(allowed_n > compared / 10 && allowed_n < compared - compared / 10);
 	w_free(&w);
 }
 
@@ -1490,6 +1755,8 @@ int main(void)
 		cmocka_unit_test(test_ipblock_nested_across_policies),
 		cmocka_unit_test(test_ipblock_ipv6_and_pods),
 		cmocka_unit_test(test_named_ports_per_destination),
+		cmocka_unit_test(test_named_ports_ipblock),
+		cmocka_unit_test(test_reference_random),
 		cmocka_unit_test(test_subjects_shared),
 		cmocka_unit_test(test_cookies),
 		cmocka_unit_test(test_incremental_touches_few),
