@@ -623,6 +623,11 @@ static int get_identities(struct pw_cp *cp, const char *ns, json_object *arr)
 	return 0;
 }
 
+const struct pw_state *pw_cp_state(const struct pw_cp *cp)
+{
+	return cp ? &cp->st : NULL;
+}
+
 int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_object **out)
 {
 	enum pw_kind k = what == PW_CP_NAMESPACES ? PW_KIND_NAMESPACE

@@ -77,6 +77,9 @@ enum pw_cp_list {
 	PW_CP_IDENTITIES,
 };
 
+struct pw_state;
+/* The store, read-only: for queries that render objects (k8sobj.h). */
+const struct pw_state *pw_cp_state(const struct pw_cp *cp);
 /* ns == NULL: every namespace */
 int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_object **out);
 /* the policies selecting the pod and its effective allow list per direction */

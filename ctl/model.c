@@ -33,6 +33,9 @@ void pw_pod_clear(struct pw_pod *pod)
 	for (i = 0; i < pod->n_ports; i++)
 		free(pod->ports[i].name);
 	free(pod->ports);
+	for (i = 0; i < pod->n_containers; i++)
+		free(pod->containers[i]);
+	free(pod->containers);
 	memset(pod, 0, sizeof(*pod));
 }
 

@@ -67,6 +67,7 @@ struct pw_container_port {
 	char *name;    /* IANA_SVC_NAME or NULL; unique within the pod */
 	uint16_t port; /* containerPort */
 	uint8_t proto; /* IPPROTO_TCP (default), IPPROTO_UDP, IPPROTO_SCTP */
+	uint16_t container; /* index into pw_pod.containers (printed back by get -o yaml) */
 };
 
 /* Kubernetes allows at most one address per family. */
@@ -83,6 +84,8 @@ struct pw_pod {
 	struct pw_addr ips[PW_POD_MAX_IPS];
 	size_t n_ports; /* every spec.containers[].ports[] entry, in order */
 	struct pw_container_port *ports;
+	size_t n_containers; /* spec.containers[].name, in order */
+	char **containers;
 };
 
 /* A NetworkPolicyPort. */

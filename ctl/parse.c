@@ -859,7 +859,7 @@ static int parse_namespace(struct pctx *c, struct fy_node *obj, unsigned int lin
 /* --- Pod -------------------------------------------------------------------------------- */
 
 static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned int line,
-				 const char *path, size_t count, struct pw_pod *pod)
+				 const char *path, size_t count, struct pw_pod *pod, size_t cont)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	char ip[PATHSZ], sub[PATHSZ];
@@ -875,7 +875,7 @@ static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned i
 	pod->ports = np;
 	for (i = 0; i < count && !c->stop; i++) {
 		struct fy_node *item = fy_node_sequence_iterate(seq, &sit);
-		struct pw_container_port p = {.proto = IPPROTO_TCP};
+		struct pw_container_port p = {.proto = IPPROTO_TCP, .container = (uint16_t)cont};
 		unsigned int il = node_line(item, line), kl;
 		long long port;
 		char *proto = NULL;
@@ -992,12 +992,12 @@ static int parse_pod_spec(struct pctx *c, struct fy_node *obj, unsigned int line
 		ports = mget(item, "ports", il, &kl);
 		pj(sub, ip, "ports");
 		r = get_seq(c, ports, kl, sub, c->lim.max_list, &n_ports);
-		if (r < 0 || (r > 0 && parse_container_ports(c, ports, kl, sub, n_ports, pod) < 0))
+		if (r < 0 || (r > 0 && parse_container_ports(c, ports, kl, sub, n_ports, pod, i) < 0))
 			ret = -1;
 	}
-	for (i = 0; i < count; i++)
-		free(names[i]);
-	free(names);
+	/* kept with the pod (freed with it), so `get -o yaml` prints them back */
+	pod->containers = names;
+	pod->n_containers = count;
 	return c->stop ? -1 : ret;
 }
 

@@ -173,6 +173,20 @@ static void print_structured(json_object *v, enum output o)
 	}
 }
 
+/* A list as kubectl prints one: a v1 List around the items. */
+static void print_list(json_object *items, enum output o)
+{
+	json_object *list = json_object_new_object(), *meta = json_object_new_object();
+
+	json_object_object_add(list, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(list, "items", json_object_get(items));
+	json_object_object_add(list, "kind", json_object_new_string("List"));
+	json_object_object_add(meta, "resourceVersion", json_object_new_string(""));
+	json_object_object_add(list, "metadata", meta);
+	print_structured(list, o);
+	json_object_put(list);
+}
+
 /* Follow a dotted path; "a|b" tries a, then b. */
 static json_object *jpath(json_object *o, const char *spec)
 {
@@ -792,6 +806,9 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 		json_object_object_add(req, "what", json_object_new_string(r->what));
 		if (ns && (r->namespaced || !all))
 			json_object_object_add(req, "namespace", json_object_new_string(ns));
+		/* -o json|yaml prints the objects themselves, as kubectl does */
+		if ((out == OUT_JSON || out == OUT_YAML) && strcmp(r->what, "identities"))
+			json_object_object_add(req, "objects", json_object_new_boolean(1));
 	}
 	err = call(c, req, &resp, &result);
 	if (err)
@@ -806,7 +823,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 		filtered = json_object_new_array();
 		for (size_t i = 0; filtered && i < json_object_array_length(items); i++) {
 			json_object *it = json_object_array_get_idx(items, i);
-			json_object *id = jpath(it, "name|identity|id");
+			json_object *id = jpath(it, "metadata.name|name|identity|id");
 			char buf[64];
 
 			cell(id, buf, sizeof(buf));
@@ -820,13 +837,11 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 		}
 		items = filtered;
 	}
-	if (out == OUT_JSON || out == OUT_YAML) {
-		json_object *list = json_object_new_object();
-
-		json_object_object_add(list, "kind", json_object_new_string("List"));
-		json_object_object_add(list, "items", json_object_get(items));
-		print_structured(list, out);
-		json_object_put(list);
+	if ((out == OUT_JSON || out == OUT_YAML) && name) {
+		/* one named object: the object itself, as kubectl prints it */
+		print_structured(json_object_array_get_idx(items, 0), out);
+	} else if (out == OUT_JSON || out == OUT_YAML) {
+		print_list(items, out);
 	} else if (!json_object_array_length(items)) {
 		if (ns && r->namespaced)
 			fprintf(stderr, "No resources found in %s namespace.\n", ns);

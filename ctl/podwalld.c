@@ -44,6 +44,7 @@
 #include "flowfilter.h"
 #include "flowlog.h"
 #include "instance.h"
+#include "k8sobj.h"
 #include "linkwatch.h"
 #include "mdir.h"
 #include "proto.h"
@@ -1986,7 +1987,12 @@ static json_object *req_get(struct daemon *d, json_object *req)
 
 		if (strcmp(what, lists[i].name))
 			continue;
-		err = pw_cp_get(d->cp, lists[i].what, pw_json_str(req, "namespace"), &out);
+		/* "objects": Kubernetes objects (get -o json|yaml), else summary rows */
+		if (pw_json_bool(req, "objects") && lists[i].what != PW_CP_IDENTITIES)
+			err = pw_cp_objects(d->cp, lists[i].what, pw_json_str(req, "namespace"),
+					    &out);
+		else
+			err = pw_cp_get(d->cp, lists[i].what, pw_json_str(req, "namespace"), &out);
 		if (err)
 			return pw_proto_error(NULL, "get %s: %s", what, strerror(-err));
 		return pw_proto_ok(out);

@@ -260,6 +260,53 @@ else
 	bad "a second live daemon on one state directory: rc=$rc: $out"
 fi
 
+echo "# get -o json|yaml prints Kubernetes objects, as kubectl does"
+# jq_is WHAT EXPECTED FILTER CMD...: CMD's JSON output through jq FILTER (compact) is EXPECTED
+jq_is() {
+	local what=$1 want=$2 filter=$3 got
+
+	shift 3
+	got=$("$@" 2>&1 | jq -c "$filter" 2>&1)
+	if [ "$got" = "$want" ]; then
+		ok "$what"
+	else
+		bad "$what: expected $want, got $got"
+	fi
+}
+jq_is "pods: a v1 List of v1 Pods" '["v1","List","","v1","Pod","a1","hd-a"]' \
+	'[.apiVersion, .kind, .metadata.resourceVersion, .items[0].apiVersion, .items[0].kind,
+	  .items[0].metadata.name, .items[0].metadata.namespace]' pw get pods -n hd-a -o json
+jq_is "pod: labels, annotations, containers, ports, podIPs" \
+	"[\"client\",\"lxc-a1\",\"main\",{\"name\":\"http\",\"containerPort\":7000,\"protocol\":\"TCP\"},{\"name\":\"alt\",\"containerPort\":7001,\"protocol\":\"UDP\"},\"$A1\",[\"$A1\",\"fd00::2:1\"]]" \
+	'[.metadata.labels.app, .metadata.annotations["podwall.io/interface"],
+	  .spec.containers[0].name, .spec.containers[0].ports[0], .spec.containers[0].ports[1],
+	  .status.podIP, [.status.podIPs[].ip]]' pw get pod a1 -n hd-a -o json
+jq_is "pod: podwall's own state under status.podwall" '["enforced",true]' \
+	'[.status.podwall.state, (.status.podwall.identity > 0)]' pw get pod a1 -n hd-a -o json
+jq_is "networkpolicy: the spec as written, defaults filled in" \
+	'["networking.k8s.io/v1","NetworkPolicy",{"owner":"hardening"},{"matchLabels":{"app":"server"}},["Ingress"],{"matchLabels":{"team":"alpha"}},[{"key":"app","operator":"In","values":["client"]}],{"cidr":"198.18.0.0/15","except":["198.18.2.2/32"]},[{"protocol":"TCP","port":7000,"endPort":7000}]]' \
+	'[.apiVersion, .kind, .metadata.labels, .spec.podSelector, .spec.policyTypes,
+	  .spec.ingress[0].from[0].namespaceSelector, .spec.ingress[0].from[0].podSelector.matchExpressions,
+	  .spec.ingress[0].from[1].ipBlock, .spec.ingress[0].ports]' \
+	pw get networkpolicy allow-client -n hd-b -o json
+jq_is "namespaces: labels (with the API server's own), phase" '[["hd-a","hd-b"],{"kubernetes.io/metadata.name":"hd-a","team":"alpha"},"Active"]' \
+	'[[.items[].metadata.name], .items[0].metadata.labels, .items[0].status.phase]' \
+	pw get namespaces -o json
+out=$(pw get namespaces -o yaml 2>&1)
+if grep -q '^apiVersion: v1$' <<<"$out" && grep -q '^kind: List$' <<<"$out" &&
+	grep -q '^- apiVersion: v1$' <<<"$out" && grep -q '^  kind: Namespace$' <<<"$out"; then
+	ok "-o yaml: the same List in YAML"
+else
+	bad "-o yaml: $out"
+fi
+# what get prints, apply takes back: the round trip kubectl users rely on
+pw get networkpolicy allow-client -n hd-b -o yaml >"$M/roundtrip.yaml"
+expect_out "delete the policy" 'allow-client deleted' pw delete -f "$M/policy.yaml"
+expect_probe ok a2 tcp $B1 7000
+expect_out "apply what get -o yaml printed" 'allow-client created' pw apply -f "$M/roundtrip.yaml"
+expect_probe ok a1 tcp $B1 7000
+expect_probe timeout a2 tcp $B1 7000
+
 ##HARDENING-NEXT##
 
 exit 0

@@ -311,10 +311,10 @@ T_AFTER=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 # --- records ---------------------------------------------------------------------------------
 
 echo "# records of single decisions"
-A1_ID=$(pw get pods -n fl-a -o json | jq '.items[] | select(.name=="a1") | .identity')
-B1_ID=$(pw get pods -n fl-b -o json | jq '.items[] | select(.name=="b1") | .identity')
-A1_EP=$(pw get pods -n fl-a -o json | jq '.items[] | select(.name=="a1") | .endpoint')
-B1_EP=$(pw get pods -n fl-b -o json | jq '.items[] | select(.name=="b1") | .endpoint')
+A1_ID=$(pw get pods -n fl-a a1 -o json | jq '.status.podwall.identity')
+B1_ID=$(pw get pods -n fl-b b1 -o json | jq '.status.podwall.identity')
+A1_EP=$(pw get pods -n fl-a a1 -o json | jq '.status.podwall.endpoint')
+B1_EP=$(pw get pods -n fl-b b1 -o json | jq '.status.podwall.endpoint')
 J=(--argjson lp1 "$LP1" --argjson lpw "$LPW" --argjson lp3 "$LP3" --argjson lph "$LPH"
 	--argjson pid4 "$PID4" --argjson cg "$A1_CGID" --argjson a1id "$A1_ID"
 	--argjson b1id "$B1_ID" --argjson a1ep "$A1_EP" --argjson b1ep "$B1_EP"
