@@ -307,6 +307,91 @@ expect_out "apply what get -o yaml printed" 'allow-client created' pw apply -f "
 expect_probe ok a1 tcp $B1 7000
 expect_probe timeout a2 tcp $B1 7000
 
+echo "# least privilege: what the running daemon keeps"
+topo_daemon_stop TERM
+GID=$((61000 + $$ % 4000)) # a group number only this run uses; no account needed
+topo_daemon_start --socket-group "$GID" || exit 1
+st=/proc/$TOPO_DAEMON/status
+# CAP_NET_ADMIN is capability 12: 0x1000, and nothing else anywhere
+for f in CapEff CapPrm CapBnd; do
+	expect_out "$f is CAP_NET_ADMIN alone" "^$f:[[:space:]]+0000000000001000\$" grep "^$f:" "$st"
+done
+expect_out "CapInh and CapAmb are empty" '^CapAmb:[[:space:]]+0000000000000000$' grep '^CapAmb:' "$st"
+expect_out "CapInh is empty" '^CapInh:[[:space:]]+0000000000000000$' grep '^CapInh:' "$st"
+expect_out "no_new_privs" '^NoNewPrivs:[[:space:]]+1$' grep '^NoNewPrivs:' "$st"
+expect_out "a seccomp filter" '^Seccomp:[[:space:]]+2$' grep '^Seccomp:' "$st"
+expect_out "the log says what was kept" 'least privilege: only cap_net_admin kept' cat "$TOPO_DLOG"
+# and still does its job: a pod that appears later gets its programs (CAP_NET_ADMIN)
+pod hd-b b2 server lxc-b2 198.18.2.4 fd00::2:4 >"$M/late.yaml"
+expect_out "apply a pod before its interface" 'pod/b2 created' pw apply -f "$M/late.yaml"
+mkdir -p "$TOPO_CGROOT/hd-b/b2"
+topo_pod b2 lxc-b2 hd-b/b2 198.18.2.4 fd00::2:4 && topo_serve b2 7000 || exit 1
+for i in $(seq 250); do
+	pw get pods -n hd-b 2>/dev/null | grep -q 'b2 .*enforced' && break
+	sleep 0.02
+done
+expect_out "the late pod is enforced by the unprivileged daemon" 'b2 .*enforced' pw get pods -n hd-b
+expect_probe ok a1 tcp 198.18.2.4 7000
+expect_probe timeout a2 tcp 198.18.2.4 7000
+
+echo "# the CLI needs no privilege beyond the socket: --socket-group"
+# a copy the unprivileged user can run wherever the build tree is; the work dir traversable
+install -m 0755 "$PW_CLI" "$TOPO_WORK/podwall"
+chmod 0711 "$TOPO_WORK"
+expect_out "the socket is group $GID's, mode 0660" "^660 0 $GID\$" stat -c '%a %u %g' "$TOPO_SOCK"
+nobody_in() { # GROUPS-OPTION CMD...: as uid 64123 (no account), no capabilities
+	local g=$1
+
+	shift
+	setpriv --reuid 64123 --regid 64123 "$g" --inh-caps=-all --bounding-set=-all \
+		"$TOPO_WORK/podwall" --socket "$TOPO_SOCK" "$@"
+}
+expect_out "a member of the group (supplementary) lists pods" 'a1' \
+	nobody_in --groups="$GID" get pods -A
+expect_out "a member of the group (supplementary) applies" 'allow-client unchanged' \
+	nobody_in --groups="$GID" apply -f "$M/roundtrip.yaml"
+out=$(setpriv --reuid 64123 --regid "$GID" --clear-groups --inh-caps=-all \
+	"$TOPO_WORK/podwall" --socket "$TOPO_SOCK" get pods -A 2>&1)
+if grep -q a1 <<<"$out"; then
+	ok "a user whose primary group is the group lists pods"
+else
+	bad "primary group: $out"
+fi
+out=$(nobody_in --clear-groups get pods -A 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qi 'permission denied' <<<"$out"; then
+	ok "a user outside the group is refused: $out"
+else
+	bad "a user outside the group: rc=$rc: $out"
+fi
+# the daemon refuses a peer outside the group even if the file's mode lets it in
+chmod 0666 "$TOPO_SOCK"
+out=$(nobody_in --clear-groups get pods -A 2>&1)
+rc=$?
+chmod 0660 "$TOPO_SOCK"
+if [ $rc -ne 0 ] && ! grep -q a1 <<<"$out" &&
+	grep -q 'refused uid 64123 .*not root nor in --socket-group' "$TOPO_DLOG"; then
+	ok "the daemon checks the peer's groups itself"
+else
+	bad "peer check with a chmod'ed socket: rc=$rc: $out"
+fi
+
+# the systemd unit matches: it parses, and bounds what the daemon may ever hold
+unit="$here/../ctl/daemon/podwalld.service"
+if command -v systemd-analyze >/dev/null; then
+	sed "s|/usr/local/sbin/podwalld|$PW_DAEMON|" "$unit" >"$TOPO_WORK/podwalld.service"
+	out=$(systemd-analyze verify "$TOPO_WORK/podwalld.service" 2>&1)
+	if [ -z "$out" ]; then
+		ok "systemd-analyze verify accepts ctl/daemon/podwalld.service"
+	else
+		bad "systemd-analyze verify: $out"
+	fi
+fi
+for line in 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN CAP_PERFMON CAP_SETPCAP' \
+	'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ReadWritePaths=/sys/fs/bpf'; do
+	expect_out "unit: $line" "^$line\$" grep -x -- "$line" "$unit"
+done
+
 ##HARDENING-NEXT##
 
 exit 0

@@ -165,7 +165,6 @@ void listen_ready(struct daemon *d, struct watch *w, uint32_t events)
 {
 	for (;;) {
 		struct ucred cred;
-		socklen_t len = sizeof(cred);
 		struct client *cl;
 		int fd;
 
@@ -175,13 +174,17 @@ void listen_ready(struct daemon *d, struct watch *w, uint32_t events)
 				dlog(PW_LOG_ERROR, "control socket: accept: %s", strerror(errno));
 			return;
 		}
-		/* root only: the socket's mode says so too, this holds if someone chmods it */
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.uid != 0) {
+		/* root (or --socket-group): the socket's mode says so too, this holds if someone
+		 * chmods it */
+		if (!pw_priv_peer_allowed(fd, d->socket_group_set, d->socket_gid, &cred.uid,
+					  &cred.pid)) {
 			static const char msg[] = "{\"ok\":false,\"error\":\"permission denied: "
-						  "podwalld accepts root only\"}\n";
+						  "podwalld accepts root (and --socket-group) "
+						  "only\"}\n";
 
-			dlog(PW_LOG_WARN, "control socket: refused uid %d (pid %d): root only",
-			     (int)cred.uid, (int)cred.pid);
+			dlog(PW_LOG_WARN, "control socket: refused uid %d (pid %d): not root%s",
+			     (int)cred.uid, (int)cred.pid,
+			     d->socket_group_set ? " nor in --socket-group" : "");
 			(void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			continue;

@@ -31,6 +31,7 @@
 #include "flowfilter.h"
 #include "flowlog.h"
 #include "instance.h"
+#include "privilege.h"
 #include "k8sobj.h"
 #include "linkwatch.h"
 #include "mdir.h"
@@ -130,6 +131,9 @@ struct daemon {
 	const char *state_dir;
 	char state_dir_buf[PATH_MAX];	 /* the instance's default --state-dir */
 	struct pw_instance_claim claim; /* the state dir, held while we run */
+	bool socket_group_set;		 /* --socket-group: that group may use the CLI too */
+	gid_t socket_gid;
+	bool keep_privileges;		 /* --keep-privileges: no capability drop, no seccomp */
 	bool uninstall;
 	size_t perf_pages;	       /* per CPU; 0: the datapath's default */
 	unsigned int sweep_interval_s; /* conntrack sweep period */

@@ -48,6 +48,10 @@ static void usage(FILE *f)
 		"                       restart keeps them (default %s/ + --bpffs escaped:\n"
 		"                       one per instance; \"\" for none). A directory\n"
 		"                       belongs to the --bpffs that first used it\n"
+		"  --socket-group GROUP the control socket is GROUP's too (mode 0660): its\n"
+		"                       members can use the CLI without root\n"
+		"  --keep-privileges    do not drop capabilities or install the seccomp filter\n"
+		"                       once loaded (debugging)\n"
 		"  --uninstall          detach every program and remove the pins under --bpffs,\n"
 		"                       then exit: enforcement stops\n"
 		"  -v, --verbose        debug logging\n"
@@ -164,6 +168,8 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		O_FLOWLOG,
 		O_STATE,
 		O_UNINSTALL,
+		O_SOCKET_GROUP,
+		O_KEEP_PRIVS,
 		O_FL_MAX,
 		O_FL_KEEP,
 		O_FL_FSYNC,
@@ -193,6 +199,8 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"uninstall", no_argument, NULL, O_UNINSTALL},
+		{"socket-group", required_argument, NULL, O_SOCKET_GROUP},
+		{"keep-privileges", no_argument, NULL, O_KEEP_PRIVS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -304,6 +312,16 @@ int parse_args(struct daemon *d, int argc, char **argv)
 			break;
 		case O_STATE:
 			d->state_dir = optarg;
+			break;
+		case O_SOCKET_GROUP:
+			err = pw_priv_group(optarg, &d->socket_gid);
+			if (err)
+				fprintf(stderr, "podwalld: --socket-group \"%s\": no such group\n",
+					optarg);
+			d->socket_group_set = true;
+			break;
+		case O_KEEP_PRIVS:
+			d->keep_privileges = true;
 			break;
 		case O_UNINSTALL:
 			d->uninstall = true;

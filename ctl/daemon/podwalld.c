@@ -235,6 +235,18 @@ static int run(struct daemon *d)
 	err = socket_open(d);
 	if (err)
 		return err;
+	/* loaded: what running needs is far less than root (privilege.h) */
+	if (!d->keep_privileges) {
+		const char *why = "";
+
+		err = pw_priv_drop(&why);
+		if (err) {
+			dlog(PW_LOG_ERROR, "least privilege: %s failed: %s", why, strerror(-err));
+			return err;
+		}
+		dlog(PW_LOG_INFO, "least privilege: only %s kept, no_new_privs, seccomp filter on",
+		     pw_priv_kept[0]);
+	}
 	sd_notify_msg("READY=1");
 	dlog(PW_LOG_INFO, "ready: control socket %s%s%s%s%s", d->socket_path,
 	     d->manifests ? ", manifests " : "", d->manifests ?: "",

@@ -82,6 +82,8 @@ int socket_open(struct daemon *d)
 	umask(old);
 	if (!err && chmod(d->socket_path, 0600))
 		err = -errno;
+	if (!err && d->socket_group_set)
+		err = pw_priv_share_socket(d->socket_path, d->socket_gid);
 	if (!err && listen(fd, 64))
 		err = -errno;
 	if (err) {
