@@ -12,12 +12,13 @@
 #   through, and a restarted daemon takes over.
 # None of it may create the machine-wide default /var/lib/podwall.
 #
-# usage: test_hardening.sh PODWALLD PODWALL PWPROBE    (root; ends with "N passed, N failed")
+# usage: test_hardening.sh PODWALLD PODWALL PWPROBE PWTRAFFIC  (root; "N passed, N failed")
 set -u
 
 PW_DAEMON=$(realpath "$1")
 PW_CLI=$(realpath "$2")
 PW_PROBE=$(realpath "$3")
+PW_TRAFFIC=$(realpath "$4")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=topology.sh
 . "$here/topology.sh"
@@ -391,6 +392,51 @@ for line in 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN CAP_PERFM
 	'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ReadWritePaths=/sys/fs/bpf'; do
 	expect_out "unit: $line" "^$line\$" grep -x -- "$line" "$unit"
 done
+
+echo "# kill -9 of the daemon under traffic"
+# an established allowed connection, new allowed connections, new denied ones, all for 8 s;
+# the daemon is killed (no cleanup at all), stays dead a while, then a new one takes over
+topo_enter a1
+"${TOPO_IN[@]}" "$PW_TRAFFIC" hold $B1 7000 8 >"$TOPO_WORK/k-hold" 2>&1 &
+k_hold=$!
+"${TOPO_IN[@]}" "$PW_TRAFFIC" loop tcp $B1 7000 8 1000 >"$TOPO_WORK/k-allow" 2>&1 &
+k_allow=$!
+topo_enter a2
+"${TOPO_IN[@]}" "$PW_TRAFFIC" loop tcp $B1 7000 8 300 >"$TOPO_WORK/k-deny" 2>&1 &
+k_deny=$!
+sleep 1.5
+kill -KILL "$TOPO_DAEMON"
+wait "$TOPO_DAEMON" 2>/dev/null
+TOPO_DAEMON=
+sleep 1.5
+topo_daemon_start --socket-group "$GID" || exit 1
+expect_out "the new daemon adopted the datapath" 'adopted' tail -n 20 "$TOPO_DLOG"
+wait $k_hold $k_allow $k_deny
+echo "   hold: $(cat "$TOPO_WORK/k-hold"); allowed: $(cat "$TOPO_WORK/k-allow"); denied: $(cat "$TOPO_WORK/k-deny")"
+expect_out "the established allowed connection survived (no break)" '^held [0-9]+$' \
+	cat "$TOPO_WORK/k-hold"
+expect_out "every new allowed connection passed" '^ok=[1-9][0-9]* denied=0 timeout=0 refused=0 error=0$' \
+	cat "$TOPO_WORK/k-allow"
+expect_out "no denied connection got through" '^ok=0 denied=0 timeout=[1-9][0-9]* refused=0 error=0$' \
+	cat "$TOPO_WORK/k-deny"
+# a kill -9 in the middle of an apply: afterwards the change is either whole or absent
+sed 's/port: 7000/port: 7001/' "$M/policy.yaml" >"$M/policy-7001.yaml"
+pw apply -f "$M/policy-7001.yaml" >/dev/null 2>&1 &
+apid=$!
+kill -KILL "$TOPO_DAEMON"
+wait "$TOPO_DAEMON" 2>/dev/null
+TOPO_DAEMON=
+wait $apid
+topo_daemon_start --socket-group "$GID" || exit 1
+p7000=$(topo_probe a1 tcp $B1 7000 500)
+p7001=$(topo_probe a1 tcp $B1 7001 500)
+if [ "$p7000/$p7001" = "ok/timeout" ] || [ "$p7000/$p7001" = "timeout/ok" ]; then
+	ok "killed mid-apply: the rule is on one port, whole ($p7000/$p7001 on 7000/7001)"
+else
+	bad "killed mid-apply: 7000 $p7000, 7001 $p7001"
+fi
+expect_probe timeout a2 tcp $B1 7000
+expect_probe timeout a2 tcp $B1 7001
 
 ##HARDENING-NEXT##
 

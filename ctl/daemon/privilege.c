@@ -74,8 +74,11 @@ static const char *const denied[] = {
 	/* mounts and namespaces: the bpffs is mounted before */
 	"mount", "umount2", "pivot_root", "chroot", "setns", "unshare", "fsopen", "fsmount",
 	"fsconfig", "fspick", "move_mount", "open_tree", "mount_setattr",
-	/* other processes */
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+	/* other processes (ptrace stays for LeakSanitizer's stop-the-world in sanitizer builds) */
+#ifndef __SANITIZE_ADDRESS__
+	"ptrace",
+#endif
+	"process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
 	"process_madvise",
 	/* keys, handles, fault and ring tricks */
 	"keyctl", "add_key", "request_key", "open_by_handle_at", "userfaultfd", "io_uring_setup",

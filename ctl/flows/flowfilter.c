@@ -187,7 +187,10 @@ int pw_time_parse_rfc3339(const char *s, int64_t *ns)
 		return -EINVAL;
 	/* local time = UTC + offset, so UTC = local - offset */
 	t = (int64_t)secs - sign * (oh * 3600 + om * 60);
-	*ns = t * NSEC_PER_SEC + frac;
+	/* nanoseconds since the epoch hold years 1678 to 2262: outside, refuse (found by fuzzing) */
+	if (__builtin_mul_overflow(t, (int64_t)NSEC_PER_SEC, &t) ||
+	    __builtin_add_overflow(t, (int64_t)frac, ns))
+		return -ERANGE;
 	return 0;
 }
 

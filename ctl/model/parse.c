@@ -1926,6 +1926,53 @@ static void limits_default(struct pw_parse_limits *l, const struct pw_parse_opts
 #undef PW_LIM
 }
 
+/*
+ * Manifests are UTF-8 text (YAML 1.2, and the API server's JSON). Checked before libfyaml sees
+ * the input: libfyaml 0.8 loops forever on some invalid sequences (a '%' directive followed by
+ * a stray continuation byte, found by fuzzing), which would hang the daemon. Returns the offset
+ * of the first byte that is not part of a well-formed UTF-8 sequence, or len.
+ */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return i;
+		}
+		if (i + n >= len) /* truncated sequence */
+			return i;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += n + 1;
+	}
+	return len;
+}
+
 int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct pw_parse_opts *opts,
 		    struct pw_manifest **out, struct pw_diags *diags)
 {
@@ -1950,6 +1997,17 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 	if (len > c.lim.max_bytes) {
 		perr(&c, 0, "", "larger than %zu bytes", c.lim.max_bytes);
 		err = -EFBIG;
+		goto out;
+	}
+	if (buf && utf8_invalid_at((const unsigned char *)buf, len) < len) {
+		size_t at = utf8_invalid_at((const unsigned char *)buf, len);
+		unsigned int line = 1;
+
+		for (size_t i = 0; i < at; i++)
+			line += buf[i] == '\n';
+		perr(&c, line, "", "not UTF-8 text: byte 0x%02x at offset %zu",
+		     (unsigned char)buf[at], at);
+		err = -EINVAL;
 		goto out;
 	}
 	err = prescan(&c, buf ? buf : "", len);

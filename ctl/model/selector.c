@@ -353,7 +353,8 @@ int pw_selector_str(const struct pw_selector *s, char **out)
 		if (err)
 			goto out;
 	}
-	qsort(terms, n, sizeof(*terms), cmp_str);
+	if (n > 1) /* terms is NULL when empty: qsort needs an array */
+		qsort(terms, n, sizeof(*terms), cmp_str);
 	for (i = 0; i < n; i++) {
 		if (i && !strcmp(terms[i], terms[i - 1]))
 			continue;
