@@ -8,7 +8,8 @@
  * in both directions with its addresses in the ipcache, and NO policy entry at all. So no
  * packet may pass but what podwall passes without policy by design: ARP (claims checked) and
  * link-scoped IPv6 neighbour discovery and MLD (ICMPv6 types 130-137 and 143, after any
- * extension headers). Verdict invariant, checked on every run: anything else the program lets
+ * extension headers, AH included, as the datapath walks them). Which ND/MLD is link-scoped
+ * is the datapath's rule (tests/test_tc.c); this harness checks nothing else passes. Verdict invariant, checked on every run: anything else the program lets
  * through is an allow for an isolated endpoint without a matching entry, and aborts.
  * Conntrack could only hold entries for allowed flows: it is checked to stay empty.
  *
@@ -145,6 +146,12 @@ static bool exempt(const uint8_t *p, size_t n)
 				return false;
 			nh = p[off];
 			off += ((size_t)p[off + 1] + 1) * 8;
+		} else if (nh == 51) {
+			/* AH: its length counts 4-byte units, minus 2 (RFC 4302) */
+			if (n < off + 8)
+				return false;
+			nh = p[off];
+			off += ((size_t)p[off + 1] + 2) * 4;
 		} else if (nh == 44) {
 			if (n < off + 8 || ((p[off + 2] << 8 | p[off + 3]) & 0xfff8))
 				return false;

@@ -86,8 +86,13 @@ for t in "${targets[@]}"; do
 	rm -rf "$work/crashes"
 	start=$(date +%s)
 	rc=0
-	nice -n 19 bash -c "$(declare -f run_target); top='$top'; run_target '$build/fuzz/$t' '$t' '$work' \
-		-runs=$runs -timeout=10 -rss_limit_mb=2048 -jobs=$jobs -workers=$jobs" || rc=$?
+	par=""
+	# -jobs writes fuzz-N.log into the working directory: run from the target's own
+	[ "$jobs" -gt 1 ] && par="-jobs=$jobs -workers=$jobs"
+	mkdir -p "$work"
+	(cd "$work" && nice -n 19 bash -c "$(declare -f run_target); top='$top'; \
+		run_target '$build/fuzz/$t' '$t' '$work' -runs=$runs -timeout=10 \
+		-rss_limit_mb=2048 $par") || rc=$?
 	summary "$t" "$work" "$rc"
 	echo "               $(( $(date +%s) - start )) s"
 	[ "$rc" = 0 ] || status=1
