@@ -33,6 +33,7 @@
 #include "linkwatch.h"
 #include "mdir.h"
 #include "proto.h"
+#include "views.h"
 
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
@@ -185,13 +186,6 @@ struct snap {
 	const char *action;
 };
 
-/* One listing per (kind, namespace) per request: big applies stay linear. */
-struct listing {
-	enum pw_kind kind;
-	const char *ns;
-	json_object *list;
-};
-
 /* One journal record during replay and compaction. */
 struct jrec {
 	enum pw_op op;
@@ -246,8 +240,6 @@ void link_event(void *ctx, const char *ifname, uint32_t ifindex);
 void links_ready(struct daemon *d, struct watch *w, uint32_t events);
 
 /* changes.c */
-json_object *lookup(struct daemon *d, struct listing **cache, size_t *n, enum pw_kind k,
-		    const char *ns);
 void snap_free(struct snap *s, size_t n);
 struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del);
 void pods_touch_snap(struct daemon *d, const struct snap *s, size_t n);
