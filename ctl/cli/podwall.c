@@ -985,7 +985,7 @@ static int cmd_explain(struct cli *c, int argc, char **argv)
 	snprintf(protobuf, sizeof(protobuf), "%s", proto);
 	for (char *p = protobuf; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
-	if (pw_proto_parse(protobuf, &ipproto)) {
+	if (pw_ipproto_parse(protobuf, &ipproto)) {
 		errorf("--proto %s: must be tcp, udp or sctp", proto);
 		return 1;
 	}

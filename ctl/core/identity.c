@@ -285,7 +285,7 @@ int pw_ident_key(const char *ns, const struct pw_labels *ns_labels,
 			goto nomem;
 	}
 	for (i = 0; i < n_ports; i++) {
-		const char *proto = pw_proto_str(ports[i].proto);
+		const char *proto = pw_ipproto_str(ports[i].proto);
 
 		if (!ports[i].name)
 			continue;

@@ -258,7 +258,7 @@ static json_object *jallow(struct pw_cp *cp, const struct pw_cp_allow *a)
 	if (!a->proto) {
 		json_object_object_add(o, "protocol", json_object_new_string("any"));
 	} else {
-		const char *ps = pw_proto_str(a->proto);
+		const char *ps = pw_ipproto_str(a->proto);
 
 		snprintf(buf, sizeof(buf), "%u", a->proto);
 		json_object_object_add(o, "protocol", json_object_new_string(ps ? ps : buf));
@@ -374,7 +374,7 @@ int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 	json_object_object_add(o, "ingress", jside(cp, &v.ingress));
 	json_object_object_add(o, "verdict",
 			       json_object_new_string(v.denied ? "denied" : "allowed"));
-	json_object_object_add(o, "protocol", jstr(pw_proto_str(v.proto)));
+	json_object_object_add(o, "protocol", jstr(pw_ipproto_str(v.proto)));
 	json_object_object_add(o, "port", json_object_new_int(v.port));
 	pw_cp_verdict_free(&v);
 	*out = o;

@@ -902,7 +902,7 @@ static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned i
 			       &proto);
 		if (r < 0) {
 			ret = -1;
-		} else if (proto && pw_proto_parse(proto, &p.proto)) {
+		} else if (proto && pw_ipproto_parse(proto, &p.proto)) {
 			perr(c, kl, sub,
 			     "Unsupported value: \"%.40s\": supported values: \"SCTP\", \"TCP\", "
 			     "\"UDP\"",
@@ -1165,7 +1165,7 @@ static int parse_np_port(struct pctx *c, struct fy_node *n, unsigned int line, c
 	if (r < 0) {
 		ret = -1;
 	} else if (r > 0) {
-		if (pw_proto_parse(proto, &p->proto)) {
+		if (pw_ipproto_parse(proto, &p->proto)) {
 			perr(c, kl, sub,
 			     "Unsupported value: \"%.40s\": supported values: \"SCTP\", \"TCP\", "
 			     "\"UDP\"",
