@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "flowfilter.h"
 #include "mdir.h"
 #include "parse.h"
@@ -330,47 +331,12 @@ static void docs_free(struct docs *d)
 
 static int read_fd(int fd, const char *name, char **out, size_t *len)
 {
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap + 1), *p;
-	int err = 0;
+	int err = pw_read_bounded(fd, PW_CLI_MAX_INPUT, 0, out, len);
 
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			if (cap > PW_CLI_MAX_INPUT) {
-				errorf("%s: larger than %u MiB", name, PW_CLI_MAX_INPUT >> 20);
-				err = -EFBIG;
-				goto out;
-			}
-			cap *= 2;
-			p = realloc(buf, cap + 1);
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = p;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			errorf("%s: %s", name, strerror(-err));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
+	if (err == -EFBIG)
+		errorf("%s: larger than %u MiB", name, PW_CLI_MAX_INPUT >> 20);
+	else if (err && err != -ENOMEM)
+		errorf("%s: %s", name, strerror(-err));
 	return err;
 }
 

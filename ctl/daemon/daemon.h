@@ -28,6 +28,8 @@
 #include <sys/un.h>
 
 #include "cp.h"
+#include "fdio.h"
+#include "htab.h"
 #include "flowfilter.h"
 #include "flowlog.h"
 #include "linkwatch.h"
@@ -167,9 +169,8 @@ struct daemon {
 	struct srcerr *srcerrs;
 	size_t nsrcerrs;
 
-	/* content fingerprints of the objects, by who wrote them last */
-	struct fpent **fps;
-	size_t fp_cap, fp_used;
+	/* content fingerprints of the objects (struct fpent), by who wrote them last */
+	struct pw_htab fps;
 
 	uint64_t sweeps, swept;
 	uint64_t requests;
@@ -263,7 +264,6 @@ void listen_ready(struct daemon *d, struct watch *w, uint32_t events);
 void clients_reap(struct daemon *d, bool all);
 
 /* socket.c */
-int mkdir_p(const char *path, mode_t mode);
 int socket_open(struct daemon *d);
 void sd_notify_msg(const char *msg);
 

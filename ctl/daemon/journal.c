@@ -28,7 +28,7 @@ static int journal_write_line(int fd, enum pw_op op, json_object *docs)
 	json_object_object_add(rec, "docs", json_object_get(docs));
 	err = pw_proto_encode(rec, &line, &len);
 	if (!err)
-		err = pw_proto_write_all(fd, line, len);
+		err = pw_write_all(fd, line, len);
 	free(line);
 	json_object_put(rec);
 	return err;

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "parse.h"
 
 #define PATHSZ 512
@@ -1994,7 +1995,7 @@ int pw_parse_file(const char *path, const struct pw_parse_opts *opts, struct pw_
 	struct pctx c = {0};
 	const char *name;
 	char *buf = NULL;
-	size_t len = 0, cap;
+	size_t len = 0;
 	struct stat st;
 	int fd = -1, err = 0;
 
@@ -2037,50 +2038,16 @@ int pw_parse_file(const char *path, const struct pw_parse_opts *opts, struct pw_
 		goto out;
 	}
 	/* read at most max_bytes + 1, so a pipe cannot make us buffer more */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
-	if (cap > lim.max_bytes + 1)
-		cap = lim.max_bytes + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap > lim.max_bytes) {
-				err = -EFBIG;
-				perr(&c, 0, "", "larger than %zu bytes", lim.max_bytes);
-				goto out;
-			}
-			cap = cap * 2 > lim.max_bytes + 1 ? lim.max_bytes + 1 : cap * 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			perr(&c, 0, "", "read: %s", strerror(-err));
-			goto out;
-		}
-		if (!r)
-			break;
-		len += (size_t)r;
-	}
-	if (len > lim.max_bytes) {
-		err = -EFBIG;
+	err = pw_read_bounded(fd, lim.max_bytes, S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 0,
+			      &buf, &len);
+	if (err == -EFBIG) {
 		perr(&c, 0, "", "larger than %zu bytes", lim.max_bytes);
 		goto out;
 	}
+	if (err && err != -ENOMEM)
+		perr(&c, 0, "", "read: %s", strerror(-err));
+	if (err)
+		goto out;
 	err = pw_parse_buffer(name, buf, len, opts, out, c.diags);
 out:
 	if (fd >= 0)
