@@ -424,7 +424,7 @@ static uint32_t ptr_hash(const void *p)
 {
 	uintptr_t v = (uintptr_t)p;
 
-	return pw_hash_bytes(2166136261u, &v, sizeof(v));
+	return pw_hash_bytes(PW_FNV32_INIT, &v, sizeof(v));
 }
 
 static int peer_ids(struct cctx *c, const struct pw_netpol *np, const struct pw_np_peer *p,

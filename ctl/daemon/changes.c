@@ -6,50 +6,6 @@
 #define _GNU_SOURCE
 #include "daemon.h"
 
-static enum pw_cp_list kind_list(enum pw_kind k)
-{
-	return k == PW_KIND_NAMESPACE ? PW_CP_NAMESPACES
-	       : k == PW_KIND_POD     ? PW_CP_PODS
-				      : PW_CP_NETPOLS;
-}
-
-static bool list_has(json_object *list, const char *name)
-{
-	json_object *items =
-		json_object_is_type(list, json_type_array) ? list : pw_json_array(list, "items");
-
-	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
-		const char *n = pw_json_str(json_object_array_get_idx(items, i), "name");
-
-		if (n && !strcmp(n, name))
-			return true;
-	}
-	return false;
-}
-
-json_object *lookup(struct daemon *d, struct listing **cache, size_t *n, enum pw_kind k,
-		    const char *ns)
-{
-	struct listing *v;
-	json_object *list = NULL;
-
-	for (size_t i = 0; i < *n; i++) {
-		if ((*cache)[i].kind == k && !strcmp((*cache)[i].ns ?: "", ns ?: ""))
-			return (*cache)[i].list;
-	}
-	if (pw_cp_get(d->cp, kind_list(k), k == PW_KIND_NAMESPACE ? NULL : ns, &list))
-		return NULL;
-	v = realloc(*cache, (*n + 1) * sizeof(*v));
-	if (!v) {
-		json_object_put(list);
-		return NULL;
-	}
-	*cache = v;
-	v[*n] = (struct listing){k, ns, list};
-	(*n)++;
-	return list;
-}
-
 void snap_free(struct snap *s, size_t n)
 {
 	for (size_t i = 0; s && i < n; i++) {
@@ -66,8 +22,6 @@ void snap_free(struct snap *s, size_t n)
 struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del)
 {
 	struct snap *s = calloc(m->n ? m->n : 1, sizeof(*s));
-	struct listing *cache = NULL;
-	size_t ncache = 0;
 
 	for (size_t i = 0; s && i < m->n; i++) {
 		const struct pw_object *o = &m->objs[i];
@@ -84,16 +38,13 @@ struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del)
 		}
 		if (del)
 			s[i].action = "deleted";
-		else if (!list_has(lookup(d, &cache, &ncache, o->kind, s[i].ns), s[i].name))
+		else if (!pw_cp_object_source(d->cp, o->kind, s[i].ns, s[i].name))
 			s[i].action = "created";
 		else if (fp_get(d, o->kind, s[i].ns, s[i].name, &old) && old == s[i].fp)
 			s[i].action = "unchanged";
 		else
 			s[i].action = "configured";
 	}
-	for (size_t i = 0; i < ncache; i++)
-		json_object_put(cache[i].list);
-	free(cache);
 	return s;
 }
 

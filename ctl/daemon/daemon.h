@@ -28,11 +28,14 @@
 #include <sys/un.h>
 
 #include "cp.h"
+#include "fdio.h"
+#include "htab.h"
 #include "flowfilter.h"
 #include "flowlog.h"
 #include "linkwatch.h"
 #include "mdir.h"
 #include "proto.h"
+#include "views.h"
 
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
@@ -166,9 +169,8 @@ struct daemon {
 	struct srcerr *srcerrs;
 	size_t nsrcerrs;
 
-	/* content fingerprints of the objects, by who wrote them last */
-	struct fpent **fps;
-	size_t fp_cap, fp_used;
+	/* content fingerprints of the objects (struct fpent), by who wrote them last */
+	struct pw_htab fps;
 
 	uint64_t sweeps, swept;
 	uint64_t requests;
@@ -183,13 +185,6 @@ struct snap {
 	char *ns, *name;
 	uint64_t fp;
 	const char *action;
-};
-
-/* One listing per (kind, namespace) per request: big applies stay linear. */
-struct listing {
-	enum pw_kind kind;
-	const char *ns;
-	json_object *list;
 };
 
 /* One journal record during replay and compaction. */
@@ -246,8 +241,6 @@ void link_event(void *ctx, const char *ifname, uint32_t ifindex);
 void links_ready(struct daemon *d, struct watch *w, uint32_t events);
 
 /* changes.c */
-json_object *lookup(struct daemon *d, struct listing **cache, size_t *n, enum pw_kind k,
-		    const char *ns);
 void snap_free(struct snap *s, size_t n);
 struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del);
 void pods_touch_snap(struct daemon *d, const struct snap *s, size_t n);
@@ -271,7 +264,6 @@ void listen_ready(struct daemon *d, struct watch *w, uint32_t events);
 void clients_reap(struct daemon *d, bool all);
 
 /* socket.c */
-int mkdir_p(const char *path, mode_t mode);
 int socket_open(struct daemon *d);
 void sd_notify_msg(const char *msg);
 

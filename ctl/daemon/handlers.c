@@ -196,7 +196,7 @@ static json_object *req_explain(struct daemon *d, json_object *req)
 					    "\"namespace\" and \"name\"");
 	if (port < 1 || port > 65535)
 		return pw_proto_error(NULL, "explain: \"port\" must be in 1..65535");
-	if (pw_proto_parse(pw_json_str(req, "proto") ?: "TCP", &proto))
+	if (pw_ipproto_parse(pw_json_str(req, "proto") ?: "TCP", &proto))
 		return pw_proto_error(NULL, "explain: \"proto\" must be TCP, UDP or SCTP");
 	err = pw_cp_explain(d->cp, &from, &to, proto, (uint16_t)port, &out);
 	if (err == -ENOENT)

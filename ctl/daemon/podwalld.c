@@ -143,7 +143,7 @@ static int run(struct daemon *d)
 	 */
 	pw_cp_hold(d->cp);
 	if (d->state_dir && *d->state_dir) {
-		err = mkdir_p(d->state_dir, 0700);
+		err = pw_mkdir_p(d->state_dir, 0700);
 		if (err) {
 			dlog(PW_LOG_ERROR, "--state-dir %s: %s", d->state_dir, strerror(-err));
 			return err;
