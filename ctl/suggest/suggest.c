@@ -584,7 +584,7 @@ int pw_suggest_add_record(struct pw_suggest *s, json_object *rec, char *msg, siz
 	tmpl.proto = (uint8_t)json_object_get_int(pr);
 	l4 = member(rec, "l4");
 	if (tmpl.proto == IPPROTO_TCP || tmpl.proto == IPPROTO_UDP || tmpl.proto == IPPROTO_SCTP) {
-		json_object *x = member(l4, pw_proto_str(tmpl.proto));
+		json_object *x = member(l4, pw_ipproto_str(tmpl.proto));
 		json_object *dp = member(x, "destination_port");
 		int64_t port = dp && json_object_is_type(dp, json_type_int) ? json_object_get_int64(dp)
 									   : -1;
@@ -774,7 +774,7 @@ static json_object *ports_json(struct sg_entry **e, size_t i, size_t j, bool dns
 	for (size_t k = 0, last; arr && k < n; k = last + 1) {
 		json_object *p = json_object_new_object();
 
-		json_object_object_add(p, "protocol", json_object_new_string(pw_proto_str(v[k].proto)));
+		json_object_object_add(p, "protocol", json_object_new_string(pw_ipproto_str(v[k].proto)));
 		last = k;
 		if (v[k].name) {
 			json_object_object_add(p, "port", json_object_new_string(v[k].name));
