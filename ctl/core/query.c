@@ -128,8 +128,7 @@ int pw_cp_list_pods(struct pw_cp *cp, const char *ns, struct pw_cp_pod_row **out
 	return r ? 0 : -ENOMEM;
 }
 
-int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row **out,
-		       size_t *n)
+int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row **out, size_t *n)
 {
 	const struct pw_sobj **v;
 	struct pw_cp_netpol_row *r;
@@ -320,8 +319,7 @@ void pw_cp_pod_info_free(struct pw_cp_pod_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name,
-		   struct pw_cp_pod_info *out)
+int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name, struct pw_cp_pod_info *out)
 {
 	const struct pw_dsubject *s;
 	const struct pw_endpoint *ep;
