@@ -4,7 +4,8 @@
 # names a header of folder B (ctl/*, datapath, include/podwall; podwall/datapath.h counts as
 # datapath's). Prints the edges and fails when they contain a cycle (an import circle), as
 # tsort finds it. Header names are unique across these folders (checked), so a name is a place.
-# Usage: scripts/layers.sh [--quiet]
+# Usage: scripts/check-folders.sh [--quiet]. Beside it, check-layers.sh checks the files of
+# the libraries (their call graph, from the objects); this one the folders, programs included.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -17,7 +18,7 @@ for d in ctl/*/ datapath/ include/podwall/; do
 		name=${h##*/}
 		[ "$d" = include/podwall ] && name=podwall/$name
 		if [ -n "${home[$name]:-}" ] && [ "${home[$name]}" != "$d" ]; then
-			echo "layers: $name is in both ${home[$name]} and $d" >&2
+			echo "check-folders: $name is in both ${home[$name]} and $d" >&2
 			exit 1
 		fi
 		home[$name]=$d
@@ -41,11 +42,11 @@ edges=$(for d in ctl/*/ datapath/; do
 done | sort -u)
 
 [ "${1:-}" = --quiet ] || printf '%s\n' "$edges" | sed 's/ / -> /'
-if ! printf '%s\n' "$edges" | tsort >/dev/null 2>/tmp/layers.$$; then
-	echo "layers: an import circle:" >&2
-	cat /tmp/layers.$$ >&2
-	rm -f /tmp/layers.$$
+errs=$(mktemp)
+trap 'rm -f "$errs"' EXIT
+if ! printf '%s\n' "$edges" | tsort >/dev/null 2>"$errs"; then
+	echo "check-folders: an import circle:" >&2
+	cat "$errs" >&2
 	exit 1
 fi
-rm -f /tmp/layers.$$
-echo "layers: no import circle"
+echo "check-folders: no import circle"
