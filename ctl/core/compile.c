@@ -727,17 +727,6 @@ static int dirty_subjects(struct cctx *c, struct idvec *dirty)
 	return err;
 }
 
-int pw_dipc_cmp(const void *a, const void *b)
-{
-	const struct pw_dipc *x = a, *y = b;
-
-	if (x->prefix.family != y->prefix.family)
-		return x->prefix.family < y->prefix.family ? -1 : 1;
-	if (x->prefix.prefixlen != y->prefix.prefixlen)
-		return x->prefix.prefixlen < y->prefix.prefixlen ? -1 : 1;
-	return memcmp(x->prefix.a, y->prefix.a, sizeof(x->prefix.a));
-}
-
 struct ipc_item {
 	struct pw_dipc e;
 	const struct pw_pod *pod; /* NULL: a referenced prefix */

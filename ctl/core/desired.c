@@ -140,6 +140,18 @@ void pw_dkey_range(const struct pw_dkey *k, uint16_t *lo, uint16_t *hi)
 	*hi = (uint16_t)(k->port + ((1u << (16 - k->port_bits)) - 1));
 }
 
+/* ipcache entry order: by family, prefix length, then address */
+int pw_dipc_cmp(const void *a, const void *b)
+{
+	const struct pw_dipc *x = a, *y = b;
+
+	if (x->prefix.family != y->prefix.family)
+		return x->prefix.family < y->prefix.family ? -1 : 1;
+	if (x->prefix.prefixlen != y->prefix.prefixlen)
+		return x->prefix.prefixlen < y->prefix.prefixlen ? -1 : 1;
+	return memcmp(x->prefix.a, y->prefix.a, sizeof(x->prefix.a));
+}
+
 /* key order: the reconciler and the equality test rely on it */
 int pw_dkey_cmp(const void *a, const void *b)
 {
