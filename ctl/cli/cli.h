@@ -56,10 +56,11 @@ struct column {
 
 #define CELL_MAX 512
 
-/* podwall.c */
+/* common.c */
 extern const char *prog;
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_of(const char *name, FILE *f);
+int usage(FILE *f);
 int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 	     const struct option *longopts);
 

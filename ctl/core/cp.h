@@ -23,7 +23,7 @@
 struct pw_cp;
 
 struct pw_cp_opts {
-	size_t sz;	 /* sizeof(struct pw_cp_opts) */
+	size_t sz;	  /* sizeof(struct pw_cp_opts) */
 	struct pw_dp *dp; /* opened by the caller; the core writes maps and attaches TC */
 	pw_log_fn log;
 	void *log_ctx;
@@ -127,8 +127,7 @@ struct pw_cp_ident_row {
  */
 int pw_cp_list_namespaces(struct pw_cp *cp, struct pw_cp_ns_row **out, size_t *n);
 int pw_cp_list_pods(struct pw_cp *cp, const char *ns, struct pw_cp_pod_row **out, size_t *n);
-int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row **out,
-		       size_t *n);
+int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row **out, size_t *n);
 /* pod identities in use (of ns, or all), then, when ns == NULL, CIDR identities in use */
 int pw_cp_list_identities(struct pw_cp *cp, const char *ns, struct pw_cp_ident_row **out,
 			  size_t *n);
@@ -142,8 +141,8 @@ const char *pw_cp_object_source(struct pw_cp *cp, enum pw_kind kind, const char 
 
 /* One allow-list entry of a subject as the maps hold it. */
 struct pw_cp_allow {
-	uint8_t dir;	 /* PW_DIR_* */
-	uint8_t proto;	 /* 0: any protocol (ports ignored) */
+	uint8_t dir;   /* PW_DIR_* */
+	uint8_t proto; /* 0: any protocol (ports ignored) */
 	uint16_t port_lo, port_hi;
 	uint32_t peer;	 /* peer identity; PW_ID_ANY: any peer */
 	uint32_t cookie; /* the rule that put it there (pw_cp_cookie_policy), 0: none */
@@ -162,25 +161,24 @@ struct pw_cp_pod_info {
 	struct pw_cp_allow *allow; /* in the maps' order (direction, peer, protocol, port) */
 	size_t n_allow;
 };
-int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name,
-		   struct pw_cp_pod_info *out);
+int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name, struct pw_cp_pod_info *out);
 void pw_cp_pod_info_free(struct pw_cp_pod_info *info);
 
 struct pw_cp_endpoint_ref {
-	const char *ns;	  /* with name: a pod */
+	const char *ns; /* with name: a pod */
 	const char *name;
 	const char *addr; /* or an address (outside the cluster, or a pod's IP) */
 };
 
 /* One side of a connection's verdict, evaluated on what the maps hold. */
 struct pw_cp_side {
-	uint8_t dir;		  /* PW_DIR_* */
-	bool family_mismatch;	  /* the two ends' address families differ */
-	bool enforced;		  /* this end is a local endpoint; else reason is no-endpoint */
-	uint32_t identity;	  /* enforced only: */
+	uint8_t dir;	      /* PW_DIR_* */
+	bool family_mismatch; /* the two ends' address families differ */
+	bool enforced;	      /* this end is a local endpoint; else reason is no-endpoint */
+	uint32_t identity;    /* enforced only: */
 	uint32_t peer_identity;
-	unsigned int reason;	  /* PW_* reason */
-	uint32_t cookie;	  /* the deciding rule, 0: none */
+	unsigned int reason; /* PW_* reason */
+	uint32_t cookie;     /* the deciding rule, 0: none */
 	bool denied;
 	const struct pw_netpol **isolated_by; /* denied only: the policies isolating this end */
 	size_t n_isolated_by;

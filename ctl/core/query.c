@@ -90,65 +90,77 @@ static void pod_row(const struct pw_sobj *so, struct pw_cp_pod_row *r)
 	r->cgroup_id = so->cgroup_id;
 }
 
-int pw_cp_list_namespaces(struct pw_cp *cp, struct pw_cp_ns_row **out, size_t *n)
+static void ns_fill(struct pw_cp *cp, const struct pw_sobj *so, void *row)
+{
+	*(struct pw_cp_ns_row *)row = (struct pw_cp_ns_row){&so->obj.u.ns, so->source};
+}
+
+static void pod_fill(struct pw_cp *cp, const struct pw_sobj *so, void *row)
+{
+	pod_row(so, row);
+}
+
+static void netpol_fill(struct pw_cp *cp, const struct pw_sobj *so, void *row)
+{
+	struct pw_cp_netpol_row *r = row;
+
+	r->np = &so->obj.u.np;
+	r->source = so->source;
+	r->selected = np_selected(cp, r->np);
+}
+
+/* One row of row_sz bytes per object of kind k (of ns), filled by fill, in list order. */
+static int list_rows(struct pw_cp *cp, enum pw_kind k, const char *ns, size_t row_sz,
+		     void (*fill)(struct pw_cp *cp, const struct pw_sobj *so, void *row),
+		     void **out, size_t *n)
 {
 	const struct pw_sobj **v;
-	struct pw_cp_ns_row *r;
+	char *r;
 	int err;
 
 	if (!cp || !out || !n)
 		return -EINVAL;
-	err = sorted_objs(cp, PW_KIND_NAMESPACE, NULL, &v, n);
+	err = sorted_objs(cp, k, ns, &v, n);
 	if (err)
 		return err;
-	r = calloc(*n + 1, sizeof(*r));
+	r = calloc(*n + 1, row_sz);
 	for (size_t i = 0; r && i < *n; i++)
-		r[i] = (struct pw_cp_ns_row){.ns = &v[i]->obj.u.ns, .source = v[i]->source};
+		fill(cp, v[i], r + i * row_sz);
 	free(v);
 	*out = r;
 	return r ? 0 : -ENOMEM;
+}
+
+int pw_cp_list_namespaces(struct pw_cp *cp, struct pw_cp_ns_row **out, size_t *n)
+{
+	void *rows = NULL;
+	int err = out ? list_rows(cp, PW_KIND_NAMESPACE, NULL, sizeof(**out), ns_fill, &rows, n)
+		      : -EINVAL;
+
+	if (!err)
+		*out = rows;
+	return err;
 }
 
 int pw_cp_list_pods(struct pw_cp *cp, const char *ns, struct pw_cp_pod_row **out, size_t *n)
 {
-	const struct pw_sobj **v;
-	struct pw_cp_pod_row *r;
-	int err;
+	void *rows = NULL;
+	int err = out ? list_rows(cp, PW_KIND_POD, ns, sizeof(**out), pod_fill, &rows, n) : -EINVAL;
 
-	if (!cp || !out || !n)
-		return -EINVAL;
-	err = sorted_objs(cp, PW_KIND_POD, ns, &v, n);
-	if (err)
-		return err;
-	r = calloc(*n + 1, sizeof(*r));
-	for (size_t i = 0; r && i < *n; i++)
-		pod_row(v[i], &r[i]);
-	free(v);
-	*out = r;
-	return r ? 0 : -ENOMEM;
+	if (!err)
+		*out = rows;
+	return err;
 }
 
-int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row **out,
-		       size_t *n)
+int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row **out, size_t *n)
 {
-	const struct pw_sobj **v;
-	struct pw_cp_netpol_row *r;
-	int err;
+	void *rows = NULL;
+	int err = out ? list_rows(cp, PW_KIND_NETPOL, ns, sizeof(**out), netpol_fill, &rows, n)
+		      : -EINVAL;
 
-	if (!cp || !out || !n)
-		return -EINVAL;
-	err = sorted_objs(cp, PW_KIND_NETPOL, ns, &v, n);
-	if (err)
-		return err;
-	r = calloc(*n + 1, sizeof(*r));
-	for (size_t i = 0; r && i < *n; i++) {
-		r[i].np = &v[i]->obj.u.np;
-		r[i].source = v[i]->source;
-		r[i].selected = np_selected(cp, r[i].np);
-	}
-	free(v);
-	*out = r;
-	return r ? 0 : -ENOMEM;
+	if (!err)
+		*out = rows;
+	return err;
 }
 
 int pw_cp_list_identities(struct pw_cp *cp, const char *ns, struct pw_cp_ident_row **out,
@@ -320,8 +332,7 @@ void pw_cp_pod_info_free(struct pw_cp_pod_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name,
-		   struct pw_cp_pod_info *out)
+int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name, struct pw_cp_pod_info *out)
 {
 	const struct pw_dsubject *s;
 	const struct pw_endpoint *ep;

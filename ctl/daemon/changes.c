@@ -1,10 +1,68 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * podwalld: what an apply or delete changes, object by object: created, configured,
- * unchanged or deleted (the snapshot taken before the core takes the objects).
+ * podwalld: what an apply or delete changes: its documents parsed into one manifest, then
+ * object by object created, configured, unchanged or deleted (the snapshot taken before the
+ * core takes the objects). Requests and the journal's replay both go through here.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
+
+/* Parse the documents of an apply/delete request into one manifest: all or nothing. */
+int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags)
+{
+	struct pw_manifest *all = calloc(1, sizeof(*all));
+	int err = 0;
+
+	*out = NULL;
+	if (!all)
+		return -ENOMEM;
+	if (!docs || !json_object_array_length(docs)) {
+		err = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(docs); i++) {
+		json_object *doc = json_object_array_get_idx(docs, i), *data;
+		const char *name = pw_json_str(doc, "name") ?: "<request>";
+		struct pw_manifest *m = NULL;
+		struct pw_object *v;
+		int e;
+
+		if (!json_object_object_get_ex(doc, "data", &data) ||
+		    !json_object_is_type(data, json_type_string)) {
+			err = -EINVAL;
+			goto out;
+		}
+		e = pw_parse_buffer(name, json_object_get_string(data),
+				    (size_t)json_object_get_string_len(data), NULL, &m, diags);
+		if (e) {
+			err = e;
+			continue; /* collect every file's errors */
+		}
+		if (err || !m->n) {
+			pw_manifest_free(m);
+			continue;
+		}
+		v = realloc(all->objs, (all->n + m->n) * sizeof(*v));
+		if (!v) {
+			pw_manifest_free(m);
+			err = -ENOMEM;
+			goto out;
+		}
+		all->objs = v;
+		/* move the objects: the slots of m are zeroed so its free releases nothing */
+		memcpy(all->objs + all->n, m->objs, m->n * sizeof(*v));
+		all->n += m->n;
+		memset(m->objs, 0, m->n * sizeof(*v));
+		pw_manifest_free(m);
+	}
+	if (!err) {
+		*out = all;
+		all = NULL;
+	}
+out:
+	pw_manifest_free(all);
+	return err;
+}
 
 void snap_free(struct snap *s, size_t n)
 {

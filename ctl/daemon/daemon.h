@@ -160,6 +160,8 @@ struct daemon {
 	struct pw_ct_timeouts cto;
 	struct client *clients;
 	unsigned int nclients;
+	/* answers one request line (handlers.c's handle); clients.c calls up through it */
+	json_object *(*handle)(struct daemon *d, struct client *cl, const char *line, size_t len);
 	bool stop;
 	bool socket_bound;
 	time_t started;
@@ -195,6 +197,19 @@ struct daemon {
 	size_t journal_base;	/* records right after the last compaction */
 };
 
+/* Register fd with the event loop: fn runs when it is ready. */
+static inline int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	w->fd = fd;
+	w->fn = fn;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+/* One object of a request: what kubectl would say about it. */
 struct snap {
 	enum pw_kind kind;
 	char *ns, *name;
@@ -256,6 +271,7 @@ void link_event(void *ctx, const char *ifname, uint32_t ifindex);
 void links_ready(struct daemon *d, struct watch *w, uint32_t events);
 
 /* changes.c */
+int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags);
 void snap_free(struct snap *s, size_t n);
 struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del);
 void pods_touch_snap(struct daemon *d, const struct snap *s, size_t n);
@@ -270,7 +286,6 @@ void journal_compact(struct daemon *d, struct jrec *v, size_t n);
 void journal_maybe_compact(struct daemon *d);
 
 /* handlers.c */
-int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags);
 json_object *handle(struct daemon *d, struct client *cl, const char *line, size_t len);
 
 /* clients.c */
@@ -296,6 +311,5 @@ void metrics_observe_apply(struct daemon *d, double seconds);
 int parse_args(struct daemon *d, int argc, char **argv);
 
 /* podwalld.c */
-int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events);
 
 #endif /* PW_DAEMON_H */

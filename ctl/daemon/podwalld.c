@@ -22,17 +22,6 @@
 #define _GNU_SOURCE
 #include "daemon.h"
 
-int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = w};
-
-	w->fd = fd;
-	w->fn = fn;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
-		return -errno;
-	return 0;
-}
-
 static int open_datapath(struct daemon *d)
 {
 	struct pw_dp_opts o = {
@@ -285,6 +274,7 @@ int main(int argc, char **argv)
 		.epfd = -1,
 		.unread = {.what = "flow events emitted while no daemon read them"},
 		.ct_end_lost = {.what = "flow ends the datapath could not keep for the sweep"},
+		.handle = handle,
 	};
 	int err;
 

@@ -166,7 +166,8 @@ static void get_netpols(struct pw_cp_netpol_row *r, size_t n, json_object *arr)
 				       json_object_new_int64((int64_t)np->n_ingress));
 		json_object_object_add(o, "egressRules",
 				       json_object_new_int64((int64_t)np->n_egress));
-		json_object_object_add(o, "selected", json_object_new_int64((int64_t)r[i].selected));
+		json_object_object_add(o, "selected",
+				       json_object_new_int64((int64_t)r[i].selected));
 		json_object_array_add(arr, o);
 	}
 }
@@ -309,12 +310,12 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 				       json_object_new_int64(info.ep_policy_gen));
 		json_object_object_add(o, "endpoint", e);
 	}
-	json_object_object_add(o, "ingressPolicies",
-			       jpolicies(info.policies[PW_DIR_INGRESS],
-					 info.n_policies[PW_DIR_INGRESS]));
-	json_object_object_add(o, "egressPolicies",
-			       jpolicies(info.policies[PW_DIR_EGRESS],
-					 info.n_policies[PW_DIR_EGRESS]));
+	json_object_object_add(
+		o, "ingressPolicies",
+		jpolicies(info.policies[PW_DIR_INGRESS], info.n_policies[PW_DIR_INGRESS]));
+	json_object_object_add(
+		o, "egressPolicies",
+		jpolicies(info.policies[PW_DIR_EGRESS], info.n_policies[PW_DIR_EGRESS]));
 	json_object_object_add(o, "ingressIsolated",
 			       json_object_new_boolean(info.isolated[PW_DIR_INGRESS]));
 	json_object_object_add(o, "egressIsolated",
@@ -352,7 +353,8 @@ static json_object *jside(struct pw_cp *cp, const struct pw_cp_side *s)
 	json_object_object_add(o, "reason", json_object_new_string(pw_reason_str(s->reason)));
 	add_cookie(cp, o, s->cookie);
 	if (s->denied)
-		json_object_object_add(o, "isolatedBy", jpolicies(s->isolated_by, s->n_isolated_by));
+		json_object_object_add(o, "isolatedBy",
+				       jpolicies(s->isolated_by, s->n_isolated_by));
 	return o;
 }
 
@@ -393,10 +395,14 @@ static json_object *jmetrics(const struct pw_metric *m)
 			if (!x->packets)
 				continue;
 			e = json_object_new_object();
-			json_object_object_add(e, "reason", json_object_new_string(pw_reason_str(r)));
-			json_object_object_add(e, "direction", json_object_new_string(pw_dir_str(d)));
-			json_object_object_add(e, "packets", json_object_new_int64((int64_t)x->packets));
-			json_object_object_add(e, "bytes", json_object_new_int64((int64_t)x->bytes));
+			json_object_object_add(e, "reason",
+					       json_object_new_string(pw_reason_str(r)));
+			json_object_object_add(e, "direction",
+					       json_object_new_string(pw_dir_str(d)));
+			json_object_object_add(e, "packets",
+					       json_object_new_int64((int64_t)x->packets));
+			json_object_object_add(e, "bytes",
+					       json_object_new_int64((int64_t)x->bytes));
 			json_object_array_add(met, e);
 		}
 	}
@@ -427,8 +433,10 @@ int pw_cp_status(struct pw_cp *cp, json_object **out)
 		json_object *m = json_object_new_object();
 
 		json_object_object_add(m, "name", jstr(c->maps[i].name));
-		json_object_object_add(m, "maxEntries", json_object_new_int64(c->maps[i].max_entries));
-		json_object_object_add(m, "entries", json_object_new_int64((int64_t)c->maps[i].entries));
+		json_object_object_add(m, "maxEntries",
+				       json_object_new_int64(c->maps[i].max_entries));
+		json_object_object_add(m, "entries",
+				       json_object_new_int64((int64_t)c->maps[i].entries));
 		json_object_array_add(maps, m);
 	}
 	json_object_object_add(o, "maps", maps);
