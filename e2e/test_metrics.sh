@@ -9,47 +9,8 @@
 # usage: test_metrics.sh PODWALLD PODWALL PWPROBE       (root; ends with "N passed, N failed")
 set -u
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=topology.sh
-. "$here/topology.sh"
+. "$(dirname "$0")/testlib.sh" "$@"
 
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
-on_exit() {
-	local rc=$1 left
-
-	trap '' PIPE HUP INT TERM
-	topo_cleanup
-	left=$(topo_leftovers)
-	if [ "$left" != 0 ]; then
-		bad "cleanup left $left objects behind"
-	else
-		ok "cleanup left nothing behind"
-	fi
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ] || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_metrics.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
 for tool in promtool prometheus curl jq; do
 	if ! command -v $tool >/dev/null; then
 		echo "test_metrics.sh: $tool is missing (scripts/deps.sh installs it)" >&2

@@ -11,59 +11,7 @@
 # usage: test_suggest.sh PODWALLD PODWALL PWPROBE       (root; ends with "N passed, N failed")
 set -u
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=topology.sh
-. "$here/topology.sh"
-
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
-on_exit() {
-	local rc=$1 left
-
-	trap '' PIPE HUP INT TERM
-	topo_cleanup
-	left=$(topo_leftovers)
-	if [ "$left" != 0 ]; then
-		bad "cleanup left $left objects behind"
-	else
-		ok "cleanup left nothing behind"
-	fi
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ] || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_suggest.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
-
-expect_probe() { # WANT FROM tcp|udp ADDR PORT
-	local want=$1 from=$2 got
-
-	shift 2
-	got=$(topo_probe "$from" "$@" 500)
-	if [ "$got" = "$want" ]; then
-		ok "$from -> $2:$3/$1 $want"
-	else
-		bad "$from -> $2:$3/$1: expected $want, got '$got'"
-	fi
-}
+. "$(dirname "$0")/testlib.sh" "$@"
 
 W1=198.18.3.1
 W2=198.18.3.2
