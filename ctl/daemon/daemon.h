@@ -28,6 +28,8 @@
 #include <sys/un.h>
 
 #include "cp.h"
+#include "fdio.h"
+#include "htab.h"
 #include "flowfilter.h"
 #include "flowlog.h"
 #include "instance.h"
@@ -36,6 +38,7 @@
 #include "linkwatch.h"
 #include "mdir.h"
 #include "proto.h"
+#include "views.h"
 
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
@@ -121,6 +124,20 @@ struct kcounter {
 	bool stored;
 };
 
+/* Prometheus metrics (metrics.c) */
+#define METRICS_APPLY_BUCKETS 12
+struct MHD_Daemon;
+struct metrics {
+	const char *addr; /* --metrics-addr, or NULL: no metrics */
+	struct MHD_Daemon *mhd;
+	struct watch w; /* libmicrohttpd's epoll set */
+	/* apply/delete request -> reply latency; [METRICS_APPLY_BUCKETS] is +Inf */
+	uint64_t apply_buckets[METRICS_APPLY_BUCKETS + 1];
+	uint64_t apply_count;
+	double apply_sum;
+	uint64_t scrapes;
+};
+
 struct daemon {
 	/* options */
 	const char *manifests;
@@ -150,6 +167,8 @@ struct daemon {
 	struct pw_ct_timeouts cto;
 	struct client *clients;
 	unsigned int nclients;
+	/* answers one request line (handlers.c's handle); clients.c calls up through it */
+	json_object *(*handle)(struct daemon *d, struct client *cl, const char *line, size_t len);
 	bool stop;
 	bool socket_bound;
 	time_t started;
@@ -173,30 +192,36 @@ struct daemon {
 	struct srcerr *srcerrs;
 	size_t nsrcerrs;
 
-	/* content fingerprints of the objects, by who wrote them last */
-	struct fpent **fps;
-	size_t fp_cap, fp_used;
+	/* content fingerprints of the objects (struct fpent), by who wrote them last */
+	struct pw_htab fps;
 
 	uint64_t sweeps, swept;
 	uint64_t requests;
 	char journal[PATH_MAX];
 	struct kcounter unread, ct_end_lost;
+	struct metrics metrics;
 	size_t journal_records; /* records in the file */
 	size_t journal_base;	/* records right after the last compaction */
 };
 
+/* Register fd with the event loop: fn runs when it is ready. */
+static inline int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	w->fd = fd;
+	w->fn = fn;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+/* One object of a request: what kubectl would say about it. */
 struct snap {
 	enum pw_kind kind;
 	char *ns, *name;
 	uint64_t fp;
 	const char *action;
-};
-
-/* One listing per (kind, namespace) per request: big applies stay linear. */
-struct listing {
-	enum pw_kind kind;
-	const char *ns;
-	json_object *list;
 };
 
 /* One journal record during replay and compaction. */
@@ -253,8 +278,7 @@ void link_event(void *ctx, const char *ifname, uint32_t ifindex);
 void links_ready(struct daemon *d, struct watch *w, uint32_t events);
 
 /* changes.c */
-json_object *lookup(struct daemon *d, struct listing **cache, size_t *n, enum pw_kind k,
-		    const char *ns);
+int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags);
 void snap_free(struct snap *s, size_t n);
 struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del);
 void pods_touch_snap(struct daemon *d, const struct snap *s, size_t n);
@@ -269,7 +293,6 @@ void journal_compact(struct daemon *d, struct jrec *v, size_t n);
 void journal_maybe_compact(struct daemon *d);
 
 /* handlers.c */
-int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags);
 json_object *handle(struct daemon *d, struct client *cl, const char *line, size_t len);
 
 /* clients.c */
@@ -278,17 +301,22 @@ void listen_ready(struct daemon *d, struct watch *w, uint32_t events);
 void clients_reap(struct daemon *d, bool all);
 
 /* socket.c */
-int mkdir_p(const char *path, mode_t mode);
 int socket_open(struct daemon *d);
 void sd_notify_msg(const char *msg);
 
 /* signals.c */
 void sig_ready(struct daemon *d, struct watch *w, uint32_t events);
 
+/* metrics.c */
+int metrics_check_addr(const char *spec);
+int metrics_open(struct daemon *d);
+void metrics_close(struct daemon *d);
+void metrics_tick(struct daemon *d);
+void metrics_observe_apply(struct daemon *d, double seconds);
+
 /* options.c */
 int parse_args(struct daemon *d, int argc, char **argv);
 
 /* podwalld.c */
-int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events);
 
 #endif /* PW_DAEMON_H */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "views.h"
 
 static void add(json_object *o, const char *key, json_object *v)
 {
@@ -104,7 +104,7 @@ static json_object *peer(const struct pw_np_peer *p)
 static json_object *np_port(const struct pw_np_port *p)
 {
 	json_object *o = json_object_new_object();
-	const char *proto = pw_proto_str(p->proto);
+	const char *proto = pw_ipproto_str(p->proto);
 
 	if (!o)
 		return NULL;
@@ -190,7 +190,7 @@ static json_object *pod(const struct pw_pod *p, json_object *o)
 			if (cp->name)
 				add(po, "name", json_object_new_string(cp->name));
 			add(po, "containerPort", json_object_new_int(cp->port));
-			add(po, "protocol", json_object_new_string(pw_proto_str(cp->proto) ?: "TCP"));
+			add(po, "protocol", json_object_new_string(pw_ipproto_str(cp->proto) ?: "TCP"));
 			json_object_array_add(ports, po);
 		}
 		if (ports && json_object_array_length(ports))
@@ -218,6 +218,18 @@ static json_object *pod(const struct pw_pod *p, json_object *o)
 	return o;
 }
 
+static json_object *namespace(const struct pw_namespace *ns, json_object *o)
+{
+	json_object *status = json_object_new_object();
+
+	add(o, "apiVersion", json_object_new_string("v1"));
+	add(o, "kind", json_object_new_string("Namespace"));
+	add(o, "metadata", metadata(NULL, ns->name, &ns->labels, &ns->annotations));
+	add(status, "phase", json_object_new_string("Active"));
+	add(o, "status", status);
+	return o;
+}
+
 json_object *pw_k8s_object(const struct pw_object *obj)
 {
 	json_object *o = json_object_new_object();
@@ -225,17 +237,8 @@ json_object *pw_k8s_object(const struct pw_object *obj)
 	if (!o)
 		return NULL;
 	switch (obj->kind) {
-	case PW_KIND_NAMESPACE: {
-		json_object *status = json_object_new_object();
-
-		add(o, "apiVersion", json_object_new_string("v1"));
-		add(o, "kind", json_object_new_string("Namespace"));
-		add(o, "metadata",
-		    metadata(NULL, obj->u.ns.name, &obj->u.ns.labels, &obj->u.ns.annotations));
-		add(status, "phase", json_object_new_string("Active"));
-		add(o, "status", status);
-		return o;
-	}
+	case PW_KIND_NAMESPACE:
+		return namespace(&obj->u.ns, o);
 	case PW_KIND_POD:
 		return pod(&obj->u.pod, o);
 	case PW_KIND_NETPOL:
@@ -244,50 +247,52 @@ json_object *pw_k8s_object(const struct pw_object *obj)
 	return o;
 }
 
-static int cmp_obj(const void *a, const void *b)
+/* Row i of a typed list query as its Kubernetes object. */
+static json_object *row_object(enum pw_cp_list what, const void *rows, size_t i)
 {
-	const struct pw_object *x = *(const struct pw_object *const *)a;
-	const struct pw_object *y = *(const struct pw_object *const *)b;
-	int c = strcmp(pw_object_namespace(x) ?: "", pw_object_namespace(y) ?: "");
+	json_object *o = json_object_new_object();
 
-	return c ? c : strcmp(pw_object_name(x), pw_object_name(y));
+	if (!o)
+		return NULL;
+	if (what == PW_CP_NAMESPACES)
+		return namespace(((const struct pw_cp_ns_row *)rows)[i].ns, o);
+	if (what == PW_CP_PODS)
+		return pod(((const struct pw_cp_pod_row *)rows)[i].pod, o);
+	return netpol(((const struct pw_cp_netpol_row *)rows)[i].np, o);
 }
 
 int pw_cp_objects(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_object **out)
 {
-	const struct pw_state *st = pw_cp_state(cp);
-	enum pw_kind k = what == PW_CP_NAMESPACES ? PW_KIND_NAMESPACE
-			 : what == PW_CP_PODS	  ? PW_KIND_POD
-			 : what == PW_CP_NETPOLS  ? PW_KIND_NETPOL
-						  : 0;
-	const struct pw_object **v;
-	json_object *arr, *rows = NULL;
+	json_object *arr = NULL, *views = NULL;
+	void *rows = NULL;
 	size_t n = 0;
 	int err;
 
-	if (!st || !k || !out)
+	if (!cp || !out)
 		return -EINVAL;
-	v = malloc((pw_state_count(st, k) + 1) * sizeof(*v));
-	arr = json_object_new_array();
-	if (!v || !arr) {
-		free(v);
-		json_object_put(arr);
-		return -ENOMEM;
+	switch (what) {
+	case PW_CP_NAMESPACES:
+		err = pw_cp_list_namespaces(cp, (struct pw_cp_ns_row **)&rows, &n);
+		break;
+	case PW_CP_PODS:
+		err = pw_cp_list_pods(cp, ns, (struct pw_cp_pod_row **)&rows, &n);
+		break;
+	case PW_CP_NETPOLS:
+		err = pw_cp_list_netpols(cp, ns, (struct pw_cp_netpol_row **)&rows, &n);
+		break;
+	default:
+		return -EINVAL; /* identities are no Kubernetes objects */
 	}
-	for (size_t i = 0; i < pw_state_count(st, k); i++) {
-		const struct pw_object *o = &pw_state_at(st, k, i)->obj;
-
-		if (ns && k != PW_KIND_NAMESPACE && strcmp(ns, pw_object_namespace(o)))
-			continue;
-		v[n++] = o;
-	}
-	qsort(v, n, sizeof(*v), cmp_obj);
-	/* podwall's own view of each object (the same order): status.podwall */
-	err = pw_cp_get(cp, what, ns, &rows);
-	if (!err && json_object_array_length(rows) != n)
+	if (err)
+		return err;
+	/* podwall's own view of each object (the same query, the same order): status.podwall */
+	err = pw_cp_get(cp, what, ns, &views);
+	if (!err && json_object_array_length(views) != n)
 		err = -EAGAIN;
+	if (!err && !(arr = json_object_new_array()))
+		err = -ENOMEM;
 	for (size_t i = 0; !err && i < n; i++) {
-		json_object *o = pw_k8s_object(v[i]), *row = json_object_array_get_idx(rows, i);
+		json_object *o = row_object(what, rows, i), *view = json_object_array_get_idx(views, i);
 		json_object *status = NULL;
 
 		if (!o || json_object_array_add(arr, o)) {
@@ -296,19 +301,19 @@ int pw_cp_objects(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_o
 			break;
 		}
 		/* what the object already says is not repeated */
-		json_object_object_del(row, "kind");
-		json_object_object_del(row, "namespace");
-		json_object_object_del(row, "name");
-		json_object_object_del(row, "labels");
+		json_object_object_del(view, "kind");
+		json_object_object_del(view, "namespace");
+		json_object_object_del(view, "name");
+		json_object_object_del(view, "labels");
 		if (!json_object_object_get_ex(o, "status", &status)) {
 			status = json_object_new_object();
 			add(o, "status", status);
 		}
 		if (status)
-			json_object_object_add(status, "podwall", json_object_get(row));
+			json_object_object_add(status, "podwall", json_object_get(view));
 	}
-	json_object_put(rows);
-	free(v);
+	json_object_put(views);
+	free(rows);
 	if (err) {
 		json_object_put(arr);
 		return err;
