@@ -7,61 +7,21 @@
 # is held open and must never break; the daemon's memory is sampled. 0 wrong verdicts, flat
 # memory, the held connection intact, or it fails.
 #
-# usage: soak_churn.sh PODWALLD PODWALL PWPROBE PWTRAFFIC PWCHURN [SECONDS [RATE]]
+# usage: soak_churn.sh PODWALLD PODWALL PWPROBE PWCHURN [SECONDS [RATE]]
 #   the test suite runs 60 s (e2e_churn); scripts/soak.sh runs 600 s
 set -u
-
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
-PW_TRAFFIC=$(realpath "$4")
-PW_CHURN=$(realpath "$5")
-SECS=${6:-60}
-RATE=${7:-100}
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=topology.sh
-. "$here/topology.sh"
-
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
+PW_CHURN=$(realpath "$4")
+SECS=${5:-60}
+RATE=${6:-100}
+# shellcheck source=testlib.sh
+. "$(dirname "$0")/testlib.sh" "$@"
+# the journal on tmpfs when there is one: the soak measures the daemon, not the disk's fsync
+STATE=
+eval "testlib_$(declare -f finish)"
 finish() {
-	local left
-
-	topo_cleanup
-	declare -F cleanup_state >/dev/null && cleanup_state
-	left=$(topo_leftovers)
-	if [ "$left" != 0 ]; then
-		bad "cleanup left $left objects behind"
-	else
-		ok "cleanup left nothing behind"
-	fi
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
+	[ -z "$STATE" ] || rm -rf "$STATE"
+	testlib_finish
 }
-on_exit() {
-	local rc=$1
-
-	trap '' PIPE HUP INT TERM
-	finish || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "soak_churn.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
 
 S=198.18.3.1
 topo_init churn || exit 1
@@ -95,18 +55,17 @@ mkdir -p "$M"
 	printf '    ports: [{port: 7002}]\n'
 } >"$M/cluster.yaml"
 
-# the journal on tmpfs when there is one: the soak measures the daemon, not the disk's fsync
-STATE=$TOPO_WORK/state
 if [ -d /dev/shm ]; then
 	STATE=$(mktemp -d "/dev/shm/podwall-churn-$$.XXXXXX") || exit 1
+	topo_daemon_start --state-dir "$STATE" || exit 1
+else
+	topo_daemon_start || exit 1
 fi
-cleanup_state() { [ "$STATE" = "$TOPO_WORK/state" ] || rm -rf "$STATE"; }
-topo_daemon_start --state-dir "$STATE" || { cleanup_state; exit 1; }
 pw apply -f "$M/cluster.yaml" >/dev/null || { bad "apply the cluster"; exit 1; }
 dpid=$TOPO_DAEMON
 
 topo_enter c0
-"${TOPO_IN[@]}" "$PW_TRAFFIC" hold $S 7002 $((SECS + 5)) >"$TOPO_WORK/hold" 2>&1 &
+"${TOPO_IN[@]}" "$PW_PROBE" hold $S 7002 $((SECS + 5)) >"$TOPO_WORK/hold" 2>&1 &
 hold=$!
 sleep 0.5
 echo "# $SECS s of churn at $RATE changes/s"

@@ -12,40 +12,22 @@
 #   through, and a restarted daemon takes over.
 # None of it may create the machine-wide default /var/lib/podwall.
 #
-# usage: test_hardening.sh PODWALLD PODWALL PWPROBE PWTRAFFIC  (root; "N passed, N failed")
+# usage: test_hardening.sh PODWALLD PODWALL PWPROBE    (root; ends with "N passed, N failed")
 set -u
+# shellcheck source=testlib.sh
+. "$(dirname "$0")/testlib.sh" "$@"
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
-PW_TRAFFIC=$(realpath "$4")
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=topology.sh
-. "$here/topology.sh"
-
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
 VARLIB_BEFORE=$([ -e /var/lib/podwall ] && echo present || echo absent)
 EXTRA_BPFFS=()
 EXTRA_PIDS=()
-EXTRA_CLEAN=()
+# testlib's finish, after what this test made besides the node: a second daemon's pins
+eval "testlib_$(declare -f finish)"
 finish() {
-	local left p
+	local p
 
 	for p in "${EXTRA_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
-	done
-	for p in "${EXTRA_CLEAN[@]}"; do
-		eval "$p" 2>/dev/null
 	done
 	for p in "${EXTRA_BPFFS[@]}"; do
 		if [ -e "$p" ]; then
@@ -54,48 +36,12 @@ finish() {
 			rm -rf "$p"
 		fi
 	done
-	topo_cleanup
-	left=$(topo_leftovers)
-	if [ "$left" != 0 ]; then
-		bad "cleanup left $left objects behind"
-	else
-		ok "cleanup left nothing behind"
-	fi
 	if [ "$VARLIB_BEFORE" = absent ] && [ -e /var/lib/podwall ]; then
 		bad "the run created the machine-wide /var/lib/podwall"
 	else
 		ok "/var/lib/podwall untouched ($VARLIB_BEFORE before the run)"
 	fi
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-}
-on_exit() {
-	local rc=$1
-
-	trap '' PIPE HUP INT TERM
-	finish || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_hardening.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
-
-expect_probe() {
-	local want=$1 from=$2 got
-
-	shift 2
-	got=$(topo_probe "$from" "$@" 500)
-	if [ "$got" = "$want" ]; then
-		ok "$from -> $2:$3/$1 $want"
-	else
-		bad "$from -> $2:$3/$1: expected $want, got '$got'"
-	fi
+	testlib_finish
 }
 
 expect_out() {
@@ -397,12 +343,12 @@ echo "# kill -9 of the daemon under traffic"
 # an established allowed connection, new allowed connections, new denied ones, all for 8 s;
 # the daemon is killed (no cleanup at all), stays dead a while, then a new one takes over
 topo_enter a1
-"${TOPO_IN[@]}" "$PW_TRAFFIC" hold $B1 7000 8 >"$TOPO_WORK/k-hold" 2>&1 &
+"${TOPO_IN[@]}" "$PW_PROBE" hold $B1 7000 8 >"$TOPO_WORK/k-hold" 2>&1 &
 k_hold=$!
-"${TOPO_IN[@]}" "$PW_TRAFFIC" loop tcp $B1 7000 8 1000 >"$TOPO_WORK/k-allow" 2>&1 &
+"${TOPO_IN[@]}" "$PW_PROBE" loop tcp $B1 7000 8 1000 >"$TOPO_WORK/k-allow" 2>&1 &
 k_allow=$!
 topo_enter a2
-"${TOPO_IN[@]}" "$PW_TRAFFIC" loop tcp $B1 7000 8 300 >"$TOPO_WORK/k-deny" 2>&1 &
+"${TOPO_IN[@]}" "$PW_PROBE" loop tcp $B1 7000 8 300 >"$TOPO_WORK/k-deny" 2>&1 &
 k_deny=$!
 sleep 1.5
 kill -KILL "$TOPO_DAEMON"

@@ -10,6 +10,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${PODWALL_BUILD_DIR:-$top/build}
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target podwalld podwall pwprobe pwtraffic pwchurn >/dev/null
+cmake --build "$build" -j "$(nproc)" --target podwalld podwall pwprobe pwchurn >/dev/null
 exec bash "$top/e2e/soak_churn.sh" "$build/ctl/podwalld" "$build/ctl/podwall" \
-	"$build/e2e/pwprobe" "$build/e2e/pwtraffic" "$build/e2e/pwchurn" "${1:-600}" "${2:-100}"
+	"$build/e2e/pwprobe" "$build/e2e/pwchurn" "${1:-600}" "${2:-100}"
