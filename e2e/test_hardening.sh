@@ -324,7 +324,7 @@ else
 fi
 
 # the systemd unit matches: it parses, and bounds what the daemon may ever hold
-unit="$here/../ctl/daemon/podwalld.service"
+unit="$(cd "$(dirname "$0")/.." && pwd)/ctl/daemon/podwalld.service"
 if command -v systemd-analyze >/dev/null; then
 	sed "s|/usr/local/sbin/podwalld|$PW_DAEMON|" "$unit" >"$TOPO_WORK/podwalld.service"
 	out=$(systemd-analyze verify "$TOPO_WORK/podwalld.service" 2>&1)
