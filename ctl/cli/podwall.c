@@ -689,7 +689,14 @@ static const struct column pod_cols[] = {
 static const struct column np_cols[] = {
 	{"NAMESPACE", "namespace", false, true},      {"NAME", "name"},
 	{"POD-SELECTOR", "podSelector|pod_selector"}, {"POLICY-TYPES", "policyTypes|types"},
-	{"SELECTED", "selected|selected_pods", true}, {NULL},
+	{"ENFORCEMENT", "enforcement"},		      {"SELECTED", "selected|selected_pods", true},
+	{NULL},
+};
+
+/* every namespace unless -n: a quarantine anywhere is what a security team looks for */
+static const struct column q_cols[] = {
+	{"NAMESPACE", "namespace"}, {"NAME", "name"},	       {"SINCE", "since"},
+	{"REASON", "reason"},	    {"DNS", "allowDns", true}, {NULL},
 };
 
 static const struct column id_cols[] = {
@@ -709,6 +716,7 @@ static const struct resource resources[] = {
 	 true,
 	 np_cols},
 	{{"identities", "identity", "id", "ids"}, "identities", false, id_cols},
+	{{"quarantines", "quarantine", "q"}, "quarantines", false, q_cols},
 };
 
 static const struct resource *find_resource(const char *s)
@@ -766,7 +774,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		errorf("you must specify the type of resource to get: namespaces, pods, "
-		       "networkpolicies, identities");
+		       "networkpolicies, identities, quarantines");
 		return 1;
 	}
 	r = find_resource(argv[optind]);
@@ -1196,6 +1204,102 @@ out:
 	return err ? 1 : 0;
 }
 
+/*
+ * podwall quarantine NS/POD... | -l SELECTOR -n NS [--lift] [--allow-dns] [--reason TEXT]:
+ * returns once the kernel drops everything of the pods, established flows included.
+ */
+static int cmd_quarantine(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"selector", required_argument, NULL, 'l'},
+		{"namespace", required_argument, NULL, 'n'},
+		{"lift", no_argument, NULL, 'L'},
+		{"allow-dns", no_argument, NULL, 'D'},
+		{"reason", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *selector = NULL, *ns_opt = NULL, *reason = NULL;
+	json_object *req, *resp = NULL, *result, *pods = NULL, *done;
+	bool lift = false, dns = false;
+	char ns[256], name[256];
+	int o;
+
+	while ((o = next_opt("quarantine", argc, argv, "l:n:h", opts)) != -1) {
+		switch (o) {
+		case 'l':
+			selector = optarg;
+			break;
+		case 'n':
+			ns_opt = optarg;
+			break;
+		case 'L':
+			lift = true;
+			break;
+		case 'D':
+			dns = true;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'h':
+			return usage_of("quarantine", stdout);
+		default:
+			return 1;
+		}
+	}
+	if (!selector == (optind >= argc)) {
+		errorf("quarantine takes NS/POD... or -l SELECTOR (with -n NS), not both");
+		return 1;
+	}
+	if (lift && (dns || reason)) {
+		errorf("--lift takes no --allow-dns or --reason");
+		return 1;
+	}
+	req = pw_proto_request(PW_OP_QUARANTINE);
+	if (!req)
+		return 1;
+	if (selector) {
+		json_object_object_add(req, "selector", json_object_new_string(selector));
+		json_object_object_add(req, "namespace",
+				       json_object_new_string(ns_opt ? ns_opt : "default"));
+	} else {
+		pods = json_object_new_array();
+		for (int i = optind; i < argc; i++) {
+			json_object *p = json_object_new_object();
+
+			if (split_ref(argv[i], ns_opt, ns, sizeof(ns), name, sizeof(name))) {
+				errorf("\"%s\" is not NS/POD", argv[i]);
+				json_object_put(p);
+				json_object_put(pods);
+				json_object_put(req);
+				return 1;
+			}
+			json_object_object_add(p, "namespace", json_object_new_string(ns));
+			json_object_object_add(p, "name", json_object_new_string(name));
+			json_object_array_add(pods, p);
+		}
+		json_object_object_add(req, "pods", pods);
+	}
+	if (lift)
+		json_object_object_add(req, "lift", json_object_new_boolean(1));
+	if (dns)
+		json_object_object_add(req, "allow_dns", json_object_new_boolean(1));
+	if (reason)
+		json_object_object_add(req, "reason", json_object_new_string(reason));
+	if (call(c, req, &resp, &result))
+		return 1;
+	done = pw_json_array(result, "pods");
+	for (size_t i = 0; done && i < json_object_array_length(done); i++) {
+		json_object *p = json_object_array_get_idx(done, i);
+
+		printf("pod/%s %s (namespace %s)\n", pw_json_str(p, "name"),
+		       pw_json_str(p, "action"), pw_json_str(p, "namespace"));
+	}
+	json_object_put(resp);
+	return 0;
+}
+
 static int cmd_help(struct cli *c, int argc, char **argv);
 
 static const struct cmd cmds[] = {
@@ -1206,7 +1310,8 @@ static const struct cmd cmds[] = {
 	{"delete", cmd_delete, "-f FILE|DIR|- [-f ...]",
 	 "Delete the objects the manifests name (kind, namespace, name).\n\n"
 	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"get", cmd_get, "namespaces|pods|networkpolicies|identities [NAME] [-n NS|-A] [-o FMT]",
+	{"get", cmd_get,
+	 "namespaces|pods|networkpolicies|identities|quarantines [NAME] [-n NS|-A] [-o FMT]",
 	 "List objects as a table.\n\n"
 	 "  -n, --namespace NS      the namespace (default \"default\")\n"
 	 "  -A, --all-namespaces    every namespace\n"
@@ -1237,6 +1342,15 @@ static const struct cmd cmds[] = {
 	 "      --port N              source or destination port\n"
 	 "      --since T             a duration (5m, 1h30m) or an RFC 3339 time\n"
 	 "      --kind K              flow_new, flow_denied, sock_deny, revoked, ...\n"},
+	{"quarantine", cmd_quarantine,
+	 "NS/POD... | -l SELECTOR [-n NS] [--lift] [--allow-dns] [--reason TEXT]",
+	 "Cut every flow of the pods, both ways, established ones included (or --lift it).\n"
+	 "Returns once the kernel drops them; kept across daemon restarts.\n\n"
+	 "  -l, --selector SEL      the pods of NS matching k=v,k!=v,k,!k\n"
+	 "  -n, --namespace NS      namespace for -l, or for a POD without NS/ (default \"default\")\n"
+	 "      --lift              end the quarantine of the pods\n"
+	 "      --allow-dns         DNS (port 53) queries and their replies still go, as policy allows\n"
+	 "      --reason TEXT       recorded with the quarantine and in its pods' drop records\n"},
 	{"help", cmd_help, "[COMMAND]", "Help about a command.\n"},
 };
 

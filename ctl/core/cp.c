@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "compile.h"
 #include "cp.h"
+#include "enforcement.h"
 #include "reconcile.h"
 #include "store.h"
 
@@ -695,6 +697,9 @@ int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_objec
 					       json_object_new_int64((int64_t)np->n_egress));
 			json_object_object_add(o, "selected",
 					       json_object_new_int64((int64_t)np_selected(cp, np)));
+			json_object_object_add(
+				o, "enforcement",
+				json_object_new_string(pw_np_mode_str(&cp->st, np)));
 		}
 		json_object_array_add(arr, o);
 	}
@@ -780,7 +785,7 @@ static json_object *jentry(struct pw_cp *cp, const struct pw_dkey *k)
  * isolating its pods. Fills up to max (out may be NULL when max is 0); returns how many exist.
  */
 static size_t policies_selecting(struct pw_cp *cp, const struct pw_ident *id, unsigned int type,
-				 const struct pw_netpol **out, size_t max)
+				 int audit, const struct pw_netpol **out, size_t max)
 {
 	size_t i, n = 0;
 
@@ -790,6 +795,8 @@ static size_t policies_selecting(struct pw_cp *cp, const struct pw_ident *id, un
 		if (!(np->types & type) || strcmp(np->namespace, id->ns) ||
 		    !pw_selector_matches(&np->pod_sel, &id->pod_labels))
 			continue;
+		if (audit >= 0 && pw_np_audit(&cp->st, np) != audit)
+			continue;
 		if (n < max)
 			out[n] = np;
 		n++;
@@ -798,16 +805,16 @@ static size_t policies_selecting(struct pw_cp *cp, const struct pw_ident *id, un
 }
 
 static json_object *jpolicies_selecting(struct pw_cp *cp, const struct pw_ident *id,
-					unsigned int type)
+					unsigned int type, int audit)
 {
 	json_object *a = json_object_new_array();
-	size_t i, n = policies_selecting(cp, id, type, NULL, 0);
+	size_t i, n = policies_selecting(cp, id, type, audit, NULL, 0);
 	const struct pw_netpol **v = n ? calloc(n, sizeof(*v)) : NULL;
 	char buf[512];
 
 	if (n && !v)
 		return a; /* json-c aborts on no memory anyway; keep the reply well formed */
-	policies_selecting(cp, id, type, v, n);
+	policies_selecting(cp, id, type, audit, v, n);
 	for (i = 0; i < n; i++) {
 		snprintf(buf, sizeof(buf), "%s/%s", v[i]->namespace, v[i]->name);
 		json_object_array_add(a, json_object_new_string(buf));
@@ -821,6 +828,7 @@ int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct 
 {
 	const struct pw_endpoint *ep;
 	const struct pw_ident *id;
+	int audit;
 
 	if (!cp || (max && !out) || (dir != PW_DIR_INGRESS && dir != PW_DIR_EGRESS))
 		return -EINVAL;
@@ -828,8 +836,11 @@ int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct 
 	id = ep ? pw_ident_get(&cp->st.ids, ep->identity) : NULL;
 	if (!id)
 		return -ENOENT;
+	/* enforced policies isolate it; failing those, audit ones (an AUDIT record's) */
+	audit = !(ep->flags & (dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS
+						    : PW_EP_F_ISOLATE_INGRESS));
 	return (int)policies_selecting(cp, id, dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS,
-				       out, max);
+				       audit, out, max);
 }
 
 int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf, size_t len)
@@ -852,12 +863,14 @@ int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], ch
 	return 0;
 }
 
+static json_object *jquarantine(struct pw_cp *cp, const char *ns, const char *name);
+
 int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_object **out)
 {
 	const struct pw_dsubject *s;
 	const struct pw_endpoint *ep;
 	struct pw_sobj *so;
-	json_object *o, *in, *eg;
+	json_object *o, *in, *eg, *ain, *aeg;
 	size_t i;
 
 	if (!cp || !ns || !name || !out)
@@ -888,9 +901,14 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 		json_object_object_add(o, "endpoint", e);
 	}
 	json_object_object_add(o, "ingressPolicies",
-			       jpolicies_selecting(cp, so->ident, PW_NP_INGRESS));
+			       jpolicies_selecting(cp, so->ident, PW_NP_INGRESS, 0));
 	json_object_object_add(o, "egressPolicies",
-			       jpolicies_selecting(cp, so->ident, PW_NP_EGRESS));
+			       jpolicies_selecting(cp, so->ident, PW_NP_EGRESS, 0));
+	json_object_object_add(o, "ingressAuditPolicies",
+			       jpolicies_selecting(cp, so->ident, PW_NP_INGRESS, 1));
+	json_object_object_add(o, "egressAuditPolicies",
+			       jpolicies_selecting(cp, so->ident, PW_NP_EGRESS, 1));
+	json_object_object_add(o, "quarantine", jquarantine(cp, ns, name));
 	s = pw_desired_subject(&cp->cur, so->ident->id);
 	json_object_object_add(o, "ingressIsolated",
 			       json_object_new_boolean(s && (s->flags & PW_EP_F_ISOLATE_INGRESS)));
@@ -898,11 +916,20 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 			       json_object_new_boolean(s && (s->flags & PW_EP_F_ISOLATE_EGRESS)));
 	in = json_object_new_array();
 	eg = json_object_new_array();
-	for (i = 0; s && i < s->n; i++)
-		json_object_array_add(s->keys[i].dir == PW_DIR_EGRESS ? eg : in,
+	ain = json_object_new_array();
+	aeg = json_object_new_array();
+	for (i = 0; s && i < s->n; i++) {
+		bool audit = s->keys[i].dir & PW_POL_DIR_AUDIT;
+		bool egress = (s->keys[i].dir & ~PW_POL_DIR_AUDIT) == PW_DIR_EGRESS;
+
+		json_object_array_add(audit ? (egress ? aeg : ain) : (egress ? eg : in),
 				      jentry(cp, &s->keys[i]));
+	}
 	json_object_object_add(o, "ingress", in);
 	json_object_object_add(o, "egress", eg);
+	/* the as-if-audit-enforced entries: recorded, never enforced */
+	json_object_object_add(o, "auditIngress", ain);
+	json_object_object_add(o, "auditEgress", aeg);
 	*out = o;
 	return 0;
 }
@@ -943,9 +970,40 @@ static int resolve_end(struct pw_cp *cp, const struct pw_cp_endpoint_ref *r, str
 	return 0;
 }
 
+/* The same side as if the audit policies were enforced too. */
+static json_object *explain_audit(struct pw_cp *cp, const struct xend *self,
+				  const struct pw_endpoint *ep, uint8_t dir, const struct pw_addr *a,
+				  uint8_t proto, uint16_t port, bool *denied)
+{
+	json_object *o = json_object_new_object();
+	uint32_t cookie = 0;
+	char rule[32];
+	const char *pol;
+	int r;
+
+	r = pw_desired_decide_audit(&cp->cur, ep->identity, ep->flags, dir, a, proto, port,
+				    &cookie);
+	json_object_object_add(o, "reason", json_object_new_string(pw_reason_str((unsigned)r)));
+	pol = pw_cp_cookie_policy(cp, cookie, rule, sizeof(rule));
+	if (pol) {
+		json_object_object_add(o, "policy", json_object_new_string(pol));
+		json_object_object_add(o, "rule", json_object_new_string(rule));
+	}
+	if (pw_reason_is_drop((unsigned)r)) {
+		*denied = true;
+		json_object_object_add(
+			o, "isolatedBy",
+			jpolicies_selecting(cp, self->pod->ident,
+					    dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS,
+					    -1));
+	}
+	return o;
+}
+
 /* One side of the decision, evaluated on what the maps hold (cur). */
 static json_object *explain_side(struct pw_cp *cp, const struct xend *self, const struct xend *peer,
-				 uint8_t dir, uint8_t proto, uint16_t port, bool *denied)
+				 uint8_t dir, uint8_t proto, uint16_t port, bool *denied,
+				 bool *audit_denied)
 {
 	json_object *o = json_object_new_object();
 	const struct pw_endpoint *ep = NULL;
@@ -955,6 +1013,7 @@ static json_object *explain_side(struct pw_cp *cp, const struct xend *self, cons
 	int r;
 
 	*denied = false;
+	*audit_denied = false;
 	json_object_object_add(o, "direction", json_object_new_string(pw_dir_str(dir)));
 	if (self->pod && self->pod->ep_id)
 		ep = pw_desired_endpoint(&cp->cur, self->pod->ep_id);
@@ -985,8 +1044,14 @@ static json_object *explain_side(struct pw_cp *cp, const struct xend *self, cons
 		json_object_object_add(
 			o, "isolatedBy",
 			jpolicies_selecting(cp, self->pod->ident,
-					    dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS));
+					    dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS, 0));
 	}
+	if (pw_qtab_find(&cp->st.qt, self->pod->obj.u.pod.namespace, self->pod->obj.u.pod.name)) {
+		*denied = true;
+		json_object_object_add(o, "quarantined", json_object_new_boolean(true));
+	}
+	json_object_object_add(o, "audit",
+			       explain_audit(cp, self, ep, dir, &peer->addr, proto, port, audit_denied));
 	return o;
 }
 
@@ -996,7 +1061,7 @@ int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 {
 	struct xend f, t;
 	json_object *o;
-	bool d1, d2;
+	bool d1, d2, a1, a2;
 	int err;
 
 	if (!cp || !from || !to || !out)
@@ -1008,11 +1073,15 @@ int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		return err;
 	o = json_object_new_object();
 	json_object_object_add(o, "egress",
-			       explain_side(cp, &f, &t, PW_DIR_EGRESS, proto, port, &d1));
+			       explain_side(cp, &f, &t, PW_DIR_EGRESS, proto, port, &d1, &a1));
 	json_object_object_add(o, "ingress",
-			       explain_side(cp, &t, &f, PW_DIR_INGRESS, proto, port, &d2));
+			       explain_side(cp, &t, &f, PW_DIR_INGRESS, proto, port, &d2, &a2));
 	json_object_object_add(o, "verdict",
 			       json_object_new_string(d1 || d2 ? "denied" : "allowed"));
+	/* both verdicts: the enforced one above, and as if the audit policies were enforced */
+	json_object_object_add(
+		o, "auditVerdict",
+		json_object_new_string(d1 || d2 || a1 || a2 ? "denied" : "allowed"));
 	json_object_object_add(o, "protocol", jstr(pw_proto_str(proto)));
 	json_object_object_add(o, "port", json_object_new_int(port));
 	*out = o;
@@ -1109,4 +1178,198 @@ int pw_cp_status(struct pw_cp *cp, json_object **out)
 	}
 	*out = o;
 	return 0;
+}
+
+/* --- quarantine ---------------------------------------------------------------------------- */
+
+/*
+ * kubectl's equality-based selector text: "k=v", "k==v", "k!=v", "k", "!k", comma-separated
+ * (AND). Set-based ones ("k in (a,b)") are refused by name.
+ */
+static int selector_parse(const char *text, struct pw_selector *out, char *why, size_t why_len)
+{
+	char *dup = strdup(text), *save = NULL, *tok;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!dup)
+		return -ENOMEM;
+	for (tok = strtok_r(dup, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *val;
+		const char *key = tok;
+		bool neg = false;
+
+		while (*key == ' ')
+			key++;
+		if (!eq) {
+			enum pw_sel_op op = *key == '!' ? PW_SEL_DOES_NOT_EXIST : PW_SEL_EXISTS;
+
+			key += *key == '!';
+			err = pw_invalid_qualified_name(key) ? -EINVAL
+							      : pw_selector_add_req(out, key, op, NULL, 0);
+			if (err == -EINVAL)
+				snprintf(why, why_len, "\"%s\": not a label key", key);
+			continue;
+		}
+		if (eq > tok && eq[-1] == '!') {
+			neg = true;
+			eq[-1] = 0;
+		}
+		*eq = 0;
+		val = eq + 1 + (eq[1] == '=');
+		if (pw_invalid_qualified_name(key) || pw_invalid_label_value(val)) {
+			snprintf(why, why_len, "\"%s\": expected key=value, key!=value, key or !key",
+				 tok);
+			err = -EINVAL;
+		} else if (neg) {
+			const char *v[1] = {val};
+
+			err = pw_selector_add_req(out, key, PW_SEL_NOT_IN, v, 1);
+		} else {
+			err = pw_labels_set(&out->match_labels, key, val);
+		}
+	}
+	free(dup);
+	if (err)
+		pw_selector_clear(out);
+	return err;
+}
+
+int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector, json_object **out,
+		      char *why, size_t why_len)
+{
+	struct pw_selector sel;
+	json_object *arr;
+	size_t i;
+	int err;
+
+	if (!cp || !ns || !selector || !out)
+		return -EINVAL;
+	err = selector_parse(selector, &sel, why, why_len);
+	if (err)
+		return err;
+	arr = json_object_new_array();
+	for (i = 0; i < pw_state_count(&cp->st, PW_KIND_POD); i++) {
+		const struct pw_pod *p = &pw_state_at(&cp->st, PW_KIND_POD, i)->obj.u.pod;
+
+		if (!strcmp(p->namespace, ns) && pw_selector_matches(&sel, &p->labels))
+			json_object_array_add(arr, json_object_new_string(p->name));
+	}
+	pw_selector_clear(&sel);
+	*out = arr;
+	return 0;
+}
+
+int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, bool lift,
+		     const struct pw_cp_qopts *o, struct pw_diags *diags)
+{
+	struct pw_qtab back;
+	size_t i;
+	int err;
+
+	if (!cp || (n && !pods) || (!lift && !o))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		bool known = lift ? pw_qtab_find(&cp->st.qt, pods[i].ns, pods[i].name) != NULL
+				  : pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns, pods[i].name) != NULL;
+
+		if (!known && (lift || o->must_exist)) {
+			diag_add(diags, NULL, "pods \"%s\" %s in namespace \"%s\"", pods[i].name,
+				 lift ? "is not quarantined" : "not found", pods[i].ns);
+			return -ENOENT;
+		}
+	}
+	err = pw_qtab_copy(&back, &cp->st.qt);
+	for (i = 0; i < n && !err; i++) {
+		if (lift)
+			pw_qtab_del(&cp->st.qt, pods[i].ns, pods[i].name);
+		else
+			err = pw_qtab_put(&cp->st.qt, pods[i].ns, pods[i].name, o->since,
+					  o->reason, o->allow_dns);
+	}
+	if (!err)
+		err = cp_sync(cp);
+	if (err) {
+		diag_add(diags, NULL, "cannot %s: %s", lift ? "lift the quarantine" : "quarantine",
+			 strerror(-err));
+		pw_qtab_clear(&cp->st.qt);
+		cp->st.qt = back;
+		return err;
+	}
+	pw_qtab_clear(&back);
+	return 0;
+}
+
+static json_object *jquarantine_one(const struct pw_quarantine *q)
+{
+	json_object *o = json_object_new_object();
+	char buf[32];
+	time_t t = (time_t)q->since;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_object_add(o, "namespace", json_object_new_string(q->ns));
+	json_object_object_add(o, "name", json_object_new_string(q->name));
+	json_object_object_add(o, "since", json_object_new_string(buf));
+	json_object_object_add(o, "sinceUnix", json_object_new_int64(q->since));
+	json_object_object_add(o, "reason", jstr(q->reason));
+	json_object_object_add(o, "allowDns", json_object_new_boolean(q->allow_dns));
+	return o;
+}
+
+static json_object *jquarantine(struct pw_cp *cp, const char *ns, const char *name)
+{
+	const struct pw_quarantine *q = pw_qtab_find(&cp->st.qt, ns, name);
+
+	return q ? jquarantine_one(q) : NULL;
+}
+
+static int cmp_q(const void *a, const void *b)
+{
+	const struct pw_quarantine *x = *(const struct pw_quarantine *const *)a;
+	const struct pw_quarantine *y = *(const struct pw_quarantine *const *)b;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+int pw_cp_quarantines(struct pw_cp *cp, const char *ns, json_object **out)
+{
+	const struct pw_quarantine **v;
+	json_object *arr;
+	size_t i, n = 0;
+
+	if (!cp || !out)
+		return -EINVAL;
+	v = malloc((cp->st.qt.n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < cp->st.qt.n; i++) {
+		if (!ns || !strcmp(ns, cp->st.qt.v[i].ns))
+			v[n++] = &cp->st.qt.v[i];
+	}
+	qsort(v, n, sizeof(*v), cmp_q);
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, jquarantine_one(v[i]));
+	free(v);
+	*out = arr;
+	return 0;
+}
+
+const char *pw_cp_quarantine_reason(struct pw_cp *cp, uint32_t ep_id)
+{
+	const struct pw_quarantine *q;
+	size_t i;
+
+	for (i = 0; cp && ep_id && i < pw_state_count(&cp->st, PW_KIND_POD); i++) {
+		const struct pw_sobj *o = pw_state_at(&cp->st, PW_KIND_POD, i);
+
+		if (o->ep_id != ep_id)
+			continue;
+		q = pw_qtab_find(&cp->st.qt, o->obj.u.pod.namespace, o->obj.u.pod.name);
+		return q ? (q->reason ? q->reason : "") : NULL;
+	}
+	return NULL;
 }

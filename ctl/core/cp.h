@@ -115,4 +115,29 @@ int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct 
 int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf,
 		    size_t len);
 
+/* --- quarantine (the pods' endpoints get PW_EP_F_QUARANTINE; enforced when the call returns) */
+
+struct pw_cp_qref {
+	const char *ns;
+	const char *name;
+};
+
+struct pw_cp_qopts {
+	const char *reason; /* may be NULL */
+	bool allow_dns;
+	int64_t since;	 /* unix seconds; an entry already there keeps its own */
+	bool must_exist; /* refuse a pod the store does not hold (a restore passes false) */
+};
+
+/* Quarantine the pods (lift: end their quarantine), all or nothing. -ENOENT names the pod. */
+int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, bool lift,
+		     const struct pw_cp_qopts *o, struct pw_diags *diags);
+/* [{namespace, name, since, sinceUnix, reason, allowDns}] by namespace, name; ns NULL: all */
+int pw_cp_quarantines(struct pw_cp *cp, const char *ns, json_object **out);
+/* The names of the pods of ns the equality-based label selector text selects (JSON array). */
+int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector, json_object **out,
+		      char *why, size_t why_len);
+/* The quarantine reason of endpoint ep_id ("" when none was given); NULL: not quarantined */
+const char *pw_cp_quarantine_reason(struct pw_cp *cp, uint32_t ep_id);
+
 #endif /* PW_CTL_CP_H */

@@ -176,6 +176,7 @@ struct daemon {
 	struct kcounter unread, ct_end_lost;
 	size_t journal_records; /* records in the file */
 	size_t journal_base;	/* records right after the last compaction */
+	char quarantines[PATH_MAX]; /* state file of the quarantined pods; empty: none */
 };
 
 struct snap {
@@ -260,6 +261,11 @@ void jrecs_free(struct jrec *v, size_t n);
 int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out);
 void journal_compact(struct daemon *d, struct jrec *v, size_t n);
 void journal_maybe_compact(struct daemon *d);
+
+/* quarantine.c */
+void quarantine_load(struct daemon *d);
+json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *req);
+const char *enrich_quarantine(void *ctx, uint32_t ep_id);
 
 /* handlers.c */
 int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags);

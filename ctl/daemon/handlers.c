@@ -141,6 +141,13 @@ static json_object *req_get(struct daemon *d, json_object *req)
 	const char *what = pw_json_str(req, "what");
 	json_object *out = NULL;
 
+	if (what && !strcmp(what, "quarantines")) {
+		int err = pw_cp_quarantines(d->cp, pw_json_str(req, "namespace"), &out);
+
+		return err ? pw_proto_error(NULL, "get quarantines: %s", strerror(-err))
+			   : pw_proto_ok(out);
+	}
+
 	for (size_t i = 0; what && i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int err;
 
@@ -391,6 +398,9 @@ json_object *handle(struct daemon *d, struct client *cl, const char *line, size_
 		break;
 	case PW_OP_FLOWS:
 		res = req_flows(d, cl, req);
+		break;
+	case PW_OP_QUARANTINE:
+		res = req_quarantine(d, cl, req);
 		break;
 	default:
 		res = pw_proto_error(NULL, "unknown operation");

@@ -86,6 +86,7 @@ static int run(struct daemon *d)
 		.endpoint = enrich_endpoint,
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
+		.quarantine_reason = enrich_quarantine,
 	};
 	fo.path = d->flow_log;
 	fo.node_name = d->node_name[0] ? d->node_name : NULL;
@@ -154,6 +155,7 @@ static int run(struct daemon *d)
 		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
 			 CT_END_LOST_NAME);
 		journal_load(d, true, &jv, &jn);
+		quarantine_load(d);
 	}
 	kcounters_start(d);
 	if (d->manifests) {
