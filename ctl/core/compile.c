@@ -13,8 +13,8 @@
  * - named ports resolve against the destination: the subject for ingress, each peer identity
  *   for egress; unresolvable names allow nothing.
  * Audit policies (enforcement.h) are compiled the same way into the as-if-audit-enforced set
- * (PW_POL_DIR_AUDIT in the key's direction) with PW_EP_F_AUDIT_ISOLATE_*, and only for the
- * directions no enforced policy isolates: there, their verdict is the enforced one anyway.
+ * (PW_POL_DIR_AUDIT in the key's direction); PW_EP_F_AUDIT_ISOLATE_* is set only for the
+ * directions no enforced policy isolates (elsewhere the datapath needs no audit verdict).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -649,21 +649,16 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 		free(kv.v);
 		return err;
 	}
-	/* an enforced isolation makes the audit policies of that direction moot */
+	/*
+	 * Where an enforced policy isolates, the datapath never needs the audit entries: an
+	 * enforced pass stays a pass with more allows. The flag goes, so it never looks; the
+	 * entries stay, for explain's as-if-audit-enforced verdict of an enforced deny.
+	 */
 	for (dir = 0; dir < PW_DIR_MAX; dir++) {
 		if (out->flags & (dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS))
 			out->flags &= ~(dir ? PW_EP_F_AUDIT_ISOLATE_EGRESS
 					    : PW_EP_F_AUDIT_ISOLATE_INGRESS);
 	}
-	for (i = k = 0; i < kv.n; i++) {
-		uint8_t kd = kv.v[i].dir;
-
-		if (!(kd & PW_POL_DIR_AUDIT) ||
-		    (out->flags & ((kd & 1) ? PW_EP_F_AUDIT_ISOLATE_EGRESS
-					    : PW_EP_F_AUDIT_ISOLATE_INGRESS)))
-			kv.v[k++] = kv.v[i];
-	}
-	kv.n = k;
 	/* for duplicate keys the first policy (by namespace/name) and rule attributes */
 	seq = malloc((kv.n + 1) * sizeof(*seq));
 	keys = malloc((kv.n + 1) * sizeof(*keys));
@@ -1316,6 +1311,9 @@ static int decide(const struct pw_desired *d, uint32_t subject, uint32_t flags, 
 		return PW_OK_POLICY;
 	}
 	k = set_match(s, id, cid, dir, proto, port);
+	/* as if the audit policies were enforced too: their allows add to the enforced ones */
+	if (!k && !as_kernel)
+		k = set_match(s, id, cid, dir | PW_POL_DIR_AUDIT, proto, port);
 	if (!k)
 		return as_kernel && (flags & PW_EP_F_AUDIT) ? PW_OK_AUDIT : PW_DROP_POLICY;
 	*cookie = k->cookie;
