@@ -1260,6 +1260,55 @@ int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector, js
 	return 0;
 }
 
+/*
+ * Cut first, compile after: the quarantined pods' endpoints get their flag in the kernel
+ * before the (incremental, but not free) compile and reconcile, which then write the same
+ * value. The kernel's own copy is the base, so a generation bumped meanwhile stays.
+ */
+static void quarantine_fast(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n,
+			    const struct pw_cp_qopts *o)
+{
+	size_t i;
+
+	for (i = 0; cp->dp && i < n; i++) {
+		const struct pw_sobj *so = pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns,
+							 pods[i].name);
+		const struct pw_endpoint *cur;
+		struct pw_endpoint ep;
+
+		cur = so && so->ep_id ? pw_desired_endpoint(&cp->cur, so->ep_id) : NULL;
+		if (!cur)
+			continue;
+		ep = *cur;
+		if (ep.ifindex)
+			pw_dp_endpoint_lookup_ifindex(cp->dp, ep.ifindex, &ep);
+		ep.flags &= ~(PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS);
+		ep.flags |= PW_EP_F_QUARANTINE | (o->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
+		pw_dp_endpoint_upsert(cp->dp, &ep); /* the sync below writes it anyway */
+	}
+}
+
+/* The sync failed: the endpoints the fast path wrote go back to what cur says. */
+static void quarantine_fast_undo(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n)
+{
+	size_t i;
+
+	for (i = 0; cp->dp && i < n; i++) {
+		const struct pw_sobj *so = pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns,
+							 pods[i].name);
+		const struct pw_endpoint *cur;
+		struct pw_endpoint ep;
+
+		cur = so && so->ep_id ? pw_desired_endpoint(&cp->cur, so->ep_id) : NULL;
+		if (!cur)
+			continue;
+		ep = *cur;
+		if (ep.ifindex && !pw_dp_endpoint_lookup_ifindex(cp->dp, ep.ifindex, &ep))
+			ep.flags = cur->flags;
+		pw_dp_endpoint_upsert(cp->dp, &ep);
+	}
+}
+
 int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, bool lift,
 		     const struct pw_cp_qopts *o, struct pw_diags *diags)
 {
@@ -1287,9 +1336,13 @@ int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, 
 			err = pw_qtab_put(&cp->st.qt, pods[i].ns, pods[i].name, o->since,
 					  o->reason, o->allow_dns);
 	}
+	if (!err && !lift && !cp->hold)
+		quarantine_fast(cp, pods, n, o);
 	if (!err)
 		err = cp_sync(cp);
 	if (err) {
+		if (!lift && !cp->hold)
+			quarantine_fast_undo(cp, pods, n);
 		diag_add(diags, NULL, "cannot %s: %s", lift ? "lift the quarantine" : "quarantine",
 			 strerror(-err));
 		pw_qtab_clear(&cp->st.qt);
