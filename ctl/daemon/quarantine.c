@@ -22,7 +22,7 @@ static int quarantine_save(struct daemon *d)
 
 	if (!d->quarantines[0])
 		return 0;
-	err = pw_cp_quarantines(d->cp, NULL, &list);
+	err = pw_cp_get_quarantines(d->cp, NULL, &list);
 	if (err)
 		return err;
 	text = json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN);
@@ -32,7 +32,7 @@ static int quarantine_save(struct daemon *d)
 		err = -errno;
 		goto out;
 	}
-	err = pw_proto_write_all(fd, text, strlen(text));
+	err = pw_write_all(fd, text, strlen(text));
 	if (!err && fsync(fd))
 		err = -errno;
 	close(fd);
@@ -103,7 +103,7 @@ const char *enrich_quarantine(void *ctx, uint32_t ep_id)
  */
 json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *req)
 {
-	json_object *pods = pw_json_array(req, "pods"), *sel = NULL, *res, *arr;
+	json_object *pods = pw_json_array(req, "pods"), *res, *arr;
 	const char *ns = pw_json_str(req, "namespace"), *selector = pw_json_str(req, "selector");
 	const char *reason = pw_json_str(req, "reason");
 	bool lift = pw_json_bool(req, "lift");
@@ -113,7 +113,8 @@ json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *re
 				.must_exist = true};
 	struct pw_diags diags = {0};
 	struct pw_cp_qref *refs = NULL;
-	size_t i, n;
+	const char **names = NULL;
+	size_t i, n = 0;
 	char why[160] = "";
 	int err;
 
@@ -123,27 +124,28 @@ json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *re
 	if (reason && strlen(reason) > 1024)
 		return pw_proto_error(NULL, "quarantine: --reason is longer than 1024 bytes");
 	if (selector) {
-		err = pw_cp_select_pods(d->cp, ns, selector, &sel, why, sizeof(why));
+		err = pw_cp_select_pods(d->cp, ns, selector, &names, &n, why, sizeof(why));
 		if (err)
 			return pw_proto_error(NULL, "quarantine: -l %s: %s", selector,
 					      why[0] ? why : strerror(-err));
-		if (!json_object_array_length(sel)) {
-			json_object_put(sel);
+		if (!n) {
+			free(names);
 			return pw_proto_error(NULL, "quarantine: no pod in namespace \"%s\" matches "
 						    "\"%s\": nothing changed",
 					      ns, selector);
 		}
+	} else {
+		n = json_object_array_length(pods);
 	}
-	n = sel ? json_object_array_length(sel) : json_object_array_length(pods);
 	refs = calloc(n + 1, sizeof(*refs));
 	if (!refs) {
-		json_object_put(sel);
+		free(names);
 		return pw_proto_error(NULL, "out of memory");
 	}
 	for (i = 0; i < n; i++) {
-		if (sel) {
+		if (names) {
 			refs[i].ns = ns;
-			refs[i].name = json_object_get_string(json_object_array_get_idx(sel, i));
+			refs[i].name = names[i];
 		} else {
 			json_object *p = json_object_array_get_idx(pods, i);
 
@@ -185,7 +187,7 @@ json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *re
 	res = pw_proto_ok(res);
 out:
 	free(refs);
-	json_object_put(sel);
+	free(names);
 	pw_diags_clear(&diags);
 	return res;
 }
