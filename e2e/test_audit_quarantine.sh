@@ -21,67 +21,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=topology.sh
 . "$here/topology.sh"
 
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
-finish() {
-	local left
-
-	topo_cleanup
-	left=$(topo_leftovers)
-	if [ "$left" != 0 ]; then
-		bad "cleanup left $left objects behind"
-	else
-		ok "cleanup left nothing behind"
-	fi
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-}
-on_exit() {
-	local rc=$1
-
-	trap '' PIPE HUP INT TERM
-	finish || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_audit_quarantine.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
-
-expect_probe() {
-	local want=$1 from=$2 got
-
-	shift 2
-	got=$(topo_probe "$from" "$@" 400)
-	if [ "$got" = "$want" ]; then
-		ok "$from -> $2:$3/$1 $want"
-	else
-		bad "$from -> $2:$3/$1: expected $want, got '$got'"
-	fi
-}
-expect_out() {
-	local what=$1 pat=$2 out
-
-	shift 2
-	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
-		ok "$what"
-	else
-		bad "$what: /$pat/ not in: $out"
-	fi
-}
+# shellcheck source=checks.sh
+. "$here/checks.sh"
+checks_init test_audit_quarantine.sh
+CHECK_PROBE_MS=400
+# expect_fail WHAT PATTERN CMD...: CMD fails and its output matches PATTERN
 expect_fail() {
 	local what=$1 pat=$2 out
 
@@ -124,23 +68,7 @@ ns() { # NAME [MODE]
 	return 0
 }
 pod() { # NS NAME APP IFNAME IP4 IP6
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata:
-  namespace: $1
-  name: $2
-  labels:
-    app: $3
-  annotations:
-    podwall.io/interface: $4
-    podwall.io/cgroup: $1/$2
-status:
-  podIPs:
-  - ip: $5
-  - ip: $6
-EOF
+	topo_pod_manifest "$@"
 }
 {
 	ns aq-a

@@ -464,52 +464,41 @@ int pw_cp_link_event(struct pw_cp *cp, const char *ifname, uint32_t ifindex)
 
 /* --- quarantine ---------------------------------------------------------------------------- */
 
+/* The endpoint the maps hold for a pod (by namespace and name), or NULL. */
+static const struct pw_endpoint *pod_endpoint(struct pw_cp *cp, const struct pw_cp_qref *r)
+{
+	const struct pw_sobj *so = pw_state_find(&cp->st, PW_KIND_POD, r->ns, r->name);
+
+	return so && so->ep_id ? pw_desired_endpoint(&cp->cur, so->ep_id) : NULL;
+}
+
 /*
  * Cut first, compile after: the quarantined pods' endpoints get their flag in the kernel
  * before the (incremental, but not free) compile and reconcile, which then write the same
- * value. The kernel's own copy is the base, so a generation bumped meanwhile stays.
+ * value. The kernel's own copy is the base, so a generation bumped meanwhile stays. undo
+ * (the sync failed): the flags go back to what cur says.
  */
 static void quarantine_fast(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n,
-			    const struct pw_cp_qopts *o)
+			    const struct pw_cp_qopts *o, bool undo)
 {
 	size_t i;
 
 	for (i = 0; cp->dp && i < n; i++) {
-		const struct pw_sobj *so = pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns,
-							 pods[i].name);
-		const struct pw_endpoint *cur;
+		const struct pw_endpoint *cur = pod_endpoint(cp, &pods[i]);
 		struct pw_endpoint ep;
 
-		cur = so && so->ep_id ? pw_desired_endpoint(&cp->cur, so->ep_id) : NULL;
 		if (!cur)
 			continue;
 		ep = *cur;
-		if (ep.ifindex)
-			pw_dp_endpoint_lookup_ifindex(cp->dp, ep.ifindex, &ep);
+		if (ep.ifindex && pw_dp_endpoint_lookup_ifindex(cp->dp, ep.ifindex, &ep))
+			ep = *cur;
 		ep.flags &= ~(PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS);
-		ep.flags |= PW_EP_F_QUARANTINE | (o->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
-		pw_dp_endpoint_upsert(cp->dp, &ep); /* the sync below writes it anyway */
-	}
-}
-
-/* The sync failed: the endpoints the fast path wrote go back to what cur says. */
-static void quarantine_fast_undo(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n)
-{
-	size_t i;
-
-	for (i = 0; cp->dp && i < n; i++) {
-		const struct pw_sobj *so = pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns,
-							 pods[i].name);
-		const struct pw_endpoint *cur;
-		struct pw_endpoint ep;
-
-		cur = so && so->ep_id ? pw_desired_endpoint(&cp->cur, so->ep_id) : NULL;
-		if (!cur)
-			continue;
-		ep = *cur;
-		if (ep.ifindex && !pw_dp_endpoint_lookup_ifindex(cp->dp, ep.ifindex, &ep))
-			ep.flags = cur->flags;
-		pw_dp_endpoint_upsert(cp->dp, &ep);
+		if (undo)
+			ep.flags |= cur->flags & (PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS);
+		else
+			ep.flags |= PW_EP_F_QUARANTINE |
+				    (o->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
+		pw_dp_endpoint_upsert(cp->dp, &ep); /* the sync writes it anyway (or failed) */
 	}
 }
 
@@ -541,12 +530,12 @@ int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, 
 					  o->reason, o->allow_dns);
 	}
 	if (!err && !lift && !cp->hold)
-		quarantine_fast(cp, pods, n, o);
+		quarantine_fast(cp, pods, n, o, false);
 	if (!err)
 		err = cp_sync(cp);
 	if (err) {
 		if (!lift && !cp->hold)
-			quarantine_fast_undo(cp, pods, n);
+			quarantine_fast(cp, pods, n, o, true);
 		diag_add(diags, NULL, "cannot %s: %s", lift ? "lift the quarantine" : "quarantine",
 			 strerror(-err));
 		pw_qtab_clear(&cp->st.qt);
