@@ -7,10 +7,10 @@
  * Every call is a new flow (a fresh source port, one run each: repeat = 1), so each measures
  * the policy decision and the conntrack insert. The kernel's own run time (test_run
  * "duration") is used, not the syscall's. Cases are interleaved within each round (each round
- * starting with the next case), so a load change hits them alike; figures are medians over rounds of each round's mean, and ratios
- * are taken within the same run. The conntrack table is flushed after each case of a round
- * (not timed). Event records go to an open perf reader, drained between cases, as in the
- * daemon.
+ * starting with the next case), so a load change hits them alike; figures are medians over rounds
+ * of each round's mean, and ratios are taken within the same run. The conntrack table is flushed
+ * after each case of a round (not timed). Event records go to an open perf reader, drained between
+ * cases, as in the daemon.
  *
  * Each case's verdict is checked on every call (return code) and its reason counter must rise
  * by exactly the calls made: a smoke run fails when a case does not take its labelled path.
@@ -41,19 +41,19 @@
 #include "empty.skel.h"
 #include "tc_pkt.h"
 
-#define SUBJ    1001u
-#define PEER    1002u
-#define SUBJ4   "198.18.0.10"
-#define PEER4   "198.18.0.20"
-#define ALLOW   8080
-#define DENY    9999
+#define SUBJ	1001u
+#define PEER	1002u
+#define SUBJ4	"198.18.0.10"
+#define PEER4	"198.18.0.20"
+#define ALLOW	8080
+#define DENY	9999
 #define MAX_RND 101
 
 enum { C_EMPTY, C_NONE, C_AUDIT_ALLOW, C_AUDIT_DENY, C_ENF_ALLOW, C_ENF_AUDIT, C_ENF_DENY, C_N };
 
 static const struct {
 	const char *name;
-	uint32_t flags;	   /* endpoint flags */
+	uint32_t flags;	    /* endpoint flags */
 	bool audit_entries; /* the subject's audit policies' entries are in the map */
 	bool enf_entries;   /* its enforced entries are */
 	uint16_t dport;
@@ -67,8 +67,8 @@ static const struct {
 			  PW_EP_F_AUDIT_ISOLATE_EGRESS, true, false, DENY, PW_OK_AUDIT},
 	[C_ENF_ALLOW] = {"enforced policies, allowed", PW_EP_F_ISOLATE_EGRESS, false, true, ALLOW,
 			 PW_OK_POLICY},
-	[C_ENF_AUDIT] = {"enforced and audit policies, allowed", PW_EP_F_ISOLATE_EGRESS, true,
-			 true, ALLOW, PW_OK_POLICY},
+	[C_ENF_AUDIT] = {"enforced and audit policies, allowed", PW_EP_F_ISOLATE_EGRESS, true, true,
+			 ALLOW, PW_OK_POLICY},
 	[C_ENF_DENY] = {"enforced policies, denied (DROP record)", PW_EP_F_ISOLATE_EGRESS, false,
 			true, DENY, PW_DROP_POLICY},
 };
@@ -128,8 +128,8 @@ static int set_entries(struct bench *b, bool audit, bool tcp, bool icmp)
 
 static int setup_case(struct bench *b, int c)
 {
-	struct pw_endpoint ep = {.ep_id = 1, .identity = SUBJ, .ifindex = b->ifindex,
-				 .policy_gen = 1, .n_v4 = 1};
+	struct pw_endpoint ep = {
+		.ep_id = 1, .identity = SUBJ, .ifindex = b->ifindex, .policy_gen = 1, .n_v4 = 1};
 	/* a denied case allows no ICMP either */
 	bool icmp = cases[c].dport == ALLOW;
 	int err;
@@ -138,8 +138,7 @@ static int setup_case(struct bench *b, int c)
 	ep.flags = cases[c].flags;
 	err = pw_dp_endpoint_upsert(b->dp, &ep);
 	if (!err)
-		err = set_entries(b, true, cases[c].audit_entries,
-				  cases[c].audit_entries && icmp);
+		err = set_entries(b, true, cases[c].audit_entries, cases[c].audit_entries && icmp);
 	if (!err)
 		err = set_entries(b, false, cases[c].enf_entries, cases[c].enf_entries && icmp);
 	return err;
@@ -169,11 +168,19 @@ static int run_case(struct bench *b, int c, bool icmp, double *mean)
 			return err;
 	}
 	for (i = 0; i < (icmp ? 1 : b->calls); i++) {
-		struct tp t = {.family = 4, .src = SUBJ4, .dst = PEER4, .proto = IPPROTO_TCP,
-			       .sport = (uint16_t)(10000 + i), .dport = cases[c].dport,
+		struct tp t = {.family = 4,
+			       .src = SUBJ4,
+			       .dst = PEER4,
+			       .proto = IPPROTO_TCP,
+			       .sport = (uint16_t)(10000 + i),
+			       .dport = cases[c].dport,
 			       .tcp_flags = 0x02};
-		struct tp e = {.family = 4, .src = SUBJ4, .dst = PEER4, .proto = IPPROTO_ICMP,
-			       .icmp_type = 0 /* echo reply */, .icmp_id = 7};
+		struct tp e = {.family = 4,
+			       .src = SUBJ4,
+			       .dst = PEER4,
+			       .proto = IPPROTO_ICMP,
+			       .icmp_type = 0 /* echo reply */,
+			       .icmp_id = 7};
 		struct __sk_buff skb = {.ifindex = b->ifindex};
 		size_t len = tp_build(icmp ? &e : &t, buf);
 
@@ -198,8 +205,7 @@ static int run_case(struct bench *b, int c, bool icmp, double *mean)
 	if (m1.packets - m0.packets != (uint64_t)(icmp ? b->repeat : b->calls)) {
 		fprintf(stderr, "%s%s: reason %s counted %llu times for %d runs\n", cases[c].name,
 			icmp ? " (ICMP)" : "", pw_reason_str((unsigned)cases[c].reason),
-			(unsigned long long)(m1.packets - m0.packets),
-			icmp ? b->repeat : b->calls);
+			(unsigned long long)(m1.packets - m0.packets), icmp ? b->repeat : b->calls);
 		return -EPROTO;
 	}
 	pw_dp_events_consume(b->dp);
@@ -248,7 +254,8 @@ static void report_one(struct bench *b, double (*mean)[MAX_RND], const char *wha
 			printf("| %s | %.0f | %.2f | %s |\n", cases[c].name, med[c], med[c] / base,
 			       net);
 		else
-			printf("%-55s %8.0f %8.2f %12s\n", cases[c].name, med[c], med[c] / base, net);
+			printf("%-55s %8.0f %8.2f %12s\n", cases[c].name, med[c], med[c] / base,
+			       net);
 	}
 	printf("\n");
 }
@@ -377,8 +384,7 @@ int main(int argc, char **argv)
 	report(b);
 	if (b->events < (uint64_t)b->rounds * b->calls) {
 		fprintf(stderr, "bench_audit: %llu event records, expected at least %llu\n",
-			(unsigned long long)b->events,
-			(unsigned long long)b->rounds * b->calls);
+			(unsigned long long)b->events, (unsigned long long)b->rounds * b->calls);
 		err = -EPROTO;
 	}
 out:

@@ -98,7 +98,8 @@ static int exchange(int fd, const char *log_path, long interval_us)
 			if (n < 0)
 				break;
 			for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				if (c->cmsg_level == SOL_SOCKET &&
+				    c->cmsg_type == SCM_TIMESTAMPNS) {
 					struct timespec ts;
 
 					memcpy(&ts, CMSG_DATA(c), sizeof(ts));

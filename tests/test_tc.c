@@ -2406,11 +2406,11 @@ int main(void)
 		cmocka_unit_test(test_related),	     cmocka_unit_test(test_spoof),
 		cmocka_unit_test(test_exthdr),	     cmocka_unit_test(test_frag),
 		cmocka_unit_test(test_revocation),   cmocka_unit_test(test_modes),
-		cmocka_unit_test(test_audit_policies),
 		cmocka_unit_test(test_arp),	     cmocka_unit_test(test_nd),
 		cmocka_unit_test(test_related_gen),  cmocka_unit_test(test_related_dst),
 		cmocka_unit_test(test_related_frag), cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_frag_ct),	     cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_audit_policies),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -69,8 +69,8 @@ static __always_inline int pw_policy_decide(const struct pw_endpoint *ep, __u8 d
 					    struct pw_decision *d)
 {
 	__u32 isolate = dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
-	__u32 audit = dir == PW_DIR_EGRESS ? PW_EP_F_AUDIT_ISOLATE_EGRESS
-					   : PW_EP_F_AUDIT_ISOLATE_INGRESS;
+	__u32 audit =
+		dir == PW_DIR_EGRESS ? PW_EP_F_AUDIT_ISOLATE_EGRESS : PW_EP_F_AUDIT_ISOLATE_INGRESS;
 	struct pw_ipcache_val peer;
 	__u32 subject = ep->identity, unused;
 

@@ -33,9 +33,12 @@ static const struct column pod_cols[] = {
 };
 
 static const struct column np_cols[] = {
-	{"NAMESPACE", "namespace", false, true},      {"NAME", "name"},
-	{"POD-SELECTOR", "podSelector|pod_selector"}, {"POLICY-TYPES", "policyTypes|types"},
-	{"ENFORCEMENT", "enforcement"},		      {"SELECTED", "selected|selected_pods", true},
+	{"NAMESPACE", "namespace", false, true},
+	{"NAME", "name"},
+	{"POD-SELECTOR", "podSelector|pod_selector"},
+	{"POLICY-TYPES", "policyTypes|types"},
+	{"ENFORCEMENT", "enforcement"},
+	{"SELECTED", "selected|selected_pods", true},
 	{NULL},
 };
 

@@ -487,7 +487,8 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 				out->flags |= dir ? PW_EP_F_AUDIT_ISOLATE_EGRESS
 						  : PW_EP_F_AUDIT_ISOLATE_INGRESS;
 			else
-				out->flags |= dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
+				out->flags |=
+					dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
 			for (r = 0; r < n && !err; r++) {
 				uint32_t cookie = pw_cookie_find(&c->st->ids, np->namespace,
 								 np->name, dir, (uint32_t)r);
@@ -920,7 +921,8 @@ static int compile_eps(struct cctx *c, struct pw_desired *out)
 		ep->flags = s ? s->flags : 0;
 		q = pw_qtab_find(&st->qt, pod->namespace, pod->name);
 		if (q)
-			ep->flags |= PW_EP_F_QUARANTINE | (q->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
+			ep->flags |=
+				PW_EP_F_QUARANTINE | (q->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
 		for (j = 0; j < pod->n_ips; j++) {
 			if (pod->ips[j].family == PW_FAMILY_V4 && ep->n_v4 < PW_EP_MAX_V4)
 				memcpy(&ep->v4[ep->n_v4++], pod->ips[j].a, 4);

@@ -496,8 +496,8 @@ static void quarantine_fast(struct pw_cp *cp, const struct pw_cp_qref *pods, siz
 		if (undo)
 			ep.flags |= cur->flags & (PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS);
 		else
-			ep.flags |= PW_EP_F_QUARANTINE |
-				    (o->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
+			ep.flags |=
+				PW_EP_F_QUARANTINE | (o->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
 		pw_dp_endpoint_upsert(cp->dp, &ep); /* the sync writes it anyway (or failed) */
 	}
 }
@@ -513,7 +513,8 @@ int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, 
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		bool known = lift ? pw_qtab_find(&cp->st.qt, pods[i].ns, pods[i].name) != NULL
-				  : pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns, pods[i].name) != NULL;
+				  : pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns, pods[i].name) !=
+					     NULL;
 
 		if (!known && (lift || o->must_exist)) {
 			diag_add(diags, NULL, "pods \"%s\" %s in namespace \"%s\"", pods[i].name,
@@ -526,8 +527,8 @@ int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, 
 		if (lift)
 			pw_qtab_del(&cp->st.qt, pods[i].ns, pods[i].name);
 		else
-			err = pw_qtab_put(&cp->st.qt, pods[i].ns, pods[i].name, o->since,
-					  o->reason, o->allow_dns);
+			err = pw_qtab_put(&cp->st.qt, pods[i].ns, pods[i].name, o->since, o->reason,
+					  o->allow_dns);
 	}
 	if (!err && !lift && !cp->hold)
 		quarantine_fast(cp, pods, n, o, false);

@@ -278,8 +278,8 @@ static int decide(const struct pw_desired *d, uint32_t subject, uint32_t flags, 
 		  uint32_t *peer_id, bool as_kernel)
 {
 	uint32_t isolate = dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
-	uint32_t audit = dir == PW_DIR_EGRESS ? PW_EP_F_AUDIT_ISOLATE_EGRESS
-					      : PW_EP_F_AUDIT_ISOLATE_INGRESS;
+	uint32_t audit =
+		dir == PW_DIR_EGRESS ? PW_EP_F_AUDIT_ISOLATE_EGRESS : PW_EP_F_AUDIT_ISOLATE_INGRESS;
 	const struct pw_dsubject *s = pw_desired_subject(d, subject);
 	const struct pw_dkey *k;
 	uint32_t id, cid;

@@ -663,8 +663,9 @@ static int selector_parse(const char *text, struct pw_selector *out, char *why, 
 			enum pw_sel_op op = *key == '!' ? PW_SEL_DOES_NOT_EXIST : PW_SEL_EXISTS;
 
 			key += *key == '!';
-			err = pw_invalid_qualified_name(key) ? -EINVAL
-							      : pw_selector_add_req(out, key, op, NULL, 0);
+			err = pw_invalid_qualified_name(key)
+				      ? -EINVAL
+				      : pw_selector_add_req(out, key, op, NULL, 0);
 			if (err == -EINVAL)
 				snprintf(why, why_len, "\"%s\": not a label key", key);
 			continue;
@@ -676,8 +677,8 @@ static int selector_parse(const char *text, struct pw_selector *out, char *why, 
 		*eq = 0;
 		val = eq + 1 + (eq[1] == '=');
 		if (pw_invalid_qualified_name(key) || pw_invalid_label_value(val)) {
-			snprintf(why, why_len, "\"%s\": expected key=value, key!=value, key or !key",
-				 tok);
+			snprintf(why, why_len,
+				 "\"%s\": expected key=value, key!=value, key or !key", tok);
 			err = -EINVAL;
 		} else if (neg) {
 			const char *v[1] = {val};
@@ -693,8 +694,8 @@ static int selector_parse(const char *text, struct pw_selector *out, char *why, 
 	return err;
 }
 
-int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector,
-		      const char ***names, size_t *n, char *why, size_t why_len)
+int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector, const char ***names,
+		      size_t *n, char *why, size_t why_len)
 {
 	struct pw_selector sel;
 	size_t i;

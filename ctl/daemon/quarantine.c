@@ -60,8 +60,8 @@ void quarantine_load(struct daemon *d)
 			     d->quarantines);
 		return;
 	}
-	for (i = 0; json_object_is_type(list, json_type_array) &&
-		    i < json_object_array_length(list);
+	for (i = 0;
+	     json_object_is_type(list, json_type_array) && i < json_object_array_length(list);
 	     i++) {
 		json_object *e = json_object_array_get_idx(list, i);
 		struct pw_cp_qref r = {pw_json_str(e, "namespace"), pw_json_str(e, "name")};
@@ -130,8 +130,9 @@ json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *re
 					      why[0] ? why : strerror(-err));
 		if (!n) {
 			free(names);
-			return pw_proto_error(NULL, "quarantine: no pod in namespace \"%s\" matches "
-						    "\"%s\": nothing changed",
+			return pw_proto_error(NULL,
+					      "quarantine: no pod in namespace \"%s\" matches "
+					      "\"%s\": nothing changed",
 					      ns, selector);
 		}
 	} else {
@@ -153,7 +154,8 @@ json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *re
 			refs[i].name = pw_json_str(p, "name");
 		}
 		if (!refs[i].ns || !refs[i].name) {
-			res = pw_proto_error(NULL, "quarantine: pod %zu lacks namespace or name", i);
+			res = pw_proto_error(NULL, "quarantine: pod %zu lacks namespace or name",
+					     i);
 			goto out;
 		}
 	}

@@ -375,7 +375,8 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 	for (size_t i = 0; i < info.n_allow; i++) {
 		bool egress = info.allow[i].dir == PW_DIR_EGRESS;
 
-		json_object_array_add(info.allow[i].audit ? (egress ? aeg : ain) : (egress ? eg : in),
+		json_object_array_add(info.allow[i].audit ? (egress ? aeg : ain)
+							  : (egress ? eg : in),
 				      jallow(cp, &info.allow[i]));
 	}
 	json_object_object_add(o, "ingress", in);
