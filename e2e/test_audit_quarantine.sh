@@ -13,18 +13,21 @@
 # usage: test_audit_quarantine.sh PODWALLD PODWALL PWPROBE PWSTREAM   (root)
 set -u
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
+# shellcheck source=testlib.sh
+. "$(dirname "$0")/testlib.sh" "$@"
 PW_STREAM=$(realpath "$4")
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=topology.sh
-. "$here/topology.sh"
 
-# shellcheck source=checks.sh
-. "$here/checks.sh"
-checks_init test_audit_quarantine.sh
-CHECK_PROBE_MS=400
+# expect_out WHAT PATTERN CMD...: CMD succeeds and its output matches PATTERN
+expect_out() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: /$pat/ not in: $out"
+	fi
+}
 # expect_fail WHAT PATTERN CMD...: CMD fails and its output matches PATTERN
 expect_fail() {
 	local what=$1 pat=$2 out
@@ -68,7 +71,23 @@ ns() { # NAME [MODE]
 	return 0
 }
 pod() { # NS NAME APP IFNAME IP4 IP6
-	topo_pod_manifest "$@"
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  namespace: $1
+  name: $2
+  labels:
+    app: $3
+  annotations:
+    podwall.io/interface: $4
+    podwall.io/cgroup: $1/$2
+status:
+  podIPs:
+  - ip: $5
+  - ip: $6
+EOF
 }
 {
 	ns aq-a

@@ -18,9 +18,72 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=topology.sh
 . "$here/topology.sh"
 
-# shellcheck source=checks.sh
-. "$here/checks.sh"
-checks_init test_daemon.sh
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+	echo "ok   - $*"
+}
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL - $*"
+}
+finish() {
+	local left
+
+	topo_cleanup
+	left=$(topo_leftovers)
+	if [ "$left" != 0 ]; then
+		bad "cleanup left $left objects behind"
+	else
+		ok "cleanup left nothing behind"
+	fi
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+# an interrupted or aborted run fails whatever its counts say
+on_exit() {
+	local rc=$1
+
+	trap '' PIPE HUP INT TERM
+	finish || rc=${rc/#0/1}
+	exit "$rc"
+}
+trap 'on_exit $?' EXIT
+# bash runs no EXIT trap when a signal kills it: turn each into an exit
+trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test_daemon.sh: needs root (netns, cgroups, BPF)" >&2
+	exit 1
+fi
+
+# expect_probe WANT FROM tcp|udp ADDR PORT: one live connection attempt
+expect_probe() {
+	local want=$1 from=$2 got
+
+	shift 2
+	got=$(topo_probe "$from" "$@" 500)
+	if [ "$got" = "$want" ]; then
+		ok "$from -> $2:$3/$1 $want"
+	else
+		bad "$from -> $2:$3/$1: expected $want, got '$got'"
+	fi
+}
+
+# expect_out WHAT PATTERN CMD...: CMD succeeds and its output matches PATTERN
+expect_out() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: /$pat/ not in: $out"
+	fi
+}
 
 # expect_opt_error WHAT PATTERN ARGS...: podwalld refuses ARGS before touching anything (exit 2)
 expect_opt_error() {
@@ -82,7 +145,23 @@ metadata:
 EOF
 
 pod() { # NS NAME APP IFNAME IP4 IP6
-	topo_pod_manifest "$@"
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  namespace: $1
+  name: $2
+  labels:
+    app: $3
+  annotations:
+    podwall.io/interface: $4
+    podwall.io/cgroup: $1/$2
+status:
+  podIPs:
+  - ip: $5
+  - ip: $6
+EOF
 }
 {
 	pod e2e-a a1 client lxc-a1 $A1 fd00::1:1

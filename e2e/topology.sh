@@ -79,28 +79,6 @@ topo_pod() {
 	printf -v "TOPO_CG_$key" '%s' "$cg"
 }
 
-# topo_pod_manifest NS NAME APP IFNAME IP4 IP6: the Pod object of a pod made by topo_pod
-# (label app=APP, bound to IFNAME and to the cgroup NS/NAME), as a YAML document
-topo_pod_manifest() {
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata:
-  namespace: $1
-  name: $2
-  labels:
-    app: $3
-  annotations:
-    podwall.io/interface: $4
-    podwall.io/cgroup: $1/$2
-status:
-  podIPs:
-  - ip: $5
-  - ip: $6
-EOF
-}
-
 # topo_enter KEY: TOPO_IN becomes the command prefix that runs a command inside pod KEY (its
 # cgroup first, then its netns)
 topo_enter() {

@@ -91,6 +91,9 @@ int cmd_status(struct cli *c, int argc, char **argv);
 /* flows.c */
 int cmd_flows(struct cli *c, int argc, char **argv);
 
+/* suggest.c */
+int cmd_suggest(struct cli *c, int argc, char **argv);
+
 /* quarantine.c */
 int cmd_quarantine(struct cli *c, int argc, char **argv);
 
