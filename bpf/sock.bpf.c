@@ -89,12 +89,13 @@ static __always_inline int pw_sock_decide(struct bpf_sock_addr *ctx, __u8 family
 	ep = pw_ep_by_current_cgroup(pw_cgroup_root_level);
 	if (!ep) {
 		reason = PW_OK_NO_ENDPOINT;
+	} else if (pw_sock_addr_local(family, addr) || pw_ep_owns(ep, family, addr)) {
+		/* never leaves the pod (TC never sees it either): a quarantine cuts the network */
+		reason = PW_OK_LOCAL;
 	} else if ((ep->flags & PW_EP_F_QUARANTINE) &&
 		   (!(ep->flags & PW_EP_F_QUARANTINE_DNS) ||
 		    !pw_quar_is_dns(PW_DIR_EGRESS, proto, 0, dport))) {
 		reason = PW_DROP_QUARANTINE;
-	} else if (pw_sock_addr_local(family, addr) || pw_ep_owns(ep, family, addr)) {
-		reason = PW_OK_LOCAL;
 	} else {
 		reason = pw_policy_decide(ep, PW_DIR_EGRESS, family, addr, proto, dport, &d);
 		if (pw_reason_is_drop(reason) && pw_sock_is_reply(ctx, ep, family, addr, proto, dport))

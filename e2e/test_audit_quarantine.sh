@@ -259,6 +259,7 @@ expect_probe denied a2 tcp $A1 7000 # new flows out: EPERM at the socket
 expect_probe denied a2 udp $A1 7000
 expect_probe timeout a1 tcp $A2 7000 # new flows in: dropped at TC
 expect_probe timeout b1 tcp $A2 7001
+expect_probe ok a2 tcp 127.0.0.1 7000 # inside the pod: never on the network
 expect_probe ok b1 tcp $A1 7000 # other pods unaffected
 expect_probe ok a1 tcp $B1 7001
 expect_out "get quarantines" 'aq-a +a2 +[0-9TZ:-]+ +compromised: test' pw get quarantines

@@ -2,7 +2,8 @@
 /*
  * Quarantine (PW_EP_F_QUARANTINE): everything of the pod stops, in both directions, tracked
  * flows included, at the socket layer and at TC. The check comes before conntrack, so an
- * established flow is cut by its next packet. With PW_EP_F_QUARANTINE_DNS the pod may still
+ * established flow is cut by its next packet. What never leaves the pod (loopback, its own
+ * addresses) goes on: the pod keeps running, cut off from the network. With PW_EP_F_QUARANTINE_DNS the pod may still
  * resolve names: DNS it sends (UDP/TCP to port 53) goes on to the ordinary policy checks, and
  * only replies of flows it opened come back.
  *
