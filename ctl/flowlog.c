@@ -242,6 +242,13 @@ const char *pw_flowlog_drop_reason_desc(unsigned int reason)
 		return "UNSUPPORTED_L3_PROTOCOL";
 	case PW_DROP_FRAG_DENIED:
 		return "POLICY_DENIED";
+	case PW_DROP_SPOOFED_MAC:
+	case PW_DROP_MAC_UNKNOWN:
+		return "INVALID_SOURCE_MAC";
+	case PW_DROP_FOREIGN_DST:
+		return "INVALID_DESTINATION_MAC";
+	case PW_DROP_ROUTER_MSG:
+		return "INVALID_PACKET_DROPPED";
 	default:
 		return "DROP_REASON_UNKNOWN";
 	}
@@ -267,6 +274,13 @@ static int drop_reason_code(unsigned int reason)
 		return 181;
 	case PW_DROP_UNSUPPORTED_L3:
 		return 139;
+	case PW_DROP_SPOOFED_MAC:
+	case PW_DROP_MAC_UNKNOWN:
+		return 141;
+	case PW_DROP_FOREIGN_DST:
+		return 142;
+	case PW_DROP_ROUTER_MSG:
+		return 134;
 	default:
 		return 0;
 	}

@@ -523,7 +523,7 @@ static void test_map_full(void **state)
 		else
 			assert_int_equal(err, -E2BIG);
 	}
-	assert_non_null(strstr(logbuf, "map pw_ep_if_v1 is full (capacity 2 entries)"));
+	assert_non_null(strstr(logbuf, "map " PW_STR(PW_MAP_EP_IF) " is full (capacity 2 entries)"));
 	for (i = 0; i < 5; i++) {
 		snprintf(s, sizeof(s), "198.18.1.%d", i);
 		cidr(s, &ie[i].cidr);
@@ -1568,12 +1568,14 @@ static void spoof_setup(struct fx *f, struct spoof *sp)
 	ep.ifindex = sp->ifindex;
 	assert_int_equal(inet_pton(AF_INET, SPOOF_EP_ADDR, &ep.v4[0]), 1);
 	assert_int_equal(pw_dp_endpoint_upsert(f->dp, &ep), 0);
+	/* the library learned the pod's MAC from the veth's peer: frames come from it */
+	assert_int_equal(pw_dp_endpoint_lookup_ifindex(f->dp, ep.ifindex, &ep), 0);
 	sp->prog = pw_dp_prog_fd(f->dp, PW_PROG_TC_INGRESS); /* what the pod sends */
 	assert_true(sp->prog >= 0);
 
 	memset(&sp->f, 0, sizeof(sp->f));
 	memcpy(sp->f.eth.h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
-	memcpy(sp->f.eth.h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	memcpy(sp->f.eth.h_source, ep.mac, ETH_ALEN);
 	sp->f.eth.h_proto = htons(ETH_P_IP);
 	sp->f.ip.version = 4;
 	sp->f.ip.ihl = 5;

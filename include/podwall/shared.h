@@ -15,8 +15,9 @@
 
 /* Map names: the kernel keeps 15 characters. The macro is the BPF object's variable name. */
 #define PW_MAP_IPCACHE pw_ipcache_v1 /* LPM trie: address -> identity */
-#define PW_MAP_EP_IF   pw_ep_if_v1   /* hash: host-side ifindex -> endpoint */
-#define PW_MAP_EP_CG   pw_ep_cg_v1   /* hash: pod cgroup id -> endpoint */
+/* v2: struct pw_endpoint carries the pod's MAC and its link (v1 had neither) */
+#define PW_MAP_EP_IF   pw_ep_if_v2   /* hash: host-side ifindex -> endpoint */
+#define PW_MAP_EP_CG   pw_ep_cg_v2   /* hash: pod cgroup id -> endpoint */
 #define PW_MAP_POLICY  pw_policy_v1  /* LPM trie: (subject, peer, dir, proto, port) -> allow */
 #define PW_MAP_CT      pw_ct_v1      /* LRU hash: scoped 5-tuple -> flow state */
 #define PW_MAP_FRAG    pw_frag_v1    /* LRU hash: fragment id -> L4 ports of its first fragment */
@@ -108,8 +109,21 @@ struct pw_endpoint {
 	__u64 cgroup_id;
 	__u32 v4[PW_EP_MAX_V4];    /* network order */
 	__u32 v6[PW_EP_MAX_V6][4]; /* network order */
+	/*
+	 * The MAC of the pod's own interface (the host-side veth's peer), learned from the
+	 * kernel when the endpoint is bound, never from packets. All zero: not known, and then
+	 * the pod sends nothing (PW_DROP_MAC_UNKNOWN): a missing MAC never opens a hole.
+	 */
+	__u8 mac[6];
+	__u8 pad2[2];
+	/*
+	 * The host-side veth's link: its bridge (IFLA_MASTER), or 0 when it is a point-to-point
+	 * link of its own. ND the node routes out of this link stays on the pod's own segment.
+	 */
+	__u32 link_ifindex;
+	__u32 pad3;
 };
-_Static_assert(sizeof(struct pw_endpoint) == 112, "pw_endpoint layout");
+_Static_assert(sizeof(struct pw_endpoint) == 128, "pw_endpoint layout");
 
 /* --- policy: LPM trie keyed by subject identity ----------------------------------------- */
 
@@ -250,6 +264,11 @@ enum pw_reason {
 	PW_DROP_QUARANTINE,             /* endpoint is quarantined */
 	PW_DROP_UNSUPPORTED_L3,         /* neither IPv4, IPv6 nor ARP (VLAN tags included) */
 	PW_DROP_FRAG_DENIED,            /* later fragment of a denied first fragment */
+	/* link layer (docs/architecture.md "Link layer") */
+	PW_DROP_SPOOFED_MAC, /* Ethernet or ARP sender MAC is not the pod's own */
+	PW_DROP_MAC_UNKNOWN, /* the pod's MAC was never learned: it sends nothing */
+	PW_DROP_FOREIGN_DST, /* delivered to a pod it is not addressed to (MAC or unicast IP) */
+	PW_DROP_ROUTER_MSG,  /* router advertisement, redirect or MLD query sent by a pod */
 	PW_REASON_MAX = 32,
 };
 
@@ -354,6 +373,10 @@ static inline const char *pw_reason_str(unsigned int reason)
 	case PW_DROP_QUARANTINE: return "quarantined";
 	case PW_DROP_UNSUPPORTED_L3: return "unsupported-l3";
 	case PW_DROP_FRAG_DENIED: return "fragment-of-denied";
+	case PW_DROP_SPOOFED_MAC: return "spoofed-mac";
+	case PW_DROP_MAC_UNKNOWN: return "mac-unknown";
+	case PW_DROP_FOREIGN_DST: return "foreign-destination";
+	case PW_DROP_ROUTER_MSG: return "router-message";
 	default: return "unknown";
 	}
 }
