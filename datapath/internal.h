@@ -118,6 +118,9 @@ void pw_events_close(struct pw_dp *dp);
 /* nl.c: does the interface exist in this network namespace? name filled when it does */
 int pw_nl_link_name(uint32_t ifindex, char *name, size_t len);
 int pw_nl_link_index(const char *name, uint32_t *ifindex);
+/* upgrade.c: endpoints of the v1 maps copied into v2 before the new programs go live */
+int pw_upgrade_endpoints(struct pw_dp *dp);
+
 /* nl_l2.c: a host-side veth's peer MAC and bridge (0: none); -EMEDIUMTYPE: not a veth */
 int pw_nl_link_l2(uint32_t ifindex, uint8_t mac[6], uint32_t *master);
 
