@@ -39,7 +39,8 @@ static int info_cb(const struct nlattr *attr, void *data)
 
 	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
 	    mnl_attr_validate(attr, MNL_TYPE_STRING) >= 0)
-		r->is_veth = !strncmp(mnl_attr_get_str(attr), "veth", mnl_attr_get_payload_len(attr));
+		r->is_veth =
+			!strncmp(mnl_attr_get_str(attr), "veth", mnl_attr_get_payload_len(attr));
 	return MNL_CB_OK;
 }
 

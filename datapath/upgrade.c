@@ -23,8 +23,7 @@ _Static_assert(offsetof(struct pw_endpoint, mac) == PW_EP_V1_SIZE,
 	       "pw_endpoint v2 extends v1 at its end");
 
 /* Copy one v1 endpoint map into its v2 successor; keys v2 already holds are left alone. */
-static int migrate_map(struct pw_dp *dp, const char *old_name, enum pw_dp_map m,
-		       size_t *copied)
+static int migrate_map(struct pw_dp *dp, const char *old_name, enum pw_dp_map m, size_t *copied)
 {
 	char path[PATH_MAX];
 	uint64_t key = 0, next = 0; /* keys of 4 (ifindex) or 8 bytes (cgroup id); high half 0 */
@@ -74,8 +73,9 @@ int pw_upgrade_endpoints(struct pw_dp *dp)
 	if (!err)
 		err = migrate_map(dp, "pw_ep_cg_v1", PW_DPMAP_EP_CG, &n_cg);
 	if (!err && (n_if || n_cg))
-		pw_info(dp, "upgrade: %zu endpoints by interface and %zu by cgroup carried into %s "
-			    "and %s, MACs learned",
+		pw_info(dp,
+			"upgrade: %zu endpoints by interface and %zu by cgroup carried into %s "
+			"and %s, MACs learned",
 			n_if, n_cg, pw_dp_map_name(PW_DPMAP_EP_IF), pw_dp_map_name(PW_DPMAP_EP_CG));
 	return err;
 }

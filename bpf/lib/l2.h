@@ -46,13 +46,12 @@ static __always_inline int pw_ep_owns_ll(const struct pw_endpoint *ep, const __u
 	const __u8 *m = ep->mac;
 
 	return a[0] == bpf_htonl(0xfe800000) && !a[1] && b[8] == (m[0] ^ 0x02) && b[9] == m[1] &&
-	       b[10] == m[2] && b[11] == 0xff && b[12] == 0xfe && b[13] == m[3] &&
-	       b[14] == m[4] && b[15] == m[5];
+	       b[10] == m[2] && b[11] == 0xff && b[12] == 0xfe && b[13] == m[3] && b[14] == m[4] &&
+	       b[15] == m[5];
 }
 
 /* One of the pod's addresses, its link-local one included (IPv6) */
-static __always_inline int pw_ep_owns_any(const struct pw_endpoint *ep, __u8 family,
-					  const __u32 *a)
+static __always_inline int pw_ep_owns_any(const struct pw_endpoint *ep, __u8 family, const __u32 *a)
 {
 	return pw_ep_owns(ep, family, a) || (family == PW_FAMILY_V6 && pw_ep_owns_ll(ep, a));
 }
