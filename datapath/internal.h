@@ -118,6 +118,10 @@ void pw_events_close(struct pw_dp *dp);
 /* nl.c: does the interface exist in this network namespace? name filled when it does */
 int pw_nl_link_name(uint32_t ifindex, char *name, size_t len);
 int pw_nl_link_index(const char *name, uint32_t *ifindex);
+/* nl.c: one RTM_GETLINK (by ifindex, or by name when 0; nsid >= 0: IFLA_TARGET_NETNSID) */
+struct nlmsghdr;
+int pw_nl_getlink(uint32_t ifindex, const char *name, int32_t nsid,
+		  int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 /* upgrade.c: endpoints of the v1 maps copied into v2 before the new programs go live */
 int pw_upgrade_endpoints(struct pw_dp *dp);
 

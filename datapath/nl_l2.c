@@ -11,12 +11,9 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 
@@ -88,56 +85,11 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* RTM_GETLINK of ifindex in this netns (nsid < 0) or in the netns with that id. */
 static int get_link_l2(uint32_t ifindex, int32_t nsid, struct l2_reply *r)
 {
-	char buf[32768];
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi;
-	unsigned int seq, portid;
-	int one = 1, ret, err = 0;
+	int err = pw_nl_getlink(ifindex, NULL, nsid, link_cb, r);
 
-	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	seq = (unsigned int)time(NULL);
-
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = (int)ifindex;
-	if (nsid >= 0)
-		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
-	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, 0);
-
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = -errno;
-		goto out;
-	}
-	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	while (ret > 0) {
-		ret = mnl_cb_run(buf, ret, seq, portid, link_cb, r);
-		if (ret <= MNL_CB_STOP)
-			break;
-		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	}
-	if (ret < 0)
-		err = -errno;
-	else if (!r->ifindex)
-		err = -ENODEV;
-out:
-	mnl_socket_close(nl);
-	return err;
+	return !err && !r->ifindex ? -ENODEV : err;
 }
 
 int pw_nl_link_l2(uint32_t ifindex, uint8_t mac[ETH_ALEN], uint32_t *master)
