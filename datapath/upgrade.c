@@ -15,7 +15,7 @@
 
 #include <bpf/bpf.h>
 
-#include "internal.h"
+#include "upgrade.h"
 
 /* v1 of struct pw_endpoint is the first PW_EP_V1_SIZE bytes of v2, field for field */
 #define PW_EP_V1_SIZE 112
