@@ -267,7 +267,9 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 	r = pw_parse(skb, p);
 	if (r != PW_CONTINUE)
 		return r;
-	r = s->dir == PW_DIR_EGRESS ? pw_l2_egress(s->ep, p) : pw_l2_ingress(s->ep, p);
+	/* a packet the node itself sent was never received on an interface */
+	r = s->dir == PW_DIR_EGRESS ? pw_l2_egress(s->ep, p)
+				    : pw_l2_ingress(s->ep, p, !skb->ingress_ifindex);
 	if (r != PW_CONTINUE)
 		return r;
 	if (s->dir == PW_DIR_EGRESS) {

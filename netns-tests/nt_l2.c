@@ -32,7 +32,8 @@
 
 #define GW4    "198.18.0.254"
 #define GW6    "fd00::fe"
-#define MARKER "PWCOVERT-payload-that-policy-denies"
+#define TAG    "PWCOVERT" /* what the receiver looks for */
+#define MARKER TAG "-payload-that-policy-denies"
 /* long enough for a frame that passes to cross two veths and a bridge; a drop is silence */
 #define QUIET_MS 400
 
@@ -136,6 +137,7 @@ struct job {
 	struct in6_addr dst6;
 	int hops;
 	uint8_t icmp_type;
+	struct in6_addr join; /* ICMPv6 receiver: a group to join first (unspecified: none) */
 	uint8_t msg[256];
 	size_t msg_len;
 };
@@ -270,8 +272,15 @@ static void job_icmp6_recv(const struct job *j, int res_fd)
 	uint8_t b[2048];
 	uint64_t end;
 	int fd = icmp6_socket(0);
+	struct ipv6_mreq mr = {.ipv6mr_multiaddr = j->join};
 
-	if (fd < 0 || write(res_fd, "R", 1) != 1)
+	mr.ipv6mr_interface = if_nametoindex("eth0");
+	if (fd < 0 || (!IN6_IS_ADDR_UNSPECIFIED(&j->join) &&
+		       setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr))))
+		return;
+	/* a join sends its own report: let it go by before anything is counted */
+	usleep(50 * 1000);
+	if (write(res_fd, "R", 1) != 1)
 		return;
 	end = nt_now_us() + (uint64_t)j->duration_ms * 1000;
 	while (nt_now_us() < end) {
@@ -284,7 +293,7 @@ static void job_icmp6_recv(const struct job *j, int res_fd)
 		if (n < 4 || b[0] != j->icmp_type)
 			continue;
 		r.n++;
-		if (memmem(b, (size_t)n, MARKER, strlen(MARKER)))
+		if (memmem(b, (size_t)n, TAG, strlen(TAG)))
 			r.marked++;
 	}
 	if (write(res_fd, &r, sizeof(r)) != sizeof(r))
@@ -569,6 +578,10 @@ static struct job_result icmp6_probe(struct nt_env *env, int from, int to,
 {
 	struct job tx = {.kind = J_ICMP6_SEND, .hops = hops, .dst6 = *dst, .msg_len = len};
 	struct job rx = {.kind = J_ICMP6_RECV, .duration_ms = QUIET_MS, .icmp_type = msg[0]};
+
+	/* a colluding receiver joins the group a multicast probe goes to */
+	if (IN6_IS_ADDR_MULTICAST(dst))
+		rx.join = *dst;
 	struct nt_child ct, cr;
 	struct job_result rt, rr;
 
@@ -590,7 +603,7 @@ static struct job_result icmp6_probe(struct nt_env *env, int from, int to,
 static void test_nd_mld_covert_channel(void **state)
 {
 	struct nt_env *env = *state;
-	struct in6_addr ll3, snm3, g3 = env->pods[3].v6;
+	struct in6_addr ll3, snm3, grp, g3 = env->pods[3].v6;
 	uint8_t ns[24 + 64] = {ND_NEIGHBOR_SOLICIT};
 	uint8_t mld[8 + 20 + 64] = {143};
 	struct job_result r;
@@ -627,6 +640,20 @@ static void test_nd_mld_covert_channel(void **state)
 	r = icmp6_probe(env, 1, 3, &g3, 1, mld, sizeof(mld));
 	assert_int_equal(r.marked, 0);
 	r = icmp6_probe(env, 1, 3, &ll3, 1, mld, sizeof(mld));
+	assert_int_equal(r.marked, 0);
+
+	/*
+	 * An exact MLDv2 report to the routers' group, its record's group address the payload:
+	 * a bridge without a querier floods it to every pod, and pod 3 joined ff02::16. It is
+	 * for routers, not for a pod: from another pod it is ordinary ICMPv6, which pod 3 denies.
+	 */
+	memset(mld + 8, 0, 20);
+	mld[8] = 4;
+	mld[12] = 0xff;
+	mld[13] = 0x0e;
+	memcpy(mld + 14, TAG, strlen(TAG));
+	inet_pton(AF_INET6, "ff02::16", &grp);
+	r = icmp6_probe(env, 1, 3, &grp, 1, mld, 28);
 	assert_int_equal(r.marked, 0);
 }
 

@@ -274,6 +274,7 @@ struct step {
 	uint32_t cookie;    /* expected in the event when non-zero */
 	bool (*post)(void); /* after the packet: inspect maps */
 	uint16_t gso_size;  /* > 0: run it as a GSO packet of two segments of this size */
+	bool from_pod;	    /* ingress: received on B's veth (another pod), not sent by the node */
 };
 
 static int frag_count(struct fx *fx, uint64_t *n)
@@ -327,6 +328,8 @@ static bool run_step(struct fx *fx, const struct step *s)
 		pkt.dmac = s->ep == EP_B ? mac_b : mac_a;
 	len = tp_build(&pkt, buf);
 	skb.ifindex = fx->ifindex[s->ep];
+	if (s->from_pod)
+		skb.ingress_ifindex = fx->ifindex[EP_B];
 	if (s->gso_size) {
 		skb.gso_size = s->gso_size;
 		skb.gso_segs = 2;
@@ -2193,10 +2196,32 @@ static const struct step l2_rows[] = {
 	 IN,
 	 {ARP(.src = B4, .dst = B4, .arp_op = 2), .dmac = mac_b},
 	 DROPPED(PW_DROP_FOREIGN_DST)},
-	{"broadcast arp request",
+	{"broadcast arp announcement",
 	 EP_A,
 	 IN,
 	 {ARP(.src = B4, .dst = B4), .dmac = mac_bcast},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"broadcast arp request for a's address",
+	 EP_A,
+	 IN,
+	 {ARP(.src = B4, .dst = A4), .dmac = mac_bcast},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"broadcast arp request for another address (32 free bits)",
+	 EP_A,
+	 IN,
+	 {ARP(.src = B4, .dst = "198.18.0.99"), .dmac = mac_bcast},
+	 DROPPED(PW_DROP_FOREIGN_DST),
+	 .from_pod = true},
+	{"arp probe for another pod's address",
+	 EP_A,
+	 IN,
+	 {ARP(.dst = B4), .dmac = mac_bcast},
+	 DROPPED(PW_DROP_FOREIGN_DST),
+	 .from_pod = true},
+	{"arp probe for a's address",
+	 EP_A,
+	 IN,
+	 {ARP(.dst = A4), .dmac = mac_bcast},
 	 PASS(PW_OK_PASSTHROUGH)},
 	/* pod ingress: nd and mld a host has a use for */
 	{"ns for a's address",
@@ -2213,17 +2238,35 @@ static const struct step l2_rows[] = {
 	 EP_A,
 	 IN,
 	 {ICMP6(LLB6, SNM6, 135, 0, 0), .nd_target = B6, .dmac = mac_mc6},
-	 DROPPED(PW_DROP_POLICY)},
-	{"mld report reaching a pod: for routers only",
+	 DROPPED(PW_DROP_POLICY),
+	 .from_pod = true},
+	{"mld report from another pod: for routers only",
 	 EP_A,
 	 IN,
 	 {ICMP6(LLB6, "ff02::16", 143, 0, 0), .dmac = mac_mc6},
-	 DROPPED(PW_DROP_POLICY)},
-	{"router solicitation reaching a pod: for routers only",
+	 DROPPED(PW_DROP_POLICY),
+	 .from_pod = true},
+	{"router solicitation from another pod: for routers only",
 	 EP_A,
 	 IN,
 	 {ICMP6(LLB6, "ff02::2", 133, 0, 0), .dmac = mac_mc6},
-	 DROPPED(PW_DROP_POLICY)},
+	 DROPPED(PW_DROP_POLICY),
+	 .from_pod = true},
+	{"mld report from the node",
+	 EP_A,
+	 IN,
+	 {ICMP6(LL6, "ff02::16", 143, 0, 0), .dmac = mac_mc6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns from the node for another pod's address",
+	 EP_A,
+	 IN,
+	 {ICMP6(LL6, SNM6, 135, 0, 0), .nd_target = B6, .dmac = mac_mc6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"arp request from the node for another pod's address",
+	 EP_A,
+	 IN,
+	 {ARP(.src = GW4, .dst = B4), .dmac = mac_bcast},
+	 PASS(PW_OK_PASSTHROUGH)},
 	{"router advertisement from the node",
 	 EP_A,
 	 IN,

@@ -96,24 +96,37 @@ static __always_inline int pw_l2_dst_ours(const struct pw_endpoint *ep, const st
 
 /*
  * What a pod receives: a unicast frame names the pod's MAC, a unicast IP packet one of its
- * addresses (broadcast and multicast go on to policy like any packet). ND/MLD passes without
- * policy only if a host has a use for it: a solicitation for one of the pod's own addresses,
- * an advertisement, a router's messages; router solicitations and listener reports are for
- * routers, and a solicitation for someone else's address is only someone else's business.
+ * addresses (broadcast and multicast go on to policy like any packet), an ARP one of its
+ * addresses too. ND/MLD from another pod passes without policy only if a host has a use for
+ * it: a solicitation for one of the pod's own addresses, an advertisement; router
+ * solicitations and listener reports are for routers, and a solicitation for someone else's
+ * address is someone else's business (on a bridge without a querier all of them are flooded
+ * to every pod, and their targets and groups are the sender's choice). What the node itself
+ * sends (from_node: the skb was never received on any interface) is not a pod's channel.
  */
-static __always_inline int pw_l2_ingress(const struct pw_endpoint *ep, struct pw_pkt *p)
+static __always_inline int pw_l2_ingress(const struct pw_endpoint *ep, struct pw_pkt *p,
+					 int from_node)
 {
 	__u8 t = p->nd_type;
 
 	if (!pw_mac_group(p->eth_dst) && !pw_mac_zero(ep->mac) && !pw_mac_eq(p->eth_dst, ep->mac))
 		return PW_DROP_FOREIGN_DST;
+	/*
+	 * ARP: a request or reply for one of the pod's addresses, or an announcement (sender
+	 * and target the same address, which the sender's own egress check bound to it); a
+	 * request for someone else's address is no business of this pod's, and its target would
+	 * carry 32 bits of the sender's choosing to every pod on the bridge.
+	 */
 	if (p->arp_op)
-		return PW_CONTINUE;
+		return from_node || pw_ep_owns(ep, PW_FAMILY_V4, p->t.daddr) ||
+				       p->t.daddr[0] == p->t.saddr[0]
+			       ? PW_CONTINUE
+			       : PW_DROP_FOREIGN_DST;
 	if (!pw_l2_dst_ours(ep, p))
 		return PW_DROP_FOREIGN_DST;
-	if ((t == PW_ICMP6_NS && !pw_ep_owns_any(ep, PW_FAMILY_V6, p->nd_target)) ||
-	    t == PW_ICMP6_RS || t == PW_ICMP6_MLD_REPORT || t == PW_ICMP6_MLD_DONE ||
-	    t == PW_ICMP6_MLD2_REPORT)
+	if (!from_node && ((t == PW_ICMP6_NS && !pw_ep_owns_any(ep, PW_FAMILY_V6, p->nd_target)) ||
+			   t == PW_ICMP6_RS || t == PW_ICMP6_MLD_REPORT || t == PW_ICMP6_MLD_DONE ||
+			   t == PW_ICMP6_MLD2_REPORT))
 		p->nd_type = 0;
 	return PW_CONTINUE;
 }
