@@ -135,6 +135,8 @@ static int setup_case(struct bench *b, int c)
 	int err;
 
 	tp_addr(4, SUBJ4, &ep.v4[0]);
+	/* the source MAC of tc_pkt's frames: the link-layer check wants the pod's own */
+	memcpy(ep.mac, "\x02\x00\x00\x00\x00\x01", sizeof(ep.mac));
 	ep.flags = cases[c].flags;
 	err = pw_dp_endpoint_upsert(b->dp, &ep);
 	if (!err)
