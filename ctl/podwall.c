@@ -592,10 +592,12 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 {
 	static const struct option opts[] = {
 		{"filename", required_argument, NULL, 'f'},
+		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *name = del ? "delete" : "apply";
+	int64_t timeout_ns = 0;
 	struct docs d = {0};
 	json_object *req, *resp = NULL, *result;
 	size_t objects;
@@ -607,6 +609,14 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 			nfiles++;
 			if (!err)
 				err = docs_add(&d, optarg);
+			break;
+		case 't':
+			if (pw_duration_parse(optarg, &timeout_ns) || timeout_ns < 1000000) {
+				errorf("--timeout \"%s\": expected a duration such as 30s or 2m",
+				       optarg);
+				docs_free(&d);
+				return 1;
+			}
 			break;
 		case 'h':
 			docs_free(&d);
@@ -640,6 +650,10 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 	req = pw_proto_request(del ? PW_OP_DELETE : PW_OP_APPLY);
 	if (req)
 		json_object_object_add(req, "docs", docs_json(&d));
+	/* cluster mode: how long to wait for every live node (the daemon's default: 30s) */
+	if (req && timeout_ns)
+		json_object_object_add(req, "timeout_ms",
+				       json_object_new_int64(timeout_ns / 1000000));
 	err = call(c, req, &resp, &result);
 	if (!err)
 		print_outcomes(result);
@@ -700,6 +714,14 @@ static const struct column id_cols[] = {
 	{NULL},
 };
 
+static const struct column node_cols[] = {
+	{"NAME", "name"},
+	{"STATUS", "status"},
+	{"REVISION", "revision"},
+	{"LAG", "lag"},
+	{NULL},
+};
+
 static const struct resource resources[] = {
 	{{"namespaces", "namespace", "ns"}, "namespaces", false, ns_cols},
 	{{"pods", "pod", "po"}, "pods", true, pod_cols},
@@ -709,6 +731,7 @@ static const struct resource resources[] = {
 	 true,
 	 np_cols},
 	{{"identities", "identity", "id", "ids"}, "identities", false, id_cols},
+	{{"nodes", "node", "no"}, "nodes", false, node_cols},
 };
 
 static const struct resource *find_resource(const char *s)
@@ -766,7 +789,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		errorf("you must specify the type of resource to get: namespaces, pods, "
-		       "networkpolicies, identities");
+		       "networkpolicies, identities, nodes");
 		return 1;
 	}
 	r = find_resource(argv[optind]);
@@ -1199,14 +1222,19 @@ out:
 static int cmd_help(struct cli *c, int argc, char **argv);
 
 static const struct cmd cmds[] = {
-	{"apply", cmd_apply, "-f FILE|DIR|- [-f ...]",
+	{"apply", cmd_apply, "-f FILE|DIR|- [-f ...] [--timeout DUR]",
 	 "Create or update the objects of the manifests (Namespace, Pod, NetworkPolicy, List).\n"
-	 "Returns once the change is enforced in the kernel.\n\n"
-	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"delete", cmd_delete, "-f FILE|DIR|- [-f ...]",
+	 "Returns once the change is enforced in the kernel; in cluster mode, once every live\n"
+	 "node enforces it.\n\n"
+	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"
+	 "  --timeout DUR   cluster mode: fail after DUR naming the nodes that do not\n"
+	 "                  enforce the change yet (default 30s)\n"},
+	{"delete", cmd_delete, "-f FILE|DIR|- [-f ...] [--timeout DUR]",
 	 "Delete the objects the manifests name (kind, namespace, name).\n\n"
-	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"get", cmd_get, "namespaces|pods|networkpolicies|identities [NAME] [-n NS|-A] [-o FMT]",
+	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"
+	 "  --timeout DUR   cluster mode: as apply's\n"},
+	{"get", cmd_get,
+	 "namespaces|pods|networkpolicies|identities|nodes [NAME] [-n NS|-A] [-o FMT]",
 	 "List objects as a table.\n\n"
 	 "  -n, --namespace NS      the namespace (default \"default\")\n"
 	 "  -A, --all-namespaces    every namespace\n"

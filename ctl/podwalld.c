@@ -40,6 +40,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include "cluster.h"
 #include "cp.h"
 #include "flowfilter.h"
 #include "flowlog.h"
@@ -187,9 +188,12 @@ struct daemon {
 	unsigned int sweep_interval_s; /* conntrack sweep period */
 	struct pw_flowlog_opts fo;     /* rotation, retention, sampling, deny limit */
 	char node_name[256];
+	/* cluster mode (--etcd): NULL endpoints = one node */
+	struct pw_cluster_opts cluster_opts;
+	struct pw_cluster *cluster;
 
 	int epfd;
-	struct watch sig, timer, listen, events, links, mdir;
+	struct watch sig, timer, listen, events, links, mdir, etcd;
 	struct pw_dp *dp;
 	struct pw_cp *cp;
 	struct pw_linkwatch *lw;
@@ -1166,6 +1170,8 @@ static void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 	err = pw_dp_events_consume(d->dp);
 	if (err < 0 && err != -EINTR)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-err));
+	if (d->cluster)
+		pw_cluster_tick(d->cluster);
 	if (++d->ticks % TICKS_PER_S)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1904,6 +1910,16 @@ static void journal_maybe_compact(struct daemon *d)
 	d->journal_base = d->journal_records;
 }
 
+static void client_send(struct daemon *d, struct client *cl, json_object *msg);
+
+/* a deferred apply/delete answer in cluster mode */
+static void cluster_reply(void *ctx, json_object *res)
+{
+	struct client *cl = ctx;
+
+	client_send(cl->d, cl, res);
+}
+
 static json_object *req_apply(struct daemon *d, struct client *cl, json_object *req, bool del)
 {
 	json_object *docs = pw_json_array(req, "docs"), *res, *objs;
@@ -1919,6 +1935,12 @@ static json_object *req_apply(struct daemon *d, struct client *cl, json_object *
 				     diags.n_errors ? "the manifests are invalid: nothing changed"
 				     : !docs	    ? "request without \"docs\""
 						    : strerror(-err));
+		goto out;
+	}
+	if (d->cluster) {
+		/* cluster mode: etcd holds the objects; the reply waits for every live node */
+		res = pw_cluster_apply(d->cluster, docs, del, pw_json_int(req, "timeout_ms", 0),
+				       cluster_reply, cl);
 		goto out;
 	}
 	n = m->n;
@@ -1978,6 +2000,13 @@ static json_object *req_get(struct daemon *d, json_object *req)
 	};
 	const char *what = pw_json_str(req, "what");
 	json_object *out = NULL;
+
+	if (what && !strcmp(what, "nodes")) {
+		if (!d->cluster)
+			return pw_proto_error(NULL, "nodes: this daemon is one node, not in "
+						    "cluster mode (no --etcd)");
+		return pw_proto_ok(pw_cluster_nodes(d->cluster));
+	}
 
 	for (size_t i = 0; what && i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int err;
@@ -2127,6 +2156,8 @@ static json_object *req_status(struct daemon *d)
 	json_object_object_add(dm, "ct_expired", json_object_new_int64((int64_t)d->swept));
 	json_object_object_add(dm, "settings", settings_json(d));
 	json_object_object_add(core, "daemon", dm);
+	if (d->cluster)
+		json_object_object_add(core, "cluster", pw_cluster_status(d->cluster));
 	return pw_proto_ok(core);
 }
 
@@ -2259,6 +2290,7 @@ static void client_kill(struct daemon *d, struct client *cl)
 	if (cl->dead)
 		return;
 	cl->dead = true;
+	pw_cluster_forget(d->cluster, cl);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, cl->w.fd, NULL);
 	if (cl->follow)
 		pw_flowlog_unsubscribe(d->fl, cl->follow);
@@ -2378,8 +2410,13 @@ static void client_ready(struct daemon *d, struct watch *w, uint32_t events)
 		}
 		while ((r = pw_linebuf_next(&cl->in, &line, &len)) == 1) {
 			/* a follower only listens; anything it sends is ignored */
-			if (!cl->follow)
-				client_send(d, cl, handle(d, cl, line, len));
+			if (!cl->follow) {
+				json_object *res = handle(d, cl, line, len);
+
+				/* NULL: answered later (cluster mode's apply) */
+				if (res)
+					client_send(d, cl, res);
+			}
 			if (cl->dead)
 				return;
 		}
@@ -2643,7 +2680,16 @@ static void usage(FILE *f)
 		"                       the rest counted into the next record (default 5s;\n"
 		"                       0: record every deny)\n"
 		"  --deny-burst N       records per key per window (default 1)\n"
-		"  --node-name NAME     the records' node_name (default: the host name)\n"
+		"  --node-name NAME     this node's name: the records' node_name, and in\n"
+		"                       cluster mode the spec.nodeName of its pods (default:\n"
+		"                       the host name)\n"
+		"  --etcd URL[,URL...]  cluster mode: objects live in etcd (v3 API) and reach\n"
+		"                       every node; http(s)://HOST:PORT, IPv6 as [ADDR]\n"
+		"  --etcd-prefix P      the cluster's keys are under P (default /podwall)\n"
+		"  --etcd-cacert FILE, --etcd-cert FILE, --etcd-key FILE\n"
+		"                       TLS to etcd: CA bundle, client certificate and key\n"
+		"  --etcd-lease-ttl DUR this node's lease: a node silent this long is dead to\n"
+		"                       the others and its pods leave their maps (default 10s)\n"
 		"  --perf-pages N       event ring pages per CPU, a power of two (default 64)\n"
 		"  --ct-sweep-interval DUR\n"
 		"                       how often expired flows are removed and their flow_end\n"
@@ -2779,6 +2825,12 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		O_PERF_PAGES,
 		O_SWEEP,
 		O_CT_TIMEOUT,
+		O_ETCD,
+		O_ETCD_PREFIX,
+		O_ETCD_CACERT,
+		O_ETCD_CERT,
+		O_ETCD_KEY,
+		O_ETCD_TTL,
 	};
 	static const struct option opts[] = {
 		{"manifests", required_argument, NULL, O_MANIFESTS},
@@ -2797,6 +2849,12 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{"ct-sweep-interval", required_argument, NULL, O_SWEEP},
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
 		{"state-dir", required_argument, NULL, O_STATE},
+		{"etcd", required_argument, NULL, O_ETCD},
+		{"etcd-prefix", required_argument, NULL, O_ETCD_PREFIX},
+		{"etcd-cacert", required_argument, NULL, O_ETCD_CACERT},
+		{"etcd-cert", required_argument, NULL, O_ETCD_CERT},
+		{"etcd-key", required_argument, NULL, O_ETCD_KEY},
+		{"etcd-lease-ttl", required_argument, NULL, O_ETCD_TTL},
 		{"uninstall", no_argument, NULL, O_UNINSTALL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -2857,6 +2915,26 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		case O_DENY_BURST:
 			err = opt_number("--deny-burst", optarg, 1, 1000000, false, &v);
 			d->fo.rl_burst = (unsigned int)v;
+			break;
+		case O_ETCD:
+			d->cluster_opts.endpoints = optarg;
+			break;
+		case O_ETCD_PREFIX:
+			d->cluster_opts.prefix = optarg;
+			break;
+		case O_ETCD_CACERT:
+			d->cluster_opts.cacert = optarg;
+			break;
+		case O_ETCD_CERT:
+			d->cluster_opts.cert = optarg;
+			break;
+		case O_ETCD_KEY:
+			d->cluster_opts.key = optarg;
+			break;
+		case O_ETCD_TTL:
+			err = opt_duration("--etcd-lease-ttl", optarg, NSEC_PER_SEC,
+					   3600 * NSEC_PER_SEC, &ns);
+			d->cluster_opts.lease_ttl_s = (unsigned int)(ns / NSEC_PER_SEC);
 			break;
 		case O_NODE:
 			if (!*optarg || strlen(optarg) >= sizeof(d->node_name)) {
@@ -2962,6 +3040,16 @@ static int open_datapath(struct daemon *d)
 	return err;
 }
 
+static void cluster_ready(struct daemon *d, struct watch *w, uint32_t events)
+{
+	pw_cluster_ready(d->cluster);
+}
+
+static void cluster_pods_changed(void *ctx)
+{
+	pods_touch(ctx, NULL);
+}
+
 static int run(struct daemon *d)
 {
 	struct pw_cp_opts co = {.sz = sizeof(co), .log = lib_log, .log_ctx = "core: "};
@@ -3063,7 +3151,9 @@ static int run(struct daemon *d)
 			 UNREAD_NAME);
 		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
 			 CT_END_LOST_NAME);
-		journal_load(d, true, &jv, &jn);
+		/* cluster mode: etcd is the record of what the CLI applied */
+		if (!d->cluster_opts.endpoints)
+			journal_load(d, true, &jv, &jn);
 	}
 	kcounters_start(d);
 	if (d->manifests) {
@@ -3079,7 +3169,30 @@ static int run(struct daemon *d)
 		if (err)
 			dlog(PW_LOG_ERROR, "--manifests %s: %s", d->manifests, strerror(-err));
 	}
-	{
+	if (d->cluster_opts.endpoints) {
+		char why[512];
+
+		d->cluster_opts.sz = sizeof(d->cluster_opts);
+		d->cluster_opts.node_name = d->node_name;
+		if (!d->cluster_opts.prefix)
+			d->cluster_opts.prefix = "/podwall";
+		d->cluster_opts.cp = d->cp;
+		d->cluster_opts.log = lib_log;
+		d->cluster_opts.log_ctx = "cluster: ";
+		d->cluster_opts.pods_changed = cluster_pods_changed;
+		d->cluster_opts.ctx = d;
+		/* the core stays held until the first listing: pinned state is kept till then */
+		err = pw_cluster_new(&d->cluster_opts, &d->cluster, why, sizeof(why));
+		if (err) {
+			dlog(PW_LOG_ERROR, "%s", why);
+			return err;
+		}
+		err = watch_add(d, &d->etcd, pw_cluster_fd(d->cluster), cluster_ready, EPOLLIN);
+		if (err)
+			return err;
+		dlog(PW_LOG_INFO, "cluster mode: node %s, etcd %s, prefix %s", d->node_name,
+		     d->cluster_opts.endpoints, d->cluster_opts.prefix);
+	} else {
 		struct pw_diags diags = {0};
 
 		err = pw_cp_flush(d->cp, &diags);
@@ -3155,6 +3268,7 @@ static void cleanup(struct daemon *d)
 	/* first: its last records still ask the core for pod and policy names */
 	pw_flowlog_free(d->fl);
 	d->fl = NULL;
+	pw_cluster_free(d->cluster);
 	pw_cp_free(d->cp);
 	/* close, never destroy: the pinned programs and maps keep enforcing */
 	pw_dp_close(d->dp);
