@@ -84,6 +84,9 @@ struct pw_cluster {
 	int64_t enforced;  /* every object change up to here is in the kernel */
 	int64_t newest;	   /* the newest object change this node knows of */
 	int64_t etcd_rev;  /* the store's revision, last seen */
+	int64_t seen_rev;  /* every change under the prefix up to here was seen: resume after */
+	uint64_t relist_changes;    /* objects the last listing passed to the core */
+	uint64_t last_sync_changes; /* objects the last core_sync passed */
 	bool node_put_busy, node_put_again;
 	uint64_t relists, compactions, watch_events;
 	uint64_t core_errors;
@@ -500,6 +503,7 @@ static int core_sync(struct pw_cluster *cl)
 		for (size_t i = 0; i < nd; i++)
 			dv[i]->cp_rev = 0;
 	}
+	cl->last_sync_changes = puts.n + dels.n;
 	if ((puts.n || dels.n) && cl->o.pods_changed)
 		cl->o.pods_changed(cl->o.ctx);
 	ents_prune(cl);
@@ -527,6 +531,8 @@ out:
 static void check_waiters(struct pw_cluster *cl);
 static void start(struct pw_cluster *cl);
 static void node_put(struct pw_cluster *cl);
+static void mark_up(struct pw_cluster *cl);
+static void start_watch(struct pw_cluster *cl);
 
 /* Answers carry the epoch they were asked in; one from before a reconnect is ignored. */
 static void *epoch_ctx(struct pw_cluster *cl)
@@ -595,6 +601,11 @@ static void on_watch_msg(void *ctx, int err, json_object *resp, const char *msg)
 	if (json_object_object_get_ex(res, "header", &hdr) &&
 	    pw_etcd_get_i64(hdr, "revision") > cl->etcd_rev)
 		cl->etcd_rev = pw_etcd_get_i64(hdr, "revision");
+	if (json_object_get_boolean(json_object_object_get(res, "created"))) {
+		/* a resumed watch: up again without a listing */
+		mark_up(cl);
+		node_put(cl);
+	}
 	if (pw_etcd_get_i64(res, "compact_revision") > 0) {
 		cl->compactions++;
 		cl_log(cl, PW_LOG_WARN,
@@ -630,6 +641,8 @@ static void on_watch_msg(void *ctx, int err, json_object *resp, const char *msg)
 		}
 		rev = pw_etcd_get_i64(kv, "mod_revision");
 		cl->watch_events++;
+		if (rev > cl->seen_rev)
+			cl->seen_rev = rev;
 		if (!strncmp(key, cl->nodes_pfx, strlen(cl->nodes_pfx))) {
 			node_update(cl, key + strlen(cl->nodes_pfx), del ? NULL : val, rev);
 			nodes_changed = true;
@@ -650,6 +663,30 @@ static void on_watch_msg(void *ctx, int err, json_object *resp, const char *msg)
 		}
 	}
 	check_waiters(cl);
+}
+
+static void mark_up(struct pw_cluster *cl)
+{
+	if (cl->up)
+		return;
+	if (cl->down_since)
+		cl_log(cl, PW_LOG_INFO, "etcd %s is back after %lld s: resynced",
+		       pw_etcd_endpoint(cl->etcd), (long long)(time(NULL) - cl->down_since));
+	cl->up = true;
+	cl->down_since = 0;
+	cl->last_error[0] = '\0';
+}
+
+static void start_watch(struct pw_cluster *cl)
+{
+	json_object *cr = json_object_new_object();
+
+	json_object_object_add(cr, "key", pw_etcd_str(cl->prefix));
+	json_object_object_add(cr, "range_end", pw_etcd_prefix_end(cl->prefix));
+	json_object_object_add(cr, "start_revision", pw_etcd_i64(cl->seen_rev + 1));
+	cl->phase = PH_WATCH;
+	if (pw_etcd_watch(cl->etcd, cr, on_watch_msg, on_watch_end, epoch_ctx(cl)))
+		set_down(cl, "cannot open the watch stream");
 }
 
 static void on_list(void *ctx, int err, json_object *resp, const char *msg)
@@ -710,7 +747,9 @@ static void on_list(void *ctx, int err, json_object *resp, const char *msg)
 		else
 			i++;
 	first = !cl->synced_once;
+	cl->last_sync_changes = 0;
 	err = core_sync(cl);
+	cl->relist_changes = cl->last_sync_changes;
 	if (first) {
 		struct pw_diags diags = {0};
 
@@ -733,26 +772,10 @@ static void on_list(void *ctx, int err, json_object *resp, const char *msg)
 	cl_log(cl, first ? PW_LOG_INFO : PW_LOG_DEBUG,
 	       "etcd %s: %zu objects, %zu nodes at revision %lld", pw_etcd_endpoint(cl->etcd),
 	       cl->n_ents, cl->n_nodes, (long long)rev);
-	if (!cl->up) {
-		if (cl->down_since)
-			cl_log(cl, PW_LOG_INFO, "etcd is back (down since %lld s): resynced",
-			       (long long)(time(NULL) - cl->down_since));
-		cl->up = true;
-		cl->down_since = 0;
-		cl->last_error[0] = '\0';
-	}
+	cl->seen_rev = rev;
+	mark_up(cl);
 	/* watch from the next revision: nothing between the listing and the watch is missed */
-	{
-		json_object *cr = json_object_new_object();
-
-		json_object_object_add(cr, "key", pw_etcd_str(cl->prefix));
-		json_object_object_add(cr, "range_end", pw_etcd_prefix_end(cl->prefix));
-		json_object_object_add(cr, "start_revision", pw_etcd_i64(rev + 1));
-		cl->phase = PH_WATCH;
-		err = pw_etcd_watch(cl->etcd, cr, on_watch_msg, on_watch_end, epoch_ctx(cl));
-		if (err)
-			set_down(cl, "cannot open the watch stream");
-	}
+	start_watch(cl);
 	check_waiters(cl);
 }
 
@@ -779,7 +802,14 @@ static void on_grant(void *ctx, int err, json_object *resp, const char *msg)
 	}
 	cl->lease = pw_etcd_get_i64(resp, "ID");
 	cl->keepalive_at_ms = now_ms() + cl->o.lease_ttl_s * 1000 / 3;
-	list(cl);
+	/*
+	 * Back after an outage: resume the watch after the last change seen, so a blip costs
+	 * no listing; a compacted revision answers with compact_revision and we list then.
+	 */
+	if (cl->synced_once && cl->seen_rev)
+		start_watch(cl);
+	else
+		list(cl);
 }
 
 static void grant(struct pw_cluster *cl)
@@ -1317,6 +1347,8 @@ json_object *pw_cluster_status(struct pw_cluster *cl)
 	json_object_object_add(o, "objects", json_object_new_int64((int64_t)cl->n_ents));
 	json_object_object_add(o, "relists", json_object_new_int64((int64_t)cl->relists));
 	json_object_object_add(o, "compactions", json_object_new_int64((int64_t)cl->compactions));
+	json_object_object_add(o, "relist_changes",
+			       json_object_new_int64((int64_t)cl->relist_changes));
 	json_object_object_add(o, "watch_events", json_object_new_int64((int64_t)cl->watch_events));
 	json_object_object_add(o, "nodes", pw_cluster_nodes(cl));
 	return o;

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Cluster mode end to end: a real etcd and three nodes (e2e/cluster_topology.sh), pods spread
+# over them, policies applied through different nodes' CLIs. Probes run right after `apply`
+# returns, never after a sleep: apply must wait until every live node enforces the change.
+#
+#   cl/a1 on n1 (app=client)   cl/b2 on n2 (app=server)   cl/c3 on n3 (app=other)
+#   cl/a4 on n1 (app=client), added later
+#
+# usage: test_cluster.sh PODWALLD PODWALL PWPROBE       (root; ends with "N passed, N failed")
+set -u
+
+PW_DAEMON=$(realpath "$1")
+PW_CLI=$(realpath "$2")
+PW_PROBE=$(realpath "$3")
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=cluster_topology.sh
+. "$here/cluster_topology.sh"
+
+TTL=3
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+	echo "ok   - $*"
+}
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL - $*"
+}
+finish() {
+	local left
+
+	if [ "$fail" -gt 0 ] && [ -n "${CL_WORK:-}" ]; then
+		for i in 1 2 3; do
+			echo "--- n$i log (tail)"
+			tail -n 15 "$CL_WORK/n$i.log" 2>/dev/null
+		done
+	fi
+	cl_cleanup
+	left=$(cl_leftovers)
+	if [ "$left" != 0 ]; then
+		bad "cleanup left $left objects behind"
+	else
+		ok "cleanup left nothing behind (netns, cgroups, pins, etcd data dir and process)"
+	fi
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+on_exit() {
+	local rc=$1
+
+	trap '' PIPE HUP INT TERM
+	finish || rc=${rc/#0/1}
+	exit "$rc"
+}
+trap 'on_exit $?' EXIT
+trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test_cluster.sh: needs root (netns, cgroups, BPF)" >&2
+	exit 1
+fi
+for t in etcd etcdctl jq; do
+	command -v "$t" >/dev/null || { echo "test_cluster.sh: $t is missing (scripts/deps.sh)" >&2; exit 1; }
+done
+
+expect_probe() {
+	local want=$1 from=$2 got
+
+	shift 2
+	got=$(cl_probe "$from" "$@" 500)
+	if [ "$got" = "$want" ]; then
+		ok "$from -> $2:$3/$1 $want"
+	else
+		bad "$from -> $2:$3/$1: expected $want, got '$got'"
+	fi
+}
+
+expect_out() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: /$pat/ not in: $out"
+	fi
+}
+
+# expect_fail WHAT PATTERN CMD...: CMD fails and says PATTERN
+expect_fail() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if ! out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: expected a failure saying /$pat/, got: $out"
+	fi
+}
+
+# wait_for SECONDS CMD...: until CMD succeeds
+wait_for() {
+	local s=$1 i
+
+	shift
+	for i in $(seq $((s * 20))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+nodes_ready() { # NODE COUNT: NODE's daemon sees COUNT live nodes
+	[ "$(pwn "$1" get nodes -o json | jq '[.items[] | select(.status == "Ready")] | length')" = "$2" ]
+}
+pods_seen() { # NODE: names of the pods NODE's core holds
+	pwn "$1" get pods -A -o json | jq -r '[.items[].name] | sort | join(",")'
+}
+
+cl_init cl || exit 1
+cl_node 1 && cl_node 2 && cl_node 3 || exit 1
+cl_pod a1 1 1 && cl_pod b2 2 1 && cl_pod c3 3 1 && cl_pod a4 1 2 || exit 1
+for p in a1 b2 c3 a4; do
+	cl_serve $p 8080 || exit 1
+done
+cl_etcd_start || exit 1
+ok "etcd $(etcd --version | head -n1 | awk '{print $3}') listens in netns $CL_UL, port $CL_ETCD_PORT"
+
+dead=$(cl_free_port "$CL_UL")
+# n2 lists an endpoint nobody listens on first (failover), n3 reaches etcd over IPv6
+cl_daemon_start 1 "http://198.18.0.1:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s &&
+	cl_daemon_start 2 "http://198.18.0.1:$dead,http://198.18.0.1:$CL_ETCD_PORT" \
+		--etcd-lease-ttl ${TTL}s &&
+	cl_daemon_start 3 "http://[fd00:ff::1]:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s || exit 1
+if wait_for 5 nodes_ready 1 3; then
+	ok "n1 sees three live nodes (n2 through its second endpoint, n3 over IPv6)"
+else
+	bad "n1 does not see three nodes: $(pwn 1 get nodes 2>&1)"
+fi
+
+M=$CL_WORK/m
+mkdir -p "$M"
+{
+	cat <<EOY
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: cl
+EOY
+	cl_pod_yaml a1 cl client
+	cl_pod_yaml b2 cl server
+	cl_pod_yaml c3 cl other
+} >"$M/base.yaml"
+cl_pod_yaml a4 cl client >"$M/a4.yaml"
+cat >"$M/allow-client.yaml" <<EOY
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-client, namespace: cl}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: client}}}]
+    ports: [{port: web}]
+EOY
+cat >"$M/client-egress.yaml" <<EOY
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: client-egress, namespace: cl}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{podSelector: {matchLabels: {app: server}}}]
+EOY
+
+# --- objects from any node reach every node
+expect_out "apply through n1" 'pod/c3 created' pwn 1 apply -f "$M/base.yaml"
+got=$(pods_seen 3)
+[ "$got" = "a1,b2,c3" ] && ok "n3 lists the whole cluster's pods right after apply" ||
+	bad "n3 lists pods '$got', expected a1,b2,c3"
+expect_out "get pods -A on n2 lists n1's pod a1" \
+	'"name": *"a1"' pwn 2 get pods -A -o json
+expect_probe ok a1 tcp "$CL_IP_b2" 8080
+expect_probe ok c3 tcp "$CL_IP_b2" 8080
+
+# --- ingress policy through n3, enforced on n2 by the peers' identities
+expect_out "apply allow-client through n3" 'allow-client created' pwn 3 apply -f "$M/allow-client.yaml"
+expect_probe ok a1 tcp "$CL_IP_b2" 8080
+expect_probe timeout c3 tcp "$CL_IP_b2" 8080
+
+# --- a pod added on n1 is a peer on n2 before apply returns
+expect_out "apply pod a4 through n1" 'pod/a4 created' pwn 1 apply -f "$M/a4.yaml"
+expect_probe ok a4 tcp "$CL_IP_b2" 8080
+
+# --- egress policy through n2, enforced on n1 at the socket against peers on n2 and n3
+expect_out "apply client-egress through n2" 'client-egress created' pwn 2 apply -f "$M/client-egress.yaml"
+expect_probe ok a1 tcp "$CL_IP_b2" 8080
+expect_probe denied a1 tcp "$CL_IP_c3" 8080
+expect_probe denied a4 tcp "$CL_IP_c3" 8080
+expect_out "apply again: unchanged, nothing written" 'client-egress unchanged' \
+	pwn 1 apply -f "$M/client-egress.yaml"
+
+# --- status and nodes
+expect_out "get nodes lists n1 n2 n3" 'n1 .*Ready' pwn 2 get nodes
+st=$(pwn 1 status -o json)
+if jq -e '.cluster.connected and (.cluster.nodes | length == 3) and
+	all(.cluster.nodes[]; .lag == 0)' <<<"$st" >/dev/null; then
+	ok "status: connected, three nodes, no lag"
+else
+	bad "status: $(jq -c .cluster <<<"$st")"
+fi
+
+# --- a node that does not follow: apply names it after --timeout
+cl_stop=${CL_DAEMON[3]}
+kill -STOP "$cl_stop"
+sed 's/app: other/app: other2/' <<<"$(cl_pod_yaml c3 cl other)" >"$M/c3-relabel.yaml"
+t0=$(date +%s%N)
+expect_fail "apply with n3 frozen fails after --timeout naming n3" 'not yet enforced by: n3' \
+	pwn 1 apply --timeout 1s -f "$M/c3-relabel.yaml"
+t1=$(date +%s%N)
+kill -CONT "$cl_stop"
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -ge 900 ] && [ "$ms" -lt 2900 ] && ok "the timeout took ${ms} ms (--timeout 1s)" ||
+	bad "the timeout took ${ms} ms (--timeout 1s)"
+expect_out "n3 catches up: the next apply waits for it and succeeds" 'configured' \
+	pwn 2 apply -f <(cl_pod_yaml c3 cl other)
+
+echo "$pass passed so far"
