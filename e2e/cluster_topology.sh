@@ -193,6 +193,12 @@ cl_etcdctl() {
 		--endpoints "http://127.0.0.1:$CL_ETCD_PORT" "$@"
 }
 
+# cl_connected I: node I's daemon answers and is connected to etcd (jq -e passes on no input)
+cl_connected() {
+	[ "$("$PW_CLI" --socket "$CL_WORK/n$1.sock" status -o json 2>/dev/null |
+		jq -r .cluster.connected 2>/dev/null)" = true ]
+}
+
 # cl_daemon_start I ETCD-URLS [ARGS...]: podwalld of node I; returns once it is synced
 cl_daemon_start() {
 	local i=$1 urls=$2 n
@@ -205,8 +211,7 @@ cl_daemon_start() {
 		2>>"$CL_WORK/n$i.log" &
 	CL_DAEMON[$i]=$!
 	for n in $(seq 500); do
-		if "$PW_CLI" --socket "$CL_WORK/n$i.sock" status -o json 2>/dev/null |
-			jq -e '.cluster.connected' >/dev/null 2>&1; then
+		if cl_connected "$i"; then
 			return 0
 		fi
 		kill -0 "${CL_DAEMON[$i]}" 2>/dev/null || break

@@ -167,6 +167,15 @@ spec:
   - from: [{podSelector: {matchLabels: {app: client}}}]
     ports: [{port: web}]
 EOY
+cat >"$M/allow-other.yaml" <<EOY
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-other, namespace: cl}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: other}}}]
+EOY
 cat >"$M/client-egress.yaml" <<EOY
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -230,4 +239,108 @@ ms=$(((t1 - t0) / 1000000))
 expect_out "n3 catches up: the next apply waits for it and succeeds" 'configured' \
 	pwn 2 apply -f <(cl_pod_yaml c3 cl other)
 
-echo "$pass passed so far"
+
+# --- a policy that names n3's pod as a peer on n2
+expect_out "apply allow-other through n1" 'allow-other created' pwn 1 apply -f "$M/allow-other.yaml"
+expect_probe ok c3 tcp "$CL_IP_b2" 8080
+
+# --- a daemon restart in cluster mode: enforcement holds while it is away, then it adopts
+cl_daemon_kill 1 TERM
+expect_probe ok a1 tcp "$CL_IP_b2" 8080
+expect_probe denied a1 tcp "$CL_IP_c3" 8080
+cl_daemon_start 1 "http://198.18.0.1:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s || exit 1
+expect_probe ok a1 tcp "$CL_IP_b2" 8080
+expect_probe denied a1 tcp "$CL_IP_c3" 8080
+expect_out "restarted n1 adopted its datapath" '"adopted": *true' pwn 1 status -o json
+
+# --- etcd killed and restarted under traffic: no wrong verdict, apply fails clearly, then works
+traffic() {
+	local from to want got
+
+	while :; do
+		for spec in "a1 $CL_IP_b2 ok" "a1 $CL_IP_c3 denied" "c3 $CL_IP_b2 ok"; do
+			read -r from to want <<<"$spec"
+			got=$(cl_probe "$from" tcp "$to" 8080 300)
+			echo "$from->$to want $want got $got"
+		done
+	done
+}
+traffic >"$CL_WORK/traffic" 2>/dev/null &
+tpid=$!
+CL_PIDS+=("$tpid")
+sleep 0.5
+cl_etcd_kill
+down() { [ "$(pwn "$1" status -o json | jq -r .cluster.connected)" = false ]; }
+if wait_for 10 down 1 && wait_for 10 down 2; then
+	ok "etcd killed: the daemons stay up and say they are disconnected"
+else
+	bad "etcd killed: status still connected: $(pwn 1 status -o json | jq -c .cluster)"
+fi
+expect_fail "apply while etcd is down fails with a clear error" 'etcd is unreachable.*nothing changed' \
+	pwn 2 apply -f "$M/a4.yaml"
+expect_out "status says since when" '"down_since"' pwn 1 status -o json
+sleep $((TTL + 1)) # longer than the leases: nobody may forget anybody meanwhile
+cl_etcd_start || exit 1
+t0=$(date +%s%N)
+relabel() { cl_pod_yaml a4 cl client | sed 's/app: client}/app: client, round: "2"}/' | pwn 3 apply -f -; }
+if wait_for 15 relabel; then
+	ok "etcd is back: apply works again after $((($(date +%s%N) - t0) / 1000000)) ms"
+else
+	bad "etcd is back, but apply still fails: $(relabel 2>&1)"
+fi
+sleep 0.5
+kill "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null
+n=$(wc -l <"$CL_WORK/traffic")
+wrong=$(awk '$3 != $5' "$CL_WORK/traffic" | grep -c . || true)
+if [ "$n" -ge 10 ] && [ "$wrong" = 0 ]; then
+	ok "$n probes across the etcd outage, none with a wrong verdict"
+else
+	bad "$n probes, $wrong wrong: $(awk '$3 != $5' "$CL_WORK/traffic" | sort | uniq -c | head)"
+fi
+expect_probe ok a4 tcp "$CL_IP_b2" 8080
+
+# --- a node killed: its lease expires and its pods leave the others' maps
+cl_daemon_kill 3 KILL
+if wait_for $((TTL + 5)) nodes_ready 1 2 && wait_for 3 nodes_ready 2 2; then
+	ok "n3 killed: its lease expired, n1 and n2 see two live nodes"
+else
+	bad "n3 killed: $(pwn 1 get nodes 2>&1)"
+fi
+got=$(pods_seen 2)
+[ "$got" = "a1,a4,b2" ] && ok "n2 dropped n3's pod c3" || bad "n2 holds pods '$got'"
+expect_probe timeout c3 tcp "$CL_IP_b2" 8080
+t0=$(date +%s%N)
+expect_out "apply returns without the dead node" 'configured' pwn 1 apply -f "$M/a4.yaml"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 1500 ] && ok "that apply took $ms ms" || bad "that apply took $ms ms"
+cl_daemon_start 3 "http://[fd00:ff::1]:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s || exit 1
+if wait_for 5 nodes_ready 2 3; then ok "n3 is back"; else bad "n3 is not back: $(pwn 2 get nodes)"; fi
+expect_probe ok c3 tcp "$CL_IP_b2" 8080
+
+# --- a compaction while n2 is cut off from etcd forces a re-list that changes only what changed
+ipt() { nsenter --net="/run/netns/$CL_PREFIX-n2" iptables "$@"; }
+ipt -I OUTPUT -p tcp -d 198.18.0.1 --dport "$CL_ETCD_PORT" -j REJECT --reject-with tcp-reset
+if wait_for 10 down 2 && wait_for $((TTL + 5)) nodes_ready 1 2; then
+	ok "n2 cut off from etcd: its lease expired"
+else
+	bad "n2 cut off: $(pwn 1 get nodes 2>&1)"
+fi
+# b2 left n1's maps: client-egress (to app=server only) no longer reaches its address
+expect_probe denied a1 tcp "$CL_IP_b2" 8080
+expect_out "delete allow-client through n1 while n2 is away" 'deleted' pwn 1 delete -f "$M/allow-client.yaml"
+rev=$(cl_etcdctl endpoint status -w json | jq '.[0].Status.header.revision')
+expect_out "etcd compacted at revision $rev" 'compacted revision' cl_etcdctl compact "$rev"
+ipt -D OUTPUT -p tcp -d 198.18.0.1 --dport "$CL_ETCD_PORT" -j REJECT --reject-with tcp-reset
+if wait_for 10 nodes_ready 1 3; then ok "n2 rejoined"; else bad "n2 did not rejoin"; fi
+relisted() { [ "$(pwn 2 status -o json | jq -r '.cluster.relists')" -ge 1 ]; }
+wait_for 5 relisted
+st=$(pwn 2 status -o json)
+if jq -e '.cluster.compactions >= 1 and .cluster.relists >= 1 and .cluster.relist_changes == 1' \
+	<<<"$st" >/dev/null; then
+	ok "n2 re-listed after the compaction and passed exactly the one changed object"
+else
+	bad "n2 after the compaction: $(jq -c '.cluster | del(.nodes)' <<<"$st")"
+fi
+expect_probe timeout a1 tcp "$CL_IP_b2" 8080
+expect_probe ok c3 tcp "$CL_IP_b2" 8080
