@@ -314,9 +314,34 @@ t0=$(date +%s%N)
 expect_out "apply returns without the dead node" 'configured' pwn 1 apply -f "$M/a4.yaml"
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$ms" -lt 1500 ] && ok "that apply took $ms ms" || bad "that apply took $ms ms"
+# n3 comes back as a fresh node: no pins, so nothing to recover its numbers from
+nsenter --net="/run/netns/$CL_PREFIX-n3" "$PW_DAEMON" --uninstall \
+	--bpffs "/sys/fs/bpf/podwall-$CL_TAG-$CL_RUN-n3" --cgroup-root "$CL_CGROOT/n3" \
+	2>>"$CL_WORK/n3.log"
 cl_daemon_start 3 "http://[fd00:ff::1]:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s || exit 1
 if wait_for 5 nodes_ready 2 3; then ok "n3 is back"; else bad "n3 is not back: $(pwn 2 get nodes)"; fi
 expect_probe ok c3 tcp "$CL_IP_b2" 8080
+# --- identities agree, also on a node that joined afresh after all that history: flow
+# records of every node name a label set by the same number
+ids() { pwn "$1" get identities -o json | jq -c '[.items[] | select(.namespace == "cl") | [.identity // .id, (.labels | tostring)]] | sort'; }
+i1=$(ids 1) i2=$(ids 2) i3=$(ids 3)
+if [ "$i1" = "$i2" ] && [ "$i2" = "$i3" ] && [ "$(jq length <<<"$i1")" -ge 3 ]; then
+	ok "the three nodes number the $(jq length <<<"$i1") label identities alike"
+else
+	bad "identities differ: n1 $i1 n2 $i2 n3 $i3"
+fi
+flow_id() { # NODE POD: the identity NODE's flow records give POD
+	jq -r --arg p "$2" 'select(.source.pod_name == $p) | .source.identity' "$CL_WORK/n$1.flows" | head -n1
+}
+both_flows() { [ -n "$(flow_id 3 c3)" ] && [ -n "$(flow_id 2 c3)" ]; }
+wait_for 3 both_flows
+f3=$(flow_id 3 c3) f2=$(flow_id 2 c3)
+if [ -n "$f3" ] && [ "$f3" = "$f2" ]; then
+	ok "c3's flow records on n3 (egress) and n2 (ingress) both say identity $f3"
+else
+	bad "c3's identity in flow records: n3 '$f3', n2 '$f2'"
+fi
+
 
 # --- a compaction while n2 is cut off from etcd forces a re-list that changes only what changed
 ipt() { nsenter --net="/run/netns/$CL_PREFIX-n2" iptables "$@"; }

@@ -121,6 +121,7 @@ static int run(struct daemon *d)
 
 	co.dp = d->dp;
 	co.cgroup_root = d->cgroup_root;
+	co.derived_ids = d->cluster_opts.endpoints != NULL;
 	err = pw_cp_new(&co, &d->cp);
 	if (err) {
 		dlog(PW_LOG_ERROR, "cannot start the control plane: %s", strerror(-err));
