@@ -18,7 +18,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=cluster_topology.sh
 . "$here/cluster_topology.sh"
 
-TTL=3
+# leases: short, so a dead node is forgotten quickly; long enough that a 1 s freeze (the
+# --timeout case) never expires one, even on a loaded machine
+TTL=4
 pass=0
 fail=0
 ok() {
@@ -234,8 +236,9 @@ expect_fail "apply with n3 frozen fails after --timeout naming n3" 'not yet enfo
 t1=$(date +%s%N)
 kill -CONT "$cl_stop"
 ms=$(((t1 - t0) / 1000000))
-[ "$ms" -ge 900 ] && [ "$ms" -lt 2900 ] && ok "the timeout took ${ms} ms (--timeout 1s)" ||
-	bad "the timeout took ${ms} ms (--timeout 1s)"
+# not before the timeout; the upper bound only catches a hang (a loaded machine is slow)
+[ "$ms" -ge 900 ] && [ "$ms" -lt 10000 ] && ok "the apply waited ${ms} ms (--timeout 1s)" ||
+	bad "the apply waited ${ms} ms (--timeout 1s)"
 expect_out "n3 catches up: the next apply waits for it and succeeds" 'configured' \
 	pwn 2 apply -f <(cl_pod_yaml c3 cl other)
 
@@ -310,10 +313,9 @@ fi
 got=$(pods_seen 2)
 [ "$got" = "a1,a4,b2" ] && ok "n2 dropped n3's pod c3" || bad "n2 holds pods '$got'"
 expect_probe timeout c3 tcp "$CL_IP_b2" 8080
-t0=$(date +%s%N)
-expect_out "apply returns without the dead node" 'configured' pwn 1 apply -f "$M/a4.yaml"
-ms=$((($(date +%s%N) - t0) / 1000000))
-[ "$ms" -lt 1500 ] && ok "that apply took $ms ms" || bad "that apply took $ms ms"
+# waiting for the dead node would fail it after the 5 s timeout
+expect_out "apply returns without the dead node" 'configured' \
+	pwn 1 apply --timeout 5s -f "$M/a4.yaml"
 # n3 comes back as a fresh node: no pins, so nothing to recover its numbers from
 nsenter --net="/run/netns/$CL_PREFIX-n3" "$PW_DAEMON" --uninstall \
 	--bpffs "/sys/fs/bpf/podwall-$CL_TAG-$CL_RUN-n3" --cgroup-root "$CL_CGROOT/n3" \

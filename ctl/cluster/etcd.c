@@ -71,9 +71,9 @@ struct pw_etcd {
 	struct job *incoming;
 	struct result *results, **results_tail;
 	bool stop;
-	bool watch_stop;     /* the thread drops its current watch */
-	size_t cur_url;	     /* where requests start */
-	uint64_t watch_gen;  /* the loop's current stream: older lines are dropped */
+	bool watch_stop;    /* the thread drops its current watch */
+	size_t cur_url;	    /* where requests start */
+	uint64_t watch_gen; /* the loop's current stream: older lines are dropped */
 
 	struct job *watch; /* thread only */
 };
@@ -208,8 +208,9 @@ static int url_check(const char *s, char **norm, char *why, size_t why_len)
 	if (!u)
 		return -ENOMEM;
 	if (curl_url_set(u, CURLUPART_URL, s, 0)) {
-		snprintf(why, why_len, "--etcd: \"%s\" is not a URL (http://HOST:PORT; IPv6 as "
-				       "http://[ADDR]:PORT)",
+		snprintf(why, why_len,
+			 "--etcd: \"%s\" is not a URL (http://HOST:PORT; IPv6 as "
+			 "http://[ADDR]:PORT)",
 			 s);
 		goto out;
 	}
@@ -440,15 +441,17 @@ static void job_done(struct pw_etcd *e, struct job *j, CURLcode rc)
 		return;
 	}
 	if (rc != CURLE_OK) {
-		post_result(e, j, j->cb, rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED,
-			    NULL, "etcd at %s is unreachable: %s", url,
+		post_result(e, j, j->cb,
+			    rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED, NULL,
+			    "etcd at %s is unreachable: %s", url,
 			    j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
 	} else {
 		json_object *o = json_tokener_parse(j->buf ? j->buf : "");
 
 		if (status != 200) {
-			const char *m = o ? json_object_get_string(json_object_object_get(o, "error"))
-					  : NULL;
+			const char *m =
+				o ? json_object_get_string(json_object_object_get(o, "error"))
+				  : NULL;
 
 			if (!m && o)
 				m = json_object_get_string(json_object_object_get(o, "message"));
@@ -457,7 +460,8 @@ static void job_done(struct pw_etcd *e, struct job *j, CURLcode rc)
 			json_object_put(o);
 		} else if (!o || !json_object_is_type(o, json_type_object)) {
 			post_result(e, j, j->cb, -EBADMSG, NULL,
-				    "etcd at %s: %s: the answer is not a JSON object", url, j->path);
+				    "etcd at %s: %s: the answer is not a JSON object", url,
+				    j->path);
 			json_object_put(o);
 		} else {
 			post_result(e, j, j->cb, 0, o, NULL);
@@ -561,8 +565,8 @@ static struct job *job_new(enum job_kind k, const char *path, json_object *body)
 		goto fail;
 	j->kind = k;
 	j->path = strdup(path);
-	j->body = body ? strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN))
-		       : NULL;
+	j->body =
+		body ? strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN)) : NULL;
 	if (!j->path || !j->body)
 		goto fail;
 	json_object_put(body);
