@@ -25,6 +25,7 @@ cl_init() {
 	CL_PREFIX="pw-$CL_TAG-$CL_RUN"
 	CL_UL="$CL_PREFIX-ul"
 	CL_NETNS=()
+	CL_NODES=()
 	CL_PIDS=()
 	CL_ETCD_PID=
 	declare -gA CL_DAEMON=()
@@ -52,6 +53,7 @@ cl_node() {
 
 	ip netns add "$ns" || return 1
 	CL_NETNS+=("$ns")
+	CL_NODES+=("$i")
 	ip -n "$ns" link set lo up
 	nsenter --net="/run/netns/$ns" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv6.conf.all.forwarding=1 net.ipv6.conf.default.accept_dad=0 \
@@ -253,7 +255,7 @@ cl_cleanup() {
 	done
 	CL_PIDS=()
 	cl_etcd_kill
-	for i in 1 2 3; do
+	for i in "${CL_NODES[@]}"; do
 		local pin="/sys/fs/bpf/podwall-$CL_TAG-$CL_RUN-n$i"
 
 		if [ -e "$pin" ] && [ -x "$PW_DAEMON" ]; then

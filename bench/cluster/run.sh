@@ -73,7 +73,6 @@ snap() { # the counters a series reads, one line
 		"$(metric etcd_mvcc_put_total)" "$(metric etcd_network_client_grpc_received_bytes_total)" \
 		"$(metric etcd_network_client_grpc_sent_bytes_total)" "$ev"
 }
-ms_now() { echo $(($(date +%s%N) / 1000000)); }
 
 loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
 say "loading $pods pods and $policies policies through n1"
@@ -85,18 +84,35 @@ vbytes=$(cl_etcdctl get --prefix "$CL_ETCD_PREFIX/" --print-value-only | wc -c)
 dbsize=$(metric etcd_mvcc_db_total_size_in_bytes)
 say "loaded in $load_ms ms: $keys keys, $vbytes value bytes"
 
-# series NAME FILE-A FILE-B: CHANGES applies alternating A and B through n1, n2, n3 in turn
+# the floor: one node without etcd (n4), same objects, same changes, same CLI
+say "the floor: a single node without etcd"
+cl_node 4 || exit 1
+nsenter --net="/run/netns/$CL_PREFIX-n4" "$PW_DAEMON" --socket "$CL_WORK/n4.sock" \
+	--bpffs "/sys/fs/bpf/podwall-$CL_TAG-$CL_RUN-n4" --cgroup-root "$CL_CGROOT/n4" \
+	--state-dir "$CL_WORK/n4.state" --node-name n4 2>>"$CL_WORK/n4.log" &
+CL_DAEMON[4]=$!
+for _ in $(seq 500); do
+	pwn 4 status >/dev/null 2>&1 && break
+	sleep 0.02
+done
+t0=$(date +%s%N)
+pwn 4 apply -f "$M/load" >/dev/null || { say "the floor's load failed"; exit 1; }
+floor_load_ms=$((($(date +%s%N) - t0) / 1000000))
+
+# series NAME FILE-A FILE-B [NODE]: CHANGES applies alternating A and B through n1, n2, n3 in
+# turn (or all through NODE)
 declare -A RES
 series() {
-	local name=$1 a=$2 b=$3 k f t lat=() before after
+	local name=$1 a=$2 b=$3 only=${4:-} k f t lat=() before after node
 	# the first application of A is not a change when A is already there: start from B
-	pwn 1 apply -f "$b" >/dev/null || return 1
+	pwn "${only:-1}" apply -f "$b" >/dev/null || return 1
 	before=$(snap)
 	for k in $(seq "$changes"); do
 		f=$a
 		[ $((k % 2)) = 0 ] && f=$b
+		node=${only:-$(((k - 1) % 3 + 1))}
 		t=$(date +%s%N)
-		pwn $(((k - 1) % 3 + 1)) apply -f "$f" >/dev/null || { say "$name: apply failed"; return 1; }
+		pwn "$node" apply -f "$f" >/dev/null || { say "$name: apply failed"; return 1; }
 		lat+=($((($(date +%s%N) - t) / 1000)))
 	done
 	after=$(snap)
@@ -113,7 +129,10 @@ series() {
 }
 series policy "$M/toggle-a.yaml" "$M/toggle-b.yaml" || exit 1
 series label "$M/pod-canary.yaml" "$M/pod-plain.yaml" || exit 1
+series policy1 "$M/toggle-a.yaml" "$M/toggle-b.yaml" 4 || exit 1
+series label1 "$M/pod-canary.yaml" "$M/pod-plain.yaml" 4 || exit 1
 
+export FL=$floor_load_ms CLL=$load_ms
 row() { # name label
 	local r
 	read -r -a r <<<"${RES[$1]}"
@@ -139,6 +158,16 @@ out=$(mktemp)
 	echo "|---|---|---|---|---|---|---|---|---|"
 	row policy "policy (toggled port)"
 	row label "pod label (canary on/off)"
+	echo
+	read -r -a p1 <<<"${RES[policy1]}"
+	read -r -a l1 <<<"${RES[label1]}"
+	read -r -a pc <<<"${RES[policy]}"
+	read -r -a lc <<<"${RES[label]}"
+	echo "The floor, measured in the same run: one daemon without etcd (n4, same objects, same"
+	echo "changes, same CLI) applies a policy change in ${p1[0]} ms at p50 (${p1[1]} ms p99) and a label change"
+	echo "in ${l1[0]} ms (${l1[1]} ms p99), so the cluster's round-trip through etcd and three nodes costs"
+	awk -v a="${pc[0]}" -v b="${p1[0]}" -v c="${lc[0]}" -v d="${l1[0]}" \
+		'BEGIN { printf "%.1fx and %.1fx that at p50. Its initial load took %s ms (the cluster'"'"'s: %s ms).\n", a / b, c / d, ENVIRON["FL"], ENVIRON["CLL"] }'
 	echo
 	echo "Per change: one object write, then each node rewrites its key with the revision it"
 	echo "enforces (1 + 3 puts, 4 revisions); every node watches the whole prefix, so each of the 4"
