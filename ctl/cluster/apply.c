@@ -11,7 +11,7 @@
 #include <string.h>
 #include <libfyaml.h>
 
-#include "internal.h"
+#include "cluster_int.h"
 #include "store.h"
 
 /* --- apply and delete ----------------------------------------------------------------------- */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cluster_int.h"
 
 /* --- the connection ------------------------------------------------------------------------- */
 

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "htab.h"
+#include "cluster_int.h"
 #include "store.h"
 
 void pwc_log(struct pw_cluster *cl, enum pw_log_level lvl, const char *fmt, ...)
@@ -100,18 +101,9 @@ static int key_split(struct pw_cluster *cl, const char *key, enum pw_kind *k, ch
 
 /* --- the object table ----------------------------------------------------------------------- */
 
-static uint32_t str_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 struct ent *pwc_ent_find(struct pw_cluster *cl, const char *key)
 {
-	for (struct ent *e = cl->ht[str_hash(key) % HASH_BUCKETS]; e; e = e->hnext)
+	for (struct ent *e = cl->ht[pw_hash_str(key) % HASH_BUCKETS]; e; e = e->hnext)
 		if (!strcmp(e->key, key))
 			return e;
 	return NULL;
@@ -133,7 +125,7 @@ static struct ent *ent_get(struct pw_cluster *cl, const char *key)
 		free(e);
 		return NULL;
 	}
-	b = str_hash(key) % HASH_BUCKETS;
+	b = pw_hash_str(key) % HASH_BUCKETS;
 	e->hnext = cl->ht[b];
 	cl->ht[b] = e;
 	cl->n_ents++;

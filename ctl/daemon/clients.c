@@ -147,7 +147,7 @@ static void client_ready(struct daemon *d, struct watch *w, uint32_t events)
 		while ((r = pw_linebuf_next(&cl->in, &line, &len)) == 1) {
 			/* a follower only listens; anything it sends is ignored */
 			if (!cl->follow) {
-				json_object *res = handle(d, cl, line, len);
+				json_object *res = d->handle(d, cl, line, len);
 
 				/* NULL: answered later (an apply in cluster mode) */
 				if (res)

@@ -6,8 +6,8 @@
  *   cluster.c  the connection: lease, list, watch, node key; queries; life
  * Files call downward only: cluster.c -> apply.c -> table.c.
  */
-#ifndef PW_CLUSTER_INTERNAL_H
-#define PW_CLUSTER_INTERNAL_H
+#ifndef PW_CLUSTER_INT_H
+#define PW_CLUSTER_INT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -116,4 +116,4 @@ void pwc_log_diags(struct pw_cluster *cl, const struct pw_diags *d);
 void pwc_check_waiters(struct pw_cluster *cl);
 void pwc_waiters_free(struct pw_cluster *cl);
 
-#endif /* PW_CLUSTER_INTERNAL_H */
+#endif /* PW_CLUSTER_INT_H */
