@@ -168,6 +168,8 @@ out=$(mktemp)
 	echo "in ${l1[0]} ms (${l1[1]} ms p99), so the cluster's round-trip through etcd and three nodes costs"
 	awk -v a="${pc[0]}" -v b="${p1[0]}" -v c="${lc[0]}" -v d="${l1[0]}" \
 		'BEGIN { printf "%.1fx and %.1fx that at p50. Its initial load took %s ms (the cluster'"'"'s: %s ms).\n", a / b, c / d, ENVIRON["FL"], ENVIRON["CLL"] }'
+	echo "Here the three daemons share $(nproc) CPUs, so each change's work on three nodes is partly"
+	echo "serialised: on separate machines they work in parallel, and the ratio is an upper bound."
 	echo
 	echo "Per change: one object write, then each node rewrites its key with the revision it"
 	echo "enforces (1 + 3 puts, 4 revisions); every node watches the whole prefix, so each of the 4"
