@@ -17,113 +17,12 @@ PW_PROBE=$(realpath "$3")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=cluster_topology.sh
 . "$here/cluster_topology.sh"
+# shellcheck source=cluster_tests.sh
+. "$here/cluster_tests.sh"
 
 # leases: short, so a dead node is forgotten quickly; long enough that a 1 s freeze (the
 # --timeout case) never expires one, even on a loaded machine
 TTL=4
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
-finish() {
-	local left
-
-	if [ "$fail" -gt 0 ] && [ -n "${CL_WORK:-}" ]; then
-		for i in 1 2 3; do
-			echo "--- n$i log (tail)"
-			tail -n 15 "$CL_WORK/n$i.log" 2>/dev/null
-		done
-	fi
-	cl_cleanup
-	left=$(cl_leftovers)
-	if [ "$left" != 0 ]; then
-		bad "cleanup left $left objects behind"
-	else
-		ok "cleanup left nothing behind (netns, cgroups, pins, etcd data dir and process)"
-	fi
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-}
-on_exit() {
-	local rc=$1
-
-	trap '' PIPE HUP INT TERM
-	finish || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_cluster.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
-for t in etcd etcdctl jq; do
-	command -v "$t" >/dev/null || { echo "test_cluster.sh: $t is missing (scripts/deps.sh)" >&2; exit 1; }
-done
-
-expect_probe() {
-	local want=$1 from=$2 got
-
-	shift 2
-	got=$(cl_probe "$from" "$@" 500)
-	if [ "$got" = "$want" ]; then
-		ok "$from -> $2:$3/$1 $want"
-	else
-		bad "$from -> $2:$3/$1: expected $want, got '$got'"
-	fi
-}
-
-expect_out() {
-	local what=$1 pat=$2 out
-
-	shift 2
-	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
-		ok "$what"
-	else
-		bad "$what: /$pat/ not in: $out"
-	fi
-}
-
-# expect_fail WHAT PATTERN CMD...: CMD fails and says PATTERN
-expect_fail() {
-	local what=$1 pat=$2 out
-
-	shift 2
-	if ! out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
-		ok "$what"
-	else
-		bad "$what: expected a failure saying /$pat/, got: $out"
-	fi
-}
-
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-	local s=$1 i
-
-	shift
-	for i in $(seq $((s * 20))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-nodes_ready() { # NODE COUNT: NODE's daemon sees COUNT live nodes
-	[ "$(pwn "$1" get nodes -o json | jq '[.items[] | select(.status == "Ready")] | length')" = "$2" ]
-}
-pods_seen() { # NODE: names of the pods NODE's core holds
-	pwn "$1" get pods -A -o json | jq -r '[.items[].name] | sort | join(",")'
-}
-
 cl_init cl || exit 1
 cl_node 1 && cl_node 2 && cl_node 3 || exit 1
 cl_pod a1 1 1 && cl_pod b2 2 1 && cl_pod c3 3 1 && cl_pod a4 1 2 || exit 1
