@@ -158,16 +158,48 @@ cl_free_port() {
 	return 1
 }
 
+# cl_tls: a CA, a server certificate for etcd's addresses (clientAuth too: etcd's JSON gateway
+# calls its own gRPC server with it when client certificates are required) and a client
+# certificate, under
+# $CL_WORK/tls (ca.crt, server.*, client.*); etcd then also serves TLS with client
+# certificates on https://[fd00:ff::1]:$CL_ETCD_TLS_PORT
+cl_tls() {
+	local t=$CL_WORK/tls ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+
+	mkdir -p "$t" || return 1
+	openssl req -x509 "${ec[@]}" -keyout "$t/ca.key" -out "$t/ca.crt" -days 1 \
+		-subj "/CN=podwall-test-ca-$CL_RUN" 2>/dev/null || return 1
+	openssl req "${ec[@]}" -keyout "$t/server.key" -out "$t/server.csr" -subj /CN=etcd \
+		2>/dev/null || return 1
+	openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+		-out "$t/server.crt" -days 1 -extfile <(printf '%s\n' \
+		"subjectAltName=IP:fd00:ff::1,IP:198.18.0.1,IP:127.0.0.1" \
+		"extendedKeyUsage=serverAuth,clientAuth") 2>/dev/null || return 1
+	openssl req "${ec[@]}" -keyout "$t/client.key" -out "$t/client.csr" -subj /CN=podwalld \
+		2>/dev/null || return 1
+	openssl x509 -req -in "$t/client.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+		-out "$t/client.crt" -days 1 -extfile <(echo "extendedKeyUsage=clientAuth") \
+		2>/dev/null || return 1
+	CL_TLS=$t
+}
+
 # cl_etcd_start: etcd in the underlay netns (same data dir across restarts of one run)
 cl_etcd_start() {
-	local i
+	local i tls_url="" tls=()
 
 	if [ -z "${CL_ETCD_PORT:-}" ]; then
 		CL_ETCD_PORT=$(cl_free_port "$CL_UL") || return 1
 		CL_ETCD_PEER=$(cl_free_port "$CL_UL") || return 1
+		CL_ETCD_TLS_PORT=$(cl_free_port "$CL_UL") || return 1
+	fi
+	if [ -n "${CL_TLS:-}" ]; then
+		tls_url=",https://[fd00:ff::1]:$CL_ETCD_TLS_PORT"
+		tls=(--cert-file "$CL_TLS/server.crt" --key-file "$CL_TLS/server.key"
+			--trusted-ca-file "$CL_TLS/ca.crt" --client-cert-auth)
 	fi
 	nsenter --net="/run/netns/$CL_UL" etcd --name "pw-$CL_RUN" --data-dir "$CL_ETCD_DATA" \
-		--listen-client-urls "http://198.18.0.1:$CL_ETCD_PORT,http://[fd00:ff::1]:$CL_ETCD_PORT,http://127.0.0.1:$CL_ETCD_PORT" \
+		"${tls[@]}" \
+		--listen-client-urls "http://198.18.0.1:$CL_ETCD_PORT,http://[fd00:ff::1]:$CL_ETCD_PORT,http://127.0.0.1:$CL_ETCD_PORT$tls_url" \
 		--advertise-client-urls "http://198.18.0.1:$CL_ETCD_PORT" \
 		--listen-peer-urls "http://127.0.0.1:$CL_ETCD_PEER" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$CL_ETCD_PEER" \

@@ -29,17 +29,40 @@ cl_pod a1 1 1 && cl_pod b2 2 1 && cl_pod c3 3 1 && cl_pod a4 1 2 || exit 1
 for p in a1 b2 c3 a4; do
 	cl_serve $p 8080 || exit 1
 done
+# expect_opt_error WHAT PATTERN ARGS...: refused before anything is touched (exit 2)
+expect_opt_error() {
+	local what=$1 pat=$2 out rc
+
+	shift 2
+	out=$(timeout 10 "$PW_DAEMON" --bpffs /nonexistent/podwall-opt-test "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 2 ] && grep -qE -- "$pat" <<<"$out"; then
+		ok "option error: $what"
+	else
+		bad "option error: $what: rc=$rc, /$pat/ not in: $out"
+	fi
+}
+expect_opt_error "etcd URL scheme" 'ftp://198.18.0.1:1": the scheme must be http or https' \
+	--etcd http://198.18.0.1:2379,ftp://198.18.0.1:1
+expect_opt_error "etcd URL path" 'an endpoint has no path' --etcd http://198.18.0.1:2379/v3
+expect_opt_error "etcd prefix" "must start with '/'" --etcd http://198.18.0.1:2379 --etcd-prefix p
+expect_opt_error "etcd options without --etcd" 'need --etcd' --etcd-prefix /p
+
+cl_tls || exit 1
 cl_etcd_start || exit 1
 ok "etcd $(etcd --version | head -n1 | awk '{print $3}') listens in netns $CL_UL, port $CL_ETCD_PORT"
 
 dead=$(cl_free_port "$CL_UL")
-# n2 lists an endpoint nobody listens on first (failover), n3 reaches etcd over IPv6
+# n2 lists an endpoint nobody listens on first (failover), n3 reaches etcd over IPv6 with TLS
+# and a client certificate
+N3_TLS=(--etcd-cacert "$CL_TLS/ca.crt" --etcd-cert "$CL_TLS/client.crt" --etcd-key "$CL_TLS/client.key")
 cl_daemon_start 1 "http://198.18.0.1:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s &&
 	cl_daemon_start 2 "http://198.18.0.1:$dead,http://198.18.0.1:$CL_ETCD_PORT" \
 		--etcd-lease-ttl ${TTL}s &&
-	cl_daemon_start 3 "http://[fd00:ff::1]:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s || exit 1
+	cl_daemon_start 3 "https://[fd00:ff::1]:$CL_ETCD_TLS_PORT" "${N3_TLS[@]}" \
+		--etcd-lease-ttl ${TTL}s || exit 1
 if wait_for 5 nodes_ready 1 3; then
-	ok "n1 sees three live nodes (n2 through its second endpoint, n3 over IPv6)"
+	ok "n1 sees three live nodes (n2 through its second endpoint, n3 over IPv6 and TLS)"
 else
 	bad "n1 does not see three nodes: $(pwn 1 get nodes 2>&1)"
 fi
@@ -219,7 +242,8 @@ expect_out "apply returns without the dead node" 'configured' \
 nsenter --net="/run/netns/$CL_PREFIX-n3" "$PW_DAEMON" --uninstall \
 	--bpffs "/sys/fs/bpf/podwall-$CL_TAG-$CL_RUN-n3" --cgroup-root "$CL_CGROOT/n3" \
 	2>>"$CL_WORK/n3.log"
-cl_daemon_start 3 "http://[fd00:ff::1]:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s || exit 1
+cl_daemon_start 3 "https://[fd00:ff::1]:$CL_ETCD_TLS_PORT" "${N3_TLS[@]}" \
+	--etcd-lease-ttl ${TTL}s || exit 1
 if wait_for 5 nodes_ready 2 3; then ok "n3 is back"; else bad "n3 is not back: $(pwn 2 get nodes)"; fi
 expect_probe ok c3 tcp "$CL_IP_b2" 8080
 # --- identities agree, also on a node that joined afresh after all that history: flow

@@ -246,6 +246,55 @@ out:
 	return err;
 }
 
+/* "URL,URL": each checked and normalised into *urls (malloc'ed), at least one */
+static int endpoints_parse(const char *endpoints, char ***urls, size_t *n_urls, char *why,
+			   size_t why_len)
+{
+	char *list = strdup(endpoints), *tok, *save = NULL;
+	int err = -ENOMEM;
+
+	*urls = NULL;
+	*n_urls = 0;
+	if (!list)
+		return -ENOMEM;
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char **nv = realloc(*urls, (*n_urls + 1) * sizeof(*nv));
+
+		if (!nv)
+			goto out;
+		*urls = nv;
+		err = url_check(tok, &nv[*n_urls], why, why_len);
+		if (err)
+			goto out;
+		(*n_urls)++;
+	}
+	err = 0;
+	if (!*n_urls) {
+		snprintf(why, why_len, "--etcd: no endpoint in \"%s\"", endpoints);
+		err = -EINVAL;
+	}
+out:
+	free(list);
+	return err;
+}
+
+int pw_etcd_check_endpoints(const char *endpoints, char *why, size_t why_len)
+{
+	char **urls = NULL;
+	size_t n = 0;
+	int err;
+
+	if (!endpoints || !*endpoints) {
+		snprintf(why, why_len, "--etcd: no endpoint");
+		return -EINVAL;
+	}
+	err = endpoints_parse(endpoints, &urls, &n, why, why_len);
+	for (size_t i = 0; i < n; i++)
+		free(urls[i]);
+	free(urls);
+	return err;
+}
+
 const char *pw_etcd_endpoint(const struct pw_etcd *e)
 {
 	return e->urls[e->cur_url % e->n_urls];
@@ -663,7 +712,6 @@ void pw_etcd_dispatch(struct pw_etcd *e)
 int pw_etcd_new(const struct pw_etcd_opts *opts, struct pw_etcd **out, char *why, size_t why_len)
 {
 	struct pw_etcd *e;
-	char *list = NULL, *tok, *save = NULL;
 	int err = -ENOMEM;
 
 	*out = NULL;
@@ -683,25 +731,9 @@ int pw_etcd_new(const struct pw_etcd_opts *opts, struct pw_etcd **out, char *why
 	pthread_mutex_init(&e->mu, NULL);
 	e->results_tail = &e->results;
 	e->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
-	list = strdup(opts->endpoints);
-	if (!list)
+	err = endpoints_parse(opts->endpoints, &e->urls, &e->n_urls, why, why_len);
+	if (err)
 		goto fail;
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char **nv = realloc(e->urls, (e->n_urls + 1) * sizeof(*nv));
-
-		if (!nv)
-			goto fail;
-		e->urls = nv;
-		err = url_check(tok, &e->urls[e->n_urls], why, why_len);
-		if (err)
-			goto fail;
-		e->n_urls++;
-	}
-	err = -EINVAL;
-	if (!e->n_urls) {
-		snprintf(why, why_len, "--etcd: no endpoint in \"%s\"", opts->endpoints);
-		goto fail;
-	}
 	err = -ENOMEM;
 	if ((opts->cacert && !(e->cacert = strdup(opts->cacert))) ||
 	    (opts->cert && !(e->cert = strdup(opts->cert))) ||
@@ -719,11 +751,9 @@ int pw_etcd_new(const struct pw_etcd_opts *opts, struct pw_etcd **out, char *why
 	if (err)
 		goto fail;
 	e->started = true;
-	free(list);
 	*out = e;
 	return 0;
 fail:
-	free(list);
 	pw_etcd_free(e);
 	return err;
 }

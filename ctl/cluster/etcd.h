@@ -35,6 +35,9 @@ struct pw_etcd_opts {
  */
 typedef void (*pw_etcd_cb)(void *ctx, int err, json_object *resp, const char *msg);
 
+/* Check a --etcd list without starting anything: 0, or -EINVAL and *why naming the bad URL. */
+int pw_etcd_check_endpoints(const char *endpoints, char *why, size_t why_len);
+
 /* Checks every URL (-EINVAL and *why naming the bad one) and starts the client thread. */
 int pw_etcd_new(const struct pw_etcd_opts *opts, struct pw_etcd **out, char *why, size_t why_len);
 void pw_etcd_free(struct pw_etcd *e);

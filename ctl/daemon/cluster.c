@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "daemon.h"
+#include "etcd.h"
 
 static void cluster_ready(struct daemon *d, struct watch *w, uint32_t events)
 {
@@ -22,6 +23,39 @@ void cluster_reply(void *ctx, json_object *res)
 	struct client *cl = ctx;
 
 	client_send(cl->d, cl, res);
+}
+
+/* The cluster options, checked before anything is touched (exit status 2 as for the others). */
+int cluster_options_check(struct daemon *d)
+{
+	const struct pw_cluster_opts *o = &d->cluster_opts;
+	char why[512];
+
+	if (!o->endpoints) {
+		if (o->prefix || o->cacert || o->cert || o->key || o->lease_ttl_s) {
+			fprintf(stderr, "podwalld: --etcd-prefix, --etcd-cacert, --etcd-cert, "
+					"--etcd-key and --etcd-lease-ttl need --etcd\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (pw_etcd_check_endpoints(o->endpoints, why, sizeof(why))) {
+		fprintf(stderr, "podwalld: %s\n", why);
+		return -EINVAL;
+	}
+	if (o->prefix && (o->prefix[0] != '/' || strlen(o->prefix) > 200)) {
+		fprintf(stderr, "podwalld: --etcd-prefix \"%s\": must start with '/' (at most 200 "
+				"bytes)\n",
+			o->prefix);
+		return -EINVAL;
+	}
+	if (!d->node_name[0] || strchr(d->node_name, '/')) {
+		fprintf(stderr, "podwalld: --node-name \"%s\": cluster mode needs a node name "
+				"without '/'\n",
+			d->node_name);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int cluster_start(struct daemon *d)

@@ -291,6 +291,7 @@ void sd_notify_msg(const char *msg);
 void sig_ready(struct daemon *d, struct watch *w, uint32_t events);
 
 /* cluster.c */
+int cluster_options_check(struct daemon *d);
 int cluster_start(struct daemon *d);
 void cluster_reply(void *ctx, json_object *res);
 

@@ -374,5 +374,5 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		fprintf(stderr, "podwalld: unexpected argument \"%s\"\n", argv[optind]);
 		return -EINVAL;
 	}
-	return 0;
+	return cluster_options_check(d);
 }
