@@ -1,8 +1,15 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # shellcheck shell=bash
 #
-# What the cluster-mode tests share: counting and reporting, cleanup on every path (sourced
-# after cluster_topology.sh; sets the EXIT trap), and the checks they make.
+# What the cluster-mode tests share: their arguments (PODWALLD PODWALL PWPROBE), the topology
+# (cluster_topology.sh), counting and reporting, cleanup on every path (sets the EXIT trap),
+# and the checks they make. Sourced with the test's arguments.
+
+PW_DAEMON=$(realpath "$1")
+PW_CLI=$(realpath "$2")
+PW_PROBE=$(realpath "$3")
+# shellcheck source=cluster_topology.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cluster_topology.sh"
 
 pass=0
 fail=0

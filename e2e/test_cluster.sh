@@ -11,14 +11,8 @@
 # usage: test_cluster.sh PODWALLD PODWALL PWPROBE       (root; ends with "N passed, N failed")
 set -u
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=cluster_topology.sh
-. "$here/cluster_topology.sh"
 # shellcheck source=cluster_tests.sh
-. "$here/cluster_tests.sh"
+. "$(dirname "$0")/cluster_tests.sh" "$@"
 
 # leases: short, so a dead node is forgotten quickly; long enough that a 1 s freeze (the
 # --timeout case) never expires one, even on a loaded machine

@@ -13,14 +13,8 @@
 # usage: test_cluster_conformance.sh PODWALLD PODWALL PWPROBE   (root; "N passed, N failed")
 set -u
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=cluster_topology.sh
-. "$here/cluster_topology.sh"
 # shellcheck source=cluster_tests.sh
-. "$here/cluster_tests.sh"
+. "$(dirname "$0")/cluster_tests.sh" "$@"
 
 PODS=(xa xb xc ya yb yc za zb zc)
 declare -A HOME=([xa]=1 [yc]=1 [zb]=1 [xb]=2 [ya]=2 [zc]=2 [xc]=3 [yb]=3 [za]=3)
