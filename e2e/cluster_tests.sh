@@ -1,26 +1,16 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # shellcheck shell=bash
 #
-# What the cluster-mode tests share: their arguments (PODWALLD PODWALL PWPROBE), the topology
-# (cluster_topology.sh), counting and reporting, cleanup on every path (sets the EXIT trap),
-# and the checks they make. Sourced with the test's arguments.
+# What the cluster-mode tests share: testlib.sh (arguments, counting, cleanup on every path,
+# probes) over the three-node topology (cluster_topology.sh) instead of the single node, and
+# the checks they make. Sourced with the test's arguments.
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
+# shellcheck source=testlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh" "$@"
 # shellcheck source=cluster_topology.sh
 . "$(dirname "${BASH_SOURCE[0]}")/cluster_topology.sh"
 
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
+# testlib.sh's, for three nodes and an etcd instead of one node
 finish() {
 	local left
 
@@ -40,37 +30,11 @@ finish() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
-on_exit() {
-	local rc=$1
+topo_probe() { cl_probe "$@"; }
 
-	trap '' PIPE HUP INT TERM
-	finish || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "$(basename "$0"): needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
-for t in etcd etcdctl jq; do
-	command -v "$t" >/dev/null || { echo "$(basename "$0"): $t is missing (scripts/deps.sh)" >&2; exit 1; }
+for t in etcd etcdctl jq openssl; do
+	command -v "$t" >/dev/null || { echo "$E2E_NAME: $t is missing (scripts/deps.sh)" >&2; exit 1; }
 done
-
-expect_probe() {
-	local want=$1 from=$2 got
-
-	shift 2
-	got=$(cl_probe "$from" "$@" 500)
-	if [ "$got" = "$want" ]; then
-		ok "$from -> $2:$3/$1 $want"
-	else
-		bad "$from -> $2:$3/$1: expected $want, got '$got'"
-	fi
-}
 
 expect_out() {
 	local what=$1 pat=$2 out

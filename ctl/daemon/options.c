@@ -46,6 +46,7 @@ static void usage(FILE *f)
 		"                       TLS to etcd: CA bundle, client certificate and key\n"
 		"  --etcd-lease-ttl DUR this node's lease: a node silent this long is dead to\n"
 		"                       the others and its pods leave their maps (default 10s)\n"
+		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --perf-pages N       event ring pages per CPU, a power of two (default 64)\n"
 		"  --ct-sweep-interval DUR\n"
 		"                       how often expired flows are removed and their flow_end\n"
@@ -187,6 +188,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		O_ETCD_CERT,
 		O_ETCD_KEY,
 		O_ETCD_TTL,
+		O_METRICS,
 	};
 	static const struct option opts[] = {
 		{"manifests", required_argument, NULL, O_MANIFESTS},
@@ -204,6 +206,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		{"perf-pages", required_argument, NULL, O_PERF_PAGES},
 		{"ct-sweep-interval", required_argument, NULL, O_SWEEP},
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
+		{"metrics-addr", required_argument, NULL, O_METRICS},
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"etcd", required_argument, NULL, O_ETCD},
 		{"etcd-prefix", required_argument, NULL, O_ETCD_PREFIX},
@@ -325,6 +328,15 @@ int parse_args(struct daemon *d, int argc, char **argv)
 			break;
 		case O_CT_TIMEOUT:
 			err = opt_ct_timeouts(optarg, &d->cto);
+			break;
+		case O_METRICS:
+			err = metrics_check_addr(optarg);
+			if (err)
+				fprintf(stderr,
+					"podwalld: --metrics-addr \"%s\": expected HOST:PORT or "
+					"[IPV6]:PORT (127.0.0.1:9464)\n",
+					optarg);
+			d->metrics.addr = optarg;
 			break;
 		case O_MANIFESTS:
 			d->manifests = optarg;

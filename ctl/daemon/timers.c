@@ -20,6 +20,7 @@ void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-err));
 	if (d->cluster)
 		pw_cluster_tick(d->cluster);
+	metrics_tick(d);
 	if (++d->ticks % TICKS_PER_S)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
