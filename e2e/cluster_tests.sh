@@ -36,41 +36,6 @@ for t in etcd etcdctl jq openssl; do
 	command -v "$t" >/dev/null || { echo "$E2E_NAME: $t is missing (scripts/deps.sh)" >&2; exit 1; }
 done
 
-expect_out() {
-	local what=$1 pat=$2 out
-
-	shift 2
-	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
-		ok "$what"
-	else
-		bad "$what: /$pat/ not in: $out"
-	fi
-}
-
-# expect_fail WHAT PATTERN CMD...: CMD fails and says PATTERN
-expect_fail() {
-	local what=$1 pat=$2 out
-
-	shift 2
-	if ! out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
-		ok "$what"
-	else
-		bad "$what: expected a failure saying /$pat/, got: $out"
-	fi
-}
-
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-	local s=$1 i
-
-	shift
-	for i in $(seq $((s * 20))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 nodes_ready() { # NODE COUNT: NODE's daemon sees COUNT live nodes
 	[ "$(pwn "$1" get nodes -o json | jq '[.items[] | select(.status == "Ready")] | length')" = "$2" ]
 }

@@ -23,19 +23,6 @@ cl_pod a1 1 1 && cl_pod b2 2 1 && cl_pod c3 3 1 && cl_pod a4 1 2 || exit 1
 for p in a1 b2 c3 a4; do
 	cl_serve $p 8080 || exit 1
 done
-# expect_opt_error WHAT PATTERN ARGS...: refused before anything is touched (exit 2)
-expect_opt_error() {
-	local what=$1 pat=$2 out rc
-
-	shift 2
-	out=$(timeout 10 "$PW_DAEMON" --bpffs /nonexistent/podwall-opt-test "$@" 2>&1)
-	rc=$?
-	if [ "$rc" = 2 ] && grep -qE -- "$pat" <<<"$out"; then
-		ok "option error: $what"
-	else
-		bad "option error: $what: rc=$rc, /$pat/ not in: $out"
-	fi
-}
 expect_opt_error "etcd URL scheme" 'ftp://198.18.0.1:1": the scheme must be http or https' \
 	--etcd http://198.18.0.1:2379,ftp://198.18.0.1:1
 expect_opt_error "etcd URL path" 'an endpoint has no path' --etcd http://198.18.0.1:2379/v3
