@@ -23,6 +23,7 @@
 #   perf/flows.md               bench/flows/run.sh --markdown (flow logs), when it is built
 #   perf/cpscale.md             control-plane scale: its owner's hand-written head, then
 #                               bench/bench_ctl --markdown (regenerated when bench_ctl builds)
+#   perf/cluster.md             bench/cluster/run.sh --markdown (cluster mode, three nodes, etcd)
 #   perf/peers.md, perf/*.png   bench/peers/run.sh: against no enforcement and iptables+ipset
 set -euo pipefail
 
@@ -244,6 +245,20 @@ elif [ "$ctl_state" = broken ]; then
 	rm -f "$parts/cpscale.log"
 fi
 
+if [ -f "$top/bench/cluster/run.sh" ] && has_target pwgen && has_target podwalld; then
+	if opt_build podwalld podwall pwprobe pwgen; then
+		log "cluster mode: apply to enforced on three nodes with etcd (bench/cluster/run.sh)"
+		cl_args=()
+		[ "$quick" = 1 ] && cl_args=(--quick)
+		run_part cluster 900 bash "$top/bench/cluster/run.sh" --build "$build" "${cl_args[@]}" \
+			--markdown "$parts/cluster.md.new"
+	else
+		echo "its programs (podwalld, podwall, pwprobe, pwgen) did not build" >"$parts/cluster.log"
+		part_failed cluster bench/cluster/run.sh "not built" "$parts/cluster.log"
+		rm -f "$parts/cluster.log"
+	fi
+fi
+
 if [ "$do_peers" = 1 ]; then
 	log "against no enforcement and iptables+ipset (bench/peers/run.sh)"
 	peer_args=()
@@ -308,6 +323,8 @@ section() { # part-file fallback-heading fallback-text
 	[ -f "$parts/flows.md" ] && section "$parts/flows.md" "## Flow logs: kernel to file" ""
 	section "$parts/cpscale.md" "## Control-plane scale" \
 		"Not measured yet: the control-plane scale benchmark (\`bench/cpscale\`, \`build/bench/bench_ctl\`) is not built in this tree."
+	section "$parts/cluster.md" "## Cluster mode: apply to enforced on every node" \
+		"Not measured yet (\`bench/cluster/run.sh\`)."
 	section "$parts/peers.md" "## Against iptables+ipset" "Not measured yet (\`bench/peers/run.sh\`)."
 } >>"$tmp"
 mv "$tmp" "$page"

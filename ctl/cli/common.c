@@ -28,14 +28,18 @@ struct help {
 };
 
 static const struct help helps[] = {
-	{"apply", "-f FILE|DIR|- [-f ...]",
+	{"apply", "-f FILE|DIR|- [-f ...] [--timeout DUR]",
 	 "Create or update the objects of the manifests (Namespace, Pod, NetworkPolicy, List).\n"
-	 "Returns once the change is enforced in the kernel.\n\n"
-	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"delete", "-f FILE|DIR|- [-f ...]",
+	 "Returns once the change is enforced in the kernel; in cluster mode, once every live\n"
+	 "node enforces it.\n\n"
+	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"
+	 "  --timeout DUR   cluster mode: fail after DUR naming the nodes that do not\n"
+	 "                  enforce the change yet (default 30s)\n"},
+	{"delete", "-f FILE|DIR|- [-f ...] [--timeout DUR]",
 	 "Delete the objects the manifests name (kind, namespace, name).\n\n"
-	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"get", "namespaces|pods|networkpolicies|identities|quarantines [NAME] [-n NS|-A] [-o FMT]",
+	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"
+	 "  --timeout DUR   cluster mode: as apply's\n"},
+	{"get", "namespaces|pods|networkpolicies|identities|quarantines|nodes [NAME] [-n NS|-A] [-o FMT]",
 	 "List objects as a table.\n\n"
 	 "  -n, --namespace NS      the namespace (default \"default\")\n"
 	 "  -A, --all-namespaces    every namespace\n"

@@ -48,6 +48,14 @@ static const struct column q_cols[] = {
 	{"REASON", "reason"},	    {"DNS", "allowDns", true}, {NULL},
 };
 
+static const struct column node_cols[] = {
+	{"NAME", "name"},
+	{"STATUS", "status"},
+	{"REVISION", "revision"},
+	{"LAG", "lag"},
+	{NULL},
+};
+
 static const struct column id_cols[] = {
 	{"IDENTITY", "identity|id"},
 	{"NAMESPACE", "namespace"},
@@ -66,6 +74,7 @@ static const struct resource resources[] = {
 	 np_cols},
 	{{"identities", "identity", "id", "ids"}, "identities", false, id_cols},
 	{{"quarantines", "quarantine", "q"}, "quarantines", false, q_cols},
+	{{"nodes", "node", "no"}, "nodes", false, node_cols},
 };
 
 static const struct resource *find_resource(const char *s)
@@ -123,7 +132,7 @@ int cmd_get(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		errorf("you must specify the type of resource to get: namespaces, pods, "
-		       "networkpolicies, identities, quarantines");
+		       "networkpolicies, identities, quarantines, nodes");
 		return 1;
 	}
 	r = find_resource(argv[optind]);

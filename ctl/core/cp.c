@@ -146,6 +146,7 @@ int pw_cp_new(const struct pw_cp_opts *opts, struct pw_cp **out)
 	if (!cp)
 		return -ENOMEM;
 	pw_state_init(&cp->st);
+	cp->st.ids.derived = opts->derived_ids;
 	cp->dp = opts->dp;
 	cp->log = opts->log;
 	cp->log_ctx = opts->log_ctx;

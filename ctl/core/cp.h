@@ -29,6 +29,8 @@ struct pw_cp_opts {
 	void *log_ctx;
 	/* cgroup v2 directory pods' podwall.io/cgroup paths are relative to (for cgroup ids) */
 	const char *cgroup_root;
+	/* cluster mode: identity numbers derived from the labels, equal on every node */
+	bool derived_ids;
 };
 
 /*
