@@ -40,6 +40,6 @@ nodes_ready() { # NODE COUNT: NODE's daemon sees COUNT live nodes
 	[ "$(pwn "$1" get nodes -o json | jq '[.items[] | select(.status == "Ready")] | length')" = "$2" ]
 }
 pods_seen() { # NODE: names of the pods NODE's core holds
-	pwn "$1" get pods -A -o json | jq -r '[.items[].name] | sort | join(",")'
+	pwn "$1" get pods -A -o json | jq -r '[.items[].metadata.name] | sort | join(",")'
 }
 
