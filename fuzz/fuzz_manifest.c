@@ -14,6 +14,7 @@
 #include "cp.h"
 #include "k8sobj.h"
 #include "parse.h"
+#include "views.h"
 
 static void check_roundtrip(json_object *items)
 {
