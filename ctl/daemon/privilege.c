@@ -64,6 +64,15 @@ out:
 	return err;
 }
 
+/* LeakSanitizer stops the world with ptrace: sanitizer builds leave it allowed */
+#if defined(__SANITIZE_ADDRESS__)
+#define PW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PW_ASAN 1
+#endif
+#endif
+
 /* What a running daemon never calls; each refused with EPERM. */
 static const char *const denied[] = {
 	/* kernel code and the machine itself */
@@ -75,7 +84,7 @@ static const char *const denied[] = {
 	"mount", "umount2", "pivot_root", "chroot", "setns", "unshare", "fsopen", "fsmount",
 	"fsconfig", "fspick", "move_mount", "open_tree", "mount_setattr",
 	/* other processes (ptrace stays for LeakSanitizer's stop-the-world in sanitizer builds) */
-#ifndef __SANITIZE_ADDRESS__
+#ifndef PW_ASAN
 	"ptrace",
 #endif
 	"process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",

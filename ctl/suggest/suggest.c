@@ -1000,7 +1000,8 @@ int pw_suggest_build(struct pw_suggest *s, json_object **out, pw_suggest_warn_fn
 
 	if (!arr)
 		return -ENOMEM;
-	qsort(s->unl, s->n_unl, sizeof(*s->unl), strpp_cmp);
+	if (s->n_unl > 1) /* NULL when empty: qsort needs an array (UBSan) */
+		qsort(s->unl, s->n_unl, sizeof(*s->unl), strpp_cmp);
 	for (size_t u = 0; warn && u < s->n_unl; u++) {
 		char msg[600];
 
