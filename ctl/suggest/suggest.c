@@ -1011,8 +1011,10 @@ int pw_suggest_build(struct pw_suggest *s, json_object **out, pw_suggest_warn_fn
 			 s->unl[u]);
 		warn(ctx, msg);
 	}
-	qsort(s->wls, s->n_wls, sizeof(*s->wls), wl_sort);
-	qsort(s->ents, s->n_ents, sizeof(*s->ents), ent_sort);
+	if (s->n_wls > 1)
+		qsort(s->wls, s->n_wls, sizeof(*s->wls), wl_sort);
+	if (s->n_ents > 1)
+		qsort(s->ents, s->n_ents, sizeof(*s->ents), ent_sort);
 	err = name_workloads(s);
 	if (err)
 		goto fail;
