@@ -17,34 +17,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cnibind_int.h"
 #include "compile.h"
 #include "cp.h"
+#include "cp_int.h"
 #include "reconcile.h"
 #include "store.h"
 
-struct pw_cp {
-	struct pw_dp *dp;
-	pw_log_fn log;
-	void *log_ctx;
-	char *cgroup_root;
-	struct pw_state st;
-	struct pw_desired cur; /* what the maps hold */
-	bool written;	       /* cur is our own compile result (else read back at start) */
-	bool hold;
-	struct pw_stray_ep *strays;
-	size_t n_strays;
-	/* endpoints found in the pinned maps at start: pods that come back keep their ep_id */
-	struct pw_endpoint *rec_eps;
-	size_t n_rec_eps;
-	uint64_t mark;
-	uint64_t syncs, sync_failures;
-	struct pw_rstats last;
-	char cookie_buf[512];
-};
 
-static void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
+void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -190,6 +171,7 @@ void pw_cp_free(struct pw_cp *cp)
 {
 	if (!cp)
 		return;
+	pw_binds_clear(&cp->binds);
 	pw_state_clear(&cp->st);
 	pw_desired_clear(&cp->cur);
 	free(cp->strays);
@@ -263,6 +245,8 @@ static int cp_sync(struct pw_cp *cp)
 	cp->syncs++;
 	resolve_pods(cp);
 	err = pw_compile(&cp->st, cp->written ? &cp->cur : NULL, &next);
+	if (!err)
+		err = pw_binds_failclosed(&cp->binds, &cp->st, &next);
 	if (err)
 		goto undo_store;
 	if (cp->dp) {
@@ -326,8 +310,7 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 	return err;
 }
 
-/* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
-static int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
+int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
 {
 	if (err) {
 		pw_state_rollback_to(&cp->st, mark);
@@ -356,6 +339,8 @@ static int put_all(struct pw_cp *cp, const char *source, struct pw_manifest *m,
 			continue; /* moved out already */
 		snprintf(ns, sizeof(ns), "%s", pw_obj_ns(o));
 		snprintf(name, sizeof(name), "%s", pw_obj_name(o));
+		if (k == PW_KIND_POD)
+			pw_binds_overlay(&cp->binds, &o->u.pod);
 		err = pw_state_put(&cp->st, o, source);
 		if (err) {
 			diag_add(diags, o, "cannot store: %s", strerror(-err));
@@ -364,6 +349,8 @@ static int put_all(struct pw_cp *cp, const char *source, struct pw_manifest *m,
 		so = pw_state_find(&cp->st, k, ns, name);
 		if (so)
 			so->mark = cp->mark;
+		if (so && k == PW_KIND_POD)
+			pw_binds_after_put(&cp->binds, so);
 	}
 	return 0;
 }
@@ -474,6 +461,8 @@ int pw_cp_link_event(struct pw_cp *cp, const char *ifname, uint32_t ifindex)
 			changed = true;
 		}
 	}
+	if (pw_binds_link_event(&cp->binds, ifname, ifindex))
+		changed = true;
 	if (!changed)
 		return 0;
 	mark = cp->st.n_log;
@@ -698,6 +687,8 @@ int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_objec
 		}
 		json_object_array_add(arr, o);
 	}
+	if (k == PW_KIND_POD)
+		pw_binds_get_pods(&cp->binds, &cp->st, ns, arr);
 	free(v);
 	*out = arr;
 	return 0;

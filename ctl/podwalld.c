@@ -40,6 +40,8 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include "cni.h"
+#include "cnibind.h"
 #include "cp.h"
 #include "flowfilter.h"
 #include "flowlog.h"
@@ -49,6 +51,8 @@
 
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
+/* podwall-cni's bindings (container -> pod), in --state-dir */
+#define CNI_BINDINGS_NAME "cni-bindings.json"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
 #define UNREAD_NAME	  "events-unread"  /* the no-reader event counter as last reported */
 #define CT_END_LOST_NAME  "flow-ends-lost" /* PW_METRIC_CT_END_LOST as last reported */
@@ -2230,6 +2234,16 @@ static json_object *handle(struct daemon *d, struct client *cl, const char *line
 	case PW_OP_FLOWS:
 		res = req_flows(d, cl, req);
 		break;
+	case PW_OP_BIND:
+	case PW_OP_UNBIND:
+	case PW_OP_CHECK: {
+		struct pw_cnid c = {d->cp, d->dp, pw_flowlog_on_flow_end, d->fl};
+		char ns[256];
+
+		res = pw_cnid_request(&c, op, req, ns);
+		pods_touch(d, ns[0] ? ns : NULL);
+		break;
+	}
 	default:
 		res = pw_proto_error(NULL, "unknown operation");
 		break;
@@ -2967,6 +2981,7 @@ static int run(struct daemon *d)
 	struct pw_cp_opts co = {.sz = sizeof(co), .log = lib_log, .log_ctx = "core: "};
 	struct pw_flowlog_opts fo = d->fo;
 	struct jrec *jv = NULL;
+	char path[PATH_MAX];
 	size_t jn = 0;
 	/* TICK_MS: event drain; each second the flow log's deny windows; the sweep less often */
 	struct itimerspec its = {.it_interval.tv_nsec = TICK_MS * 1000000L,
@@ -3063,6 +3078,11 @@ static int run(struct daemon *d)
 			 UNREAD_NAME);
 		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
 			 CT_END_LOST_NAME);
+		/* bindings before the journal: the pods it replays are overlaid */
+		snprintf(path, sizeof(path), "%s/%s", d->state_dir, CNI_BINDINGS_NAME);
+		err = pw_cp_binds_open(d->cp, path);
+		if (err)
+			dlog(PW_LOG_ERROR, "%s: %s", path, strerror(-err));
 		journal_load(d, true, &jv, &jn);
 	}
 	kcounters_start(d);

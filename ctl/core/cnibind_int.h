@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The binding table inside the core (cp.c calls these at its hooks; see cnibind.h).
+ */
+#ifndef PW_CTL_CNIBIND_INT_H
+#define PW_CTL_CNIBIND_INT_H
+
+#include <json-c/json.h>
+
+#include "compile.h"
+#include "store.h"
+
+struct pw_binding {
+	char *container_id, *ns, *name, *uid, *ifname, *netns;
+	char *cgroup; /* relative to --cgroup-root */
+	size_t n_ips;
+	struct pw_addr ips[PW_POD_MAX_IPS];
+	/* the Pod object's own status.podIPs, given back when the binding goes */
+	size_t n_orig_ips;
+	struct pw_addr orig_ips[PW_POD_MAX_IPS];
+	uint32_t ep_id;
+	uint32_t ifindex;
+	uint64_t cgroup_id;
+};
+
+struct pw_binds {
+	size_t n, cap;
+	struct pw_binding **v;
+	char *path; /* persistence file, or NULL */
+};
+
+void pw_binds_clear(struct pw_binds *bs);
+/* A Pod object about to enter the store: give it its binding's interface, cgroup and IPs. */
+void pw_binds_overlay(struct pw_binds *bs, struct pw_pod *pod);
+/* The pod just stored: it and its binding share one endpoint number. */
+void pw_binds_after_put(struct pw_binds *bs, struct pw_sobj *so);
+/* After a compile: the fail-closed endpoints of bindings without a Pod object. */
+int pw_binds_failclosed(const struct pw_binds *bs, const struct pw_state *st,
+			struct pw_desired *d);
+/* A link came or went: true when a fail-closed endpoint's ifindex changed. */
+bool pw_binds_link_event(struct pw_binds *bs, const char *ifname, uint32_t ifindex);
+/* `get pods` rows of bindings without a Pod object (ns NULL: all) */
+void pw_binds_get_pods(const struct pw_binds *bs, const struct pw_state *st, const char *ns,
+		       json_object *arr);
+
+#endif /* PW_CTL_CNIBIND_INT_H */
