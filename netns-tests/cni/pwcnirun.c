@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd, *conflist, *cid, *netns, *ifname, *args = "", *cgroup = NULL;
 	const char *cache_dir = NULL, *cni_path = NULL;
-	char cache[PATH_MAX], self[PATH_MAX], defpath[2 * PATH_MAX], *envp[8];
+	char cache[2 * PATH_MAX + 256], self[PATH_MAX], defpath[2 * PATH_MAX], *envp[8];
 	json_object *list, *plugins, *cached = NULL, *prev = NULL;
 	bool timing = false, add, del;
 	size_t n, k;
