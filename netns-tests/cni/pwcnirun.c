@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	n = json_object_array_length(plugins);
 	for (k = 0; k < n; k++) {
 		size_t idx = del ? n - 1 - k : k;
-		json_object *p = json_object_array_get_idx(plugins, idx), *conf, *v, *caps, *res;
+		json_object *p = json_object_array_get_idx(plugins, idx), *conf = NULL, *v, *caps, *res;
 		const char *type;
 		char *path, *out = NULL;
 		uint64_t us = 0;
