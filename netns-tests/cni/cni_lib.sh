@@ -10,8 +10,9 @@
 #
 # Needs: topology.sh sourced and topo_init done, PW_CNI (podwall-cni), PW_CNIRUN (pwcnirun).
 
-CNI_NET4=198.18.64.0/20
-CNI_NET6=fd00:64::/64
+# the pods' networks (a caller may set others before cni_init)
+CNI_NET4=${CNI_NET4:-198.18.64.0/20}
+CNI_NET6=${CNI_NET6:-fd00:64::/64}
 CNI_PLUGINS=/usr/lib/cni
 
 # cni_init: the node's cgroup root becomes a systemd-style slice (so both cgroupPath notations
@@ -42,6 +43,7 @@ cni_init() {
       "bridge": "$CNI_BRIDGE",
       "isGateway": true,
       "ipMasq": false,
+      "capabilities": {"ips": true},
       "ipam": {
         "type": "host-local",
         "dataDir": "$dir/ipam",
@@ -69,7 +71,8 @@ cni_run() {
 		--cache "$TOPO_WORK/cni/cache" "$@"
 }
 
-# cni_pod KEY NAMESPACE NAME NOTATION [CID]: a pod through CNI ADD. NOTATION: slice (systemd,
+# cni_pod KEY NAMESPACE NAME NOTATION [CID]: a pod through CNI ADD (CNI_IPS=A,B: the addresses
+# host-local must hand out, through runtimeConfig.ips). NOTATION: slice (systemd,
 # runc's slice:prefix:name), cgroupfs (/path), uid (no cgroupPath: found from K8S_POD_UID).
 # Sets TOPO_NS_KEY, TOPO_CG_KEY (the container's cgroup), CNI_CID_KEY, CNI_IP4_KEY,
 # CNI_IP6_KEY; the ADD result (or error) is in $CNI_OUT. Returns pwcnirun's status.
@@ -109,7 +112,7 @@ cni_pod() {
 	printf -v "CNI_PODCG_$key" '%s' "$podcg"
 	printf -v "CNI_CID_$key" '%s' "$cid"
 	args="IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$name;K8S_POD_INFRA_CONTAINER_ID=$cid;K8S_POD_UID=$uid"
-	CNI_OUT=$(cni_run ADD "$key" --args "$args" ${cgpath:+--cgroup "$cgpath"} ${CNI_RUN_OPTS:-})
+	CNI_OUT=$(cni_run ADD "$key" --args "$args" ${cgpath:+--cgroup "$cgpath"} ${CNI_IPS:+--ips "$CNI_IPS"})
 	rc=$?
 	printf -v "CNI_IP4_$key" '%s' "$(jq -r '[.ips[]?.address | select(contains(":") | not)][0] // empty | split("/")[0]' <<<"$CNI_OUT" 2>/dev/null)"
 	printf -v "CNI_IP6_$key" '%s' "$(jq -r '[.ips[]?.address | select(contains(":"))][0] // empty | split("/")[0]' <<<"$CNI_OUT" 2>/dev/null)"

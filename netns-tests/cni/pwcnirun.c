@@ -9,6 +9,7 @@
  *
  *   pwcnirun ADD|DEL|CHECK CONFLIST CONTAINERID NETNS IFNAME [options]
  *     --args K=V;K=V   CNI_ARGS             --cgroup PATH   runtimeConfig.cgroupPath
+ *     --ips A[,B]      runtimeConfig.ips (addresses host-local must hand out)
  *     --cni-path DIR   (default /usr/lib/cni:<dir of pwcnirun>)
  *     --cache DIR      cached results (default: the conflist's directory)
  *     --timing         one line per plugin on stderr: "timing TYPE USEC" (exec to exit)
@@ -104,7 +105,7 @@ static int exec_plugin(const char *path, char *const envp[], const char *conf, c
 
 int main(int argc, char **argv)
 {
-	const char *cmd, *conflist, *cid, *netns, *ifname, *args = "", *cgroup = NULL;
+	const char *cmd, *conflist, *cid, *netns, *ifname, *args = "", *cgroup = NULL, *ips = NULL;
 	const char *cache_dir = NULL, *cni_path = NULL;
 	char cache[2 * PATH_MAX + 256], self[PATH_MAX], defpath[2 * PATH_MAX], *envp[8];
 	json_object *list, *plugins, *cached = NULL, *prev = NULL;
@@ -129,6 +130,8 @@ int main(int argc, char **argv)
 			args = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--cgroup"))
 			cgroup = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--ips"))
+			ips = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--cni-path"))
 			cni_path = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--cache"))
@@ -198,6 +201,20 @@ int main(int argc, char **argv)
 
 			json_object_object_add(rc_obj, "cgroupPath", json_object_new_string(cgroup));
 			json_object_object_add(conf, "runtimeConfig", rc_obj);
+		}
+		if (ips && json_object_object_get_ex(p, "capabilities", &caps) &&
+		    json_object_object_get_ex(caps, "ips", &v) && json_object_get_boolean(v)) {
+			json_object *rc_obj, *arr = json_object_new_array();
+			char *copy = strdup(ips), *save = NULL, *tok;
+
+			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+				json_object_array_add(arr, json_object_new_string(tok));
+			free(copy);
+			if (!json_object_object_get_ex(conf, "runtimeConfig", &rc_obj)) {
+				rc_obj = json_object_new_object();
+				json_object_object_add(conf, "runtimeConfig", rc_obj);
+			}
+			json_object_object_add(rc_obj, "ips", arr);
 		}
 		if (add && prev)
 			json_object_object_add(conf, "prevResult", json_object_get(prev));
