@@ -130,7 +130,8 @@ static const char *jstr(json_object *o, const char *key)
 {
 	json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -196,7 +197,8 @@ static int host_side(json_object *prev, const char *ifname, int *host, int *pod,
 			continue;
 		if (found >= 0) {
 			snprintf(why, why_len,
-				 "prevResult lists two host-side interfaces (%s and %s): cannot tell "
+				 "prevResult lists two host-side interfaces (%s and %s): cannot "
+				 "tell "
 				 "which is the pod's",
 				 jstr(json_object_array_get_idx(ifs, (size_t)found), "name"), name);
 			return -EINVAL;
@@ -286,7 +288,7 @@ static int daemon_call(const char *sock, json_object *req, bool must, json_objec
 	err = pw_proto_response(resp, &res, &msg, &diags);
 	if (err == -EREMOTEIO) {
 		int c = json_object_object_get_ex(resp, "code", &code) ? json_object_get_int(code)
-									 : CNI_E_CONFIG;
+								       : CNI_E_CONFIG;
 
 		rc = fail(c, NULL, "podwalld: %s", msg ?: "refused");
 	} else if (err) {
@@ -314,8 +316,9 @@ int main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	if (!cmd)
-		return fail(CNI_E_ENV, NULL, "CNI_COMMAND is not set: podwall-cni is run by a "
-					     "container runtime (see examples/cni/)");
+		return fail(CNI_E_ENV, NULL,
+			    "CNI_COMMAND is not set: podwall-cni is run by a "
+			    "container runtime (see examples/cni/)");
 	if (!strcmp(cmd, "VERSION")) {
 		printf("{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\"]}\n");
 		return 0;
@@ -328,8 +331,9 @@ int main(int argc, char **argv)
 			    cmd);
 	in = read_stdin(&len);
 	if (!in)
-		return fail(CNI_E_IO, NULL, "cannot read the network configuration from stdin "
-					    "(at most 1 MiB)");
+		return fail(CNI_E_IO, NULL,
+			    "cannot read the network configuration from stdin "
+			    "(at most 1 MiB)");
 	conf = json_tokener_parse_verbose(in, &jerr);
 	free(in);
 	if (!conf || !json_object_is_type(conf, json_type_object)) {
@@ -350,8 +354,9 @@ int main(int argc, char **argv)
 	}
 	sock = jstr(conf, "socket");
 	if (json_object_object_get_ex(conf, "socket", &rc_obj) && !sock) {
-		rc = fail(CNI_E_CONFIG, NULL, "\"socket\" must be a string: podwalld's control "
-					      "socket path");
+		rc = fail(CNI_E_CONFIG, NULL,
+			  "\"socket\" must be a string: podwalld's control "
+			  "socket path");
 		goto out;
 	}
 	sock = sock ?: PW_SOCKET_DEFAULT;

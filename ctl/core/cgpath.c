@@ -68,7 +68,8 @@ int pw_cgpath_expand(const char *cgroup_path, char *out, size_t len, char *why, 
 	}
 	if (cgroup_path[0] == '/') {
 		if (strstr(cgroup_path, "/../") || strstr(cgroup_path, "/./") ||
-		    (strlen(cgroup_path) >= 3 && !strcmp(cgroup_path + strlen(cgroup_path) - 3, "/.."))) {
+		    (strlen(cgroup_path) >= 3 &&
+		     !strcmp(cgroup_path + strlen(cgroup_path) - 3, "/.."))) {
 			snprintf(why, why_len, "cgroupPath \"%s\" may not hold '.' or '..'",
 				 cgroup_path);
 			return -EINVAL;
@@ -155,8 +156,8 @@ static int find_uid(char *buf, size_t len, size_t at, const char *n1, const char
 	return found;
 }
 
-int pw_cgpath_resolve(const char *mount, const char *root, const char *cgroup_path,
-		      const char *uid, char *rel, size_t rel_len, char *why, size_t why_len)
+int pw_cgpath_resolve(const char *mount, const char *root, const char *cgroup_path, const char *uid,
+		      char *rel, size_t rel_len, char *why, size_t why_len)
 {
 	char sub[PATH_MAX], abs[PATH_MAX], rroot[PATH_MAX], rabs[PATH_MAX];
 	size_t rl;
@@ -186,7 +187,8 @@ int pw_cgpath_resolve(const char *mount, const char *root, const char *cgroup_pa
 
 		if (!uid || !*uid || strlen(uid) > 64 || strchr(uid, '/')) {
 			snprintf(why, why_len,
-				 "no runtimeConfig.cgroupPath and no usable K8S_POD_UID in CNI_ARGS: "
+				 "no runtimeConfig.cgroupPath and no usable K8S_POD_UID in "
+				 "CNI_ARGS: "
 				 "cannot find the pod's cgroup");
 			return -EINVAL;
 		}
@@ -205,10 +207,11 @@ int pw_cgpath_resolve(const char *mount, const char *root, const char *cgroup_pa
 	}
 	rl = strlen(rroot);
 	if (strncmp(rabs, rroot, rl) || rabs[rl] != '/' || !rabs[rl + 1]) {
-		snprintf(why, why_len,
-			 "the pod cgroup %s is not below the daemon's --cgroup-root %s: its sockets "
-			 "would not be judged",
-			 rabs, root);
+		snprintf(
+			why, why_len,
+			"the pod cgroup %s is not below the daemon's --cgroup-root %s: its sockets "
+			"would not be judged",
+			rabs, root);
 		return -EXDEV;
 	}
 	if (strlen(rabs + rl + 1) >= rel_len)

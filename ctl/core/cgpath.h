@@ -33,7 +33,7 @@ int pw_cgroup2_mount(char *out, size_t len);
  * pod<uid with '_' for '-'>.slice, at most four levels down). mount: the cgroup2 mount.
  * -EINVAL (bad notation), -ENOENT (no such cgroup), -EXDEV (not below root), with why set.
  */
-int pw_cgpath_resolve(const char *mount, const char *root, const char *cgroup_path,
-		      const char *uid, char *rel, size_t rel_len, char *why, size_t why_len);
+int pw_cgpath_resolve(const char *mount, const char *root, const char *cgroup_path, const char *uid,
+		      char *rel, size_t rel_len, char *why, size_t why_len);
 
 #endif /* PW_CTL_CGPATH_H */

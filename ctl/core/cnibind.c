@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #define _GNU_SOURCE
 /*
- * CNI bindings in the core: the table, the overlay of bound Pod objects, the fail-closed
- * endpoints of bindings whose Pod object is unknown, persistence, and the ADD/DEL/CHECK
- * transactions (cnibind.h).
+ * CNI bindings in the core: the ADD/DEL/CHECK transactions and persistence (cnibind.h);
+ * the table itself, the overlay and the fail-closed endpoints are in binds.c.
  *
  * A bind or unbind is one core transaction: the binding table changes, the bound Pod object
  * (if any) is re-stored with or without the binding's fields (so the store's undo log and the
@@ -26,368 +25,6 @@
 
 #define BINDS_VERSION 1
 
-/* --- the table -------------------------------------------------------------------------------- */
-
-static void binding_free(struct pw_binding *b)
-{
-	if (!b)
-		return;
-	free(b->container_id);
-	free(b->ns);
-	free(b->name);
-	free(b->uid);
-	free(b->ifname);
-	free(b->netns);
-	free(b->cgroup);
-	free(b);
-}
-
-void pw_binds_clear(struct pw_binds *bs)
-{
-	size_t i;
-
-	for (i = 0; i < bs->n; i++)
-		binding_free(bs->v[i]);
-	free(bs->v);
-	free(bs->path);
-	memset(bs, 0, sizeof(*bs));
-}
-
-static struct pw_binding *by_id(const struct pw_binds *bs, const char *cid)
-{
-	size_t i;
-
-	for (i = 0; i < bs->n; i++) {
-		if (!strcmp(bs->v[i]->container_id, cid))
-			return bs->v[i];
-	}
-	return NULL;
-}
-
-static struct pw_binding *by_pod(const struct pw_binds *bs, const char *ns, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < bs->n; i++) {
-		if (!strcmp(bs->v[i]->ns, ns) && !strcmp(bs->v[i]->name, name))
-			return bs->v[i];
-	}
-	return NULL;
-}
-
-static int binds_insert(struct pw_binds *bs, struct pw_binding *b)
-{
-	if (bs->n == bs->cap) {
-		size_t nc = bs->cap ? bs->cap * 2 : 16;
-		struct pw_binding **nv = realloc(bs->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		bs->v = nv;
-		bs->cap = nc;
-	}
-	bs->v[bs->n++] = b;
-	return 0;
-}
-
-static void binds_remove(struct pw_binds *bs, const struct pw_binding *b)
-{
-	size_t i;
-
-	for (i = 0; i < bs->n; i++) {
-		if (bs->v[i] == b) {
-			memmove(&bs->v[i], &bs->v[i + 1], (bs->n - i - 1) * sizeof(*bs->v));
-			bs->n--;
-			return;
-		}
-	}
-}
-
-/* --- the overlay ------------------------------------------------------------------------------ */
-
-static int set_str(char **dst, const char *src)
-{
-	char *c = src ? strdup(src) : NULL;
-
-	if (src && !c)
-		return -ENOMEM;
-	free(*dst);
-	*dst = c;
-	return 0;
-}
-
-static void overlay_fields(const struct pw_binding *b, struct pw_pod *pod)
-{
-	/* strdup failures leave the old value: the pod then stays pending, never unprotected */
-	set_str(&pod->interface, b->ifname);
-	set_str(&pod->cgroup, b->cgroup);
-	pod->n_ips = b->n_ips;
-	memcpy(pod->ips, b->ips, sizeof(pod->ips));
-}
-
-void pw_binds_overlay(struct pw_binds *bs, struct pw_pod *pod)
-{
-	struct pw_binding *b = by_pod(bs, pod->namespace, pod->name);
-
-	if (!b)
-		return;
-	b->n_orig_ips = pod->n_ips;
-	memcpy(b->orig_ips, pod->ips, sizeof(b->orig_ips));
-	overlay_fields(b, pod);
-}
-
-void pw_binds_after_put(struct pw_binds *bs, struct pw_sobj *so)
-{
-	struct pw_binding *b = by_pod(bs, so->obj.u.pod.namespace, so->obj.u.pod.name);
-
-	if (!b)
-		return;
-	/* one number per pod: a fail-closed endpoint becomes the pod's in place */
-	if (so->ep_id)
-		b->ep_id = so->ep_id;
-	else
-		so->ep_id = b->ep_id;
-}
-
-/* The Pod object as its manifest has it: annotations and status.podIPs, no binding. */
-static int unoverlay_fields(const struct pw_binding *b, struct pw_pod *pod)
-{
-	int err;
-
-	err = set_str(&pod->interface, pw_labels_get(&pod->annotations, PW_ANNOT_INTERFACE));
-	err = err ?: set_str(&pod->cgroup, pw_labels_get(&pod->annotations, PW_ANNOT_CGROUP));
-	if (err)
-		return err;
-	pod->n_ips = b->n_orig_ips;
-	memcpy(pod->ips, b->orig_ips, sizeof(pod->ips));
-	return 0;
-}
-
-static int pod_copy(struct pw_pod *dst, const struct pw_pod *src)
-{
-	size_t i;
-	int err = -ENOMEM;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->namespace = strdup(src->namespace);
-	dst->name = strdup(src->name);
-	if (!dst->namespace || !dst->name)
-		goto fail;
-	if (set_str(&dst->interface, src->interface) || set_str(&dst->cgroup, src->cgroup))
-		goto fail;
-	err = pw_labels_copy(&dst->labels, &src->labels);
-	err = err ?: pw_labels_copy(&dst->annotations, &src->annotations);
-	if (err)
-		goto fail;
-	err = -ENOMEM;
-	dst->n_ips = src->n_ips;
-	memcpy(dst->ips, src->ips, sizeof(dst->ips));
-	if (src->n_ports) {
-		dst->ports = calloc(src->n_ports, sizeof(*dst->ports));
-		if (!dst->ports)
-			goto fail;
-		dst->n_ports = src->n_ports;
-		for (i = 0; i < src->n_ports; i++) {
-			dst->ports[i] = src->ports[i];
-			dst->ports[i].name = NULL;
-			if (set_str(&dst->ports[i].name, src->ports[i].name))
-				goto fail;
-		}
-	}
-	return 0;
-fail:
-	pw_pod_clear(dst);
-	return err;
-}
-
-/* Store the Pod object again, with (b given) or without (orig) a binding's fields. */
-static int restore_pod(struct pw_cp *cp, struct pw_sobj *so, const struct pw_binding *b,
-		       const struct pw_binding *orig)
-{
-	struct pw_object obj = {.kind = PW_KIND_POD};
-	int err;
-
-	obj.src = so->obj.src;
-	obj.src.file = NULL;
-	err = pod_copy(&obj.u.pod, &so->obj.u.pod);
-	if (err)
-		return err;
-	if (so->obj.src.file) {
-		obj.src.file = strdup(so->obj.src.file);
-		if (!obj.src.file) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-	if (b)
-		overlay_fields(b, &obj.u.pod);
-	else
-		err = unoverlay_fields(orig, &obj.u.pod);
-	if (!err)
-		err = pw_state_put(&cp->st, &obj, so->source);
-out:
-	pw_object_clear(&obj);
-	return err;
-}
-
-/* --- fail-closed endpoints ---------------------------------------------------------------------- */
-
-static uint32_t longest_cidr(const struct pw_idtab *t, const struct pw_addr *a)
-{
-	uint32_t id = 0;
-	int best = -1;
-	size_t i;
-
-	for (i = 0; i < t->n_cidrs; i++) {
-		const struct pw_cidr_ident *c = t->cidrs[i];
-
-		if (c->refs && c->prefix.prefixlen > best && pw_prefix_contains_addr(&c->prefix, a)) {
-			best = c->prefix.prefixlen;
-			id = c->id;
-		}
-	}
-	return id;
-}
-
-static int cmp_ep(const void *a, const void *b)
-{
-	const struct pw_endpoint *x = a, *y = b;
-
-	return x->ep_id < y->ep_id ? -1 : x->ep_id > y->ep_id;
-}
-
-int pw_binds_failclosed(const struct pw_binds *bs, const struct pw_state *st,
-			struct pw_desired *d)
-{
-	size_t i, j, k, n_ipc0;
-	void *nv;
-
-	/* compile may have carried last time's fail-closed entries over: start from none */
-	for (i = k = 0; i < d->n_eps; i++) {
-		if (d->eps[i].identity != PW_ID_UNKNOWN)
-			d->eps[k++] = d->eps[i];
-	}
-	d->n_eps = k;
-	for (i = k = 0; i < d->n_ipc; i++) {
-		if (d->ipc[i].identity != PW_ID_UNKNOWN)
-			d->ipc[k++] = d->ipc[i];
-	}
-	d->n_ipc = k;
-	if (!bs->n)
-		return 0;
-	nv = realloc(d->eps, (d->n_eps + bs->n + 1) * sizeof(*d->eps));
-	if (!nv)
-		return -ENOMEM;
-	d->eps = nv;
-	nv = realloc(d->ipc, (d->n_ipc + bs->n * PW_POD_MAX_IPS + 1) * sizeof(*d->ipc));
-	if (!nv)
-		return -ENOMEM;
-	d->ipc = nv;
-	n_ipc0 = d->n_ipc;
-	for (i = 0; i < bs->n; i++) {
-		const struct pw_binding *b = bs->v[i];
-		struct pw_endpoint *ep;
-
-		if (pw_state_find(st, PW_KIND_POD, b->ns, b->name))
-			continue; /* overlaid on its Pod object */
-		if (!b->ep_id || (!b->ifindex && !b->cgroup_id))
-			continue;
-		ep = &d->eps[d->n_eps++];
-		memset(ep, 0, sizeof(*ep));
-		ep->ep_id = b->ep_id;
-		ep->identity = PW_ID_UNKNOWN;
-		ep->ifindex = b->ifindex;
-		ep->cgroup_id = b->cgroup_id;
-		/* isolated both ways, and identity UNKNOWN has no policy entries: replies only */
-		ep->flags = PW_EP_F_ISOLATE_INGRESS | PW_EP_F_ISOLATE_EGRESS;
-		for (j = 0; j < b->n_ips; j++) {
-			struct pw_dipc e = {0};
-			const struct pw_addr *a = &b->ips[j];
-
-			if (a->family == PW_FAMILY_V4 && ep->n_v4 < PW_EP_MAX_V4)
-				memcpy(&ep->v4[ep->n_v4++], a->a, 4);
-			else if (a->family == PW_FAMILY_V6 && ep->n_v6 < PW_EP_MAX_V6)
-				memcpy(ep->v6[ep->n_v6++], a->a, 16);
-			e.prefix.family = a->family;
-			e.prefix.prefixlen = a->family == PW_FAMILY_V4 ? 32 : 128;
-			memcpy(e.prefix.a, a->a, sizeof(e.prefix.a));
-			/* an address a Pod object claims keeps that pod's identity */
-			if (bsearch(&e, d->ipc, n_ipc0, sizeof(*d->ipc), pw_dipc_cmp))
-				continue;
-			e.identity = PW_ID_UNKNOWN;
-			e.cidr_identity = longest_cidr(&st->ids, a);
-			d->ipc[d->n_ipc++] = e;
-		}
-	}
-	qsort(d->eps, d->n_eps, sizeof(*d->eps), cmp_ep);
-	qsort(d->ipc, d->n_ipc, sizeof(*d->ipc), pw_dipc_cmp);
-	/* two bindings claiming one address: keep one entry */
-	for (i = k = 0; i < d->n_ipc; i++) {
-		if (k && !pw_dipc_cmp(&d->ipc[k - 1], &d->ipc[i]))
-			continue;
-		d->ipc[k++] = d->ipc[i];
-	}
-	d->n_ipc = k;
-	return 0;
-}
-
-bool pw_binds_link_event(struct pw_binds *bs, const char *ifname, uint32_t ifindex)
-{
-	bool changed = false;
-	size_t i;
-
-	for (i = 0; i < bs->n; i++) {
-		struct pw_binding *b = bs->v[i];
-
-		if (strcmp(b->ifname, ifname) || b->ifindex == ifindex)
-			continue;
-		b->ifindex = ifindex;
-		changed = true;
-	}
-	return changed;
-}
-
-static json_object *jips(const struct pw_addr *ips, size_t n)
-{
-	json_object *a = json_object_new_array();
-	char buf[64];
-	size_t i;
-
-	for (i = 0; a && i < n; i++)
-		json_object_array_add(a, json_object_new_string(pw_addr_str(&ips[i], buf,
-									     sizeof(buf))));
-	return a;
-}
-
-void pw_binds_get_pods(const struct pw_binds *bs, const struct pw_state *st, const char *ns,
-		       json_object *arr)
-{
-	size_t i;
-
-	for (i = 0; i < bs->n; i++) {
-		const struct pw_binding *b = bs->v[i];
-		json_object *o;
-
-		if ((ns && strcmp(ns, b->ns)) || pw_state_find(st, PW_KIND_POD, b->ns, b->name))
-			continue;
-		o = json_object_new_object();
-		json_object_object_add(o, "kind", json_object_new_string("Pod"));
-		json_object_object_add(o, "namespace", json_object_new_string(b->ns));
-		json_object_object_add(o, "name", json_object_new_string(b->name));
-		json_object_object_add(o, "source", json_object_new_string("cni"));
-		json_object_object_add(o, "ips", jips(b->ips, b->n_ips));
-		json_object_object_add(o, "identity", json_object_new_int64(PW_ID_UNKNOWN));
-		json_object_object_add(o, "interface", json_object_new_string(b->ifname));
-		json_object_object_add(o, "cgroup", json_object_new_string(b->cgroup));
-		/* no Pod object: no labels, so no policy can name it; nothing passes */
-		json_object_object_add(o, "state", json_object_new_string("fail-closed"));
-		json_object_object_add(o, "endpoint", json_object_new_int64(b->ep_id));
-		json_object_object_add(o, "container", json_object_new_string(b->container_id));
-		json_object_object_add(o, "labels", json_object_new_object());
-		json_object_array_add(arr, o);
-	}
-}
-
 /* --- persistence ------------------------------------------------------------------------------ */
 
 static json_object *binding_json(const struct pw_binding *b)
@@ -401,8 +38,8 @@ static json_object *binding_json(const struct pw_binding *b)
 	json_object_object_add(o, "interface", json_object_new_string(b->ifname));
 	json_object_object_add(o, "netns", json_object_new_string(b->netns ?: ""));
 	json_object_object_add(o, "cgroup", json_object_new_string(b->cgroup));
-	json_object_object_add(o, "ips", jips(b->ips, b->n_ips));
-	json_object_object_add(o, "manifestIPs", jips(b->orig_ips, b->n_orig_ips));
+	json_object_object_add(o, "ips", pw_binds_jips(b->ips, b->n_ips));
+	json_object_object_add(o, "manifestIPs", pw_binds_jips(b->orig_ips, b->n_orig_ips));
 	json_object_object_add(o, "endpoint", json_object_new_int64(b->ep_id));
 	return o;
 }
@@ -515,16 +152,17 @@ int pw_cp_binds_open(struct pw_cp *cp, const char *path)
 
 		if (!b)
 			return -ENOMEM;
-		if (!cid || !ns || !name || !ifn || !cg || by_id(bs, cid)) {
+		if (!cid || !ns || !name || !ifn || !cg || pw_binds_by_id(bs, cid)) {
 			cp_log(cp, PW_LOG_ERROR, "%s: binding %zu is incomplete; skipped", path, i);
 			free(b);
 			continue;
 		}
-		if (set_str(&b->container_id, cid) || set_str(&b->ns, ns) ||
-		    set_str(&b->name, name) || set_str(&b->ifname, ifn) || set_str(&b->cgroup, cg) ||
-		    set_str(&b->uid, jstr_or(o, "uid")) || set_str(&b->netns, jstr_or(o, "netns")) ||
-		    binds_insert(bs, b)) {
-			binding_free(b);
+		if (pw_bind_set_str(&b->container_id, cid) || pw_bind_set_str(&b->ns, ns) ||
+		    pw_bind_set_str(&b->name, name) || pw_bind_set_str(&b->ifname, ifn) ||
+		    pw_bind_set_str(&b->cgroup, cg) ||
+		    pw_bind_set_str(&b->uid, jstr_or(o, "uid")) ||
+		    pw_bind_set_str(&b->netns, jstr_or(o, "netns")) || pw_binds_insert(bs, b)) {
+			pw_binding_free(b);
 			err = -ENOMEM;
 			goto out;
 		}
@@ -547,7 +185,8 @@ out:
 	return err;
 }
 
-/* --- transactions ------------------------------------------------------------------------------ */
+/* --- transactions ------------------------------------------------------------------------------
+ */
 
 static int new_binding(struct pw_cp *cp, const struct pw_cni_bind *r, const char *cgroup,
 		       struct pw_binding **out)
@@ -556,11 +195,11 @@ static int new_binding(struct pw_cp *cp, const struct pw_cni_bind *r, const char
 
 	if (!b)
 		return -ENOMEM;
-	if (set_str(&b->container_id, r->container_id) || set_str(&b->ns, r->ns) ||
-	    set_str(&b->name, r->name) || set_str(&b->uid, r->uid) ||
-	    set_str(&b->ifname, r->ifname) || set_str(&b->netns, r->netns) ||
-	    set_str(&b->cgroup, cgroup)) {
-		binding_free(b);
+	if (pw_bind_set_str(&b->container_id, r->container_id) || pw_bind_set_str(&b->ns, r->ns) ||
+	    pw_bind_set_str(&b->name, r->name) || pw_bind_set_str(&b->uid, r->uid) ||
+	    pw_bind_set_str(&b->ifname, r->ifname) || pw_bind_set_str(&b->netns, r->netns) ||
+	    pw_bind_set_str(&b->cgroup, cgroup)) {
+		pw_binding_free(b);
 		return -ENOMEM;
 	}
 	b->n_ips = r->n_ips < PW_POD_MAX_IPS ? r->n_ips : PW_POD_MAX_IPS;
@@ -596,9 +235,10 @@ static int check_request(const struct pw_cni_bind *r, char *why, size_t why_len)
 	for (i = 0; i < r->n_ips; i++) {
 		for (j = 0; j < i; j++) {
 			if (r->ips[j].family == r->ips[i].family) {
-				snprintf(why, why_len,
-					 "prevResult holds two addresses of one family for the pod; "
-					 "Kubernetes allows one per family");
+				snprintf(
+					why, why_len,
+					"prevResult holds two addresses of one family for the pod; "
+					"Kubernetes allows one per family");
 				return -EINVAL;
 			}
 		}
@@ -606,8 +246,8 @@ static int check_request(const struct pw_cni_bind *r, char *why, size_t why_len)
 	return 0;
 }
 
-int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bound *out,
-	       char *why, size_t why_len)
+int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bound *out, char *why,
+	       size_t why_len)
 {
 	struct pw_binds *bs;
 	struct pw_binding *b = NULL, *old_id, *old_pod;
@@ -624,7 +264,8 @@ int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bo
 	if (err)
 		return err;
 	if (!cp->cgroup_root) {
-		snprintf(why, why_len, "the daemon runs without --cgroup-root: it cannot bind pods");
+		snprintf(why, why_len,
+			 "the daemon runs without --cgroup-root: it cannot bind pods");
 		return -EINVAL;
 	}
 	err = pw_cgroup2_mount(mount, sizeof(mount));
@@ -654,8 +295,8 @@ int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bo
 		goto fail;
 	}
 	/* a retried ADD of one container, or a new sandbox of a pod whose old one is still bound */
-	old_id = by_id(bs, b->container_id);
-	old_pod = by_pod(bs, b->ns, b->name);
+	old_id = pw_binds_by_id(bs, b->container_id);
+	old_pod = pw_binds_by_pod(bs, b->ns, b->name);
 	if (old_id && (strcmp(old_id->ns, b->ns) || strcmp(old_id->name, b->name))) {
 		snprintf(why, why_len, "container %s is already bound to pod %s/%s",
 			 b->container_id, old_id->ns, old_id->name);
@@ -682,14 +323,14 @@ int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bo
 			b->ep_id = cp->st.next_ep_id++;
 		}
 	}
-	err = binds_insert(bs, b);
+	err = pw_binds_insert(bs, b);
 	if (err)
 		goto fail;
 	if (old_pod)
-		binds_remove(bs, old_pod);
+		pw_binds_remove(bs, old_pod);
 	mark = cp->st.n_log;
 	if (so) {
-		err = restore_pod(cp, so, b, NULL);
+		err = pw_binds_restore_pod(&cp->st, so, b, NULL);
 		if (!err) {
 			/* a replaced sandbox's endpoint goes, the new one has its own number */
 			so = pw_state_find(&cp->st, PW_KIND_POD, b->ns, b->name);
@@ -698,19 +339,19 @@ int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bo
 	}
 	err = cp_finish(cp, mark, err, NULL);
 	if (err) {
-		binds_remove(bs, b);
+		pw_binds_remove(bs, b);
 		if (old_pod)
-			binds_insert(bs, old_pod); /* room was there */
+			pw_binds_insert(bs, old_pod); /* room was there */
 		snprintf(why, why_len, "cannot enforce the pod: %s", strerror(-err));
 		goto fail;
 	}
-	binding_free(old_pod);
+	pw_binding_free(old_pod);
 	out->ep_id = b->ep_id;
 	out->fail_closed = !so;
 	binds_save(cp);
 	return 0;
 fail:
-	binding_free(b);
+	pw_binding_free(b);
 	return err;
 }
 
@@ -724,27 +365,27 @@ int pw_cp_unbind(struct pw_cp *cp, const char *container_id, uint32_t *ep_id)
 	if (!cp || !container_id || !ep_id)
 		return -EINVAL;
 	*ep_id = 0;
-	b = by_id(&cp->binds, container_id);
+	b = pw_binds_by_id(&cp->binds, container_id);
 	if (!b)
 		return 0;
-	binds_remove(&cp->binds, b);
+	pw_binds_remove(&cp->binds, b);
 	mark = cp->st.n_log;
 	so = pw_state_find(&cp->st, PW_KIND_POD, b->ns, b->name);
 	if (so)
-		err = restore_pod(cp, so, NULL, b);
+		err = pw_binds_restore_pod(&cp->st, so, NULL, b);
 	err = cp_finish(cp, mark, err, NULL);
 	if (err) {
-		binds_insert(&cp->binds, b);
+		pw_binds_insert(&cp->binds, b);
 		return err;
 	}
 	*ep_id = b->ep_id;
-	binding_free(b);
+	pw_binding_free(b);
 	binds_save(cp);
 	return 0;
 }
 
-int pw_cp_bind_check(struct pw_cp *cp, const char *container_id, const char *ifname,
-		     char *why, size_t why_len)
+int pw_cp_bind_check(struct pw_cp *cp, const char *container_id, const char *ifname, char *why,
+		     size_t why_len)
 {
 	const struct pw_endpoint *ep;
 	struct pw_binding *b;
@@ -752,7 +393,7 @@ int pw_cp_bind_check(struct pw_cp *cp, const char *container_id, const char *ifn
 
 	if (!cp || !container_id)
 		return -EINVAL;
-	b = by_id(&cp->binds, container_id);
+	b = pw_binds_by_id(&cp->binds, container_id);
 	if (!b) {
 		snprintf(why, why_len, "container %s is not bound to any pod", container_id);
 		return -ENOENT;
@@ -797,8 +438,7 @@ void pw_cp_binds_count(struct pw_cp *cp, size_t *n, size_t *fail_closed)
 	size_t i, f = 0;
 
 	for (i = 0; i < cp->binds.n; i++)
-		f += !pw_state_find(&cp->st, PW_KIND_POD, cp->binds.v[i]->ns,
-				    cp->binds.v[i]->name);
+		f += !pw_state_find(&cp->st, PW_KIND_POD, cp->binds.v[i]->ns, cp->binds.v[i]->name);
 	*n = cp->binds.n;
 	*fail_closed = f;
 }

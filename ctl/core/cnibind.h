@@ -37,9 +37,9 @@ struct pw_cni_bind {
 
 struct pw_cni_bound {
 	uint32_t ep_id;
-	bool fail_closed;      /* no Pod object yet */
-	uint32_t replaced_ep;  /* an earlier sandbox of the same pod was unbound: flush its CT */
-	char cgroup[1024];     /* the pod cgroup, relative to --cgroup-root */
+	bool fail_closed;     /* no Pod object yet */
+	uint32_t replaced_ep; /* an earlier sandbox of the same pod was unbound: flush its CT */
+	char cgroup[1024];    /* the pod cgroup, relative to --cgroup-root */
 };
 
 /*
@@ -54,16 +54,16 @@ int pw_cp_binds_open(struct pw_cp *cp, const char *path);
  * nothing changed and why says what is wrong (-EINVAL bad request, -ENOENT no such cgroup,
  * -ENODEV no such interface, -EXDEV cgroup outside --cgroup-root).
  */
-int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bound *out,
-	       char *why, size_t why_len);
+int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bound *out, char *why,
+	       size_t why_len);
 /* DEL: 0 and *ep_id (0 when the container was not bound: DEL is idempotent). */
 int pw_cp_unbind(struct pw_cp *cp, const char *container_id, uint32_t *ep_id);
 /*
  * CHECK: the container is bound to ifname (when given), the interface and cgroup still exist
  * and the datapath holds its endpoint. -ENOENT / -ESTALE with why.
  */
-int pw_cp_bind_check(struct pw_cp *cp, const char *container_id, const char *ifname,
-		     char *why, size_t why_len);
+int pw_cp_bind_check(struct pw_cp *cp, const char *container_id, const char *ifname, char *why,
+		     size_t why_len);
 /* Number of bindings, and of those enforced fail-closed */
 void pw_cp_binds_count(struct pw_cp *cp, size_t *n, size_t *fail_closed);
 

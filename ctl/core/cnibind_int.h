@@ -30,13 +30,27 @@ struct pw_binds {
 };
 
 void pw_binds_clear(struct pw_binds *bs);
+void pw_binding_free(struct pw_binding *b);
+struct pw_binding *pw_binds_by_id(const struct pw_binds *bs, const char *cid);
+struct pw_binding *pw_binds_by_pod(const struct pw_binds *bs, const char *ns, const char *name);
+int pw_binds_insert(struct pw_binds *bs, struct pw_binding *b);
+/* takes b out of the table (not freed) */
+void pw_binds_remove(struct pw_binds *bs, const struct pw_binding *b);
+/* *dst = strdup(src) (NULL stays NULL), the old value freed */
+int pw_bind_set_str(char **dst, const char *src);
+json_object *pw_binds_jips(const struct pw_addr *ips, size_t n);
+/*
+ * Store the Pod object of so again (a logged update): with binding b's interface, cgroup and
+ * IPs, or (b NULL) as its manifest has it, with orig's saved status.podIPs.
+ */
+int pw_binds_restore_pod(struct pw_state *st, struct pw_sobj *so, const struct pw_binding *b,
+			 const struct pw_binding *orig);
 /* A Pod object about to enter the store: give it its binding's interface, cgroup and IPs. */
 void pw_binds_overlay(struct pw_binds *bs, struct pw_pod *pod);
 /* The pod just stored: it and its binding share one endpoint number. */
 void pw_binds_after_put(struct pw_binds *bs, struct pw_sobj *so);
 /* After a compile: the fail-closed endpoints of bindings without a Pod object. */
-int pw_binds_failclosed(const struct pw_binds *bs, const struct pw_state *st,
-			struct pw_desired *d);
+int pw_binds_failclosed(const struct pw_binds *bs, const struct pw_state *st, struct pw_desired *d);
 /* A link came or went: true when a fail-closed endpoint's ifindex changed. */
 bool pw_binds_link_event(struct pw_binds *bs, const char *ifname, uint32_t ifindex);
 /* `get pods` rows of bindings without a Pod object (ns NULL: all) */

@@ -8,9 +8,9 @@
 #include "cni.h"
 
 /* CNI spec error codes (SPEC.md, "Error") */
-#define CNI_E_ENV	 4 /* invalid necessary environment variables */
-#define CNI_E_IO	 5
-#define CNI_E_CONFIG	 7 /* invalid network configuration */
+#define CNI_E_ENV	4 /* invalid necessary environment variables */
+#define CNI_E_IO	5
+#define CNI_E_CONFIG	7 /* invalid network configuration */
 #define CNI_E_TRY_AGAIN 11
 
 static json_object *cni_error(int code, const char *msg)
@@ -69,8 +69,8 @@ static json_object *do_bind(const struct pw_cnid *c, json_object *req, char *ns)
 	err = pw_cp_bind(c->cp, &r, &out, why, sizeof(why));
 	if (err) {
 		int code = err == -EINVAL && (!r.ns || !r.name) ? CNI_E_ENV
-			   : err == -ENOMEM || err == -EIO	 ? CNI_E_TRY_AGAIN
-								 : CNI_E_CONFIG;
+			   : err == -ENOMEM || err == -EIO	? CNI_E_TRY_AGAIN
+								: CNI_E_CONFIG;
 
 		if (!why[0])
 			snprintf(why, sizeof(why), "%s", strerror(-err));
@@ -80,8 +80,8 @@ static json_object *do_bind(const struct pw_cnid *c, json_object *req, char *ns)
 		pw_dp_ct_flush(c->dp, out.replaced_ep, c->on_flow_end, c->flow_end_ctx);
 	res = json_object_new_object();
 	json_object_object_add(res, "endpoint", json_object_new_int64(out.ep_id));
-	json_object_object_add(res, "state",
-			       json_object_new_string(out.fail_closed ? "fail-closed" : "enforced"));
+	json_object_object_add(
+		res, "state", json_object_new_string(out.fail_closed ? "fail-closed" : "enforced"));
 	json_object_object_add(res, "cgroup", json_object_new_string(out.cgroup));
 	json_object_object_add(res, "usec", json_object_new_int64((int64_t)(now_us() - t0)));
 	return pw_proto_ok(res);

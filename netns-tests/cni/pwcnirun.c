@@ -183,7 +183,8 @@ int main(int argc, char **argv)
 	n = json_object_array_length(plugins);
 	for (k = 0; k < n; k++) {
 		size_t idx = del ? n - 1 - k : k;
-		json_object *p = json_object_array_get_idx(plugins, idx), *conf = NULL, *v, *caps, *res;
+		json_object *p = json_object_array_get_idx(plugins, idx), *conf = NULL, *v, *caps,
+			    *res;
 		const char *type;
 		char *path, *out = NULL;
 		uint64_t us = 0;
@@ -196,10 +197,12 @@ int main(int argc, char **argv)
 				       json_object_get(json_object_object_get(list, "name")));
 		json_object_object_del(conf, "capabilities");
 		if (cgroup && json_object_object_get_ex(p, "capabilities", &caps) &&
-		    json_object_object_get_ex(caps, "cgroupPath", &v) && json_object_get_boolean(v)) {
+		    json_object_object_get_ex(caps, "cgroupPath", &v) &&
+		    json_object_get_boolean(v)) {
 			json_object *rc_obj = json_object_new_object();
 
-			json_object_object_add(rc_obj, "cgroupPath", json_object_new_string(cgroup));
+			json_object_object_add(rc_obj, "cgroupPath",
+					       json_object_new_string(cgroup));
 			json_object_object_add(conf, "runtimeConfig", rc_obj);
 		}
 		if (ips && json_object_object_get_ex(p, "capabilities", &caps) &&
@@ -207,7 +210,8 @@ int main(int argc, char **argv)
 			json_object *rc_obj, *arr = json_object_new_array();
 			char *copy = strdup(ips), *save = NULL, *tok;
 
-			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			for (tok = strtok_r(copy, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save))
 				json_object_array_add(arr, json_object_new_string(tok));
 			free(copy);
 			if (!json_object_object_get_ex(conf, "runtimeConfig", &rc_obj)) {
@@ -223,7 +227,8 @@ int main(int argc, char **argv)
 		type = json_object_get_string(json_object_object_get(p, "type"));
 		path = type ? find_plugin(cni_path, type) : NULL;
 		if (!path) {
-			fprintf(stderr, "pwcnirun: plugin %s not found in %s\n", type ?: "?", cni_path);
+			fprintf(stderr, "pwcnirun: plugin %s not found in %s\n", type ?: "?",
+				cni_path);
 			json_object_put(conf);
 			return 1;
 		}
