@@ -437,6 +437,11 @@ int main(int argc, char **argv)
 	rc = daemon_call(sock, req, true, &res);
 	if (rc)
 		goto out;
+	/* runtimes log a plugin's stderr: say what was bound and what podwalld spent on it */
+	fprintf(stderr,
+		"podwall-cni: %s/%s (container %s) bound: endpoint %lld, %s, podwalld %lld us\n",
+		ns, name, cid, (long long)pw_json_int(res, "endpoint", 0),
+		pw_json_str(res, "state") ?: "?", (long long)pw_json_int(res, "usec", -1));
 	/* the result is prevResult, unchanged: podwall adds no interface or address */
 	json_object_object_add(prev, "cniVersion", json_object_new_string(cni_version));
 	printf("%s\n", json_object_to_json_string_ext(prev, JSON_C_TO_STRING_PLAIN));

@@ -112,7 +112,7 @@ cni_pod() {
 	printf -v "CNI_PODCG_$key" '%s' "$podcg"
 	printf -v "CNI_CID_$key" '%s' "$cid"
 	args="IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$name;K8S_POD_INFRA_CONTAINER_ID=$cid;K8S_POD_UID=$uid"
-	CNI_OUT=$(cni_run ADD "$key" --args "$args" ${cgpath:+--cgroup "$cgpath"} ${CNI_IPS:+--ips "$CNI_IPS"})
+	CNI_OUT=$(cni_run ADD "$key" --args "$args" ${cgpath:+--cgroup "$cgpath"} ${CNI_IPS:+--ips "$CNI_IPS"} ${CNI_TIMING:+--timing})
 	rc=$?
 	printf -v "CNI_IP4_$key" '%s' "$(jq -r '[.ips[]?.address | select(contains(":") | not)][0] // empty | split("/")[0]' <<<"$CNI_OUT" 2>/dev/null)"
 	printf -v "CNI_IP6_$key" '%s' "$(jq -r '[.ips[]?.address | select(contains(":"))][0] // empty | split("/")[0]' <<<"$CNI_OUT" 2>/dev/null)"
