@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "cni.h"
+#include "cnibind.h"
 #include "daemon.h"
 
 /* --- requests ------------------------------------------------------------------------------ */
@@ -266,6 +267,16 @@ static json_object *req_status(struct daemon *d)
 	json_object_object_add(dm, "bpffs", json_object_new_string(d->bpffs));
 	if (d->cgroup_root)
 		json_object_object_add(dm, "cgroup_root", json_object_new_string(d->cgroup_root));
+	{
+		/* podwall-cni: containers bound, and those still waiting for their Pod object */
+		json_object *cni = json_object_new_object();
+		size_t nb, nfc;
+
+		pw_cp_binds_count(d->cp, &nb, &nfc);
+		json_object_object_add(cni, "bindings", json_object_new_int64((int64_t)nb));
+		json_object_object_add(cni, "failClosed", json_object_new_int64((int64_t)nfc));
+		json_object_object_add(dm, "cni", cni);
+	}
 	json_object_object_add(dm, "tc_mode", json_object_new_string(pw_dp_tc_mode_name(d->dp)));
 	json_object_object_add(dm, "adopted", json_object_new_boolean(pw_dp_adopted(d->dp)));
 	if (d->manifests)

@@ -25,50 +25,20 @@ CYCLES=${6:-100}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../e2e/topology.sh
 . "$here/../../e2e/topology.sh"
+# shellcheck source=../../e2e/testlib.sh
+. "$here/../../e2e/testlib.sh"
 # shellcheck source=cni_lib.sh
 . "$here/cni_lib.sh"
 
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   - $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL - $*"
-}
-check() { # DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
-}
-finish() {
-	local left
-
-	topo_cleanup
-	left=$(topo_leftovers)
-	if [ "$left" != 0 ]; then bad "cleanup left $left objects behind"; else ok "cleanup left nothing behind"; fi
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-}
-on_exit() {
-	local rc=$1
-
-	trap '' PIPE HUP INT TERM
-	finish || rc=${rc/#0/1}
-	exit "$rc"
-}
-trap 'on_exit $?' EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
+testlib_traps
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test_cni.sh: needs root (netns, cgroups, BPF)" >&2
 	exit 1
 fi
 
-probe() { # KEY tcp|udp ADDR PORT -> ok|denied|timeout|...
-	topo_probe "$1" "$2" "$3" "$4" 400
+probe() { # KEY tcp|udp ADDR PORT [TIMEOUT_MS] -> ok|denied|timeout|...
+	topo_probe "$1" "$2" "$3" "$4" "${5:-400}"
 }
 pod_field() { # NS NAME FIELD
 	pw get pods -n "$1" -o json | jq -r --arg n "$2" --arg f "$3" \
@@ -173,6 +143,14 @@ check "after restart: client -> server:8080 allowed" "ok" "$(probe client tcp "$
 check "after restart: other -> server:8080 denied" "timeout" "$(probe other tcp "$CNI_IP4_server" 8080)"
 check "after restart: late egress refused" "denied" "$(probe late tcp "$CNI_IP4_client" 8080)"
 
+# a Pod object deleted while its sandbox is bound: the pod is fail-closed again
+pw delete -f "$TOPO_WORK/pod-other.yaml" >/dev/null || bad "delete other's Pod object"
+check "Pod object deleted: other fail-closed" "fail-closed" "$(pod_field shop other state)"
+check "  ... its egress refused" "denied" "$(probe other tcp "$CNI_IP4_client" 8080)"
+manifest "$TOPO_WORK/pod-other.yaml" || bad "other Pod object again"
+check "Pod object back: other enforced" "enforced" "$(pod_field shop other state)"
+check "  ... its egress allowed again" "ok" "$(probe other tcp "$CNI_IP4_client" 8080)"
+
 # --- bad input: a CNI error, nothing bound, nothing changed ---------------------------------
 before=$(snapshot)
 cni_plugin() { # CMD STDIN [ENV...]: podwall-cni exec'ed directly with these env vars
@@ -262,8 +240,9 @@ for i in $(seq "$CYCLES"); do
 		bad "cycle $i: ADD: $CNI_OUT"
 		break
 	fi
-	r=$(probe cyc tcp "$CNI_IP4_server" 8080)
-	[ "$r" = ok ] && okc=$((okc + 1))
+	# an allowed probe returns at once; the long timeout only absorbs a loaded machine
+	r=$(probe cyc tcp "$CNI_IP4_server" 8080 2000)
+	if [ "$r" = ok ]; then okc=$((okc + 1)); else echo "cycle $i: cyc ($CNI_IP4_cyc) -> server: $r"; fi
 	if [ "$i" = "$CYCLES" ]; then
 		# the last pod's own flows are in conntrack now, so the check below can fail
 		ep=$(pod_field shop cyc endpoint)
