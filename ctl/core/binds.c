@@ -339,43 +339,55 @@ bool pw_binds_link_event(struct pw_binds *bs, const char *ifname, uint32_t ifind
 	return changed;
 }
 
-json_object *pw_binds_jips(const struct pw_addr *ips, size_t n)
+static int cmp_row(const void *a, const void *b)
 {
-	json_object *a = json_object_new_array();
-	char buf[64];
-	size_t i;
+	const struct pw_cp_pod_row *x = a, *y = b;
+	int c = strcmp(x->pod->namespace, y->pod->namespace);
 
-	for (i = 0; a && i < n; i++)
-		json_object_array_add(
-			a, json_object_new_string(pw_addr_str(&ips[i], buf, sizeof(buf))));
-	return a;
+	return c ? c : strcmp(x->pod->name, y->pod->name);
 }
 
-void pw_binds_get_pods(const struct pw_binds *bs, const struct pw_state *st, const char *ns,
-		       json_object *arr)
+int pw_binds_pod_rows(struct pw_binds *bs, const struct pw_state *st, const char *ns,
+		      struct pw_cp_pod_row **rows, size_t *n)
 {
-	size_t i;
+	struct pw_cp_pod_row *r;
+	size_t i, n0 = *n, k = 0;
 
 	for (i = 0; i < bs->n; i++) {
 		const struct pw_binding *b = bs->v[i];
-		json_object *o;
+
+		k += (!ns || !strcmp(ns, b->ns)) && !pw_state_find(st, PW_KIND_POD, b->ns, b->name);
+	}
+	if (!k)
+		return 0;
+	r = realloc(*rows, (n0 + k + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	*rows = r;
+	for (i = 0; i < bs->n; i++) {
+		struct pw_binding *b = bs->v[i];
+		struct pw_cp_pod_row *row;
 
 		if ((ns && strcmp(ns, b->ns)) || pw_state_find(st, PW_KIND_POD, b->ns, b->name))
 			continue;
-		o = json_object_new_object();
-		json_object_object_add(o, "kind", json_object_new_string("Pod"));
-		json_object_object_add(o, "namespace", json_object_new_string(b->ns));
-		json_object_object_add(o, "name", json_object_new_string(b->name));
-		json_object_object_add(o, "source", json_object_new_string("cni"));
-		json_object_object_add(o, "ips", pw_binds_jips(b->ips, b->n_ips));
-		json_object_object_add(o, "identity", json_object_new_int64(PW_ID_UNKNOWN));
-		json_object_object_add(o, "interface", json_object_new_string(b->ifname));
-		json_object_object_add(o, "cgroup", json_object_new_string(b->cgroup));
-		/* no Pod object: no labels, so no policy can name it; nothing passes */
-		json_object_object_add(o, "state", json_object_new_string("fail-closed"));
-		json_object_object_add(o, "endpoint", json_object_new_int64(b->ep_id));
-		json_object_object_add(o, "container", json_object_new_string(b->container_id));
-		json_object_object_add(o, "labels", json_object_new_object());
-		json_object_array_add(arr, o);
+		/* no labels: no policy can name it, and nothing passes */
+		memset(&b->view, 0, sizeof(b->view));
+		b->view.namespace = b->ns;
+		b->view.name = b->name;
+		b->view.interface = b->ifname;
+		b->view.cgroup = b->cgroup;
+		b->view.n_ips = b->n_ips;
+		memcpy(b->view.ips, b->ips, sizeof(b->view.ips));
+		row = &r[(*n)++];
+		memset(row, 0, sizeof(*row));
+		row->pod = &b->view;
+		row->source = "cni";
+		row->identity = PW_ID_UNKNOWN;
+		row->state = PW_CP_POD_FAIL_CLOSED;
+		row->ep_id = b->ep_id;
+		row->ifindex = b->ifindex;
+		row->cgroup_id = b->cgroup_id;
 	}
+	qsort(r + n0, *n - n0, sizeof(*r), cmp_row);
+	return 0;
 }

@@ -21,11 +21,23 @@
 #include "cgpath.h"
 #include "cnibind.h"
 #include "cnibind_int.h"
-#include "cp_int.h"
+#include "cp_impl.h"
 
 #define BINDS_VERSION 1
 
 /* --- persistence ------------------------------------------------------------------------------ */
+
+static json_object *jips(const struct pw_addr *ips, size_t n)
+{
+	json_object *a = json_object_new_array();
+	char buf[64];
+	size_t i;
+
+	for (i = 0; a && i < n; i++)
+		json_object_array_add(
+			a, json_object_new_string(pw_addr_str(&ips[i], buf, sizeof(buf))));
+	return a;
+}
 
 static json_object *binding_json(const struct pw_binding *b)
 {
@@ -38,8 +50,8 @@ static json_object *binding_json(const struct pw_binding *b)
 	json_object_object_add(o, "interface", json_object_new_string(b->ifname));
 	json_object_object_add(o, "netns", json_object_new_string(b->netns ?: ""));
 	json_object_object_add(o, "cgroup", json_object_new_string(b->cgroup));
-	json_object_object_add(o, "ips", pw_binds_jips(b->ips, b->n_ips));
-	json_object_object_add(o, "manifestIPs", pw_binds_jips(b->orig_ips, b->n_orig_ips));
+	json_object_object_add(o, "ips", jips(b->ips, b->n_ips));
+	json_object_object_add(o, "manifestIPs", jips(b->orig_ips, b->n_orig_ips));
 	json_object_object_add(o, "endpoint", json_object_new_int64(b->ep_id));
 	return o;
 }

@@ -5,9 +5,8 @@
 #ifndef PW_CTL_CNIBIND_INT_H
 #define PW_CTL_CNIBIND_INT_H
 
-#include <json-c/json.h>
-
 #include "compile.h"
+#include "cp.h"
 #include "store.h"
 
 struct pw_binding {
@@ -21,6 +20,8 @@ struct pw_binding {
 	uint32_t ep_id;
 	uint32_t ifindex;
 	uint64_t cgroup_id;
+	/* the pod as `get pods` shows it while no Pod object exists (points into the above) */
+	struct pw_pod view;
 };
 
 struct pw_binds {
@@ -38,7 +39,6 @@ int pw_binds_insert(struct pw_binds *bs, struct pw_binding *b);
 void pw_binds_remove(struct pw_binds *bs, const struct pw_binding *b);
 /* *dst = strdup(src) (NULL stays NULL), the old value freed */
 int pw_bind_set_str(char **dst, const char *src);
-json_object *pw_binds_jips(const struct pw_addr *ips, size_t n);
 /*
  * Store the Pod object of so again (a logged update): with binding b's interface, cgroup and
  * IPs, or (b NULL) as its manifest has it, with orig's saved status.podIPs.
@@ -53,8 +53,11 @@ void pw_binds_after_put(struct pw_binds *bs, struct pw_sobj *so);
 int pw_binds_failclosed(const struct pw_binds *bs, const struct pw_state *st, struct pw_desired *d);
 /* A link came or went: true when a fail-closed endpoint's ifindex changed. */
 bool pw_binds_link_event(struct pw_binds *bs, const char *ifname, uint32_t ifindex);
-/* `get pods` rows of bindings without a Pod object (ns NULL: all) */
-void pw_binds_get_pods(const struct pw_binds *bs, const struct pw_state *st, const char *ns,
-		       json_object *arr);
+/*
+ * Append to *rows (n of them, realloc'ed) the rows of bindings without a Pod object (of ns, or
+ * all), state PW_CP_POD_FAIL_CLOSED, sorted by namespace and name among themselves.
+ */
+int pw_binds_pod_rows(struct pw_binds *bs, const struct pw_state *st, const char *ns,
+		      struct pw_cp_pod_row **rows, size_t *n);
 
 #endif /* PW_CTL_CNIBIND_INT_H */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The core's own state, shared by its files (cp.c: transactions and queries; cnibind.c: CNI
- * bindings). Nothing outside ctl/core includes this.
+ * The core's own state, shared by its transaction (cp.c), its queries (query.c) and the CNI
+ * bindings (binds.c, cnibind.c), and by nobody outside ctl/core/.
  */
-#ifndef PW_CTL_CP_INT_H
-#define PW_CTL_CP_INT_H
+#ifndef PW_CTL_CP_IMPL_H
+#define PW_CTL_CP_IMPL_H
 
 #include "cnibind_int.h"
 #include "compile.h"
@@ -30,7 +30,7 @@ struct pw_cp {
 	uint64_t syncs, sync_failures;
 	struct pw_rstats last;
 	char cookie_buf[512];
-	struct pw_binds binds; /* CNI bindings (cnibind.c) */
+	struct pw_binds binds; /* CNI bindings (binds.c, cnibind.c) */
 };
 
 void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
@@ -38,4 +38,4 @@ void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
 /* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
 int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags);
 
-#endif /* PW_CTL_CP_INT_H */
+#endif /* PW_CTL_CP_IMPL_H */
