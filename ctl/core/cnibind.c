@@ -134,6 +134,7 @@ static const char *jstr_or(json_object *o, const char *key)
 
 int pw_cp_binds_open(struct pw_cp *cp, const char *path)
 {
+	size_t dropped = 0;
 	struct pw_binds *bs;
 	json_object *root = NULL, *arr, *v;
 	size_t i;
@@ -190,8 +191,20 @@ int pw_cp_binds_open(struct pw_cp *cp, const char *path)
 			cp->st.next_ep_id = b->ep_id + 1;
 		b->ifindex = if_nametoindex(b->ifname);
 		b->cgroup_id = cgroup_id_of(cp, b->cgroup);
+		if (!b->ifindex && !b->cgroup_id) {
+			/* the runtime's DEL came while we were down: the sandbox is gone */
+			cp_log(cp, PW_LOG_INFO,
+			       "container %s (pod %s/%s) is gone (no interface %s, no cgroup %s): "
+			       "its binding is dropped",
+			       b->container_id, b->ns, b->name, b->ifname, b->cgroup);
+			pw_binds_remove(bs, b);
+			pw_binding_free(b);
+			dropped++;
+		}
 	}
 	cp_log(cp, PW_LOG_INFO, "%zu CNI bindings from %s", bs->n, path);
+	if (dropped)
+		binds_save(cp);
 out:
 	json_object_put(root);
 	return err;

@@ -207,12 +207,17 @@ ip netns del "$TOPO_NS_badcg"
 check "bad input changed nothing (pods, endpoint maps, ipcache, bindings)" "$before" "$(snapshot)"
 
 # --- daemon down: ADD fails (code 11), DEL succeeds -----------------------------------------
+if cni_pod gone shop gone cgroupfs >/dev/null; then ok "ADD gone"; else bad "ADD gone: $CNI_OUT"; fi
 topo_daemon_stop || bad "daemon stop"
 if cni_pod down shop down cgroupfs >/dev/null; then bad "ADD with the daemon down succeeded"; fi
 check "ADD with podwalld down: CNI error 11 (try again later)" "11" "$(jq -r .code <<<"$CNI_OUT" 2>/dev/null)"
 if cni_del down; then ok "DEL with podwalld down succeeds"; else bad "DEL with the daemon down: $CNI_OUT"; fi
 check "daemon down: enforcement stays (other -> server denied)" "timeout" "$(probe other tcp "$CNI_IP4_server" 8080)"
+if cni_del gone; then ok "DEL gone with podwalld down"; else bad "DEL gone: $CNI_OUT"; fi
 topo_daemon_start || exit 1
+check "restart: the binding whose sandbox went while podwalld was down is dropped" "none" \
+	"$(pod_field shop gone state)"
+grep -q "container .* (pod shop/gone) is gone" "$TOPO_DLOG" && ok "  ... and logged" || bad "  ... not logged"
 
 # --- DEL -------------------------------------------------------------------------------------
 eps_before=$(map_count pw_ep_if_v1)
