@@ -40,13 +40,14 @@ enum {
 	CNI_E_DECODE = 6,
 	CNI_E_CONFIG = 7,
 	CNI_E_TRY_AGAIN = 11,
+	CNI_E_UNAVAILABLE = 50, /* STATUS: cannot service ADD */
 };
 
 #define MAX_STDIN	 (1u << 20)
 #define DAEMON_TIMEOUT_S 60
 #define MAX_ARG		 256
 
-static const char *const versions[] = {"0.4.0", "1.0.0"};
+static const char *const versions[] = {"0.4.0", "1.0.0", "1.1.0"};
 static const char *cni_version = "1.0.0";
 
 static int fail(int code, const char *details, const char *fmt, ...)
@@ -265,8 +266,11 @@ static int call(const char *sock, json_object *req, json_object **resp)
 	return err;
 }
 
-/* 0, or the CNI error already printed (non-zero) */
-static int daemon_call(const char *sock, json_object *req, bool must, json_object **result)
+/*
+ * 0, or the CNI error already printed (non-zero). An unreachable daemon is error down_code,
+ * or (0) no error at all: DEL must always let a sandbox go.
+ */
+static int daemon_call(const char *sock, json_object *req, int down_code, json_object **result)
 {
 	json_object *resp = NULL, *res, *diags, *code;
 	const char *msg = NULL;
@@ -274,12 +278,17 @@ static int daemon_call(const char *sock, json_object *req, bool must, json_objec
 
 	err = call(sock, req, &resp);
 	if (err) {
-		if (!must) {
+		if (!down_code) {
 			fprintf(stderr, "podwall-cni: podwalld not reachable on %s (%s)\n", sock,
 				strerror(-err));
 			return 0;
 		}
-		return fail(CNI_E_TRY_AGAIN, NULL,
+		if (down_code == CNI_E_UNAVAILABLE)
+			return fail(down_code, NULL,
+				    "podwalld is not reachable on %s (%s): podwall-cni cannot add "
+				    "pods now (running pods stay enforced)",
+				    sock, strerror(-err));
+		return fail(down_code, NULL,
 			    "podwalld is not reachable on %s (%s): the pod must not start "
 			    "unprotected; start podwalld or fix the \"socket\" key of the "
 			    "podwall-cni config",
@@ -300,6 +309,31 @@ static int daemon_call(const char *sock, json_object *req, bool must, json_objec
 	return rc;
 }
 
+/* GC (CNI 1.1): the attachments still valid; podwalld unbinds every other container */
+static int cmd_gc(const char *sock, json_object *conf)
+{
+	json_object *va, *req, *ids;
+	size_t i;
+	int rc;
+
+	if (!json_object_object_get_ex(conf, "cni.dev/valid-attachments", &va) ||
+	    !json_object_is_type(va, json_type_array))
+		return fail(CNI_E_CONFIG, NULL,
+			    "GC without a \"cni.dev/valid-attachments\" list: nothing is removed");
+	ids = json_object_new_array();
+	for (i = 0; i < json_object_array_length(va); i++) {
+		const char *cid = jstr(json_object_array_get_idx(va, i), "containerID");
+
+		if (cid)
+			json_object_array_add(ids, json_object_new_string(cid));
+	}
+	req = pw_proto_request(PW_OP_GC);
+	json_object_object_add(req, "valid", ids);
+	rc = daemon_call(sock, req, CNI_E_TRY_AGAIN, NULL);
+	json_object_put(req);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = getenv("CNI_COMMAND"), *cid = getenv("CNI_CONTAINERID"),
@@ -309,7 +343,7 @@ int main(int argc, char **argv)
 	enum json_tokener_error jerr;
 	char ns[MAX_ARG], name[MAX_ARG], uid[MAX_ARG], why[1024];
 	int host, pod, rc = 1;
-	bool add, del, check;
+	bool add, del, check, status, gc;
 	size_t len, i;
 	char *in;
 
@@ -320,14 +354,18 @@ int main(int argc, char **argv)
 			    "CNI_COMMAND is not set: podwall-cni is run by a "
 			    "container runtime (see examples/cni/)");
 	if (!strcmp(cmd, "VERSION")) {
-		printf("{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\"]}\n");
+		printf("{\"cniVersion\":\"1.1.0\",\"supportedVersions\":"
+		       "[\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n");
 		return 0;
 	}
 	add = !strcmp(cmd, "ADD");
 	del = !strcmp(cmd, "DEL");
 	check = !strcmp(cmd, "CHECK");
-	if (!add && !del && !check)
-		return fail(CNI_E_ENV, NULL, "CNI_COMMAND \"%s\" is not ADD, DEL, CHECK or VERSION",
+	status = !strcmp(cmd, "STATUS");
+	gc = !strcmp(cmd, "GC");
+	if (!add && !del && !check && !status && !gc)
+		return fail(CNI_E_ENV, NULL,
+			    "CNI_COMMAND \"%s\" is not ADD, DEL, CHECK, STATUS, GC or VERSION",
 			    cmd);
 	in = read_stdin(&len);
 	if (!in)
@@ -348,7 +386,7 @@ int main(int argc, char **argv)
 	}
 	if (!ver || strcmp(ver, cni_version)) {
 		rc = fail(CNI_E_VERSION, NULL,
-			  "cniVersion \"%s\" is not supported by podwall-cni (0.4.0, 1.0.0)",
+			  "cniVersion \"%s\" is not supported by podwall-cni (0.4.0, 1.0.0, 1.1.0)",
 			  ver ?: "");
 		goto out;
 	}
@@ -360,6 +398,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sock = sock ?: PW_SOCKET_DEFAULT;
+	if (status) {
+		/* ready when podwalld answers: an ADD would be enforced */
+		req = pw_proto_request(PW_OP_STATUS);
+		rc = daemon_call(sock, req, CNI_E_UNAVAILABLE, NULL);
+		goto out;
+	}
+	if (gc) {
+		rc = cmd_gc(sock, conf);
+		goto out;
+	}
 	if (!cid || !*cid) {
 		rc = fail(CNI_E_ENV, NULL, "CNI_CONTAINERID is not set");
 		goto out;
@@ -367,7 +415,7 @@ int main(int argc, char **argv)
 	if (del) {
 		req = pw_proto_request(PW_OP_UNBIND);
 		json_object_object_add(req, "containerID", json_object_new_string(cid));
-		rc = daemon_call(sock, req, false, NULL);
+		rc = daemon_call(sock, req, 0, NULL);
 		goto out;
 	}
 	if (!ifname || !*ifname || !netns || !*netns) {
@@ -393,7 +441,7 @@ int main(int argc, char **argv)
 			req = pw_proto_request(PW_OP_CHECK);
 			json_object_object_add(req, "containerID", json_object_new_string(cid));
 			json_object_object_add(req, "interface", json_object_new_string(host_if));
-			rc = daemon_call(sock, req, true, NULL);
+			rc = daemon_call(sock, req, CNI_E_TRY_AGAIN, NULL);
 			goto out;
 		}
 		if (!cni_arg(args, "K8S_POD_NAMESPACE", ns, sizeof(ns)) ||
@@ -434,7 +482,7 @@ int main(int argc, char **argv)
 		req = pw_proto_request(PW_OP_BIND);
 		json_object_object_add(req, "binding", b);
 	}
-	rc = daemon_call(sock, req, true, &res);
+	rc = daemon_call(sock, req, CNI_E_TRY_AGAIN, &res);
 	if (rc)
 		goto out;
 	/* runtimes log a plugin's stderr: say what was bound and what podwalld spent on it */

@@ -458,6 +458,51 @@ int pw_cp_bind_check(struct pw_cp *cp, const char *container_id, const char *ifn
 	return 0;
 }
 
+int pw_cp_binds_gc(struct pw_cp *cp, const char *const *keep, size_t n_keep, uint32_t **eps,
+		   size_t *n_eps)
+{
+	size_t i, j, n_stale = 0;
+	char **stale;
+	int err = 0;
+
+	if (!cp || (n_keep && !keep) || !eps || !n_eps)
+		return -EINVAL;
+	*eps = NULL;
+	*n_eps = 0;
+	/* the IDs first: each unbind changes the table */
+	stale = calloc(cp->binds.n + 1, sizeof(*stale));
+	*eps = calloc(cp->binds.n + 1, sizeof(**eps));
+	if (!stale || !*eps) {
+		free(stale);
+		free(*eps);
+		*eps = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < cp->binds.n; i++) {
+		const char *cid = cp->binds.v[i]->container_id;
+
+		for (j = 0; j < n_keep && (!keep[j] || strcmp(keep[j], cid)); j++)
+			;
+		if (j == n_keep && !(stale[n_stale++] = strdup(cid)) && !err)
+			err = -ENOMEM;
+	}
+	for (i = 0; i < n_stale; i++) {
+		uint32_t ep = 0;
+		int e = stale[i] ? pw_cp_unbind(cp, stale[i], &ep) : 0;
+
+		if (e && !err)
+			err = e;
+		if (ep)
+			(*eps)[(*n_eps)++] = ep;
+		if (stale[i] && !e)
+			cp_log(cp, PW_LOG_INFO, "GC: container %s is no longer valid: unbound",
+			       stale[i]);
+		free(stale[i]);
+	}
+	free(stale);
+	return err;
+}
+
 void pw_cp_binds_count(struct pw_cp *cp, size_t *n, size_t *fail_closed)
 {
 	size_t i, f = 0;

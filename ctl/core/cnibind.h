@@ -64,6 +64,13 @@ int pw_cp_unbind(struct pw_cp *cp, const char *container_id, uint32_t *ep_id);
  */
 int pw_cp_bind_check(struct pw_cp *cp, const char *container_id, const char *ifname, char *why,
 		     size_t why_len);
+/*
+ * GC (CNI 1.1): unbind every container not in keep, each as its DEL would. *eps (malloc'ed,
+ * *n_eps of them) are the endpoints removed, whose conntrack entries the caller flushes.
+ * Continues past a failure and returns the first error.
+ */
+int pw_cp_binds_gc(struct pw_cp *cp, const char *const *keep, size_t n_keep, uint32_t **eps,
+		   size_t *n_eps);
 /* Number of bindings, and of those enforced fail-closed */
 void pw_cp_binds_count(struct pw_cp *cp, size_t *n, size_t *fail_closed);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -124,6 +125,42 @@ static json_object *do_check(const struct pw_cnid *c, json_object *req)
 	return pw_proto_ok(NULL);
 }
 
+/* every binding whose container the runtime no longer lists goes, as by its DEL */
+static json_object *do_gc(const struct pw_cnid *c, json_object *req)
+{
+	json_object *valid = pw_json_array(req, "valid"), *res, *gone;
+	const char **keep = NULL;
+	uint32_t *eps = NULL;
+	size_t i, n, n_eps = 0;
+	char why[256];
+	int err;
+
+	if (!valid)
+		return cni_error(CNI_E_CONFIG, "gc: no \"cni.dev/valid-attachments\" list");
+	n = json_object_array_length(valid);
+	keep = calloc(n + 1, sizeof(*keep));
+	if (!keep)
+		return cni_error(CNI_E_TRY_AGAIN, "gc: out of memory");
+	for (i = 0; i < n; i++)
+		keep[i] = json_object_get_string(json_object_array_get_idx(valid, i));
+	err = pw_cp_binds_gc(c->cp, keep, n, &eps, &n_eps);
+	free(keep);
+	for (i = 0; c->dp && i < n_eps; i++)
+		pw_dp_ct_flush(c->dp, eps[i], c->on_flow_end, c->flow_end_ctx);
+	gone = json_object_new_array();
+	for (i = 0; i < n_eps; i++)
+		json_object_array_add(gone, json_object_new_int64(eps[i]));
+	free(eps);
+	if (err) {
+		json_object_put(gone);
+		snprintf(why, sizeof(why), "gc: %s (what could be removed was)", strerror(-err));
+		return cni_error(CNI_E_TRY_AGAIN, why);
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "endpoints", gone);
+	return pw_proto_ok(res);
+}
+
 json_object *pw_cnid_request(const struct pw_cnid *c, enum pw_op op, json_object *req, char *ns)
 {
 	ns[0] = '\0';
@@ -134,6 +171,8 @@ json_object *pw_cnid_request(const struct pw_cnid *c, enum pw_op op, json_object
 		return do_unbind(c, req);
 	case PW_OP_CHECK:
 		return do_check(c, req);
+	case PW_OP_GC:
+		return do_gc(c, req);
 	default:
 		return cni_error(CNI_E_CONFIG, "not a CNI request");
 	}

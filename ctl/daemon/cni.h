@@ -9,6 +9,7 @@
  *        "usec":N}}
  *   {"v":1,"op":"unbind","containerID":".."} -> {"ok":true,"result":{"endpoint":N|0}}
  *   {"v":1,"op":"check","containerID":"..","interface":".."} -> ok, or an error
+ *   {"v":1,"op":"gc","valid":["containerID",..]} -> {"ok":true,"result":{"endpoints":[N..]}}
  * Errors carry "code": the CNI error code the plugin should return.
  */
 #ifndef PW_CTL_DAEMON_CNI_H
@@ -28,7 +29,7 @@ struct pw_cnid {
 	void *flow_end_ctx;
 };
 
-/* op is PW_OP_BIND, PW_OP_UNBIND or PW_OP_CHECK; ns (256 bytes) gets the pod's namespace */
+/* op is PW_OP_BIND, PW_OP_UNBIND, PW_OP_CHECK or PW_OP_GC; ns (256 bytes) gets the pod's namespace */
 json_object *pw_cnid_request(const struct pw_cnid *c, enum pw_op op, json_object *req, char *ns);
 
 #endif /* PW_CTL_DAEMON_CNI_H */

@@ -348,7 +348,8 @@ json_object *handle(struct daemon *d, struct client *cl, const char *line, size_
 		break;
 	case PW_OP_BIND:
 	case PW_OP_UNBIND:
-	case PW_OP_CHECK: {
+	case PW_OP_CHECK:
+	case PW_OP_GC: {
 		struct pw_cnid c = {d->cp, d->dp, pw_flowlog_on_flow_end, d->fl};
 		char ns[256];
 

@@ -18,6 +18,7 @@ static const char *const op_names[PW_OP_COUNT] = {
 	[PW_OP_FLOWS] = "flows",
 	/* podwall-cni: ADD, DEL, CHECK */
 	[PW_OP_BIND] = "bind",	       [PW_OP_UNBIND] = "unbind",   [PW_OP_CHECK] = "check",
+	[PW_OP_GC] = "gc",
 };
 
 const char *pw_op_name(enum pw_op op)

@@ -212,6 +212,8 @@ topo_daemon_stop || bad "daemon stop"
 if cni_pod down shop down cgroupfs >/dev/null; then bad "ADD with the daemon down succeeded"; fi
 check "ADD with podwalld down: CNI error 11 (try again later)" "11" "$(jq -r .code <<<"$CNI_OUT" 2>/dev/null)"
 if cni_del down; then ok "DEL with podwalld down succeeds"; else bad "DEL with the daemon down: $CNI_OUT"; fi
+out=$(cni_plugin STATUS "$(jq -nc --arg s "$TOPO_SOCK" '{cniVersion:"1.1.0",name:"n",type:"podwall-cni",socket:$s}')")
+check "STATUS with podwalld down: CNI error 50 (not available)" "50" "$(jq -r .code <<<"$out")"
 check "daemon down: enforcement stays (other -> server denied)" "timeout" "$(probe other tcp "$CNI_IP4_server" 8080)"
 if cni_del gone; then ok "DEL gone with podwalld down"; else bad "DEL gone: $CNI_OUT"; fi
 topo_daemon_start || exit 1
@@ -230,6 +232,20 @@ if cni_run DEL ghost >/dev/null; then ok "DEL of an unknown container, no prevRe
 ip netns del "$TOPO_NS_other"
 if cni_run DEL other >/dev/null; then ok "DEL other after its netns is gone"; else bad "DEL other with netns gone"; fi
 check "other: the Pod object stays as a policy peer, unbound" "remote" "$(pod_field shop other state)"
+
+# --- CNI 1.1: STATUS and GC -------------------------------------------------------------------
+conf=$(jq -c --arg s "$TOPO_SOCK" '{cniVersion:"1.1.0",name:"n",type:"podwall-cni",socket:$s}' <<<'{}')
+out=$(cni_plugin STATUS "$conf"); rc=$?
+check "STATUS with podwalld up: success, no output" "0:" "$rc:$out"
+check "VERSION lists 1.1.0" "yes" "$(cni_plugin VERSION '' | jq -r 'if (.supportedVersions | index("1.1.0")) then "yes" else "no" end')"
+if cni_pod stale shop stale cgroupfs >/dev/null; then ok "ADD stale"; else bad "ADD stale: $CNI_OUT"; fi
+valid=$(jq -nc --arg a "$CNI_CID_server" --arg b "$CNI_CID_client" \
+	'[{containerID:$a, ifname:"eth0"}, {containerID:$b, ifname:"eth0"}]')
+out=$(cni_plugin GC "$(jq -c --argjson v "$valid" '. + {"cni.dev/valid-attachments": $v}' <<<"$conf")"); rc=$?
+check "GC with server and client valid: success" "0:" "$rc:$out"
+check "GC unbound the stale container" "none" "$(pod_field shop stale state)"
+check "GC kept the valid ones" "enforced enforced" "$(pod_field shop server state) $(pod_field shop client state)"
+cni_del stale || bad "DEL stale after GC"
 
 # --- 100 delete/re-create cycles -----------------------------------------------------------
 manifest "$(podyaml cyc client)" || bad "cyc Pod object"
