@@ -153,6 +153,10 @@ int pw_cp_list_pods(struct pw_cp *cp, const char *ns, struct pw_cp_pod_row **out
 		*out = rows;
 		/* and the sandboxes CNI bound whose Pod object is not known: fail-closed */
 		err = pw_binds_pod_rows(&cp->binds, &cp->st, ns, out, n);
+		if (err) {
+			free(*out);
+			*out = NULL;
+		}
 	}
 	return err;
 }
