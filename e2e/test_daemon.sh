@@ -18,10 +18,42 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=topology.sh
 . "$here/topology.sh"
 
-# shellcheck source=testlib.sh
-. "$here/testlib.sh"
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+	echo "ok   - $*"
+}
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL - $*"
+}
+finish() {
+	local left
+
+	topo_cleanup
+	left=$(topo_leftovers)
+	if [ "$left" != 0 ]; then
+		bad "cleanup left $left objects behind"
+	else
+		ok "cleanup left nothing behind"
+	fi
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
 # an interrupted or aborted run fails whatever its counts say
-testlib_traps
+on_exit() {
+	local rc=$1
+
+	trap '' PIPE HUP INT TERM
+	finish || rc=${rc/#0/1}
+	exit "$rc"
+}
+trap 'on_exit $?' EXIT
+# bash runs no EXIT trap when a signal kills it: turn each into an exit
+trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test_daemon.sh: needs root (netns, cgroups, BPF)" >&2

@@ -16,27 +16,19 @@
 # usage: test_cni.sh PODWALLD PODWALL PWPROBE PODWALL-CNI PWCNIRUN [CYCLES]
 set -u
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
 PW_CNI=$(realpath "$4")
 PW_CNIRUN=$(realpath "$5")
 CYCLES=${6:-100}
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../../e2e/topology.sh
-. "$here/../../e2e/topology.sh"
+# the programs, the simulated node, counting, cleanup on every path, the root check
 # shellcheck source=../../e2e/testlib.sh
-. "$here/../../e2e/testlib.sh"
+. "$here/../../e2e/testlib.sh" "$@"
 # shellcheck source=cni_lib.sh
 . "$here/cni_lib.sh"
 
-testlib_traps
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_cni.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
-
+check() { # DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
+}
 probe() { # KEY tcp|udp ADDR PORT [TIMEOUT_MS] -> ok|denied|timeout|...
 	topo_probe "$1" "$2" "$3" "$4" "${5:-400}"
 }
