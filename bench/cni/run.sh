@@ -49,7 +49,8 @@ done
 . "$top/e2e/topology.sh"
 # shellcheck source=../../netns-tests/cni/cni_lib.sh
 . "$top/netns-tests/cni/cni_lib.sh"
-trap 'topo_cleanup' EXIT
+# topology.sh's cleanup runs its commands unchecked (set -e would stop it halfway)
+trap 'set +eu; topo_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 log() { printf '[cni %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
