@@ -101,7 +101,8 @@ for ((i = 0; i < pods; i++)); do
 	add_pod "$i"
 done
 t_create=$(($(us_now) - t0))
-n_eps=$(bpftool map dump pinned "$TOPO_BPFFS/maps/pw_ep_if_v1" -j | jq length)
+ep_map=$(find "$TOPO_BPFFS/maps" -maxdepth 1 -name 'pw_ep_if_v*' | sort -V | tail -n 1)
+n_eps=$(bpftool map dump pinned "$ep_map" -j | jq length)
 fc=$(pw get pods -n bench -o json | jq '[.items[] | select(.state == "fail-closed" or .state == "pending")] | length')
 log "$n_eps endpoints in the datapath, $fc pods not enforced"
 
@@ -150,7 +151,7 @@ out=$(
 	echo "| pod creations (netns + cgroup + CNI ADD, sequential) | $create_rate |"
 	echo "| churn cycles (CNI DEL + netns removed, then a creation) | $churn_rate |"
 	echo
-	echo "After creation: $n_eps endpoints in \`pw_ep_if_v1\`, $fc pods not enforced."
+	echo "After creation: $n_eps endpoints in \`$(basename "$ep_map")\`, $fc pods not enforced."
 	echo
 	echo "Reading: podwalld's part of an ADD is mostly the kernel's tcx attach of the pod's two"
 	echo "TC programs (two \`BPF_LINK_CREATE\`s, each waiting for an RCU grace period: 8 to 15 ms"

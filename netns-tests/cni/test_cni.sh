@@ -36,20 +36,23 @@ pod_field() { # NS NAME FIELD
 	pw get pods -n "$1" -o json | jq -r --arg n "$2" --arg f "$3" \
 		'[.items[] | select(.name == $n)][0][$f] // "none"'
 }
-map_count() { # MAP: entries of a pinned map
-	bpftool map dump pinned "$TOPO_BPFFS/maps/$1" -j 2>/dev/null | jq length
+map_pin() { # NAME: the pinned map of that name, whatever its layout version (pw_ep_if_v2...)
+	find "$TOPO_BPFFS/maps" -maxdepth 1 -name "${1}_v*" | sort -V | tail -n 1
+}
+map_count() { # NAME: entries of a pinned map
+	bpftool map dump pinned "$(map_pin "$1")" -j 2>/dev/null | jq length
 }
 snapshot() { # everything bad input must leave as it was
 	{
 		pw get pods -A -o json | jq -S '.items | map(del(.ifindex))'
-		map_count pw_ep_if_v1
-		map_count pw_ep_cg_v1
-		map_count pw_ipcache_v1
+		map_count pw_ep_if
+		map_count pw_ep_cg
+		map_count pw_ipcache
 		cat "$TOPO_WORK/state/cni-bindings.json" 2>/dev/null
 	} | md5sum
 }
 ct_of() { # EP_ID: conntrack entries of an endpoint
-	bpftool map dump pinned "$TOPO_BPFFS/maps/pw_ct_v1" -j |
+	bpftool map dump pinned "$(map_pin pw_ct)" -j |
 		jq --argjson e "$1" '[.[] | select(.formatted.key.ep_id == $e)] | length'
 }
 manifest() { # FILE: apply it
@@ -214,10 +217,10 @@ check "restart: the binding whose sandbox went while podwalld was down is droppe
 grep -q "container .* (pod shop/gone) is gone" "$TOPO_DLOG" && ok "  ... and logged" || bad "  ... not logged"
 
 # --- DEL -------------------------------------------------------------------------------------
-eps_before=$(map_count pw_ep_if_v1)
+eps_before=$(map_count pw_ep_if)
 if cni_del late; then ok "DEL late (fail-closed)"; else bad "DEL late: $CNI_OUT"; fi
 check "late gone from get pods" "none" "$(pod_field shop late state)"
-check "DEL removed one endpoint" "$((eps_before - 1))" "$(map_count pw_ep_if_v1)"
+check "DEL removed one endpoint" "$((eps_before - 1))" "$(map_count pw_ep_if)"
 if cni_run DEL late >/dev/null; then ok "second DEL succeeds (netns gone, nothing cached)"; else bad "second DEL"; fi
 CNI_CID_ghost=never-added-$$ TOPO_NS_ghost=none
 if cni_run DEL ghost >/dev/null; then ok "DEL of an unknown container, no prevResult, no netns"; else bad "DEL unknown"; fi
@@ -242,9 +245,9 @@ cni_del stale || bad "DEL stale after GC"
 # --- 100 delete/re-create cycles -----------------------------------------------------------
 manifest "$(podyaml cyc client)" || bad "cyc Pod object"
 veths0=$(ip -n "$TOPO_NODE" -o link show type veth | wc -l)
-eps0=$(map_count pw_ep_if_v1)
-cgs0=$(map_count pw_ep_cg_v1)
-ipc0=$(map_count pw_ipcache_v1)
+eps0=$(map_count pw_ep_if)
+cgs0=$(map_count pw_ep_cg)
+ipc0=$(map_count pw_ipcache)
 links0=$(find "$TOPO_BPFFS/links" -name 'tc_*' | wc -l)
 leases0=$(find "$TOPO_WORK/cni/ipam" -type f | wc -l)
 okc=0
@@ -268,13 +271,13 @@ for i in $(seq "$CYCLES"); do
 done
 check "$CYCLES cycles: the re-created pod reached the server every time" "$CYCLES" "$okc"
 check "cycles: no veth left" "$veths0" "$(ip -n "$TOPO_NODE" -o link show type veth | wc -l)"
-check "cycles: no pw_ep_if_v1 entry left" "$eps0" "$(map_count pw_ep_if_v1)"
-check "cycles: no pw_ep_cg_v1 entry left" "$cgs0" "$(map_count pw_ep_cg_v1)"
-check "cycles: no ipcache entry left" "$ipc0" "$(map_count pw_ipcache_v1)"
+check "cycles: no endpoint (ifindex) entry left" "$eps0" "$(map_count pw_ep_if)"
+check "cycles: no endpoint (cgroup) entry left" "$cgs0" "$(map_count pw_ep_cg)"
+check "cycles: no ipcache entry left" "$ipc0" "$(map_count pw_ipcache)"
 check "cycles: no TC link left" "$links0" "$(find "$TOPO_BPFFS/links" -name 'tc_*' | wc -l)"
 check "cycles: no IPAM lease left" "$leases0" "$(find "$TOPO_WORK/cni/ipam" -type f | wc -l)"
-live=$(bpftool map dump pinned "$TOPO_BPFFS/maps/pw_ep_if_v1" -j | jq '[.[].formatted.value.ep_id]')
-stale=$(bpftool map dump pinned "$TOPO_BPFFS/maps/pw_ct_v1" -j |
+live=$(bpftool map dump pinned "$(map_pin pw_ep_if)" -j | jq '[.[].formatted.value.ep_id]')
+stale=$(bpftool map dump pinned "$(map_pin pw_ct)" -j |
 	jq --argjson live "$live" '[.[].formatted.key.ep_id | select(. as $e | $live | index($e) | not)] | length')
 check "cycles: the last pod had conntrack entries before its DEL" "yes" \
 	"$([ "${last_ct:-0}" -gt 0 ] && echo yes)"
