@@ -77,6 +77,7 @@ static int run(struct daemon *d)
 		.endpoint = enrich_endpoint,
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
+		.quarantine_reason = enrich_quarantine,
 	};
 	fo.path = d->flow_log;
 	fo.node_name = d->node_name[0] ? d->node_name : NULL;
@@ -112,6 +113,7 @@ static int run(struct daemon *d)
 
 	co.dp = d->dp;
 	co.cgroup_root = d->cgroup_root;
+	co.derived_ids = d->cluster_opts.endpoints != NULL;
 	err = pw_cp_new(&co, &d->cp);
 	if (err) {
 		dlog(PW_LOG_ERROR, "cannot start the control plane: %s", strerror(-err));
@@ -149,7 +151,10 @@ static int run(struct daemon *d)
 		err = pw_cp_binds_open(d->cp, path);
 		if (err)
 			dlog(PW_LOG_ERROR, "%s: %s", path, strerror(-err));
-		journal_load(d, true, &jv, &jn);
+		/* cluster mode: etcd is the record of what the CLI applied */
+		if (!d->cluster_opts.endpoints)
+			journal_load(d, true, &jv, &jn);
+		quarantine_load(d);
 	}
 	kcounters_start(d);
 	if (d->manifests) {
@@ -165,7 +170,12 @@ static int run(struct daemon *d)
 		if (err)
 			dlog(PW_LOG_ERROR, "--manifests %s: %s", d->manifests, strerror(-err));
 	}
-	{
+	if (d->cluster_opts.endpoints) {
+		/* the core stays held until the first listing from etcd: no gap at a restart */
+		err = cluster_start(d);
+		if (err)
+			return err;
+	} else {
 		struct pw_diags diags = {0};
 
 		err = pw_cp_flush(d->cp, &diags);
@@ -245,6 +255,7 @@ static void cleanup(struct daemon *d)
 	/* first: its last records still ask the core for pod and policy names */
 	pw_flowlog_free(d->fl);
 	d->fl = NULL;
+	pw_cluster_free(d->cluster);
 	pw_cp_free(d->cp);
 	/* close, never destroy: the pinned programs and maps keep enforcing */
 	pw_dp_close(d->dp);
