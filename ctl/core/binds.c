@@ -26,6 +26,8 @@ void pw_binding_free(struct pw_binding *b)
 	free(b->ifname);
 	free(b->netns);
 	free(b->cgroup);
+	free(b->orig_interface);
+	free(b->orig_cgroup);
 	free(b);
 }
 
@@ -118,8 +120,8 @@ void pw_binds_overlay(struct pw_binds *bs, struct pw_pod *pod)
 
 	if (!b)
 		return;
-	b->n_orig_ips = pod->n_ips;
-	memcpy(b->orig_ips, pod->ips, sizeof(b->orig_ips));
+	/* on failure the old values stay: an unbind then gives back the previous manifest's */
+	pw_binds_save_orig(b, pod);
 	overlay_fields(b, pod);
 }
 
@@ -136,16 +138,40 @@ void pw_binds_after_put(struct pw_binds *bs, struct pw_sobj *so)
 		so->ep_id = b->ep_id;
 }
 
-/* The Pod object as its manifest has it: annotations and status.podIPs, no binding. */
+int pw_binds_save_orig(struct pw_binding *b, const struct pw_pod *pod)
+{
+	char *ifn = NULL, *cg = NULL;
+
+	if (pw_bind_set_str(&ifn, pod->interface) || pw_bind_set_str(&cg, pod->cgroup)) {
+		free(ifn);
+		return -ENOMEM;
+	}
+	free(b->orig_interface);
+	free(b->orig_cgroup);
+	b->orig_interface = ifn;
+	b->orig_cgroup = cg;
+	b->n_orig_ips = pod->n_ips;
+	memcpy(b->orig_ips, pod->ips, sizeof(b->orig_ips));
+	return 0;
+}
+
+int pw_binds_copy_orig(struct pw_binding *dst, const struct pw_binding *src)
+{
+	struct pw_pod p = {.interface = src->orig_interface,
+			   .cgroup = src->orig_cgroup,
+			   .n_ips = src->n_orig_ips};
+
+	memcpy(p.ips, src->orig_ips, sizeof(p.ips));
+	return pw_binds_save_orig(dst, &p);
+}
+
+/* The Pod object as it was stored before the binding overlaid it. */
 static int unoverlay_fields(const struct pw_binding *b, struct pw_pod *pod)
 {
 	int err;
 
-	err = pw_bind_set_str(&pod->interface,
-			      pw_labels_get(&pod->annotations, PW_ANNOT_INTERFACE));
-	err = err
-		      ?: pw_bind_set_str(&pod->cgroup,
-					 pw_labels_get(&pod->annotations, PW_ANNOT_CGROUP));
+	err = pw_bind_set_str(&pod->interface, b->orig_interface);
+	err = err ?: pw_bind_set_str(&pod->cgroup, b->orig_cgroup);
 	if (err)
 		return err;
 	pod->n_ips = b->n_orig_ips;

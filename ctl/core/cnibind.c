@@ -52,6 +52,11 @@ static json_object *binding_json(const struct pw_binding *b)
 	json_object_object_add(o, "cgroup", json_object_new_string(b->cgroup));
 	json_object_object_add(o, "ips", jips(b->ips, b->n_ips));
 	json_object_object_add(o, "manifestIPs", jips(b->orig_ips, b->n_orig_ips));
+	if (b->orig_interface)
+		json_object_object_add(o, "manifestInterface",
+				       json_object_new_string(b->orig_interface));
+	if (b->orig_cgroup)
+		json_object_object_add(o, "manifestCgroup", json_object_new_string(b->orig_cgroup));
 	json_object_object_add(o, "endpoint", json_object_new_int64(b->ep_id));
 	return o;
 }
@@ -184,6 +189,11 @@ int pw_cp_binds_open(struct pw_cp *cp, const char *path)
 		v = NULL;
 		json_object_object_get_ex(o, "manifestIPs", &v);
 		b->n_orig_ips = parse_ips(v, b->orig_ips);
+		if (pw_bind_set_str(&b->orig_interface, jstr_or(o, "manifestInterface")) ||
+		    pw_bind_set_str(&b->orig_cgroup, jstr_or(o, "manifestCgroup"))) {
+			err = -ENOMEM;
+			goto out;
+		}
 		v = NULL;
 		json_object_object_get_ex(o, "endpoint", &v);
 		b->ep_id = (uint32_t)json_object_get_int64(v);
@@ -331,14 +341,14 @@ int pw_cp_bind(struct pw_cp *cp, const struct pw_cni_bind *req, struct pw_cni_bo
 	so = pw_state_find(&cp->st, PW_KIND_POD, b->ns, b->name);
 	if (old_pod) {
 		b->ep_id = old_pod == old_id ? old_pod->ep_id : 0;
-		b->n_orig_ips = old_pod->n_orig_ips;
-		memcpy(b->orig_ips, old_pod->orig_ips, sizeof(b->orig_ips));
+		err = pw_binds_copy_orig(b, old_pod);
 		if (old_pod != old_id)
 			out->replaced_ep = old_pod->ep_id;
 	} else if (so) {
-		b->n_orig_ips = so->obj.u.pod.n_ips;
-		memcpy(b->orig_ips, so->obj.u.pod.ips, sizeof(b->orig_ips));
+		err = pw_binds_save_orig(b, &so->obj.u.pod);
 	}
+	if (err)
+		goto fail;
 	if (!b->ep_id) {
 		if (so && so->ep_id && !old_pod)
 			b->ep_id = so->ep_id;

@@ -14,9 +14,14 @@ struct pw_binding {
 	char *cgroup; /* relative to --cgroup-root */
 	size_t n_ips;
 	struct pw_addr ips[PW_POD_MAX_IPS];
-	/* the Pod object's own status.podIPs, given back when the binding goes */
+	/*
+	 * The Pod object's own fields the binding overlays (status.podIPs, and interface and
+	 * cgroup: its annotations', or none where cluster mode made it a peer), given back when
+	 * the binding goes.
+	 */
 	size_t n_orig_ips;
 	struct pw_addr orig_ips[PW_POD_MAX_IPS];
+	char *orig_interface, *orig_cgroup;
 	uint32_t ep_id;
 	uint32_t ifindex;
 	uint64_t cgroup_id;
@@ -39,12 +44,16 @@ int pw_binds_insert(struct pw_binds *bs, struct pw_binding *b);
 void pw_binds_remove(struct pw_binds *bs, const struct pw_binding *b);
 /* *dst = strdup(src) (NULL stays NULL), the old value freed */
 int pw_bind_set_str(char **dst, const char *src);
+/* b remembers pod's own interface, cgroup and IPs (the fields an overlay replaces) */
+int pw_binds_save_orig(struct pw_binding *b, const struct pw_pod *pod);
 /*
  * Store the Pod object of so again (a logged update): with binding b's interface, cgroup and
  * IPs, or (b NULL) as its manifest has it, with orig's saved status.podIPs.
  */
 int pw_binds_restore_pod(struct pw_state *st, struct pw_sobj *so, const struct pw_binding *b,
 			 const struct pw_binding *orig);
+/* dst takes src's saved Pod object fields */
+int pw_binds_copy_orig(struct pw_binding *dst, const struct pw_binding *src);
 /* A Pod object about to enter the store: give it its binding's interface, cgroup and IPs. */
 void pw_binds_overlay(struct pw_binds *bs, struct pw_pod *pod);
 /* The pod just stored: it and its binding share one endpoint number. */
