@@ -21,6 +21,7 @@
 #include "cp.h"
 #include "reconcile.h"
 #include "store.h"
+#include "svc.h"
 
 struct pw_cp {
 	struct pw_dp *dp;
@@ -28,6 +29,7 @@ struct pw_cp {
 	void *log_ctx;
 	char *cgroup_root;
 	struct pw_state st;
+	struct pw_svcs *svcs;  /* Services: checks, translation tables, queries (svc.h) */
 	struct pw_desired cur; /* what the maps hold */
 	bool written;	       /* cur is our own compile result (else read back at start) */
 	bool hold;
@@ -97,6 +99,11 @@ static void diag_add(struct pw_diags *d, const struct pw_object *o, const char *
 	}
 	d->n++;
 	d->n_errors++;
+}
+
+static void svc_err(void *ctx, const struct pw_object *o, const char *msg)
+{
+	diag_add(ctx, o, "%s", msg);
 }
 
 /* --- start-up --------------------------------------------------------------------------------- */
@@ -174,6 +181,20 @@ int pw_cp_new(const struct pw_cp_opts *opts, struct pw_cp **out)
 			goto fail;
 		}
 	}
+	{
+		char why[256] = "";
+		const char *cidrs = opts->sz >= offsetof(struct pw_cp_opts, service_cidrs) +
+							 sizeof(opts->service_cidrs)
+					    ? opts->service_cidrs
+					    : NULL;
+
+		err = pw_svcs_new(cidrs, &cp->svcs, why, sizeof(why));
+		if (err) {
+			if (why[0])
+				cp_log(cp, PW_LOG_ERROR, "%s", why);
+			goto fail;
+		}
+	}
 	if (cp->dp) {
 		err = recover(cp);
 		if (err)
@@ -191,6 +212,7 @@ void pw_cp_free(struct pw_cp *cp)
 	if (!cp)
 		return;
 	pw_state_clear(&cp->st);
+	pw_svcs_free(cp->svcs);
 	pw_desired_clear(&cp->cur);
 	free(cp->strays);
 	free(cp->rec_eps);
@@ -262,6 +284,12 @@ static int cp_sync(struct pw_cp *cp)
 		return 0;
 	cp->syncs++;
 	resolve_pods(cp);
+	err = pw_svcs_sync(cp->svcs, cp->dp, &cp->st);
+	if (err) {
+		cp_log(cp, PW_LOG_ERROR, "writing the Service maps failed (%s): restoring them",
+		       strerror(-err));
+		goto undo_store;
+	}
 	err = pw_compile(&cp->st, cp->written ? &cp->cur : NULL, &next);
 	if (err)
 		goto undo_store;
@@ -307,6 +335,10 @@ undo_store:
 	cp->sync_failures++;
 	pw_desired_clear(&next);
 	pw_state_rollback(&cp->st);
+	/* the Service tables follow the store back (they are a function of it) */
+	if (pw_svcs_sync(cp->svcs, cp->dp, &cp->st))
+		cp_log(cp, PW_LOG_ERROR, "restoring the Service maps failed: they hold a mix "
+					 "until the next change");
 	return err;
 }
 
@@ -320,6 +352,11 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 	int err;
 
 	cp->hold = false;
+	err = pw_svcs_check(cp->svcs, &cp->st, svc_err, diags);
+	if (err) {
+		pw_state_rollback(&cp->st);
+		return err;
+	}
 	err = cp_sync(cp);
 	if (err)
 		diag_add(diags, NULL, "cannot enforce the changes: %s", strerror(-err));
@@ -329,6 +366,8 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 /* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
 static int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
 {
+	if (!err && !cp->hold)
+		err = pw_svcs_check(cp->svcs, &cp->st, svc_err, diags);
 	if (err) {
 		pw_state_rollback_to(&cp->st, mark);
 		return err;
@@ -395,7 +434,7 @@ int pw_cp_sync_source(struct pw_cp *cp, const char *source, struct pw_manifest *
 	if (err)
 		goto out;
 	/* what this source wrote before and no longer holds */
-	for (k = PW_KIND_NAMESPACE; k <= PW_KIND_NETPOL; k++) {
+	for (k = PW_KIND_NAMESPACE; k < PW_KIND_COUNT; k++) {
 		for (i = 0; i < pw_state_count(&cp->st, k); i++) {
 			struct pw_sobj *o = pw_state_at(&cp->st, k, i);
 			void *nv;
@@ -629,6 +668,10 @@ int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_objec
 
 	if (!cp || !out)
 		return -EINVAL;
+	if (what == PW_CP_SERVICES || what == PW_CP_EPSLICES)
+		return pw_svcs_list(cp->svcs, &cp->st,
+				    what == PW_CP_SERVICES ? PW_KIND_SERVICE : PW_KIND_EPSLICE, ns,
+				    out);
 	arr = json_object_new_array();
 	if (!arr)
 		return -ENOMEM;
@@ -990,13 +1033,94 @@ static json_object *explain_side(struct pw_cp *cp, const struct xend *self, cons
 	return o;
 }
 
+static json_object *explain_pair(struct pw_cp *cp, const struct xend *f, const struct xend *t,
+				 uint8_t proto, uint16_t port, bool *denied)
+{
+	json_object *o = json_object_new_object();
+	bool d1, d2;
+
+	json_object_object_add(o, "egress",
+			       explain_side(cp, f, t, PW_DIR_EGRESS, proto, port, &d1));
+	json_object_object_add(o, "ingress",
+			       explain_side(cp, t, f, PW_DIR_INGRESS, proto, port, &d2));
+	*denied = d1 || d2;
+	json_object_object_add(o, "verdict",
+			       json_object_new_string(*denied ? "denied" : "allowed"));
+	json_object_object_add(o, "protocol", jstr(pw_proto_str(proto)));
+	json_object_object_add(o, "port", json_object_new_int(port));
+	return o;
+}
+
+/* Max backends one explain lists */
+#define EXPLAIN_MAX_BACKENDS 256
+
+/*
+ * A ClusterIP destination: the socket layer judges the backend it picks, so the answer is the
+ * verdict for each ready backend; the connection succeeds when it lands on an allowed one.
+ */
+static int explain_service(struct pw_cp *cp, const struct xend *f, const struct xend *t,
+			   uint8_t proto, uint16_t port, json_object **out)
+{
+	struct pw_svc_backend_ref *b = calloc(EXPLAIN_MAX_BACKENDS, sizeof(*b));
+	const char *ns, *name;
+	json_object *o, *arr;
+	size_t allowed = 0;
+	char buf[PW_PREFIX_STRLEN], svc[512];
+	int n;
+
+	if (!b)
+		return -ENOMEM;
+	n = pw_svcs_backends(cp->svcs, &t->addr, port, proto, b, EXPLAIN_MAX_BACKENDS, &ns,
+			     &name);
+	if (n < 0) {
+		free(b);
+		return n;
+	}
+	snprintf(svc, sizeof(svc), "%s/%s", ns, name);
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	json_object_object_add(o, "service", jstr(svc));
+	json_object_object_add(o, "clusterIP", jstr(pw_addr_str(&t->addr, buf, sizeof(buf))));
+	for (int i = 0; i < n && i < EXPLAIN_MAX_BACKENDS; i++) {
+		struct pw_cp_endpoint_ref r = {.addr = pw_addr_str(&b[i].addr, buf, sizeof(buf))};
+		struct xend be;
+		json_object *one;
+		bool denied;
+
+		if (resolve_end(cp, &r, &be))
+			continue;
+		one = explain_pair(cp, f, &be, proto, b[i].port, &denied);
+		json_object_object_add(one, "backend", jstr(buf));
+		if (be.pod) {
+			char pod[512];
+
+			snprintf(pod, sizeof(pod), "%s/%s", be.pod->obj.u.pod.namespace,
+				 be.pod->obj.u.pod.name);
+			json_object_object_add(one, "pod", jstr(pod));
+		}
+		allowed += !denied;
+		json_object_array_add(arr, one);
+	}
+	json_object_object_add(o, "backends", arr);
+	json_object_object_add(o, "readyBackends", json_object_new_int(n));
+	json_object_object_add(o, "allowedBackends", json_object_new_int64((int64_t)allowed));
+	json_object_object_add(o, "verdict",
+			       jstr(!n	       ? "refused (no ready backend)"
+				    : allowed ? "allowed"
+					      : "denied"));
+	json_object_object_add(o, "protocol", jstr(pw_proto_str(proto)));
+	json_object_object_add(o, "port", json_object_new_int(port));
+	free(b);
+	*out = o;
+	return 0;
+}
+
 int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		  const struct pw_cp_endpoint_ref *to, uint8_t proto, uint16_t port,
 		  json_object **out)
 {
 	struct xend f, t;
-	json_object *o;
-	bool d1, d2;
+	bool denied;
 	int err;
 
 	if (!cp || !from || !to || !out)
@@ -1006,17 +1130,28 @@ int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		err = resolve_end(cp, to, &t);
 	if (err)
 		return err;
-	o = json_object_new_object();
-	json_object_object_add(o, "egress",
-			       explain_side(cp, &f, &t, PW_DIR_EGRESS, proto, port, &d1));
-	json_object_object_add(o, "ingress",
-			       explain_side(cp, &t, &f, PW_DIR_INGRESS, proto, port, &d2));
-	json_object_object_add(o, "verdict",
-			       json_object_new_string(d1 || d2 ? "denied" : "allowed"));
-	json_object_object_add(o, "protocol", jstr(pw_proto_str(proto)));
-	json_object_object_add(o, "port", json_object_new_int(port));
-	*out = o;
+	if (!t.pod) {
+		err = explain_service(cp, &f, &t, proto, port, out);
+		if (err != -ENOENT)
+			return err;
+	}
+	*out = explain_pair(cp, &f, &t, proto, port, &denied);
 	return 0;
+}
+
+int pw_cp_describe_service(struct pw_cp *cp, const char *ns, const char *name, json_object **out)
+{
+	if (!cp || !ns || !name || !out)
+		return -EINVAL;
+	return pw_svcs_describe(cp->svcs, &cp->st, ns, name, out);
+}
+
+int pw_cp_service_name(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		       uint8_t proto, char *buf, size_t len)
+{
+	if (!cp)
+		return -EINVAL;
+	return pw_svcs_name(cp->svcs, family, addr, port_be, proto, buf, len);
 }
 
 int pw_cp_status(struct pw_cp *cp, json_object **out)

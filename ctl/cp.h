@@ -30,6 +30,8 @@ struct pw_cp_opts {
 	void *log_ctx;
 	/* cgroup v2 directory pods' podwall.io/cgroup paths are relative to (for cgroup ids) */
 	const char *cgroup_root;
+	/* comma-separated service CIDRs a clusterIP must lie in; NULL: Kubernetes' defaults */
+	const char *service_cidrs;
 };
 
 /*
@@ -75,10 +77,17 @@ enum pw_cp_list {
 	PW_CP_PODS,
 	PW_CP_NETPOLS,
 	PW_CP_IDENTITIES,
+	PW_CP_SERVICES,
+	PW_CP_EPSLICES,
 };
 
 /* ns == NULL: every namespace */
 int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_object **out);
+/* a Service: ports, ClusterIPs and the backends each frontend translates to now */
+int pw_cp_describe_service(struct pw_cp *cp, const char *ns, const char *name, json_object **out);
+/* the Service (namespace/name) of a frontend (family, address, port in network order) */
+int pw_cp_service_name(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		       uint8_t proto, char *buf, size_t len);
 /* the policies selecting the pod and its effective allow list per direction */
 int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_object **out);
 

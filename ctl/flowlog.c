@@ -242,6 +242,8 @@ const char *pw_flowlog_drop_reason_desc(unsigned int reason)
 		return "UNSUPPORTED_L3_PROTOCOL";
 	case PW_DROP_FRAG_DENIED:
 		return "POLICY_DENIED";
+	case PW_DROP_NO_BACKEND:
+		return "NO_SERVICE";
 	default:
 		return "DROP_REASON_UNKNOWN";
 	}
@@ -267,6 +269,8 @@ static int drop_reason_code(unsigned int reason)
 		return 181;
 	case PW_DROP_UNSUPPORTED_L3:
 		return 139;
+	case PW_DROP_NO_BACKEND:
+		return 158;
 	default:
 		return 0;
 	}

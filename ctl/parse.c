@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "parse.h"
+#include "parse_int.h"
 
-#define PATHSZ 512
 
 /* ObjectMeta fields: known, so a typo there is an error rather than a silent no-op. */
 static const char *const meta_keys[] = {
@@ -47,19 +47,6 @@ static const char *const req_keys[] = {"key", "operator", "values", NULL};
 /* Kubernetes' limit on the total size of an object's annotations */
 #define ANNOTATIONS_MAX_BYTES (256 * 1024)
 
-struct pctx {
-	const char *file;
-	struct pw_diags *diags;
-	struct pw_parse_limits lim;
-	struct pw_manifest *m;
-	unsigned int doc;
-	char desc[640];	 /* "NetworkPolicy x/allow-b" once known */
-	size_t errors;	 /* errors of this input */
-	size_t objects;	 /* objects seen, for max_objects */
-	int syserr;	 /* -ENOMEM */
-	bool over_limit; /* a size limit was hit */
-	bool stop;	 /* give up: limit, memory, too many diagnostics */
-};
 
 /* --- diagnostics ------------------------------------------------------------------------ */
 
@@ -78,7 +65,7 @@ void pw_diags_clear(struct pw_diags *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static void oom(struct pctx *c)
+void oom(struct pctx *c)
 {
 	c->syserr = -ENOMEM;
 	c->stop = true;
@@ -135,7 +122,7 @@ fail:
 	oom(c);
 }
 
-__attribute__((format(printf, 4, 5))) static void perr(struct pctx *c, unsigned int line,
+void perr(struct pctx *c, unsigned int line,
 						       const char *path, const char *fmt, ...)
 {
 	va_list ap;
@@ -145,7 +132,7 @@ __attribute__((format(printf, 4, 5))) static void perr(struct pctx *c, unsigned 
 	va_end(ap);
 }
 
-__attribute__((format(printf, 4, 5))) static void pwarn(struct pctx *c, unsigned int line,
+void pwarn(struct pctx *c, unsigned int line,
 							const char *path, const char *fmt, ...)
 {
 	va_list ap;
@@ -155,7 +142,7 @@ __attribute__((format(printf, 4, 5))) static void pwarn(struct pctx *c, unsigned
 	va_end(ap);
 }
 
-static void limit_err(struct pctx *c, unsigned int line, const char *path, const char *what,
+void limit_err(struct pctx *c, unsigned int line, const char *path, const char *what,
 		      size_t limit)
 {
 	perr(c, line, path, "too many %s (limit %zu)", what, limit);
@@ -163,7 +150,7 @@ static void limit_err(struct pctx *c, unsigned int line, const char *path, const
 	c->stop = true;
 }
 
-static const char *pj(char *dst, const char *base, const char *key)
+const char *pj(char *dst, const char *base, const char *key)
 {
 	/* a path deeper than PATHSZ is cut, never overflowed; the line still locates it */
 	if (snprintf(dst, PATHSZ, "%s%s%s", base, *base ? "." : "", key) >= PATHSZ)
@@ -171,7 +158,7 @@ static const char *pj(char *dst, const char *base, const char *key)
 	return dst;
 }
 
-static const char *pi(char *dst, const char *base, size_t i)
+const char *pi(char *dst, const char *base, size_t i)
 {
 	if (snprintf(dst, PATHSZ, "%s[%zu]", base, i) >= PATHSZ)
 		dst[PATHSZ - 2] = '~';
@@ -181,7 +168,7 @@ static const char *pi(char *dst, const char *base, size_t i)
 /* --- YAML node access ------------------------------------------------------------------- */
 
 /* 1-based line of a node: its own token for scalars, its first key or item otherwise. */
-static unsigned int node_line(struct fy_node *n, unsigned int hint)
+unsigned int node_line(struct fy_node *n, unsigned int hint)
 {
 	int guard;
 
@@ -206,15 +193,6 @@ static unsigned int node_line(struct fy_node *n, unsigned int hint)
 	return hint;
 }
 
-enum sk {
-	SK_NULL,
-	SK_STR,
-	SK_BOOL,
-	SK_INT,	      /* decimal */
-	SK_INT_OTHER, /* 0x.., 0o.., 0b.., leading zeros, underscores: numbers, not decimal */
-	SK_FLOAT,
-	SK_COLLECTION,
-};
 
 static bool in_list(const char *s, size_t n, const char *const *list)
 {
@@ -275,7 +253,7 @@ static bool is_float(const char *s, size_t n)
  * schema (plus 1.1's 0b/underscore integers, refused as ambiguous). Quoted, block and
  * !!str-tagged scalars are strings.
  */
-static enum sk scalar_kind(struct fy_node *n, const char **s, size_t *len)
+enum sk scalar_kind(struct fy_node *n, const char **s, size_t *len)
 {
 	static const char *const nulls[] = {"~", "null", "Null", "NULL", NULL};
 	/*
@@ -325,7 +303,7 @@ static enum sk scalar_kind(struct fy_node *n, const char **s, size_t *len)
 	return SK_STR;
 }
 
-static const char *sk_name(enum sk k)
+const char *sk_name(enum sk k)
 {
 	switch (k) {
 	case SK_NULL:
@@ -345,7 +323,7 @@ static const char *sk_name(enum sk k)
 	return "?";
 }
 
-static bool is_null(struct fy_node *n)
+bool is_null(struct fy_node *n)
 {
 	const char *s;
 	size_t l;
@@ -364,7 +342,7 @@ static const char *pair_key(struct fy_node_pair *p, size_t *len)
 }
 
 /* Value of key in map (NULL when absent or null); *line gets the key's line. */
-static struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint,
+struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint,
 			    unsigned int *line)
 {
 	struct fy_node_pair *p;
@@ -405,7 +383,7 @@ static char *peek(struct fy_node *map, const char *key, char *buf, size_t sz)
 
 /* The get_* helpers return 1 (present), 0 (absent or null), or -1 (error reported). */
 
-static int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
 		      char **out)
 {
 	const char *s;
@@ -441,7 +419,7 @@ static int get_string(struct pctx *c, struct fy_node *n, unsigned int line, cons
 	return 1;
 }
 
-static int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
 		   long long min, long long max, long long *out)
 {
 	const char *s;
@@ -480,7 +458,7 @@ static int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const c
  * mget() then get_string()/get_int(), in that order: passing mget(..., &line) and line as two
  * arguments of one call would read line before mget sets it (argument order is unspecified).
  */
-static int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
 		       unsigned int *line, const char *path, char **out)
 {
 	struct fy_node *n = mget(map, key, hint, line);
@@ -488,7 +466,7 @@ static int mget_string(struct pctx *c, struct fy_node *map, const char *key, uns
 	return get_string(c, n, *line, path, out);
 }
 
-static int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
 		    unsigned int *line, const char *path, long long min, long long max,
 		    long long *out)
 {
@@ -497,7 +475,7 @@ static int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsign
 	return get_int(c, n, *line, path, min, max, out);
 }
 
-static int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
 		   size_t max, size_t *count)
 {
 	*count = 0;
@@ -520,7 +498,7 @@ static int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const c
 }
 
 /* A map; unknown keys are errors when known is given. */
-static int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
 		   const char *const *known)
 {
 	struct fy_node_pair *p;
@@ -562,7 +540,7 @@ static int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const c
 
 /* --- labels and selectors --------------------------------------------------------------- */
 
-static int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
 			    struct pw_labels *out, bool labels, size_t max)
 {
 	struct fy_node_pair *p;
@@ -750,14 +728,8 @@ static int parse_selector(struct pctx *c, struct fy_node *n, unsigned int line, 
 
 /* --- metadata --------------------------------------------------------------------------- */
 
-struct meta {
-	char *name;
-	char *namespace;
-	struct pw_labels labels;
-	struct pw_labels annotations;
-};
 
-static void meta_clear(struct meta *m)
+void meta_clear(struct meta *m)
 {
 	free(m->name);
 	free(m->namespace);
@@ -766,7 +738,7 @@ static void meta_clear(struct meta *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static int parse_meta(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_meta(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
 		      enum pw_kind kind, struct meta *m)
 {
 	char path[PATHSZ], sub[PATHSZ];
@@ -1679,12 +1651,17 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 	} else if (!strcmp(kind, "NetworkPolicy")) {
 		o.kind = PW_KIND_NETPOL;
 		want_api = "networking.k8s.io/v1";
+	} else if (!strcmp(kind, "Service")) {
+		o.kind = PW_KIND_SERVICE;
+	} else if (!strcmp(kind, "EndpointSlice")) {
+		o.kind = PW_KIND_EPSLICE;
+		want_api = "discovery.k8s.io/v1";
 	} else if (!strcmp(kind, "List") && !nested) {
 		want_api = "v1";
 	} else {
 		perr(c, kl, pj(path, prefix, "kind"),
-		     "unsupported kind \"%s\"%s: podwall accepts Namespace, Pod, NetworkPolicy and "
-		     "List",
+		     "unsupported kind \"%s\"%s: podwall accepts Namespace, Pod, NetworkPolicy, "
+		     "Service, EndpointSlice and List",
 		     kind, nested ? " in a List" : "");
 		return -1;
 	}
@@ -1705,7 +1682,10 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 		     want_api);
 		return -1;
 	}
-	if (get_map(c, n, line, prefix, o.kind ? obj_keys : list_keys) < 0)
+	if (get_map(c, n, line, prefix,
+		    o.kind == PW_KIND_EPSLICE ? pw_parse_epslice_keys
+		    : o.kind		      ? obj_keys
+					      : list_keys) < 0)
 		return -1;
 
 	if (!o.kind) {
@@ -1738,6 +1718,14 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 		break;
 	case PW_KIND_NETPOL:
 		ret = parse_netpol(c, n, line, prefix, &o.u.np);
+		break;
+	case PW_KIND_SERVICE:
+		ret = pw_parse_service(c, n, line, prefix, &o.u.svc);
+		break;
+	case PW_KIND_EPSLICE:
+		ret = pw_parse_epslice(c, n, line, prefix, &o.u.eps);
+		break;
+	default:
 		break;
 	}
 	if (!ret) {

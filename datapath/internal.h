@@ -31,6 +31,10 @@ enum pw_sock_prog {
 	PW_SOCK_CONNECT6,
 	PW_SOCK_SENDMSG4,
 	PW_SOCK_SENDMSG6,
+	PW_SOCK_RECVMSG4, /* Services: replies read as from the frontend */
+	PW_SOCK_RECVMSG6,
+	PW_SOCK_GETPEERNAME4,
+	PW_SOCK_GETPEERNAME6,
 	PW_SOCK_COUNT,
 };
 

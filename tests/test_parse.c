@@ -197,9 +197,9 @@ static const struct bad_case bad_cases[] = {
 	{"unknown metadata field", NS "metadata: {name: a, lables: {}}\n",
 	 "metadata: unknown field \"lables\""},
 	/* kinds and documents */
-	{"unknown kind", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
-	 "kind: unsupported kind \"Service\": podwall accepts Namespace, Pod, NetworkPolicy and "
-	 "List"},
+	{"unknown kind", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n",
+	 "kind: unsupported kind \"ConfigMap\": podwall accepts Namespace, Pod, NetworkPolicy, "
+	 "Service, EndpointSlice and List"},
 	{"old apiVersion",
 	 "apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: p}\n",
 	 "apiVersion: unsupported apiVersion \"extensions/v1beta1\" for NetworkPolicy (want "

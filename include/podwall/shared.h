@@ -250,6 +250,7 @@ enum pw_reason {
 	PW_DROP_QUARANTINE,             /* endpoint is quarantined */
 	PW_DROP_UNSUPPORTED_L3,         /* neither IPv4, IPv6 nor ARP (VLAN tags included) */
 	PW_DROP_FRAG_DENIED,            /* later fragment of a denied first fragment */
+	PW_DROP_NO_BACKEND,             /* socket: a Service port with no ready backend */
 	PW_REASON_MAX = 32,
 };
 
@@ -354,6 +355,7 @@ static inline const char *pw_reason_str(unsigned int reason)
 	case PW_DROP_QUARANTINE: return "quarantined";
 	case PW_DROP_UNSUPPORTED_L3: return "unsupported-l3";
 	case PW_DROP_FRAG_DENIED: return "fragment-of-denied";
+	case PW_DROP_NO_BACKEND: return "no-ready-backend";
 	default: return "unknown";
 	}
 }

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Service map writers (layouts in include/podwall/service.h). A frontend's backend list is
+ * written so the socket programs never see a slot past the count that does not exist: slots
+ * first, then the count, then the slots past the new count go. Conntrack entries of a removed
+ * backend are deleted here too, so its flows end with a record.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+
+static void front_str(const struct pw_svc_key *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "service frontend (family %u, proto %u, port %u, slot %u)", k->family,
+		 k->proto, (unsigned int)__builtin_bswap16(k->port), k->slot);
+}
+
+int pw_dp_backend_update(struct pw_dp *dp, uint32_t id, const struct pw_backend *b)
+{
+	int fd = pw_dp_map_fd(dp, PW_DPMAP_BACKEND);
+	struct pw_backend v;
+	char what[64];
+
+	if (fd < 0 || !b || !id)
+		return -EINVAL;
+	v = *b;
+	v.pad = 0;
+	if (bpf_map_update_elem(fd, &id, &v, BPF_ANY)) {
+		int err = -errno;
+
+		snprintf(what, sizeof(what), "backend %u", id);
+		return pw_dp_write_err(dp, PW_DPMAP_BACKEND, err, "add", what);
+	}
+	return 0;
+}
+
+int pw_dp_backend_delete(struct pw_dp *dp, uint32_t id)
+{
+	int fd = pw_dp_map_fd(dp, PW_DPMAP_BACKEND);
+	char what[64];
+
+	if (fd < 0)
+		return -EINVAL;
+	if (bpf_map_delete_elem(fd, &id) && errno != ENOENT) {
+		int err = -errno;
+
+		snprintf(what, sizeof(what), "backend %u", id);
+		return pw_dp_write_err(dp, PW_DPMAP_BACKEND, err, "delete", what);
+	}
+	return 0;
+}
+
+static int svc_put(struct pw_dp *dp, int fd, const struct pw_svc_key *k,
+		   const struct pw_svc_val *v)
+{
+	char what[96];
+
+	if (bpf_map_update_elem(fd, k, v, BPF_ANY)) {
+		int err = -errno;
+
+		front_str(k, what, sizeof(what));
+		return pw_dp_write_err(dp, PW_DPMAP_SVC, err, "add", what);
+	}
+	return 0;
+}
+
+static int svc_del(struct pw_dp *dp, int fd, const struct pw_svc_key *k)
+{
+	char what[96];
+
+	if (bpf_map_delete_elem(fd, k) && errno != ENOENT) {
+		int err = -errno;
+
+		front_str(k, what, sizeof(what));
+		return pw_dp_write_err(dp, PW_DPMAP_SVC, err, "delete", what);
+	}
+	return 0;
+}
+
+int pw_dp_svc_write(struct pw_dp *dp, const struct pw_svc_key *front, uint32_t svc_id,
+		    const uint32_t *backend_ids, size_t n, size_t old_n)
+{
+	int fd = pw_dp_map_fd(dp, PW_DPMAP_SVC);
+	struct pw_svc_key k;
+	struct pw_svc_val v;
+	size_t i;
+	int err;
+
+	if (fd < 0 || !front || n > PW_SVC_MAX_BACKENDS || old_n > PW_SVC_MAX_BACKENDS ||
+	    (n && !backend_ids))
+		return -EINVAL;
+	k = *front;
+	k.pad = 0;
+	for (i = 0; i < n; i++) {
+		memset(&v, 0, sizeof(v));
+		v.backend_id = backend_ids[i];
+		k.slot = (uint16_t)(i + 1);
+		err = svc_put(dp, fd, &k, &v);
+		if (err)
+			return err;
+	}
+	memset(&v, 0, sizeof(v));
+	v.count = (uint16_t)n;
+	v.svc_id = svc_id;
+	k.slot = 0;
+	err = svc_put(dp, fd, &k, &v);
+	for (i = n; !err && i < old_n; i++) {
+		k.slot = (uint16_t)(i + 1);
+		err = svc_del(dp, fd, &k);
+	}
+	return err;
+}
+
+int pw_dp_svc_delete(struct pw_dp *dp, const struct pw_svc_key *front, size_t old_n)
+{
+	int fd = pw_dp_map_fd(dp, PW_DPMAP_SVC);
+	struct pw_svc_key k;
+	size_t i;
+	int err;
+
+	if (fd < 0 || !front)
+		return -EINVAL;
+	k = *front;
+	k.pad = 0;
+	k.slot = 0;
+	/* the frontend first: from then on no call is translated, so no slot is read */
+	err = svc_del(dp, fd, &k);
+	for (i = 0; !err && i < old_n; i++) {
+		k.slot = (uint16_t)(i + 1);
+		err = svc_del(dp, fd, &k);
+	}
+	return err;
+}
