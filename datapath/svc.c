@@ -6,12 +6,13 @@
  * backend are deleted here too, so its flows end with a record.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "internal.h"
+#include "objects.h"
 
 static void front_str(const struct pw_svc_key *k, char *buf, size_t len)
 {

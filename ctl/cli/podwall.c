@@ -700,6 +700,25 @@ static const struct column id_cols[] = {
 	{NULL},
 };
 
+static const struct column svc_cols[] = {
+	{"NAMESPACE", "namespace", false, true},
+	{"NAME", "name"},
+	{"CLUSTER-IPS", "clusterIPs"},
+	{"PORTS", "portsText"},
+	{"BACKENDS", "backends"},
+	{NULL},
+};
+
+static const struct column eps_cols[] = {
+	{"NAMESPACE", "namespace", false, true},
+	{"NAME", "name"},
+	{"SERVICE", "service"},
+	{"ADDRESSTYPE", "addressType"},
+	{"ENDPOINTS", "endpoints"},
+	{"READY", "ready"},
+	{NULL},
+};
+
 static const struct resource resources[] = {
 	{{"namespaces", "namespace", "ns"}, "namespaces", false, ns_cols},
 	{{"pods", "pod", "po"}, "pods", true, pod_cols},
@@ -709,6 +728,11 @@ static const struct resource resources[] = {
 	 true,
 	 np_cols},
 	{{"identities", "identity", "id", "ids"}, "identities", false, id_cols},
+	{{"services", "service", "svc", "services.v1"}, "services", true, svc_cols},
+	{{"endpointslices", "endpointslice", "eps", "endpointslices.discovery.k8s.io"},
+	 "endpointslices",
+	 true,
+	 eps_cols},
 };
 
 static const struct resource *find_resource(const char *s)
@@ -766,7 +790,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		errorf("you must specify the type of resource to get: namespaces, pods, "
-		       "networkpolicies, identities");
+		       "networkpolicies, services, endpointslices, identities");
 		return 1;
 	}
 	r = find_resource(argv[optind]);
@@ -868,6 +892,7 @@ static int cmd_describe(struct cli *c, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *ns_opt = NULL;
+	const struct resource *r;
 	char ns[256], name[256];
 	enum output out = OUT_YAML;
 	json_object *req, *resp = NULL, *result;
@@ -888,8 +913,9 @@ static int cmd_describe(struct cli *c, int argc, char **argv)
 			return 1;
 		}
 	}
-	if (argc - optind != 2 || find_resource(argv[optind]) != &resources[1]) {
-		errorf("describe takes: pod NS/NAME (or pod NAME -n NS)");
+	r = argc - optind == 2 ? find_resource(argv[optind]) : NULL;
+	if (!r || (strcmp(r->what, "pods") && strcmp(r->what, "services"))) {
+		errorf("describe takes: pod|service NS/NAME (or pod|service NAME -n NS)");
 		return 1;
 	}
 	if (split_ref(argv[optind + 1], ns_opt, ns, sizeof(ns), name, sizeof(name))) {
@@ -898,6 +924,9 @@ static int cmd_describe(struct cli *c, int argc, char **argv)
 	}
 	req = pw_proto_request(PW_OP_DESCRIBE);
 	if (req) {
+		json_object_object_add(req, "kind", json_object_new_string(
+							    strcmp(r->what, "services") ? "pod"
+										       : "service"));
 		json_object_object_add(req, "namespace", json_object_new_string(ns));
 		json_object_object_add(req, "name", json_object_new_string(name));
 	}
@@ -1206,13 +1235,15 @@ static const struct cmd cmds[] = {
 	{"delete", cmd_delete, "-f FILE|DIR|- [-f ...]",
 	 "Delete the objects the manifests name (kind, namespace, name).\n\n"
 	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"get", cmd_get, "namespaces|pods|networkpolicies|identities [NAME] [-n NS|-A] [-o FMT]",
+	{"get", cmd_get, "namespaces|pods|networkpolicies|services|endpointslices|identities [NAME] [-n NS|-A] "
+	 "[-o FMT]",
 	 "List objects as a table.\n\n"
 	 "  -n, --namespace NS      the namespace (default \"default\")\n"
 	 "  -A, --all-namespaces    every namespace\n"
 	 "  -o, --output FMT        json, yaml or wide\n"},
-	{"describe", cmd_describe, "pod NS/NAME [-o json|yaml]",
-	 "The policies that select the pod and its effective allow list per direction.\n\n"
+	{"describe", cmd_describe, "pod|service NS/NAME [-o json|yaml]",
+	 "A pod: the policies that select it and its effective allow list per direction.\n"
+	 "A service: its ports and ClusterIPs, and the ready backends each translates to.\n\n"
 	 "  -n, --namespace NS      namespace when NAME has no NS/ prefix\n"
 	 "  -o, --output FMT        json or yaml (default)\n"},
 	{"explain", cmd_explain, "--from NS/POD|IP --to NS/POD|IP --port N [--proto tcp|udp|sctp]",
