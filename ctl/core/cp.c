@@ -1198,6 +1198,24 @@ int pw_cp_status(struct pw_cp *cp, json_object **out)
 	json_object_object_add(
 		o, "networkPolicies",
 		json_object_new_int64((int64_t)pw_state_count(&cp->st, PW_KIND_NETPOL)));
+	{
+		struct pw_svc_stats ss;
+		json_object *js = json_object_new_object();
+
+		pw_svcs_stats(cp->svcs, &ss);
+		json_object_object_add(
+			js, "services",
+			json_object_new_int64((int64_t)pw_state_count(&cp->st, PW_KIND_SERVICE)));
+		json_object_object_add(
+			js, "endpointSlices",
+			json_object_new_int64((int64_t)pw_state_count(&cp->st, PW_KIND_EPSLICE)));
+		json_object_object_add(js, "frontends", json_object_new_int64((int64_t)ss.frontends));
+		json_object_object_add(js, "backends", json_object_new_int64((int64_t)ss.backends));
+		/* conntrack entries removed with their backend: flows that ended */
+		json_object_object_add(js, "backendFlowsEnded",
+				       json_object_new_int64((int64_t)ss.flows_ended));
+		json_object_object_add(o, "services", js);
+	}
 	json_object_object_add(o, "identities", json_object_new_int64((int64_t)cp->st.ids.n_ids));
 	json_object_object_add(o, "cidrIdentities",
 			       json_object_new_int64((int64_t)cp->st.ids.n_cidrs));
