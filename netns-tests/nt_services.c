@@ -806,6 +806,62 @@ static void test_bad_input(void **state)
 	free(o);
 }
 
+static size_t map_entries(struct nt_env *env, enum pw_dp_map m)
+{
+	uint8_t k[64], v[64];
+	struct pw_dp_iter it;
+	size_t n = 0;
+
+	assert_int_equal(pw_dp_iter_init(env->dp, m, &it), 0);
+	while (pw_dp_iter_next(&it, k, v) == 1)
+		n++;
+	return n;
+}
+
+/*
+ * A restarted core adopts the tables in the pinned maps: the same input writes nothing new
+ * (backend ids stay), and what the new input lacks is removed rather than left behind.
+ */
+static void test_restart_adopts_tables(void **state)
+{
+	static const int ready[] = {2, 3, 0};
+	static const int32_t allowed[] = {RES(2, SRV_PORT), RES(3, SRV_PORT), 0};
+	struct nt_env *env = *state;
+	struct pw_cp_opts co = {.sz = sizeof(co)};
+	int counts[NPODS + 1];
+	struct probe_req rq;
+	struct probe_out *o;
+	size_t fe, be;
+
+	apply_web(env, ready);
+	fe = map_entries(env, PW_DPMAP_SVC);
+	be = map_entries(env, PW_DPMAP_BACKEND);
+	assert_int_equal(fe, 4 * 3); /* 2 families x 2 ports, each its count + 2 slots */
+	assert_int_equal(be, 8);
+	pw_cp_free(S.cp);
+	co.dp = env->dp;
+	co.cgroup_root = env->cgroot;
+	co.service_cidrs = SVC_CIDRS;
+	assert_int_equal(pw_cp_new(&co, &S.cp), 0);
+	assert_int_equal(status_int("frontends"), 4);
+	assert_int_equal(status_int("backends"), 8);
+	apply_pods(env);
+	apply_web(env, ready);
+	assert_int_equal(map_entries(env, PW_DPMAP_SVC), fe);
+	assert_int_equal(map_entries(env, PW_DPMAP_BACKEND), be);
+	req_fill(&rq, CIP6, 80, SOCK_STREAM, 10);
+	o = probe(env, &rq);
+	tally(o, allowed, counts);
+	free(o);
+
+	/* a restart whose input has no Service: the old frontends and backends go */
+	pw_cp_free(S.cp);
+	assert_int_equal(pw_cp_new(&co, &S.cp), 0);
+	apply_pods(env);
+	assert_int_equal(map_entries(env, PW_DPMAP_SVC), 0);
+	assert_int_equal(map_entries(env, PW_DPMAP_BACKEND), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -818,6 +874,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slice_change_under_load, svc_setup,
 						svc_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, svc_setup, svc_teardown),
+		cmocka_unit_test_setup_teardown(test_restart_adopts_tables, svc_setup,
+						svc_teardown),
 	};
 
 	/* NT_FILTER=test_name runs one case (cmocka's own filter) */

@@ -197,6 +197,8 @@ int pw_cp_new(const struct pw_cp_opts *opts, struct pw_cp **out)
 	}
 	if (cp->dp) {
 		err = recover(cp);
+		if (!err)
+			err = pw_svcs_recover(cp->svcs, cp->dp);
 		if (err)
 			goto fail;
 	}

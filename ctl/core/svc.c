@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,142 @@ void pw_svcs_stats(const struct pw_svcs *s, struct pw_svc_stats *out)
 	*out = s->stats;
 	out->frontends = s->n_fe;
 	out->backends = s->n_be;
+}
+
+static int be_cmp(const void *a, const void *b);
+static int fe_cmp(const void *a, const void *b);
+
+/* --- restart ---------------------------------------------------------------------------- */
+
+static int fe_slot_cmp(const void *a, const void *b)
+{
+	const struct pw_svc_key *x = a, *y = b;
+	int r = memcmp(x, y, offsetof(struct pw_svc_key, slot));
+
+	return r ? r : (int)x->slot - (int)y->slot;
+}
+
+/*
+ * Read back what a previous daemon wrote, so the first sync writes only the difference: a
+ * restart neither renumbers backends under live frontends nor leaves stale frontends behind.
+ */
+int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp)
+{
+	struct pw_svc_key *keys = NULL;
+	struct pw_svc_val *vals = NULL;
+	struct pw_dp_iter it;
+	struct pw_svc_key k;
+	struct pw_svc_val v;
+	struct pw_backend b;
+	uint32_t id;
+	size_t n = 0, cap = 0, i, j;
+	int r, err = 0;
+
+	err = pw_dp_iter_init(dp, PW_DPMAP_SVC, &it);
+	while (!err && (r = pw_dp_iter_next(&it, &k, &v)) == 1) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			void *nk = realloc(keys, nc * sizeof(*keys)), *nv;
+
+			if (!nk) {
+				err = -ENOMEM;
+				break;
+			}
+			keys = nk;
+			nv = realloc(vals, nc * sizeof(*vals));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			vals = nv;
+			cap = nc;
+		}
+		keys[n] = k;
+		vals[n++] = v;
+	}
+	if (!err && r < 0)
+		err = r;
+	/* (key, slot) order: a key's slot 0 comes first, then its backends */
+	if (!err && n) {
+		struct kv {
+			struct pw_svc_key k;
+			struct pw_svc_val v;
+		} *kv = calloc(n, sizeof(*kv));
+
+		if (!kv) {
+			err = -ENOMEM;
+		} else {
+			for (i = 0; i < n; i++)
+				kv[i] = (struct kv){keys[i], vals[i]};
+			qsort(kv, n, sizeof(*kv), fe_slot_cmp);
+			for (i = 0; i < n; i++) {
+				keys[i] = kv[i].k;
+				vals[i] = kv[i].v;
+			}
+			free(kv);
+		}
+	}
+	for (i = 0; !err && i < n; i++) {
+		struct fe f = {0}, *nv;
+
+		if (keys[i].slot)
+			continue; /* a slot without its frontend: a torn write, rewritten anyway */
+		f.key = keys[i];
+		f.svc_id = vals[i].svc_id;
+		f.ids = calloc(vals[i].count ? vals[i].count : 1, sizeof(*f.ids));
+		f.label = strdup("");
+		nv = realloc(s->fe, (s->n_fe + 1) * sizeof(*nv));
+		if (!f.ids || !f.label || !nv) {
+			free(f.ids);
+			free(f.label);
+			if (nv)
+				s->fe = nv;
+			err = -ENOMEM;
+			break;
+		}
+		s->fe = nv;
+		for (j = i + 1; j < n && f.n < vals[i].count &&
+				!memcmp(&keys[j], &keys[i], offsetof(struct pw_svc_key, slot));
+		     j++) {
+			if (keys[j].slot == f.n + 1)
+				f.ids[f.n++] = vals[j].backend_id;
+		}
+		if (f.svc_id >= s->next_svc_id)
+			s->next_svc_id = f.svc_id + 1;
+		s->fe[s->n_fe++] = f;
+	}
+	qsort(s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
+	err = err ?: pw_dp_iter_init(dp, PW_DPMAP_BACKEND, &it);
+	while (!err && (r = pw_dp_iter_next(&it, &id, &b)) == 1) {
+		struct be e = {.b = b, .id = id}, *nv;
+
+		/* the protocol is the frontends': one entry per protocol that names the backend */
+		for (i = 0; i < s->n_fe && !err; i++) {
+			bool named = false;
+
+			for (j = 0; j < s->fe[i].n && !named; j++)
+				named = s->fe[i].ids[j] == id;
+			if (!named)
+				continue;
+			e.proto = s->fe[i].key.proto;
+			nv = realloc(s->be, (s->n_be + 1) * sizeof(*nv));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			s->be = nv;
+			s->be[s->n_be++] = e;
+			break;
+		}
+		if (id >= s->next_id)
+			s->next_id = id + 1;
+	}
+	if (!err && r < 0)
+		err = r;
+	qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+	free(keys);
+	free(vals);
+	return err;
 }
 
 /* --- checks ----------------------------------------------------------------------------- */

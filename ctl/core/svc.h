@@ -30,6 +30,8 @@ struct pw_svcs;
 /* cidrs: comma-separated prefixes ("" or NULL: the defaults); -EINVAL names the bad one in err */
 int pw_svcs_new(const char *cidrs, struct pw_svcs **out, char *err, size_t err_len);
 void pw_svcs_free(struct pw_svcs *s);
+/* Adopt the tables a previous daemon left in the pinned maps (before the first sync). */
+int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp);
 
 typedef void (*pw_svc_err_fn)(void *ctx, const struct pw_object *o, const char *msg);
 /* Check the Services and EndpointSlices the pending log created or changed; 0 or -EINVAL. */
