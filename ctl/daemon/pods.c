@@ -444,6 +444,14 @@ int enrich_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out)
 }
 
 /* A deny names the policies that isolate the endpoint in that direction (none allowed it). */
+int enrich_service(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		   uint8_t proto, char *buf, size_t len)
+{
+	struct daemon *d = ctx;
+
+	return pw_cp_service_name(d->cp, family, addr, port_be, proto, buf, len);
+}
+
 int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
 		     size_t max)
 {

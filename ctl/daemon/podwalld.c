@@ -86,6 +86,7 @@ static int run(struct daemon *d)
 		.endpoint = enrich_endpoint,
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
+		.service = enrich_service,
 	};
 	fo.path = d->flow_log;
 	fo.node_name = d->node_name[0] ? d->node_name : NULL;

@@ -590,6 +590,31 @@ static void add_summary(json_object *o, const struct pw_event *ev, uint64_t supp
 	add_lit(o, "Summary", buf);
 }
 
+/*
+ * The Service a socket call was sent to (its destination is then the backend chosen):
+ * Hubble's destination_service, plus the frontend as called.
+ */
+static void add_service(struct pw_flowlog *fl, json_object *o, const struct pw_event *ev)
+{
+	json_object *svc = json_object_new_object();
+	char buf[INET6_ADDRSTRLEN + 16], addr[INET6_ADDRSTRLEN], name[512];
+	const char *slash;
+
+	addr_str(ev->family, ev->saddr, addr, sizeof(addr));
+	snprintf(buf, sizeof(buf), ev->family == PW_FAMILY_V6 ? "[%s]:%u" : "%s:%u", addr,
+		 ntohs(ev->sport));
+	add_lit(svc, "frontend", buf);
+	if (fl->have_enr && fl->enr.service &&
+	    !fl->enr.service(fl->enr.ctx, ev->family, ev->saddr, ev->sport, ev->proto, name,
+			     sizeof(name)) &&
+	    (slash = strchr(name, '/'))) {
+		add_lit(svc, "name", slash + 1);
+		json_object_object_add(svc, "namespace",
+				       json_object_new_string_len(name, (int)(slash - name)));
+	}
+	json_object_object_add(o, "destination_service", svc);
+}
+
 static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *ev,
 				 uint64_t suppressed)
 {
@@ -597,6 +622,8 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 	bool egress = ev->direction == PW_DIR_EGRESS;
 	bool sock = ev->type == PW_EV_SOCK_DENY;
 	json_object *o = new_record(fl, to_wall(fl, ev->ts_ns), kind);
+	static const uint32_t zero[4];
+	const uint32_t *saddr;
 
 	if (!o)
 		return NULL;
@@ -616,11 +643,15 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 		break;
 	}
 	add_lit(o, "reason", pw_reason_str(ev->reason));
-	add_ip(o, ev->family, ev->saddr, ev->daddr, sock);
+	/* a socket record sent to a Service: its source fields hold the frontend, not a source */
+	saddr = ev->flags & PW_EV_F_SVC ? zero : ev->saddr;
+	add_ip(o, ev->family, saddr, ev->daddr, sock);
 	add_l4(o, ev->proto, ev->sport, ev->dport, !sock, ev->tcp_flags);
 	/* the subject endpoint is the source of its egress and the destination of its ingress */
-	add_endpoint(fl, o, "source", ev->family, ev->saddr, ev->src_identity,
+	add_endpoint(fl, o, "source", ev->family, saddr, ev->src_identity,
 		     egress ? ev->ep_id : 0);
+	if (ev->flags & PW_EV_F_SVC)
+		add_service(fl, o, ev);
 	add_endpoint(fl, o, "destination", ev->family, ev->daddr, ev->dst_identity,
 		     egress ? 0 : ev->ep_id);
 	add_lit(o, "Type", sock ? "SOCK" : "L3_L4");

@@ -73,6 +73,12 @@ struct pw_flow_enricher {
 	 */
 	int (*isolating)(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
 			 size_t max);
+	/*
+	 * The Service (namespace/name into buf) of a frontend: ClusterIP addr, port (network
+	 * order), proto. 0 filled, -ENOENT unknown. NULL: not asked.
+	 */
+	int (*service)(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		       uint8_t proto, char *buf, size_t len);
 };
 
 /* --- options ------------------------------------------------------------------------------ */

@@ -23,6 +23,7 @@
 #define sk_name		 pw_parse_sk_name
 #define is_null		 pw_parse_is_null
 #define mget		 pw_parse_mget
+#define peek		 pw_parse_peek
 #define get_string	 pw_parse_get_string
 #define get_int		 pw_parse_get_int
 #define mget_string	 pw_parse_mget_string
@@ -84,6 +85,8 @@ const char *sk_name(enum sk k);
 bool is_null(struct fy_node *n);
 /* Value of key in map (NULL when absent or null); *line gets the key's line. */
 struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint, unsigned int *line);
+/* Text of a string scalar under key, for descriptions only (no errors) */
+char *peek(struct fy_node *map, const char *key, char *buf, size_t sz);
 /* The get_* helpers return 1 (present), 0 (absent or null), or -1 (error reported). */
 int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
 	       char **out);

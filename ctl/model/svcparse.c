@@ -56,46 +56,6 @@ static const char *const ref_keys[] = {"kind",		  "namespace", "name",	"uid",
 #define EPS_MAX_PORTS	  100
 #define EPS_MAX_ADDRS	  100
 
-void pw_service_clear(struct pw_service *s)
-{
-	size_t i;
-
-	if (!s)
-		return;
-	free(s->namespace);
-	free(s->name);
-	pw_labels_clear(&s->labels);
-	pw_labels_clear(&s->annotations);
-	for (i = 0; i < s->n_ports; i++) {
-		free(s->ports[i].name);
-		free(s->ports[i].target_name);
-	}
-	free(s->ports);
-	memset(s, 0, sizeof(*s));
-}
-
-void pw_epslice_clear(struct pw_epslice *s)
-{
-	size_t i;
-
-	if (!s)
-		return;
-	free(s->namespace);
-	free(s->name);
-	free(s->service);
-	pw_labels_clear(&s->labels);
-	pw_labels_clear(&s->annotations);
-	for (i = 0; i < s->n_eps; i++) {
-		free(s->eps[i].pod_ns);
-		free(s->eps[i].pod_name);
-	}
-	free(s->eps);
-	for (i = 0; i < s->n_ports; i++)
-		free(s->ports[i].name);
-	free(s->ports);
-	memset(s, 0, sizeof(*s));
-}
-
 /* DNS-1035 label: Service names (they become DNS names, so no leading digit) */
 static const char *invalid_dns1035_label(const char *s)
 {
