@@ -326,7 +326,9 @@ int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err
 	for (size_t i = 0; i < st->n_log; i++) {
 		const struct pw_sobj *so = st->log[i].cur;
 
-		if (!so)
+		/* an object replaced again later in the log is checked as its last version */
+		if (!so || pw_state_find(st, so->obj.kind, pw_object_namespace(&so->obj),
+					 pw_object_name(&so->obj)) != so)
 			continue;
 		if (so->obj.kind == PW_KIND_SERVICE && check_service(s, st, so, fn, ctx))
 			ret = -EINVAL;
@@ -787,6 +789,7 @@ static json_object *svc_json(const struct pw_svcs *s, const struct pw_sobj *so)
 	json_object_object_add(o, "kind", json_object_new_string("Service"));
 	json_object_object_add(o, "namespace", jstr(svc->namespace));
 	json_object_object_add(o, "name", jstr(svc->name));
+	json_object_object_add(o, "source", jstr(so->source));
 	json_object_object_add(o, "clusterIPs", svc_ips(svc));
 	for (size_t i = 0; i < svc->n_ports; i++) {
 		const struct pw_svc_port *p = &svc->ports[i];
@@ -824,6 +827,7 @@ static json_object *eps_json(const struct pw_sobj *so)
 	json_object_object_add(o, "kind", json_object_new_string("EndpointSlice"));
 	json_object_object_add(o, "namespace", jstr(e->namespace));
 	json_object_object_add(o, "name", jstr(e->name));
+	json_object_object_add(o, "source", jstr(so->source));
 	json_object_object_add(o, "service", jstr(e->service));
 	json_object_object_add(o, "addressType",
 			       jstr(e->family == PW_FAMILY_V4 ? "IPv4" : "IPv6"));

@@ -109,6 +109,35 @@ static int opt_duration(const char *opt, const char *s, int64_t min_ns, int64_t 
 	return 0;
 }
 
+/* "10.96.0.0/12,fd00:10:96::/112": each a prefix without host bits */
+static int opt_service_cidrs(const char *s)
+{
+	char *copy, *save = NULL, *item;
+	int err = 0;
+
+	if (!*s) {
+		fprintf(stderr, "podwalld: --service-cidr: expected CIDR[,CIDR...]\n");
+		return -EINVAL;
+	}
+	copy = strdup(s);
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ",", &save); item && !err; item = strtok_r(NULL, ",", &save)) {
+		struct pw_prefix p;
+		bool host = false;
+
+		if (pw_prefix_parse(item, &p, &host) || host) {
+			fprintf(stderr,
+				"podwalld: --service-cidr \"%s\": %s\n", item,
+				host ? "host bits set (write the network, e.g. 10.96.0.0/12)"
+				     : "expected CIDR[,CIDR...] such as 10.96.0.0/12,fd00:10:96::/112");
+			err = -EINVAL;
+		}
+	}
+	free(copy);
+	return err;
+}
+
 /* "tcp-closing=2s,udp=30s": each named timeout set; the others keep their defaults. */
 static int opt_ct_timeouts(const char *s, struct pw_ct_timeouts *t)
 {
@@ -292,6 +321,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 			break;
 		case O_SVC_CIDR:
 			d->service_cidrs = optarg;
+			err = opt_service_cidrs(optarg);
 			break;
 		case O_MANIFESTS:
 			d->manifests = optarg;
