@@ -116,8 +116,11 @@ static __always_inline int pw_sock_decide(struct bpf_sock_addr *ctx, __u8 family
 	}
 
 	pw_metrics_count(reason, PW_DIR_EGRESS, 0);
-	if (!pw_reason_is_drop(reason))
+	if (!pw_reason_is_drop(reason)) {
+		if (svc == PW_SVC_XLATED && ep)
+			pw_svc_note_flow(ep->ep_id, family, addr, dport, proto, &hit);
 		return PW_SOCK_ALLOW;
+	}
 
 	__builtin_memset(&ev, 0, sizeof(ev));
 	ev.type = PW_EV_SOCK_DENY;

@@ -35,6 +35,7 @@ static const char *const map_names[PW_DPMAP_COUNT] = {
 	[PW_DPMAP_SVC] = PW_STR(PW_MAP_SVC),
 	[PW_DPMAP_BACKEND] = PW_STR(PW_MAP_BACKEND),
 	[PW_DPMAP_SVC_REV] = PW_STR(PW_MAP_SVC_REV),
+	[PW_DPMAP_SVC_FLOW] = PW_STR(PW_MAP_SVC_FLOW),
 };
 /* clang-format on */
 

@@ -136,3 +136,13 @@ int pw_dp_svc_delete(struct pw_dp *dp, const struct pw_svc_key *front, size_t ol
 	}
 	return err;
 }
+
+int pw_dp_svc_flow_lookup(struct pw_dp *dp, const struct pw_svc_flow_key *k,
+			  struct pw_svc_rev_val *out)
+{
+	int fd = pw_dp_map_fd(dp, PW_DPMAP_SVC_FLOW);
+
+	if (fd < 0 || !k || !out)
+		return -EINVAL;
+	return bpf_map_lookup_elem(fd, k, out) ? -errno : 0;
+}

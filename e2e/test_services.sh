@@ -171,6 +171,15 @@ expect_out "apply pods" 'pod/c1 created' pw apply -f "$M/pods.yaml"
 expect_out "apply the Service and its slices" 'service/web created' pw apply -f "$M/web.yaml"
 expect_probe ok c1 tcp $CIP 80
 expect_probe ok c1 tcp $CIP6 80
+# the flow record of an allowed connection names the Service and the backend
+for i in $(seq 100); do
+	grep -q '"destination_service":{"frontend":"198.19.200.10:80","name":"web"' "$TOPO_FLOWS" &&
+		break
+	sleep 0.02
+done
+expect_out "an allowed flow's record names the Service and its backend" \
+	'"IP":\{"source":"198.18.2.1","destination":"198.18.2.[23]".*"destination_service":\{"frontend":"198.19.200.10:80","name":"web","namespace":"svc"\}' \
+	grep flow_new "$TOPO_FLOWS"
 expect_out "get services" "web +$CIP,$CIP6 +80->7000/TCP +4" pw get services -n svc
 expect_out "get endpointslices" 'web-v4 +web +IPv4 +3 +2' pw get endpointslices -n svc
 expect_out "apply again: unchanged" 'endpointslice.discovery.k8s.io/web-v4 unchanged' \

@@ -91,4 +91,11 @@ struct {
 	__type(value, struct pw_svc_rev_val);
 } PW_MAP_SVC_REV SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PW_SVC_FLOW_MAX_DEFAULT);
+	__type(key, struct pw_svc_flow_key);
+	__type(value, struct pw_svc_rev_val);
+} PW_MAP_SVC_FLOW SEC(".maps");
+
 #endif /* PW_BPF_MAPS_H */

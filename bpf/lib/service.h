@@ -110,6 +110,30 @@ static __always_inline int pw_svc_translate(void *ctx, __u8 family, __u32 *addr,
 	return PW_SVC_XLATED;
 }
 
+/* Name the frontend of the client's flow to addr:port (after translation) for its record. */
+static __always_inline void pw_svc_note_flow(__u32 ep_id, __u8 family, const __u32 *addr,
+					     __be16 port, __u8 proto, const struct pw_svc_hit *hit)
+{
+	struct pw_svc_flow_key k;
+	struct pw_svc_rev_val v, *old;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memset(&v, 0, sizeof(v));
+	k.ep_id = ep_id;
+	pw_addr_copy(k.addr, addr);
+	k.port = port;
+	k.family = family;
+	k.proto = proto;
+	old = bpf_map_lookup_elem(&PW_MAP_SVC_FLOW, &k);
+	if (old && pw_addr_eq(old->addr, hit->front) && old->port == hit->front_port)
+		return;
+	pw_addr_copy(v.addr, hit->front);
+	v.port = hit->front_port;
+	v.family = hit->family;
+	v.svc_id = hit->svc_id;
+	bpf_map_update_elem(&PW_MAP_SVC_FLOW, &k, &v, BPF_ANY);
+}
+
 /* The frontend a backend address stands for on this socket, or NULL. */
 static __always_inline struct pw_svc_rev_val *pw_svc_reverse(void *ctx, __u8 family,
 							     const __u32 *addr, __be16 port)

@@ -87,6 +87,7 @@ static int run(struct daemon *d)
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
 		.service = enrich_service,
+		.flow_service = enrich_flow_service,
 	};
 	fo.path = d->flow_log;
 	fo.node_name = d->node_name[0] ? d->node_name : NULL;

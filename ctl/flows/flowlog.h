@@ -79,6 +79,13 @@ struct pw_flow_enricher {
 	 */
 	int (*service)(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
 		       uint8_t proto, char *buf, size_t len);
+	/*
+	 * The Service frontend endpoint ep_id's egress flow to daddr:dport (a backend) came
+	 * through: 0 and front/front_port filled, -ENOENT when none. NULL: not asked.
+	 */
+	int (*flow_service)(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto,
+			    const uint32_t daddr[4], uint16_t dport_be, uint32_t front[4],
+			    uint16_t *front_port_be);
 };
 
 /* --- options ------------------------------------------------------------------------------ */

@@ -224,6 +224,9 @@ int pw_dp_svc_write(struct pw_dp *dp, const struct pw_svc_key *front, uint32_t s
 		    const uint32_t *backend_ids, size_t n, size_t old_n);
 /* Remove the frontend, then its old_n slots. */
 int pw_dp_svc_delete(struct pw_dp *dp, const struct pw_svc_key *front, size_t old_n);
+/* The frontend a client endpoint last reached backend k through; -ENOENT if none. */
+int pw_dp_svc_flow_lookup(struct pw_dp *dp, const struct pw_svc_flow_key *k,
+			  struct pw_svc_rev_val *out);
 
 /* --- events ------------------------------------------------------------------------------ */
 
@@ -307,6 +310,7 @@ enum pw_dp_map {
 	PW_DPMAP_SVC,	  /* Services: frontends and their backend slots */
 	PW_DPMAP_BACKEND, /* Services: backend addresses */
 	PW_DPMAP_SVC_REV, /* Services: socket -> frontend, for replies */
+	PW_DPMAP_SVC_FLOW, /* Services: (client, backend) -> frontend, for flow records */
 	PW_DPMAP_COUNT,
 };
 
