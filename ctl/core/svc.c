@@ -706,219 +706,45 @@ int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4]
 }
 
 int pw_svcs_backends(const struct pw_svcs *s, const struct pw_addr *a, uint16_t port,
-		     uint8_t proto, struct pw_svc_backend_ref *out, size_t max, const char **ns,
-		     const char **name)
+		     uint8_t proto, struct pw_svc_backend_ref **out, size_t *n, uint32_t *svc_id)
 {
-	static char label[512];
 	const struct fe *f;
 	__u32 w[4];
-	char *slash;
 
+	*out = NULL;
+	*n = 0;
 	addr_words(a, w);
 	f = fe_lookup(s, a->family, w, htons(port), proto);
 	if (!f)
 		return -ENOENT;
-	for (size_t i = 0; i < f->n && i < max; i++) {
+	*svc_id = f->svc_id;
+	*out = calloc(f->n ? f->n : 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n; i++) {
 		const struct be *v = be_by_id(s, f->ids[i]);
 
 		if (!v)
 			continue;
-		be_addr(v, &out[i].addr);
-		out[i].port = ntohs(v->b.port);
+		be_addr(v, &(*out)[*n].addr);
+		(*out)[(*n)++].port = ntohs(v->b.port);
 	}
-	snprintf(label, sizeof(label), "%s", f->label);
-	slash = strchr(label, '/');
-	if (slash)
-		*slash = '\0';
-	*ns = label;
-	*name = slash ? slash + 1 : label;
-	return (int)f->n;
+	return 0;
 }
 
-static json_object *jstr(const char *s)
+size_t pw_svcs_of_service(const struct pw_svcs *s, const char *ns, const char *name,
+			  size_t *backends)
 {
-	return s ? json_object_new_string(s) : NULL;
-}
+	size_t fronts = 0, nl = strlen(ns);
 
-static json_object *svc_ips(const struct pw_service *svc)
-{
-	json_object *a = json_object_new_array();
-	char buf[PW_PREFIX_STRLEN];
-
-	for (size_t i = 0; a && i < svc->n_ips; i++)
-		json_object_array_add(a, json_object_new_string(
-						 pw_addr_str(&svc->ips[i], buf, sizeof(buf))));
-	if (a && svc->headless)
-		json_object_array_add(a, json_object_new_string("None"));
-	return a;
-}
-
-static void port_text(const struct pw_svc_port *p, char *buf, size_t len)
-{
-	if (p->target_name)
-		snprintf(buf, len, "%u->%s/%s", p->port, p->target_name, pw_proto_str(p->proto));
-	else
-		snprintf(buf, len, "%u->%u/%s", p->port, p->target, pw_proto_str(p->proto));
-}
-
-/* backends of the service's ports as the maps hold them: total over frontends */
-static size_t svc_backends(const struct pw_svcs *s, const struct pw_service *svc, size_t *fronts)
-{
-	size_t n = 0;
-
-	*fronts = 0;
+	*backends = 0;
 	for (size_t i = 0; i < s->n_fe; i++) {
-		const char *l = s->fe[i].label, *slash = strchr(l, '/');
+		const char *l = s->fe[i].label;
 
-		if (!slash || strncmp(l, svc->namespace, (size_t)(slash - l)) ||
-		    svc->namespace[slash - l] || strcmp(slash + 1, svc->name))
+		if (strncmp(l, ns, nl) || l[nl] != '/' || strcmp(l + nl + 1, name))
 			continue;
-		n += s->fe[i].n;
-		(*fronts)++;
+		*backends += s->fe[i].n;
+		fronts++;
 	}
-	return n;
-}
-
-static json_object *svc_json(const struct pw_svcs *s, const struct pw_sobj *so)
-{
-	const struct pw_service *svc = &so->obj.u.svc;
-	json_object *o = json_object_new_object(), *ports = json_object_new_array();
-	char buf[128], text[512] = "";
-	size_t off = 0, fronts, n;
-
-	json_object_object_add(o, "kind", json_object_new_string("Service"));
-	json_object_object_add(o, "namespace", jstr(svc->namespace));
-	json_object_object_add(o, "name", jstr(svc->name));
-	json_object_object_add(o, "source", jstr(so->source));
-	json_object_object_add(o, "clusterIPs", svc_ips(svc));
-	for (size_t i = 0; i < svc->n_ports; i++) {
-		const struct pw_svc_port *p = &svc->ports[i];
-		json_object *jp = json_object_new_object();
-
-		json_object_object_add(jp, "name", jstr(p->name ? p->name : ""));
-		json_object_object_add(jp, "port", json_object_new_int(p->port));
-		json_object_object_add(jp, "protocol", jstr(pw_proto_str(p->proto)));
-		if (p->target_name)
-			json_object_object_add(jp, "targetPort", jstr(p->target_name));
-		else
-			json_object_object_add(jp, "targetPort", json_object_new_int(p->target));
-		json_object_array_add(ports, jp);
-		port_text(p, buf, sizeof(buf));
-		if (off < sizeof(text))
-			off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%s",
-						i ? "," : "", buf);
-	}
-	json_object_object_add(o, "ports", ports);
-	json_object_object_add(o, "portsText", jstr(text));
-	n = svc_backends(s, svc, &fronts);
-	json_object_object_add(o, "frontends", json_object_new_int64((int64_t)fronts));
-	json_object_object_add(o, "backends", json_object_new_int64((int64_t)n));
-	return o;
-}
-
-static json_object *eps_json(const struct pw_sobj *so)
-{
-	const struct pw_epslice *e = &so->obj.u.eps;
-	json_object *o = json_object_new_object();
-	size_t ready = 0;
-
-	for (size_t i = 0; i < e->n_eps; i++)
-		ready += e->eps[i].ready;
-	json_object_object_add(o, "kind", json_object_new_string("EndpointSlice"));
-	json_object_object_add(o, "namespace", jstr(e->namespace));
-	json_object_object_add(o, "name", jstr(e->name));
-	json_object_object_add(o, "source", jstr(so->source));
-	json_object_object_add(o, "service", jstr(e->service));
-	json_object_object_add(o, "addressType",
-			       jstr(e->family == PW_FAMILY_V4 ? "IPv4" : "IPv6"));
-	json_object_object_add(o, "endpoints", json_object_new_int64((int64_t)e->n_eps));
-	json_object_object_add(o, "ready", json_object_new_int64((int64_t)ready));
-	return o;
-}
-
-static int cmp_sobj(const void *a, const void *b)
-{
-	const struct pw_object *x = &(*(const struct pw_sobj *const *)a)->obj,
-			       *y = &(*(const struct pw_sobj *const *)b)->obj;
-	int r = strcmp(pw_object_namespace(x), pw_object_namespace(y));
-
-	return r ? r : strcmp(pw_object_name(x), pw_object_name(y));
-}
-
-int pw_svcs_list(const struct pw_svcs *s, const struct pw_state *st, enum pw_kind k,
-		 const char *ns, json_object **out)
-{
-	size_t n = pw_state_count(st, k), m = 0;
-	const struct pw_sobj **v = calloc(n ? n : 1, sizeof(*v));
-	json_object *arr;
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct pw_sobj *o = pw_state_at(st, k, i);
-
-		if (!ns || !strcmp(ns, pw_object_namespace(&o->obj)))
-			v[m++] = o;
-	}
-	qsort(v, m, sizeof(*v), cmp_sobj);
-	arr = json_object_new_array();
-	for (size_t i = 0; arr && i < m; i++)
-		json_object_array_add(arr, k == PW_KIND_SERVICE ? svc_json(s, v[i])
-								: eps_json(v[i]));
-	free(v);
-	if (!arr)
-		return -ENOMEM;
-	*out = arr;
-	return 0;
-}
-
-int pw_svcs_describe(const struct pw_svcs *s, const struct pw_state *st, const char *ns,
-		     const char *name, json_object **out)
-{
-	const struct pw_sobj *so = pw_state_find(st, PW_KIND_SERVICE, ns, name);
-	json_object *o, *fronts;
-	char buf[PW_PREFIX_STRLEN];
-
-	if (!so)
-		return -ENOENT;
-	o = svc_json(s, so);
-	fronts = json_object_new_array();
-	for (size_t a = 0; a < so->obj.u.svc.n_ips; a++) {
-		for (size_t p = 0; p < so->obj.u.svc.n_ports; p++) {
-			const struct pw_svc_port *sp = &so->obj.u.svc.ports[p];
-			const struct pw_addr *ip = &so->obj.u.svc.ips[a];
-			json_object *jf = json_object_new_object(), *jb = json_object_new_array();
-			const struct fe *f;
-			__u32 w[4];
-
-			addr_words(ip, w);
-			f = fe_lookup(s, ip->family, w, htons(sp->port), sp->proto);
-			json_object_object_add(jf, "clusterIP",
-					       jstr(pw_addr_str(ip, buf, sizeof(buf))));
-			json_object_object_add(jf, "port", json_object_new_int(sp->port));
-			json_object_object_add(jf, "protocol", jstr(pw_proto_str(sp->proto)));
-			json_object_object_add(jf, "portName", jstr(sp->name ? sp->name : ""));
-			for (size_t i = 0; f && i < f->n; i++) {
-				const struct be *v = be_by_id(s, f->ids[i]);
-				struct pw_addr ba;
-				char t[PW_PREFIX_STRLEN + 16];
-
-				if (!v)
-					continue;
-				be_addr(v, &ba);
-				pw_addr_str(&ba, buf, sizeof(buf));
-				snprintf(t, sizeof(t), ba.family == PW_FAMILY_V6 ? "[%s]:%u" : "%s:%u",
-					 buf, ntohs(v->b.port));
-				json_object_array_add(jb, json_object_new_string(t));
-			}
-			json_object_object_add(jf, "backends", jb);
-			if (f)
-				json_object_object_add(jf, "svcId",
-						       json_object_new_int64(f->svc_id));
-			json_object_array_add(fronts, jf);
-		}
-	}
-	json_object_object_add(o, "frontendsDetail", fronts);
-	*out = o;
-	return 0;
+	return fronts;
 }

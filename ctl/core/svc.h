@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <json-c/json.h>
 
 #include <podwall/datapath.h>
 
@@ -48,22 +47,19 @@ struct pw_svc_stats {
 };
 void pw_svcs_stats(const struct pw_svcs *s, struct pw_svc_stats *out);
 
-/* PW_KIND_SERVICE or PW_KIND_EPSLICE: a list of objects (ns NULL: every namespace) */
-int pw_svcs_list(const struct pw_svcs *s, const struct pw_state *st, enum pw_kind k,
-		 const char *ns, json_object **out);
-/* One Service: its ports, each with its backends as translated now; -ENOENT */
-int pw_svcs_describe(const struct pw_svcs *s, const struct pw_state *st, const char *ns,
-		     const char *name, json_object **out);
-
-/* The frontend (family, address, port, proto) as translated now: backends into out[max]. */
 struct pw_svc_backend_ref {
 	struct pw_addr addr;
 	uint16_t port;
 };
-/* Returns the number of ready backends (may exceed max), -ENOENT when no frontend matches. */
+/*
+ * The backends frontend (a, port, proto) translates to now, in slot order: *out (the caller
+ * frees) and *n; *svc_id its number in records. -ENOENT when no frontend matches.
+ */
 int pw_svcs_backends(const struct pw_svcs *s, const struct pw_addr *a, uint16_t port,
-		     uint8_t proto, struct pw_svc_backend_ref *out, size_t max, const char **ns,
-		     const char **name);
+		     uint8_t proto, struct pw_svc_backend_ref **out, size_t *n, uint32_t *svc_id);
+/* Frontends the maps hold for Service ns/name; *backends: their backends summed */
+size_t pw_svcs_of_service(const struct pw_svcs *s, const char *ns, const char *name,
+			  size_t *backends);
 /* The Service (namespace/name into buf) of a frontend address and port; -ENOENT */
 int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4],
 		 uint16_t port_be, uint8_t proto, char *buf, size_t len);

@@ -1,40 +1,24 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The parser's internals, shared by parse.c (Namespace, Pod, NetworkPolicy, documents) and
- * svcparse.c (Service, EndpointSlice): YAML node access with typed getters and diagnostics that
- * name file, document, object, line and field path. Not for use outside the parser. The short
- * names below are macros onto pw_parse_* symbols, so nothing else in the program clashes.
+ * The manifest parser's internals, shared by parse*.c and by nobody else: the parse context,
+ * scalar kinds, ObjectMeta, and the functions one file calls in another.
  */
 #ifndef PW_CTL_PARSE_INT_H
 #define PW_CTL_PARSE_INT_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libfyaml.h>
-#include <stdbool.h>
-#include <stddef.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "fdio.h"
 #include "parse.h"
-
-#define oom		 pw_parse_oom
-#define limit_err	 pw_parse_limit_err
-#define pj		 pw_parse_pj
-#define pi		 pw_parse_pi
-#define node_line	 pw_parse_node_line
-#define scalar_kind	 pw_parse_scalar_kind
-#define sk_name		 pw_parse_sk_name
-#define is_null		 pw_parse_is_null
-#define mget		 pw_parse_mget
-#define peek		 pw_parse_peek
-#define get_string	 pw_parse_get_string
-#define get_int		 pw_parse_get_int
-#define mget_string	 pw_parse_mget_string
-#define mget_int	 pw_parse_mget_int
-#define get_seq		 pw_parse_get_seq
-#define get_map		 pw_parse_get_map
-#define parse_string_map pw_parse_string_map
-#define parse_meta	 pw_parse_meta
-#define meta_clear	 pw_parse_meta_clear
-#define perr		 pw_parse_perr
-#define pwarn		 pw_parse_pwarn
 
 #define PATHSZ 512
 
@@ -69,45 +53,51 @@ struct meta {
 	struct pw_labels annotations;
 };
 
-void oom(struct pctx *c);
-__attribute__((format(printf, 4, 5))) void perr(struct pctx *c, unsigned int line,
-						const char *path, const char *fmt, ...);
+/* parse_yaml.c */
+__attribute__((format(printf, 4, 5))) void perr(struct pctx *c, unsigned int line, const char *path,
+						const char *fmt, ...);
 __attribute__((format(printf, 4, 5))) void pwarn(struct pctx *c, unsigned int line,
 						 const char *path, const char *fmt, ...);
-void limit_err(struct pctx *c, unsigned int line, const char *path, const char *what,
-	       size_t limit);
-/* path building: base.key and base[i] into dst (PATHSZ bytes) */
+void oom(struct pctx *c);
+void limit_err(struct pctx *c, unsigned int line, const char *path, const char *what, size_t limit);
 const char *pj(char *dst, const char *base, const char *key);
 const char *pi(char *dst, const char *base, size_t i);
 unsigned int node_line(struct fy_node *n, unsigned int hint);
 enum sk scalar_kind(struct fy_node *n, const char **s, size_t *len);
 const char *sk_name(enum sk k);
 bool is_null(struct fy_node *n);
-/* Value of key in map (NULL when absent or null); *line gets the key's line. */
 struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint, unsigned int *line);
-/* Text of a string scalar under key, for descriptions only (no errors) */
 char *peek(struct fy_node *map, const char *key, char *buf, size_t sz);
-/* The get_* helpers return 1 (present), 0 (absent or null), or -1 (error reported). */
-int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-	       char **out);
-int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-	    long long min, long long max, long long *out);
+int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, char **out);
+int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, long long min,
+	    long long max, long long *out);
 int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
 		unsigned int *line, const char *path, char **out);
 int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
 	     unsigned int *line, const char *path, long long min, long long max, long long *out);
 int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, size_t max,
 	    size_t *count);
-/* A map; unknown keys are errors when known is given. */
 int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
 	    const char *const *known);
-int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-		     struct pw_labels *out, bool labels, size_t max);
+
+/* parse_meta.c */
+int parse_selector(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+		   struct pw_selector *sel);
+void meta_clear(struct meta *m);
 int parse_meta(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
 	       enum pw_kind kind, struct meta *m);
-void meta_clear(struct meta *m);
 
-/* svcparse.c: the two kinds' top-level keys and decoders (obj, line, prefix as parse_object) */
+/* parse_pod.c */
+int parse_namespace(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+		    struct pw_namespace *ns);
+int parse_pod(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+	      struct pw_pod *pod);
+
+/* parse_netpol.c */
+int parse_netpol(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+		 struct pw_netpol *np);
+
+/* svcparse.c: Service and EndpointSlice (an EndpointSlice has no spec: its own top keys) */
 extern const char *const pw_parse_epslice_keys[];
 int pw_parse_service(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
 		     struct pw_service *svc);

@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The parser's YAML node access: typed getters that report errors naming file, document,
- * object, line and field path (parse_int.h). Shared by every kind's decoder.
+ * The manifest parser's tools: diagnostics (file, document, object, line, field path)
+ * and typed access to libfyaml nodes as the API server decodes them (null = absent, strict
+ * scalars, known keys).
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <libfyaml.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "parse.h"
 #include "parse_int.h"
 
-/* Kubernetes' limit on the total size of an object's annotations */
-#define ANNOTATIONS_MAX_BYTES (256 * 1024)
+/* --- diagnostics ------------------------------------------------------------------------ */
+
+void pw_diags_clear(struct pw_diags *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].path);
+		free(d->v[i].msg);
+		free(d->v[i].text);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
 
 void oom(struct pctx *c)
 {
@@ -74,8 +81,8 @@ fail:
 	oom(c);
 }
 
-void perr(struct pctx *c, unsigned int line,
-						       const char *path, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) void perr(struct pctx *c, unsigned int line, const char *path,
+						const char *fmt, ...)
 {
 	va_list ap;
 
@@ -84,8 +91,8 @@ void perr(struct pctx *c, unsigned int line,
 	va_end(ap);
 }
 
-void pwarn(struct pctx *c, unsigned int line,
-							const char *path, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) void pwarn(struct pctx *c, unsigned int line,
+						 const char *path, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -94,8 +101,7 @@ void pwarn(struct pctx *c, unsigned int line,
 	va_end(ap);
 }
 
-void limit_err(struct pctx *c, unsigned int line, const char *path, const char *what,
-		      size_t limit)
+void limit_err(struct pctx *c, unsigned int line, const char *path, const char *what, size_t limit)
 {
 	perr(c, line, path, "too many %s (limit %zu)", what, limit);
 	c->over_limit = true;
@@ -144,7 +150,6 @@ unsigned int node_line(struct fy_node *n, unsigned int hint)
 	}
 	return hint;
 }
-
 
 static bool in_list(const char *s, size_t n, const char *const *list)
 {
@@ -294,8 +299,7 @@ static const char *pair_key(struct fy_node_pair *p, size_t *len)
 }
 
 /* Value of key in map (NULL when absent or null); *line gets the key's line. */
-struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint,
-			    unsigned int *line)
+struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint, unsigned int *line)
 {
 	struct fy_node_pair *p;
 	void *it = NULL;
@@ -335,8 +339,7 @@ char *peek(struct fy_node *map, const char *key, char *buf, size_t sz)
 
 /* The get_* helpers return 1 (present), 0 (absent or null), or -1 (error reported). */
 
-int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-		      char **out)
+int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, char **out)
 {
 	const char *s;
 	size_t l;
@@ -371,8 +374,8 @@ int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char 
 	return 1;
 }
 
-int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-		   long long min, long long max, long long *out)
+int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, long long min,
+	    long long max, long long *out)
 {
 	const char *s;
 	size_t l;
@@ -411,7 +414,7 @@ int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *pa
  * arguments of one call would read line before mget sets it (argument order is unspecified).
  */
 int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
-		       unsigned int *line, const char *path, char **out)
+		unsigned int *line, const char *path, char **out)
 {
 	struct fy_node *n = mget(map, key, hint, line);
 
@@ -419,16 +422,15 @@ int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned i
 }
 
 int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
-		    unsigned int *line, const char *path, long long min, long long max,
-		    long long *out)
+	     unsigned int *line, const char *path, long long min, long long max, long long *out)
 {
 	struct fy_node *n = mget(map, key, hint, line);
 
 	return get_int(c, n, *line, path, min, max, out);
 }
 
-int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-		   size_t max, size_t *count)
+int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, size_t max,
+	    size_t *count)
 {
 	*count = 0;
 	if (is_null(n))
@@ -451,7 +453,7 @@ int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *pa
 
 /* A map; unknown keys are errors when known is given. */
 int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-		   const char *const *known)
+	    const char *const *known)
 {
 	struct fy_node_pair *p;
 	void *it = NULL;
@@ -489,67 +491,3 @@ int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *pa
 	}
 	return ret;
 }
-
-/* --- labels and selectors --------------------------------------------------------------- */
-
-int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
-			    struct pw_labels *out, bool labels, size_t max)
-{
-	struct fy_node_pair *p;
-	size_t bytes = 0, l;
-	char sub[PATHSZ];
-	void *it = NULL;
-	int ret, bad = 0;
-
-	ret = get_map(c, n, line, path, NULL);
-	if (ret <= 0)
-		return ret;
-	if ((size_t)fy_node_mapping_item_count(n) > max) {
-		limit_err(c, node_line(n, line), path, "entries", max);
-		return -1;
-	}
-	while (!c->stop && (p = fy_node_mapping_iterate(n, &it))) {
-		struct fy_node *kn = fy_node_pair_key(p);
-		unsigned int kl = node_line(kn, line);
-		const char *why, *ks;
-		char *key = NULL, *val = NULL;
-
-		if (get_string(c, kn, kl, path, &key) <= 0) {
-			if (!key && !c->stop && scalar_kind(kn, &ks, &l) == SK_NULL)
-				perr(c, kl, path, "keys must be non-empty strings");
-			bad = -1;
-			continue;
-		}
-		why = pw_invalid_qualified_name(key);
-		if (why) {
-			perr(c, kl, path, "invalid key \"%.80s\": %s", key, why);
-			bad = -1;
-			free(key);
-			continue;
-		}
-		pj(sub, path, key);
-		/* null decodes to "" in a Go map[string]string */
-		if (get_string(c, fy_node_pair_value(p), kl, sub, &val) < 0) {
-			bad = -1;
-			free(key);
-			continue;
-		}
-		if (labels && val && (why = pw_invalid_label_value(val))) {
-			perr(c, kl, sub, "invalid value \"%.80s\": %s", val, why);
-			bad = -1;
-		} else {
-			bytes += strlen(key) + (val ? strlen(val) : 0);
-			if (pw_labels_set(out, key, val ? val : ""))
-				oom(c);
-		}
-		free(key);
-		free(val);
-	}
-	if (!labels && bytes > ANNOTATIONS_MAX_BYTES) {
-		perr(c, node_line(n, line), path, "may not be more than %d bytes in total (%zu)",
-		     ANNOTATIONS_MAX_BYTES, bytes);
-		bad = -1;
-	}
-	return (bad || c->stop) ? -1 : 1;
-}
-

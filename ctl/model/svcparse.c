@@ -77,7 +77,7 @@ static int get_proto(struct pctx *c, struct fy_node *map, unsigned int il, const
 
 	*proto = IPPROTO_TCP;
 	r = mget_string(c, map, "protocol", il, &kl, pj(sub, ip, "protocol"), &s);
-	if (r > 0 && pw_proto_parse(s, proto)) {
+	if (r > 0 && pw_ipproto_parse(s, proto)) {
 		perr(c, kl, sub,
 		     "Unsupported value: \"%.40s\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
 		     s);
@@ -188,7 +188,7 @@ static int parse_svc_ports(struct pctx *c, struct fy_node *seq, unsigned int lin
 			if (p->port == q->port && p->proto == q->proto) {
 				perr(c, il, pj(sub, ip, "port"),
 				     "Duplicate value: port %u/%s is also ports[%zu]", p->port,
-				     pw_proto_str(p->proto), j);
+				     pw_ipproto_str(p->proto), j);
 				ret = -1;
 			}
 		}
