@@ -20,8 +20,8 @@
 /* cgroup v2 level of --cgroup-root; pod cgroups are below it. Set by the loader. */
 const volatile __u32 pw_cgroup_root_level = 0;
 
-#define PW_SOCK_ALLOW 1
-#define PW_SOCK_DENY  0 /* the kernel turns it into EPERM, unless a retval was set */
+#define PW_SOCK_ALLOW	1
+#define PW_SOCK_DENY	0 /* the kernel turns it into EPERM, unless a retval was set */
 #define PW_ECONNREFUSED 111
 
 /* Loopback, unspecified: never leave the pod, nothing to enforce. */
@@ -39,9 +39,9 @@ static __always_inline int pw_sock_addr_local(__u8 family, const __u32 *a)
  * The local address is the bound one, or else each of the pod's own addresses. Only denied
  * sends get here, so allowed traffic pays nothing for it.
  */
-static __always_inline int pw_sock_is_reply(struct bpf_sock_addr *ctx,
-					    const struct pw_endpoint *ep, __u8 family,
-					    const __u32 *addr, __u8 proto, __be16 dport)
+static __always_inline int pw_sock_is_reply(struct bpf_sock_addr *ctx, const struct pw_endpoint *ep,
+					    __u8 family, const __u32 *addr, __u8 proto,
+					    __be16 dport)
 {
 	struct bpf_sock *sk = ctx->sk;
 	struct pw_ct_key k;

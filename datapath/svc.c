@@ -55,8 +55,7 @@ int pw_dp_backend_delete(struct pw_dp *dp, uint32_t id)
 	return 0;
 }
 
-static int svc_put(struct pw_dp *dp, int fd, const struct pw_svc_key *k,
-		   const struct pw_svc_val *v)
+static int svc_put(struct pw_dp *dp, int fd, const struct pw_svc_key *k, const struct pw_svc_val *v)
 {
 	char what[96];
 

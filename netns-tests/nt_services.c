@@ -91,9 +91,10 @@ static void who_serve(struct nt_env *env, struct nt_pod *pod, void *arg, int res
 					}
 					close(c);
 				}
-			} else if (recvfrom(pfd[i].fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-					    &fl) >= 0) {
-				sendto(pfd[i].fd, msg, (size_t)len, 0, (struct sockaddr *)&from, fl);
+			} else if (recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
+					    (struct sockaddr *)&from, &fl) >= 0) {
+				sendto(pfd[i].fd, msg, (size_t)len, 0, (struct sockaddr *)&from,
+				       fl);
 			}
 		}
 	}
@@ -106,7 +107,7 @@ struct probe_req {
 	int type; /* SOCK_STREAM or SOCK_DGRAM (unconnected sendto/recvfrom) */
 	struct sockaddr_storage dst;
 	socklen_t dstlen;
-	int n;	       /* attempts; with until_cmd, at most this many */
+	int n;		/* attempts; with until_cmd, at most this many */
 	bool until_cmd; /* stop when the parent writes to cmd_fd */
 };
 
@@ -287,7 +288,8 @@ static struct probe_out *probe(struct nt_env *env, const struct probe_req *rq)
 	return o;
 }
 
-/* --- the core ---------------------------------------------------------------------------------- */
+/* --- the core ----------------------------------------------------------------------------------
+ */
 
 /* Parse and apply; 0, or the error with every diagnostic's text in err. */
 static int apply(const char *yaml, char *err, size_t len)
@@ -322,8 +324,9 @@ static void apply_ok(const char *yaml)
 
 static void pod_ip(const struct nt_env *env, int pod, int family, char *buf, size_t len)
 {
-	inet_ntop(family, family == AF_INET ? (const void *)&env->pods[pod].v4
-					    : (const void *)&env->pods[pod].v6,
+	inet_ntop(family,
+		  family == AF_INET ? (const void *)&env->pods[pod].v4
+				    : (const void *)&env->pods[pod].v6,
 		  buf, (socklen_t)len);
 }
 
@@ -375,15 +378,14 @@ static void slice_doc(FILE *f, struct nt_env *env, const char *name, const char 
 	}
 }
 
-#define WEB_PORTS                                                  \
-	"- {name: http, protocol: TCP, port: 7100}\n"              \
+#define WEB_PORTS                                     \
+	"- {name: http, protocol: TCP, port: 7100}\n" \
 	"- {name: dns, protocol: UDP, port: 7100}\n"
 
-static const char web_svc[] =
-	"---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
-	"  clusterIP: " CIP4 "\n  clusterIPs: [" CIP4 ", \"" CIP6 "\"]\n"
-	"  ports:\n  - {name: http, port: 80, targetPort: 7100}\n"
-	"  - {name: dns, port: 53, protocol: UDP, targetPort: 7100}\n";
+static const char web_svc[] = "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+			      "  clusterIP: " CIP4 "\n  clusterIPs: [" CIP4 ", \"" CIP6 "\"]\n"
+			      "  ports:\n  - {name: http, port: 80, targetPort: 7100}\n"
+			      "  - {name: dns, port: 53, protocol: UDP, targetPort: 7100}\n";
 
 /* Service web: IPv4 and IPv6; backends `ready` (0-terminated); pod 4 listed, not ready. */
 static void apply_web(struct nt_env *env, const int *ready)
@@ -415,8 +417,9 @@ static void dump_maps(struct nt_env *env)
 		return;
 	pw_dp_iter_init(env->dp, PW_DPMAP_SVC, &it);
 	while (pw_dp_iter_next(&it, &k, &v) == 1)
-		fprintf(stderr, "svc %08x:%u/%u slot %u -> be %u count %u id %u\n", ntohl(k.addr[0]),
-			ntohs(k.port), k.proto, k.slot, v.backend_id, v.count, v.svc_id);
+		fprintf(stderr, "svc %08x:%u/%u slot %u -> be %u count %u id %u\n",
+			ntohl(k.addr[0]), ntohs(k.port), k.proto, k.slot, v.backend_id, v.count,
+			v.svc_id);
 	pw_dp_iter_init(env->dp, PW_DPMAP_BACKEND, &it);
 	while (pw_dp_iter_next(&it, &id, &b) == 1)
 		fprintf(stderr, "be %u -> %08x:%u fam %u\n", id, ntohl(b.addr[0]), ntohs(b.port),
@@ -491,7 +494,8 @@ static void tally(const struct probe_out *o, const int32_t *allowed, int *counts
 	}
 }
 
-/* --- tests ------------------------------------------------------------------------------------- */
+/* --- tests -------------------------------------------------------------------------------------
+ */
 
 /* TCP and UDP, IPv4 and IPv6: only ready backends answer, every one of them; UDP replies and
  * getpeername() show the ClusterIP. */
@@ -796,12 +800,13 @@ static void test_bad_input(void **state)
 		   "  clusterIP: " CIP4 "\n  ports: [{port: 80}]\n",
 		   "provided IP is already allocated (Service default/web)");
 	/* a good Service with a bad slice in one input: neither is stored */
-	expect_bad("apiVersion: v1\nkind: Service\nmetadata: {name: good}\nspec:\n"
-		   "  clusterIP: 198.19.96.31\n  ports: [{port: 80}]\n---\n"
-		   "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
-		   "metadata: {name: bad-1, labels: {kubernetes.io/service-name: good}}\n"
-		   "addressType: IPv4\nendpoints: [{addresses: [\"fd00::2\"]}]\n",
-		   "endpoints[0].addresses[0]: Invalid value: \"fd00::2\": must be an IPv4 address");
+	expect_bad(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: good}\nspec:\n"
+		"  clusterIP: 198.19.96.31\n  ports: [{port: 80}]\n---\n"
+		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+		"metadata: {name: bad-1, labels: {kubernetes.io/service-name: good}}\n"
+		"addressType: IPv4\nendpoints: [{addresses: [\"fd00::2\"]}]\n",
+		"endpoints[0].addresses[0]: Invalid value: \"fd00::2\": must be an IPv4 address");
 	/* the last good state still translates */
 	req_fill(&rq, CIP4, 80, SOCK_STREAM, 10);
 	o = probe(env, &rq);

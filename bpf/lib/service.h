@@ -16,8 +16,8 @@
 #include "lib/common.h"
 #include "lib/maps.h"
 
-#define PW_SVC_NONE	  0  /* not a Service frontend: go on untranslated */
-#define PW_SVC_XLATED	  1  /* addr and port now name the chosen backend */
+#define PW_SVC_NONE	  0    /* not a Service frontend: go on untranslated */
+#define PW_SVC_XLATED	  1    /* addr and port now name the chosen backend */
 #define PW_SVC_NO_BACKEND (-1) /* a frontend with no ready backend */
 
 struct pw_svc_hit {

@@ -318,8 +318,7 @@ static int check_service(const struct pw_svcs *s, const struct pw_state *st,
 	return ret;
 }
 
-int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err_fn fn,
-		  void *ctx)
+int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err_fn fn, void *ctx)
 {
 	int ret = 0;
 
@@ -622,8 +621,8 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st)
 				err = pw_dp_backend_update(dp, nbe[i].id, &nbe[i].b);
 		}
 		for (i = 0; i < b.n_fe && !err; i++) {
-			const struct fe *old = bsearch(&nfe[i], s->fe, s->n_fe, sizeof(*s->fe),
-						       fe_cmp);
+			const struct fe *old =
+				bsearch(&nfe[i], s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 
 			if (!old || !ids_equal(old, &nfe[i]))
 				err = pw_dp_svc_write(dp, &nfe[i].key, nfe[i].svc_id, nfe[i].ids,
@@ -694,8 +693,8 @@ static const struct fe *fe_lookup(const struct pw_svcs *s, uint8_t family, const
 	return bsearch(&k, s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 }
 
-int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4],
-		 uint16_t port_be, uint8_t proto, char *buf, size_t len)
+int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		 uint8_t proto, char *buf, size_t len)
 {
 	const struct fe *f = fe_lookup(s, family, addr, port_be, proto);
 
@@ -705,8 +704,8 @@ int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4]
 	return 0;
 }
 
-int pw_svcs_backends(const struct pw_svcs *s, const struct pw_addr *a, uint16_t port,
-		     uint8_t proto, struct pw_svc_backend_ref **out, size_t *n, uint32_t *svc_id)
+int pw_svcs_backends(const struct pw_svcs *s, const struct pw_addr *a, uint16_t port, uint8_t proto,
+		     struct pw_svc_backend_ref **out, size_t *n, uint32_t *svc_id)
 {
 	const struct fe *f;
 	__u32 w[4];

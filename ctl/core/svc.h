@@ -34,8 +34,7 @@ int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp);
 
 typedef void (*pw_svc_err_fn)(void *ctx, const struct pw_object *o, const char *msg);
 /* Check the Services and EndpointSlices the pending log created or changed; 0 or -EINVAL. */
-int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err_fn err,
-		  void *ctx);
+int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err_fn err, void *ctx);
 /* Write the tables the store implies (dp may be NULL: compute only). */
 int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st);
 
@@ -55,13 +54,13 @@ struct pw_svc_backend_ref {
  * The backends frontend (a, port, proto) translates to now, in slot order: *out (the caller
  * frees) and *n; *svc_id its number in records. -ENOENT when no frontend matches.
  */
-int pw_svcs_backends(const struct pw_svcs *s, const struct pw_addr *a, uint16_t port,
-		     uint8_t proto, struct pw_svc_backend_ref **out, size_t *n, uint32_t *svc_id);
+int pw_svcs_backends(const struct pw_svcs *s, const struct pw_addr *a, uint16_t port, uint8_t proto,
+		     struct pw_svc_backend_ref **out, size_t *n, uint32_t *svc_id);
 /* Frontends the maps hold for Service ns/name; *backends: their backends summed */
 size_t pw_svcs_of_service(const struct pw_svcs *s, const char *ns, const char *name,
 			  size_t *backends);
 /* The Service (namespace/name into buf) of a frontend address and port; -ENOENT */
-int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4],
-		 uint16_t port_be, uint8_t proto, char *buf, size_t len);
+int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		 uint8_t proto, char *buf, size_t len);
 
 #endif /* PW_CTL_SVC_H */

@@ -22,8 +22,8 @@ static json_object *svc_ips(const struct pw_service *svc)
 	char buf[PW_PREFIX_STRLEN];
 
 	for (size_t i = 0; a && i < svc->n_ips; i++)
-		json_object_array_add(a, json_object_new_string(
-						 pw_addr_str(&svc->ips[i], buf, sizeof(buf))));
+		json_object_array_add(
+			a, json_object_new_string(pw_addr_str(&svc->ips[i], buf, sizeof(buf))));
 	if (a && svc->headless)
 		json_object_array_add(a, json_object_new_string("None"));
 	return a;
@@ -117,8 +117,7 @@ json_object *pw_view_svc_backend(const struct pw_cp_svc_backend *b)
 	snprintf(t, sizeof(t), b->addr.family == PW_FAMILY_V6 ? "[%s]:%u" : "%s:%u", a, b->port);
 	if (!b->pod)
 		return json_object_new_string(t);
-	snprintf(t + strlen(t), sizeof(t) - strlen(t), " (%s/%s)", b->pod->namespace,
-		 b->pod->name);
+	snprintf(t + strlen(t), sizeof(t) - strlen(t), " (%s/%s)", b->pod->namespace, b->pod->name);
 	return json_object_new_string(t);
 }
 
@@ -137,7 +136,8 @@ int pw_cp_describe_service(struct pw_cp *cp, const char *ns, const char *name, j
 		const struct pw_cp_svc_frontend *f = &info.frontends[i];
 		json_object *jf = json_object_new_object(), *jb = json_object_new_array();
 
-		json_object_object_add(jf, "clusterIP", sv_str(pw_addr_str(&f->ip, buf, sizeof(buf))));
+		json_object_object_add(jf, "clusterIP",
+				       sv_str(pw_addr_str(&f->ip, buf, sizeof(buf))));
 		json_object_object_add(jf, "port", json_object_new_int(f->port));
 		json_object_object_add(jf, "protocol", sv_str(pw_ipproto_str(f->proto)));
 		json_object_object_add(jf, "portName", sv_str(f->port_name));

@@ -19,11 +19,11 @@
 
 /* A ServicePort. */
 struct pw_svc_port {
-	char *name;	     /* DNS-1123 label; required when the Service has several ports */
-	uint8_t proto;	     /* IPPROTO_*; TCP by default */
-	uint16_t port;	     /* the frontend port */
-	uint16_t target;     /* numeric targetPort (defaults to port), 0 when named */
-	char *target_name;   /* named targetPort: a container port name, resolved per pod */
+	char *name;	   /* DNS-1123 label; required when the Service has several ports */
+	uint8_t proto;	   /* IPPROTO_*; TCP by default */
+	uint16_t port;	   /* the frontend port */
+	uint16_t target;   /* numeric targetPort (defaults to port), 0 when named */
+	char *target_name; /* named targetPort: a container port name, resolved per pod */
 };
 
 /* One address per family at most: clusterIPs[0] is spec.clusterIP. */
@@ -61,8 +61,8 @@ struct pw_epslice {
 	char *name;
 	struct pw_labels labels; /* carries kubernetes.io/service-name */
 	struct pw_labels annotations;
-	char *service;	     /* the value of the service-name label */
-	uint8_t family;	     /* addressType: PW_FAMILY_V4 or PW_FAMILY_V6 */
+	char *service;	/* the value of the service-name label */
+	uint8_t family; /* addressType: PW_FAMILY_V4 or PW_FAMILY_V6 */
 	size_t n_eps;
 	struct pw_eps_endpoint *eps;
 	size_t n_ports;

@@ -39,17 +39,17 @@ static const char *const svc_spec_keys[] = {
 	"trafficDistribution",
 	NULL,
 };
-static const char *const svc_port_keys[] = {"name",	"protocol", "appProtocol",
-					    "port",	"targetPort", "nodePort", NULL};
-const char *const pw_parse_epslice_keys[] = {"apiVersion", "kind",  "metadata",
-					     "addressType", "endpoints", "ports", NULL};
-static const char *const eps_ep_keys[] = {"addresses", "conditions", "hostname", "targetRef",
-					  "nodeName",  "zone",	     "hints",	 "deprecatedTopology",
-					  NULL};
+static const char *const svc_port_keys[] = {"name",	  "protocol", "appProtocol", "port",
+					    "targetPort", "nodePort", NULL};
+const char *const pw_parse_epslice_keys[] = {"apiVersion", "kind",  "metadata", "addressType",
+					     "endpoints",  "ports", NULL};
+static const char *const eps_ep_keys[] = {"addresses", "conditions",	     "hostname",
+					  "targetRef", "nodeName",	     "zone",
+					  "hints",     "deprecatedTopology", NULL};
 static const char *const eps_cond_keys[] = {"ready", "serving", "terminating", NULL};
 static const char *const eps_port_keys[] = {"name", "protocol", "appProtocol", "port", NULL};
-static const char *const ref_keys[] = {"kind",		  "namespace", "name",	"uid",
-				       "apiVersion",	  "resourceVersion",	"fieldPath", NULL};
+static const char *const ref_keys[] = {"kind",	     "namespace",	"name",	     "uid",
+				       "apiVersion", "resourceVersion", "fieldPath", NULL};
 
 /* The API server's limits: EndpointSlice endpoints and ports, addresses per endpoint */
 #define EPS_MAX_ENDPOINTS 1000
@@ -124,8 +124,8 @@ static int get_target(struct pctx *c, struct fy_node *map, unsigned int il, cons
 	return 0;
 }
 
-static int parse_svc_ports(struct pctx *c, struct fy_node *seq, unsigned int line,
-			   const char *path, size_t count, struct pw_service *svc)
+static int parse_svc_ports(struct pctx *c, struct fy_node *seq, unsigned int line, const char *path,
+			   size_t count, struct pw_service *svc)
 {
 	void *sit = NULL;
 	char ip[PATHSZ], sub[PATHSZ];
@@ -264,13 +264,14 @@ static int parse_cluster_ips(struct pctx *c, struct fy_node *spec, unsigned int 
 		} else if (i == 0 && one) {
 			if (memcmp(&a, &svc->ips[0], sizeof(a))) {
 				perr(c, il, sub,
-				     "Invalid value: \"%.60s\": must match spec.clusterIP \"%s\"", s,
-				     one);
+				     "Invalid value: \"%.60s\": must match spec.clusterIP \"%s\"",
+				     s, one);
 				ret = -1;
 			}
 		} else if (svc->n_ips && a.family == svc->ips[0].family) {
 			perr(c, il, sub,
-			     "Invalid value: \"%.60s\": may specify no more than one IP for each IP "
+			     "Invalid value: \"%.60s\": may specify no more than one IP for each "
+			     "IP "
 			     "family",
 			     s);
 			ret = -1;
@@ -344,8 +345,8 @@ int pw_parse_service(struct pctx *c, struct fy_node *obj, unsigned int line, con
 
 /* --- EndpointSlice ---------------------------------------------------------------------- */
 
-static int parse_eps_ports(struct pctx *c, struct fy_node *seq, unsigned int line,
-			   const char *path, size_t count, struct pw_epslice *eps)
+static int parse_eps_ports(struct pctx *c, struct fy_node *seq, unsigned int line, const char *path,
+			   size_t count, struct pw_epslice *eps)
 {
 	void *sit = NULL;
 	char ip[PATHSZ], sub[PATHSZ];
@@ -405,8 +406,8 @@ static int parse_eps_ports(struct pctx *c, struct fy_node *seq, unsigned int lin
 	return c->stop ? -1 : ret;
 }
 
-static int parse_eps_endpoint(struct pctx *c, struct fy_node *item, unsigned int il,
-			      const char *ip, struct pw_epslice *eps, struct pw_eps_endpoint *e)
+static int parse_eps_endpoint(struct pctx *c, struct fy_node *item, unsigned int il, const char *ip,
+			      struct pw_epslice *eps, struct pw_eps_endpoint *e)
 {
 	void *sit = NULL;
 	char sub[PATHSZ], ap[PATHSZ];
@@ -447,7 +448,8 @@ static int parse_eps_endpoint(struct pctx *c, struct fy_node *item, unsigned int
 			continue;
 		}
 		if (pw_addr_parse(txt, &addr)) {
-			perr(c, al, ap, "Invalid value: \"%.60s\": must be a valid IP address", txt);
+			perr(c, al, ap, "Invalid value: \"%.60s\": must be a valid IP address",
+			     txt);
 			ret = -1;
 		} else if (addr.family != eps->family) {
 			perr(c, al, ap, "Invalid value: \"%.60s\": must be an %s address", txt,
@@ -470,8 +472,8 @@ static int parse_eps_endpoint(struct pctx *c, struct fy_node *item, unsigned int
 		if (r == SK_BOOL) {
 			e->ready = s[0] == 't' || s[0] == 'T';
 		} else if (r != SK_NULL) {
-			perr(c, node_line(v, kl), pj(ap, sub, "ready"),
-			     "must be a boolean, not %s", sk_name((enum sk)r));
+			perr(c, node_line(v, kl), pj(ap, sub, "ready"), "must be a boolean, not %s",
+			     sk_name((enum sk)r));
 			ret = -1;
 		}
 	}

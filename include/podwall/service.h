@@ -15,14 +15,14 @@
 
 #include <linux/types.h>
 
-#define PW_MAP_SVC     pw_svc_v1     /* hash: (frontend, slot) -> backend count | backend id */
-#define PW_MAP_BACKEND pw_backend_v1 /* hash: backend id -> address, port */
-#define PW_MAP_SVC_REV pw_svc_rev_v1 /* LRU hash: (socket cookie, backend) -> frontend */
+#define PW_MAP_SVC	pw_svc_v1      /* hash: (frontend, slot) -> backend count | backend id */
+#define PW_MAP_BACKEND	pw_backend_v1  /* hash: backend id -> address, port */
+#define PW_MAP_SVC_REV	pw_svc_rev_v1  /* LRU hash: (socket cookie, backend) -> frontend */
 #define PW_MAP_SVC_FLOW pw_svc_flow_v1 /* LRU hash: (client endpoint, backend) -> frontend */
 
-#define PW_SVC_MAX_DEFAULT     262144 /* frontends + their backend slots */
-#define PW_BACKEND_MAX_DEFAULT 131072
-#define PW_SVC_REV_MAX_DEFAULT 262144
+#define PW_SVC_MAX_DEFAULT	262144 /* frontends + their backend slots */
+#define PW_BACKEND_MAX_DEFAULT	131072
+#define PW_SVC_REV_MAX_DEFAULT	262144
 #define PW_SVC_FLOW_MAX_DEFAULT 65536
 
 /* Backends of one service port: slot numbers are 16 bits, and slot 0 is the frontend. */
@@ -85,7 +85,7 @@ _Static_assert(sizeof(struct pw_svc_rev_val) == 24, "pw_svc_rev_val layout");
  * backend both directly and through a Service sees its direct flows named after the Service.
  */
 struct pw_svc_flow_key {
-	__u32 ep_id; /* the client pod's endpoint */
+	__u32 ep_id;   /* the client pod's endpoint */
 	__u32 addr[4]; /* backend */
 	__be16 port;
 	__u8 family;
