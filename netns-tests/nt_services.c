@@ -107,6 +107,7 @@ struct probe_req {
 	int type; /* SOCK_STREAM or SOCK_DGRAM (unconnected sendto/recvfrom) */
 	struct sockaddr_storage dst;
 	socklen_t dstlen;
+	bool connected; /* SOCK_DGRAM: connect() then send()/recv() */
 	int n;		/* attempts; with until_cmd, at most this many */
 	bool until_cmd; /* stop when the parent writes to cmd_fd */
 };
@@ -187,6 +188,23 @@ static int32_t probe_once(const struct probe_req *rq, struct probe_out *o, int i
 			o->peer_bad++;
 		err = wait_fd(fd, POLLIN, NT_TMO_MS);
 		n = err ? -1 : read(fd, buf, sizeof(buf));
+	} else if (rq->connected) {
+		/* connect() translates once; send() then needs no hook, recv() is reversed */
+		err = connect(fd, (const struct sockaddr *)&rq->dst, rq->dstlen) ? -errno : 0;
+		if (!err && send(fd, "?", 1, 0) < 0)
+			err = -errno;
+		o->elapsed[i] = (uint32_t)(nt_now_us() - t0);
+		if (err) {
+			close(fd);
+			return err;
+		}
+		if (getpeername(fd, (struct sockaddr *)&peer, &pl) || !same_addr(&peer, &rq->dst))
+			o->peer_bad++;
+		err = wait_fd(fd, POLLIN, NT_TMO_MS);
+		pl = sizeof(peer);
+		n = err ? -1 : recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
+		if (n > 0 && !same_addr(&peer, &rq->dst))
+			o->peer_bad++;
 	} else {
 		n = sendto(fd, "?", 1, 0, (const struct sockaddr *)&rq->dst, rq->dstlen);
 		o->elapsed[i] = (uint32_t)(nt_now_us() - t0);
@@ -504,16 +522,19 @@ static void test_spread_ready_only(void **state)
 	static const int ready[] = {2, 3, 0};
 	static const int32_t allowed[] = {RES(2, SRV_PORT), RES(3, SRV_PORT), 0};
 	struct nt_env *env = *state;
-	const char *ips[] = {CIP4, CIP6};
+	const char *ips[] = {CIP4, CIP6, "::ffff:" CIP4};
 	int counts[NPODS + 1];
 
 	apply_web(env, ready);
-	for (int f = 0; f < 2; f++) {
-		for (int t = 0; t < 2; t++) {
+	/* IPv4 and IPv6; TCP, unconnected UDP, connected UDP; and a dual-stack socket calling
+	 * the IPv4 ClusterIP as ::ffff:a.b.c.d */
+	for (int f = 0; f < 3; f++) {
+		for (int t = 0; t < 3; t++) {
 			struct probe_req rq;
 			struct probe_out *o;
 
 			req_fill(&rq, ips[f], t ? 53 : 80, t ? SOCK_DGRAM : SOCK_STREAM, NPROBE);
+			rq.connected = t == 2;
 			o = probe(env, &rq);
 			assert_int_equal(o->n, NPROBE);
 			tally(o, allowed, counts);
