@@ -835,6 +835,64 @@ static void test_bad_input(void **state)
 	free(o);
 }
 
+/* pw_cp_sync_source() of one YAML text as source `name`; its diagnostics into err */
+static int sync_source(const char *name, const char *yaml, char *err, size_t len)
+{
+	struct pw_manifest *m = NULL;
+	struct pw_diags d = {0};
+	size_t off = 0;
+	int r;
+
+	r = pw_parse_buffer(name, yaml, strlen(yaml), NULL, &m, &d);
+	if (!r)
+		r = pw_cp_sync_source(S.cp, name, m, &d);
+	err[0] = 0;
+	for (size_t i = 0; i < d.n && off < len; i++)
+		off += (size_t)snprintf(err + off, len - off, "%s\n", d.v[i].text);
+	pw_manifest_free(m);
+	pw_diags_clear(&d);
+	return r;
+}
+
+/*
+ * Start-up (the core holds while it reads every source): a manifest file with a bad Service
+ * is refused alone, a slice read before its Service's file is fine, the rest is enforced.
+ */
+static void test_startup_sources(void **state)
+{
+	static const char svc_file[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec:\n"
+		"  clusterIP: " CIP4_B "\n  ports: [{port: 80, targetPort: 7100}]\n";
+	static const char bad_file[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: far}\nspec:\n"
+		"  clusterIP: 10.0.0.1\n  ports: [{port: 80}]\n";
+	static const int32_t allowed[] = {RES(2, SRV_PORT), 0};
+	struct nt_env *env = *state;
+	char err[4096], slice[1024];
+	int counts[NPODS + 1];
+	struct probe_req rq;
+	struct probe_out *o;
+
+	snprintf(slice, sizeof(slice),
+		 "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		 "  name: late-1\n  labels: {kubernetes.io/service-name: late}\n"
+		 "addressType: IPv4\nports: [{port: 7100}]\nendpoints:\n"
+		 "- addresses: [\"%s\"]\n",
+		 inet_ntoa(env->pods[2].v4));
+	pw_cp_hold(S.cp);
+	assert_int_equal(sync_source("a-slice.yaml", slice, err, sizeof(err)), 0);
+	assert_int_not_equal(sync_source("b-bad.yaml", bad_file, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "b-bad.yaml: document 1 (Service default/far)"));
+	assert_int_equal(sync_source("c-svc.yaml", svc_file, err, sizeof(err)), 0);
+	assert_int_equal(pw_cp_flush(S.cp, NULL), 0);
+	assert_int_equal(services_count(), 1);
+	req_fill(&rq, CIP4_B, 80, SOCK_STREAM, 5);
+	o = probe(env, &rq);
+	tally(o, allowed, counts);
+	assert_int_equal(counts[2], 5);
+	free(o);
+}
+
 static size_t map_entries(struct nt_env *env, enum pw_dp_map m)
 {
 	uint8_t k[64], v[64];
@@ -905,6 +963,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, svc_setup, svc_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_adopts_tables, svc_setup,
 						svc_teardown),
+		cmocka_unit_test_setup_teardown(test_startup_sources, svc_setup, svc_teardown),
 	};
 
 	/* NT_FILTER=test_name runs one case (cmocka's own filter) */

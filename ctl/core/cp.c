@@ -335,7 +335,8 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 	int err;
 
 	cp->hold = false;
-	err = pw_svcs_check(cp->svcs, &cp->st, svc_err, diags);
+	/* what the hold deferred: every slice's Service, once every source is in */
+	err = pw_svcs_check(cp->svcs, &cp->st, 0, true, svc_err, diags);
 	if (err) {
 		pw_state_rollback(&cp->st);
 		return err;
@@ -349,8 +350,12 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 /* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
 static int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
 {
-	if (!err && !cp->hold)
-		err = pw_svcs_check(cp->svcs, &cp->st, svc_err, diags);
+	/*
+	 * This call's objects: a bad Service refuses its own input, also while holding at
+	 * start-up (one bad manifest file must not keep the others out)
+	 */
+	if (!err)
+		err = pw_svcs_check(cp->svcs, &cp->st, mark, !cp->hold, svc_err, diags);
 	if (err) {
 		pw_state_rollback_to(&cp->st, mark);
 		return err;

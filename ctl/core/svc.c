@@ -318,11 +318,12 @@ static int check_service(const struct pw_svcs *s, const struct pw_state *st,
 	return ret;
 }
 
-int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err_fn fn, void *ctx)
+int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, size_t from, bool slices,
+		  pw_svc_err_fn fn, void *ctx)
 {
 	int ret = 0;
 
-	for (size_t i = 0; i < st->n_log; i++) {
+	for (size_t i = from; i < st->n_log; i++) {
 		const struct pw_sobj *so = st->log[i].cur;
 
 		/* an object replaced again later in the log is checked as its last version */
@@ -331,7 +332,7 @@ int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err
 			continue;
 		if (so->obj.kind == PW_KIND_SERVICE && check_service(s, st, so, fn, ctx))
 			ret = -EINVAL;
-		if (so->obj.kind == PW_KIND_EPSLICE) {
+		if (so->obj.kind == PW_KIND_EPSLICE && slices) {
 			const struct pw_epslice *e = &so->obj.u.eps;
 
 			if (!pw_state_find(st, PW_KIND_SERVICE, e->namespace, e->service)) {

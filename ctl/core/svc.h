@@ -33,8 +33,13 @@ void pw_svcs_free(struct pw_svcs *s);
 int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp);
 
 typedef void (*pw_svc_err_fn)(void *ctx, const struct pw_object *o, const char *msg);
-/* Check the Services and EndpointSlices the pending log created or changed; 0 or -EINVAL. */
-int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, pw_svc_err_fn err, void *ctx);
+/*
+ * Check the Services and EndpointSlices the pending log created or changed from entry `from`
+ * on; 0 or -EINVAL. slices: also that each slice's Service exists (off while the core holds
+ * at start-up, where a slice's file may be read before its Service's).
+ */
+int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, size_t from, bool slices,
+		  pw_svc_err_fn err, void *ctx);
 /* Write the tables the store implies (dp may be NULL: compute only). */
 int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st);
 
