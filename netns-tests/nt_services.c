@@ -715,6 +715,10 @@ static int64_t status_int(const char *key)
 		n = (int64_t)c.svc_backends;
 	else if (!strcmp(key, "backendFlowsEnded"))
 		n = (int64_t)c.svc_flows_ended;
+	else if (!strcmp(key, "backendConnsEnded"))
+		n = (int64_t)c.svc_conns_ended;
+	else if (!strcmp(key, "backendEndFailures"))
+		n = (int64_t)c.svc_end_failures;
 	pw_cp_counts_free(&c);
 	return n;
 }
@@ -767,6 +771,89 @@ static void test_slice_change_under_load(void **state)
 	assert_true(status_int("backendFlowsEnded") > ended0);
 	assert_int_equal(status_int("backends"), 4); /* pod 2: TCP + UDP, IPv4 + IPv6 */
 	free(o);
+}
+
+/* A TCP connection held through a ClusterIP: 'R' when connected, then one echo per command. */
+static void held_child(struct nt_env *env, struct nt_pod *pod, void *arg, int res_fd, int cmd_fd)
+{
+	const struct probe_req *rq = arg;
+	char c, buf[8];
+	int32_t r;
+	int fd = socket(rq->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)&rq->dst, rq->dstlen))
+		_exit(NT_EXIT_SETUP);
+	if (write(res_fd, "R", 1) != 1)
+		_exit(NT_EXIT_SETUP);
+	while (read(cmd_fd, &c, 1) == 1) {
+		r = send(fd, "x", 1, MSG_NOSIGNAL) < 0 ? -errno : 0;
+		if (!r)
+			r = wait_fd(fd, POLLIN, NT_TMO_MS);
+		if (!r) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+
+			r = n > 0 ? 0 : n == 0 ? -ECONNRESET : -errno;
+		}
+		if (write(res_fd, &r, sizeof(r)) != sizeof(r))
+			_exit(NT_EXIT_SETUP);
+	}
+	_exit(0);
+}
+
+static int32_t held_roundtrip(struct nt_child *c)
+{
+	int32_t r = -EIO;
+
+	assert_int_equal(write(c->cmd_fd, "x", 1), 1);
+	assert_int_equal(read_all(c->res_fd, &r, sizeof(r), 3 * NT_TMO_MS), 0);
+	return r;
+}
+
+/*
+ * A backend removed from its slice: an established connection to it through the ClusterIP
+ * ends (the client's socket is aborted in its netns, its conntrack entries go), counted.
+ */
+static void test_removed_backend_conns_end(void **state)
+{
+	struct nt_env *env = *state;
+	char doc[2048], ip2[64], ip3[64];
+	int64_t ended0, flows0;
+	struct probe_req rq;
+	struct nt_child c;
+	char r = 0;
+	int32_t got;
+	static const char svc[] =
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: held}\nspec:\n"
+		"  clusterIP: " CIP4_B "\n  ports: [{port: 70, targetPort: 7000}]\n";
+	static const char slice[] =
+		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		"  name: held-1\n  labels: {kubernetes.io/service-name: held}\n"
+		"addressType: IPv4\nports: [{port: 7000}]\nendpoints:\n- addresses: [\"%s\"]\n";
+
+	pod_ip(env, 2, AF_INET, ip2, sizeof(ip2));
+	pod_ip(env, 3, AF_INET, ip3, sizeof(ip3));
+	snprintf(doc, sizeof(doc), "%s", svc);
+	snprintf(doc + strlen(doc), sizeof(doc) - strlen(doc), slice, ip3);
+	apply_ok(doc);
+	req_fill(&rq, CIP4_B, 70, SOCK_STREAM, 1);
+	assert_int_equal(nt_child_start(env, 1, "svcheld", held_child, &rq, &c), 0);
+	assert_int_equal(read_all(c.res_fd, &r, 1, 2 * NT_TMO_MS), 0);
+	assert_int_equal(r, 'R');
+	assert_int_equal(held_roundtrip(&c), 0);
+	ended0 = status_int("backendConnsEnded");
+	flows0 = status_int("backendFlowsEnded");
+	/* pod 2 replaces pod 3 */
+	snprintf(doc, sizeof(doc), slice, ip2);
+	apply_ok(doc);
+	got = held_roundtrip(&c);
+	if (got != -ECONNABORTED && got != -ECONNRESET && got != -EPIPE)
+		fprintf(stderr, "the held connection to the removed backend: %d (%s)\n", got,
+			strerror(-got));
+	assert_true(got == -ECONNABORTED || got == -ECONNRESET || got == -EPIPE);
+	assert_true(status_int("backendConnsEnded") > ended0);
+	assert_true(status_int("backendFlowsEnded") > flows0);
+	assert_int_equal(status_int("backendEndFailures"), 0);
+	nt_child_stop(env, &c);
 }
 
 static int services_count(void)
@@ -964,6 +1051,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_adopts_tables, svc_setup,
 						svc_teardown),
 		cmocka_unit_test_setup_teardown(test_startup_sources, svc_setup, svc_teardown),
+		cmocka_unit_test_setup_teardown(test_removed_backend_conns_end, svc_setup,
+						svc_teardown),
 	};
 
 	/* NT_FILTER=test_name runs one case (cmocka's own filter) */

@@ -267,7 +267,7 @@ static int cp_sync(struct pw_cp *cp)
 		return 0;
 	cp->syncs++;
 	resolve_pods(cp);
-	err = pw_svcs_sync(cp->svcs, cp->dp, &cp->st);
+	err = pw_svcs_sync(cp->svcs, cp->dp, &cp->st, cp->cgroup_root);
 	if (err) {
 		cp_log(cp, PW_LOG_ERROR, "writing the Service maps failed (%s): restoring them",
 		       strerror(-err));
@@ -319,7 +319,7 @@ undo_store:
 	pw_desired_clear(&next);
 	pw_state_rollback(&cp->st);
 	/* the Service tables follow the store back (they are a function of it) */
-	if (pw_svcs_sync(cp->svcs, cp->dp, &cp->st))
+	if (pw_svcs_sync(cp->svcs, cp->dp, &cp->st, cp->cgroup_root))
 		cp_log(cp, PW_LOG_ERROR, "restoring the Service maps failed: they hold a mix "
 					 "until the next change");
 	return err;

@@ -211,7 +211,7 @@ struct pw_cp_counts {
 	uint64_t syncs, sync_failures, last_recompiled;
 	/* Services: objects, the frontends and backends the maps hold, backend flows ended */
 	size_t services, epslices, svc_frontends, svc_backends;
-	uint64_t svc_flows_ended;
+	uint64_t svc_flows_ended, svc_conns_ended, svc_end_failures;
 	bool has_metrics; /* a datapath is open: metrics[] is what it counts (zeroed if unread) */
 	struct pw_metric metrics[PW_METRICS_SLOTS];
 };

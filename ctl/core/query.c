@@ -586,6 +586,8 @@ int pw_cp_counts(struct pw_cp *cp, struct pw_cp_counts *out)
 		out->svc_frontends = ss.frontends;
 		out->svc_backends = ss.backends;
 		out->svc_flows_ended = ss.flows_ended;
+		out->svc_conns_ended = ss.conns_ended;
+		out->svc_end_failures = ss.end_failures;
 	}
 	if (cp->dp) {
 		out->has_metrics = true;

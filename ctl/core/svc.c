@@ -7,7 +7,11 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -567,12 +571,122 @@ static void ct_flush_backend(struct pw_svcs *s, struct pw_dp *dp, const struct b
 		s->stats.flows_ended += n;
 }
 
-int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st)
+/* The first pid of a cgroup (or of one of its children: the pod's containers), 0 if none. */
+static long cgroup_pid(const char *dir, int depth)
+{
+	char path[4096];
+	struct dirent *de;
+	long pid = 0;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	if (pid || depth <= 0 || !(d = opendir(dir)))
+		return pid;
+	while (!pid && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		pid = cgroup_pid(path, depth - 1);
+	}
+	closedir(d);
+	return pid;
+}
+
+/* The network namespaces of the local pods that run a process: fds into *out (distinct). */
+static size_t pod_netns_fds(const struct pw_state *st, const char *root, int **out)
+{
+	size_t n_pods = pw_state_count(st, PW_KIND_POD), n = 0;
+	dev_t *dev = calloc(n_pods + 1, sizeof(*dev));
+	ino_t *ino = calloc(n_pods + 1, sizeof(*ino));
+	int *fds = calloc(n_pods + 1, sizeof(*fds));
+
+	*out = NULL;
+	for (size_t i = 0; root && fds && dev && ino && i < n_pods; i++) {
+		const struct pw_sobj *o = pw_state_at(st, PW_KIND_POD, i);
+		char path[4096];
+		struct stat sb;
+		bool seen = false;
+		long pid;
+		int fd;
+
+		if (!o->local || !o->obj.u.pod.cgroup)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, o->obj.u.pod.cgroup);
+		pid = cgroup_pid(path, 2);
+		if (!pid)
+			continue; /* nothing runs: no socket to end */
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* it exited meanwhile */
+		if (fstat(fd, &sb)) {
+			close(fd);
+			continue;
+		}
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = dev[j] == sb.st_dev && ino[j] == sb.st_ino;
+		if (seen) {
+			close(fd);
+			continue;
+		}
+		dev[n] = sb.st_dev;
+		ino[n] = sb.st_ino;
+		fds[n++] = fd;
+	}
+	free(dev);
+	free(ino);
+	*out = fds;
+	return fds ? n : 0;
+}
+
+/*
+ * The connections of backends no frontend names any more: conntrack entries (all scopes) and
+ * the client sockets in the local pods. A failure to end sockets is counted, not fatal: the
+ * tables are already right for new connections.
+ */
+static void end_backends(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
+			 const char *cgroup_root, const struct be *gone, size_t n)
+{
+	struct pw_svc_end_key *keys;
+	uint64_t ended = 0;
+	int *fds = NULL;
+	size_t n_fds;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		ct_flush_backend(s, dp, &gone[i]);
+	keys = calloc(n, sizeof(*keys));
+	n_fds = pod_netns_fds(st, cgroup_root, &fds);
+	for (size_t i = 0; keys && i < n; i++) {
+		memcpy(keys[i].addr, gone[i].b.addr, sizeof(keys[i].addr));
+		keys[i].port = gone[i].b.port;
+		keys[i].family = gone[i].b.family;
+		keys[i].proto = gone[i].proto;
+	}
+	if (!keys || (n_fds && pw_dp_svc_end_conns(dp, keys, n, fds, n_fds, &ended)))
+		s->stats.end_failures++;
+	s->stats.conns_ended += ended;
+	for (size_t i = 0; i < n_fds; i++)
+		close(fds[i]);
+	free(fds);
+	free(keys);
+}
+
+int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
+		 const char *cgroup_root)
 {
 	struct build b = {0};
-	struct be *nbe = NULL;
+	struct be *nbe = NULL, *gone;
 	struct fe *nfe = NULL;
-	size_t n_nbe = 0, i, j;
+	size_t n_nbe = 0, n_gone = 0, i, j;
 	int err;
 
 	err = build_desired(s, st, &b);
@@ -634,13 +748,19 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st)
 				err = pw_dp_svc_delete(dp, &s->fe[i].key, s->fe[i].n);
 		}
 		/* backends no frontend names any more: gone, and their flows with them */
+		gone = calloc(s->n_be + 1, sizeof(*gone));
+		if (!gone)
+			err = -ENOMEM;
 		for (i = 0; i < s->n_be && !err; i++) {
 			if (be_find(nbe, n_nbe, &s->be[i]))
 				continue;
 			err = pw_dp_backend_delete(dp, s->be[i].id);
 			if (!err)
-				ct_flush_backend(s, dp, &s->be[i]);
+				gone[n_gone++] = s->be[i];
 		}
+		if (!err)
+			end_backends(s, dp, st, cgroup_root, gone, n_gone);
+		free(gone);
 		if (err)
 			goto out;
 		s->stats.syncs_written++;

@@ -40,13 +40,20 @@ typedef void (*pw_svc_err_fn)(void *ctx, const struct pw_object *o, const char *
  */
 int pw_svcs_check(const struct pw_svcs *s, const struct pw_state *st, size_t from, bool slices,
 		  pw_svc_err_fn err, void *ctx);
-/* Write the tables the store implies (dp may be NULL: compute only). */
-int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st);
+/*
+ * Write the tables the store implies (dp may be NULL: compute only). The connections of a
+ * backend that leaves every frontend end: its conntrack entries go, and its sockets in the
+ * local pods' network namespaces (found from their cgroups under cgroup_root) are aborted.
+ */
+int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
+		 const char *cgroup_root);
 
 struct pw_svc_stats {
 	size_t frontends;
 	size_t backends;
-	uint64_t flows_ended; /* conntrack entries removed with their backend */
+	uint64_t flows_ended;  /* conntrack entries removed with their backend */
+	uint64_t conns_ended;  /* client sockets aborted with their backend */
+	uint64_t end_failures; /* walks that could not end connections (see the log) */
 	uint64_t syncs_written;
 };
 void pw_svcs_stats(const struct pw_svcs *s, struct pw_svc_stats *out);

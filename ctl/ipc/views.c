@@ -529,6 +529,11 @@ int pw_cp_status(struct pw_cp *cp, json_object **out)
 		/* conntrack entries removed with their backend: flows that ended */
 		json_object_object_add(js, "backendFlowsEnded",
 				       json_object_new_int64((int64_t)c->svc_flows_ended));
+		/* client sockets aborted with their backend, and walks that failed to */
+		json_object_object_add(js, "backendConnsEnded",
+				       json_object_new_int64((int64_t)c->svc_conns_ended));
+		json_object_object_add(js, "backendEndFailures",
+				       json_object_new_int64((int64_t)c->svc_end_failures));
 		json_object_object_add(o, "services", js);
 	}
 	if (c->has_metrics)

@@ -224,6 +224,13 @@ int pw_dp_svc_write(struct pw_dp *dp, const struct pw_svc_key *front, uint32_t s
 		    const uint32_t *backend_ids, size_t n, size_t old_n);
 /* Remove the frontend, then its old_n slots. */
 int pw_dp_svc_delete(struct pw_dp *dp, const struct pw_svc_key *front, size_t old_n);
+/*
+ * Abort every TCP and UDP socket connected to one of keys[0..n) (a removed backend), in each
+ * network namespace of netns_fds (the client pods'); *ended gets how many. Needs Linux 6.5
+ * (bpf_sock_destroy); the iterators load on first use.
+ */
+int pw_dp_svc_end_conns(struct pw_dp *dp, const struct pw_svc_end_key *keys, size_t n,
+			const int *netns_fds, size_t n_ns, uint64_t *ended);
 /* The frontend a client endpoint last reached backend k through; -ENOENT if none. */
 int pw_dp_svc_flow_lookup(struct pw_dp *dp, const struct pw_svc_flow_key *k,
 			  struct pw_svc_rev_val *out);

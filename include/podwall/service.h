@@ -93,6 +93,22 @@ struct pw_svc_flow_key {
 };
 _Static_assert(sizeof(struct pw_svc_flow_key) == 24, "pw_svc_flow_key layout");
 
+/*
+ * Backends whose connections are being ended (bpf/svcend.bpf.c): listed, then the sockets of
+ * each client pod's netns are walked once, then the list is emptied. Not pinned: it lives only
+ * for the walk.
+ */
+#define PW_MAP_SVC_END pw_svc_end_v1
+#define PW_SVC_END_MAX 4096
+
+struct pw_svc_end_key {
+	__u32 addr[4]; /* backend, network order; IPv4 in addr[0] */
+	__be16 port;
+	__u8 family;
+	__u8 proto;
+};
+_Static_assert(sizeof(struct pw_svc_end_key) == 20, "pw_svc_end_key layout");
+
 /* pw_event.flags: a socket record whose saddr/sport hold the Service frontend it was sent to */
 #define PW_EV_F_SVC (1u << 1)
 
