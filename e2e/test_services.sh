@@ -11,19 +11,8 @@
 # usage: test_services.sh PODWALLD PODWALL PWPROBE       (root; ends with "N passed, N failed")
 set -u
 
-PW_DAEMON=$(realpath "$1")
-PW_CLI=$(realpath "$2")
-PW_PROBE=$(realpath "$3")
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=topology.sh
-. "$here/topology.sh"
-# shellcheck source=expect.sh
-. "$here/expect.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_services.sh: needs root (netns, cgroups, BPF)" >&2
-	exit 1
-fi
+# shellcheck source=testlib.sh
+. "$(dirname "$0")/testlib.sh" "$@"
 
 expect_opt_error "service CIDR with host bits" '--service-cidr "198.19.200.1/24": host bits' \
 	--service-cidr 198.19.200.1/24

@@ -37,6 +37,7 @@ static void usage(FILE *f)
 		"                       0: record every deny)\n"
 		"  --deny-burst N       records per key per window (default 1)\n"
 		"  --node-name NAME     the records' node_name (default: the host name)\n"
+		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --perf-pages N       event ring pages per CPU, a power of two (default 64)\n"
 		"  --ct-sweep-interval DUR\n"
 		"                       how often expired flows are removed and their flow_end\n"
@@ -205,6 +206,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		O_SWEEP,
 		O_CT_TIMEOUT,
 		O_SVC_CIDR,
+		O_METRICS,
 	};
 	static const struct option opts[] = {
 		{"manifests", required_argument, NULL, O_MANIFESTS},
@@ -223,6 +225,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		{"ct-sweep-interval", required_argument, NULL, O_SWEEP},
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
 		{"service-cidr", required_argument, NULL, O_SVC_CIDR},
+		{"metrics-addr", required_argument, NULL, O_METRICS},
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"uninstall", no_argument, NULL, O_UNINSTALL},
 		{"verbose", no_argument, NULL, 'v'},
@@ -322,6 +325,15 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		case O_SVC_CIDR:
 			d->service_cidrs = optarg;
 			err = opt_service_cidrs(optarg);
+			break;
+		case O_METRICS:
+			err = metrics_check_addr(optarg);
+			if (err)
+				fprintf(stderr,
+					"podwalld: --metrics-addr \"%s\": expected HOST:PORT or "
+					"[IPV6]:PORT (127.0.0.1:9464)\n",
+					optarg);
+			d->metrics.addr = optarg;
 			break;
 		case O_MANIFESTS:
 			d->manifests = optarg;

@@ -1,9 +1,19 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # shellcheck shell=bash
 #
-# Checks shared by the end-to-end scripts, sourced after topology.sh: ok/bad counters, the
-# exit trap that cleans up and prints "N passed, N failed", and expectations on probes, CLI
-# output and daemon option errors. Needs PW_DAEMON, PW_CLI, PW_PROBE.
+# What every end-to-end test script shares: its three programs from the command line, the
+# simulated node (topology.sh), ok/bad counting, a closing "N passed, N failed" line, cleanup
+# on every path (an interrupted or aborted run fails whatever its counts say), and the probe
+# check. Sourced first thing:  . "$(dirname "$0")/testlib.sh" "$@"
+#
+# usage of a test: test_X.sh PODWALLD PODWALL PWPROBE   (root)
+
+PW_DAEMON=$(realpath "$1")
+PW_CLI=$(realpath "$2")
+PW_PROBE=$(realpath "$3")
+E2E_NAME=$(basename "$0")
+# shellcheck source=topology.sh
+. "$(dirname "${BASH_SOURCE[0]}")/topology.sh"
 
 pass=0
 fail=0
@@ -16,7 +26,6 @@ bad() {
 	echo "FAIL - $*"
 }
 finish() {
-	[ -n "${PW_E2E_KEEP_LOG:-}" ] && cat "$TOPO_DLOG" >&2
 	local left
 
 	topo_cleanup
@@ -29,7 +38,6 @@ finish() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
-# an interrupted or aborted run fails whatever its counts say
 on_exit() {
 	local rc=$1
 
@@ -43,6 +51,10 @@ trap 'exit 130' INT TERM
 trap 'exit 129' HUP
 trap 'exit 141' PIPE
 
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$E2E_NAME: needs root (netns, cgroups, BPF)" >&2
+	exit 1
+fi
 
 # expect_probe WANT FROM tcp|udp ADDR PORT: one live connection attempt
 expect_probe() {
@@ -57,7 +69,7 @@ expect_probe() {
 	fi
 }
 
-# expect_out WHAT PATTERN CMD...: CMD succeeds and its output matches PATTERN
+# expect_out WHAT PATTERN CMD...: CMD succeeds and its output matches PATTERN (extended regex)
 expect_out() {
 	local what=$1 pat=$2 out
 
