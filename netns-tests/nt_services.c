@@ -158,20 +158,23 @@ static int wait_fd(int fd, short ev, int ms)
 
 static int32_t probe_once(const struct probe_req *rq, struct probe_out *o, int i)
 {
+	const struct sockaddr *dst = (const struct sockaddr *)&rq->dst;
+	bool connected = rq->type == SOCK_STREAM || rq->connected;
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	uint64_t t0 = nt_now_us();
 	char buf[64];
 	ssize_t n;
-	int fd, err;
+	int fd, err = 0;
 	int32_t r;
 
 	o->t0[i] = t0;
 	fd = socket(rq->family, rq->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (rq->type == SOCK_STREAM) {
-		err = connect(fd, (const struct sockaddr *)&rq->dst, rq->dstlen) ? -errno : 0;
+	if (connected) {
+		/* a connected UDP socket: connect() translates once, send() needs no hook */
+		err = connect(fd, dst, rq->dstlen) ? -errno : 0;
 		if (err == -EINPROGRESS) {
 			socklen_t el = sizeof(err);
 
@@ -179,46 +182,25 @@ static int32_t probe_once(const struct probe_req *rq, struct probe_out *o, int i
 			if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0)
 				err = -err;
 		}
-		o->elapsed[i] = (uint32_t)(nt_now_us() - t0);
-		if (err) {
-			close(fd);
-			return err;
-		}
-		if (getpeername(fd, (struct sockaddr *)&peer, &pl) || !same_addr(&peer, &rq->dst))
-			o->peer_bad++;
-		err = wait_fd(fd, POLLIN, NT_TMO_MS);
-		n = err ? -1 : read(fd, buf, sizeof(buf));
-	} else if (rq->connected) {
-		/* connect() translates once; send() then needs no hook, recv() is reversed */
-		err = connect(fd, (const struct sockaddr *)&rq->dst, rq->dstlen) ? -errno : 0;
-		if (!err && send(fd, "?", 1, 0) < 0)
+		if (!err && rq->type == SOCK_DGRAM && send(fd, "?", 1, 0) < 0)
 			err = -errno;
-		o->elapsed[i] = (uint32_t)(nt_now_us() - t0);
-		if (err) {
-			close(fd);
-			return err;
-		}
-		if (getpeername(fd, (struct sockaddr *)&peer, &pl) || !same_addr(&peer, &rq->dst))
-			o->peer_bad++;
-		err = wait_fd(fd, POLLIN, NT_TMO_MS);
-		pl = sizeof(peer);
-		n = err ? -1 : recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
-		if (n > 0 && !same_addr(&peer, &rq->dst))
-			o->peer_bad++;
-	} else {
-		n = sendto(fd, "?", 1, 0, (const struct sockaddr *)&rq->dst, rq->dstlen);
-		o->elapsed[i] = (uint32_t)(nt_now_us() - t0);
-		if (n < 0) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
-		err = wait_fd(fd, POLLIN, NT_TMO_MS);
-		n = err ? -1 : recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
-		/* the reply must seem to come from the ClusterIP, or the client would drop it */
-		if (n > 0 && !same_addr(&peer, &rq->dst))
-			o->peer_bad++;
+	} else if (sendto(fd, "?", 1, 0, dst, rq->dstlen) < 0) {
+		err = -errno;
 	}
+	o->elapsed[i] = (uint32_t)(nt_now_us() - t0);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	if (connected &&
+	    (getpeername(fd, (struct sockaddr *)&peer, &pl) || !same_addr(&peer, &rq->dst)))
+		o->peer_bad++;
+	err = wait_fd(fd, POLLIN, NT_TMO_MS);
+	pl = sizeof(peer);
+	n = err ? -1 : recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
+	/* a UDP reply must seem to come from the ClusterIP, or the client would drop it */
+	if (n > 0 && rq->type == SOCK_DGRAM && !same_addr(&peer, &rq->dst))
+		o->peer_bad++;
 	r = err ? err : parse_answer(buf, n);
 	close(fd);
 	return r;

@@ -425,34 +425,31 @@ struct build {
 	size_t n_be, cap_be;
 };
 
-static int add_be(struct build *b, const struct be *v)
+/* Append one element of size sz to the doubling array *v of *n (capacity *cap) elements. */
+static int push(void **v, size_t *n, size_t *cap, const void *x, size_t sz)
 {
-	if (b->n_be == b->cap_be) {
-		size_t nc = b->cap_be ? 2 * b->cap_be : 64;
-		struct be *nv = realloc(b->be, nc * sizeof(*nv));
+	if (*n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 16;
+		void *nv = realloc(*v, nc * sz);
 
 		if (!nv)
 			return -ENOMEM;
-		b->be = nv;
-		b->cap_be = nc;
+		*v = nv;
+		*cap = nc;
 	}
-	b->be[b->n_be++] = *v;
+	memcpy((char *)*v + *n * sz, x, sz);
+	(*n)++;
 	return 0;
+}
+
+static int add_be(struct build *b, const struct be *v)
+{
+	return push((void **)&b->be, &b->n_be, &b->cap_be, v, sizeof(*v));
 }
 
 static int add_fe(struct build *b, const struct fe *v)
 {
-	if (b->n_fe == b->cap_fe) {
-		size_t nc = b->cap_fe ? 2 * b->cap_fe : 16;
-		struct fe *nv = realloc(b->fe, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		b->fe = nv;
-		b->cap_fe = nc;
-	}
-	b->fe[b->n_fe++] = *v;
-	return 0;
+	return push((void **)&b->fe, &b->n_fe, &b->cap_fe, v, sizeof(*v));
 }
 
 static const struct be *be_find(const struct be *v, size_t n, const struct be *k)
