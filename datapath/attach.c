@@ -25,14 +25,10 @@
 #include "attach.h"
 
 static const char *const sock_names[PW_SOCK_COUNT] = {
-	[PW_SOCK_CONNECT4] = "pw_connect4",
-	[PW_SOCK_CONNECT6] = "pw_connect6",
-	[PW_SOCK_SENDMSG4] = "pw_sendmsg4",
-	[PW_SOCK_SENDMSG6] = "pw_sendmsg6",
-	[PW_SOCK_RECVMSG4] = "pw_recvmsg4",
-	[PW_SOCK_RECVMSG6] = "pw_recvmsg6",
-	[PW_SOCK_GETPEERNAME4] = "pw_getpeername4",
-	[PW_SOCK_GETPEERNAME6] = "pw_getpeername6",
+	[PW_SOCK_CONNECT4] = "pw_connect4",	    [PW_SOCK_CONNECT6] = "pw_connect6",
+	[PW_SOCK_SENDMSG4] = "pw_sendmsg4",	    [PW_SOCK_SENDMSG6] = "pw_sendmsg6",
+	[PW_SOCK_RECVMSG4] = "pw_recvmsg4",	    [PW_SOCK_RECVMSG6] = "pw_recvmsg6",
+	[PW_SOCK_GETPEERNAME4] = "pw_getpeername4", [PW_SOCK_GETPEERNAME6] = "pw_getpeername6",
 };
 
 static const char *const dir_names[PW_DIR_MAX] = {"ingress", "egress"};

@@ -61,8 +61,8 @@ static bool diag_has(const struct pw_diags *d, enum pw_diag_level lvl, const cha
 }
 
 #define SVC(spec) "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n" spec
-#define EPS(rest)                                                                            \
-	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n"    \
+#define EPS(rest)                                                                          \
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n" \
 	"  labels: {kubernetes.io/service-name: web}\n" rest
 
 struct bad_case {
@@ -279,14 +279,16 @@ static const struct bad_case bad_cases[] = {
 	 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations: {a: 1.5}\n",
 	 "metadata.annotations.a: must be a string: quote it (1.5 reads as a number)"},
 	/* Service */
-	{"service duplicate port", SVC("  clusterIP: 10.96.0.1\n  ports:\n  - {name: a, port: 80}\n"
-				       "  - {name: b, port: 80}\n"),
+	{"service duplicate port",
+	 SVC("  clusterIP: 10.96.0.1\n  ports:\n  - {name: a, port: 80}\n"
+	     "  - {name: b, port: 80}\n"),
 	 "spec.ports[1].port: Duplicate value: port 80/TCP is also ports[0]"},
 	{"service duplicate port name",
 	 SVC("  clusterIP: 10.96.0.1\n  ports:\n  - {name: a, port: 80}\n"
 	     "  - {name: a, port: 81}\n"),
 	 "spec.ports[1].name: Duplicate value: \"a\""},
-	{"service unnamed ports", SVC("  clusterIP: 10.96.0.1\n  ports: [{port: 80}, {port: 81}]\n"),
+	{"service unnamed ports",
+	 SVC("  clusterIP: 10.96.0.1\n  ports: [{port: 80}, {port: 81}]\n"),
 	 "spec.ports[0].name: Required value: a Service with several ports names each"},
 	{"service no clusterIP", SVC("  ports: [{port: 80}]\n"),
 	 "spec.clusterIP: Required value: podwall does not allocate ClusterIPs"},
@@ -298,25 +300,26 @@ static const struct bad_case bad_cases[] = {
 	{"service two v4 clusterIPs",
 	 SVC("  clusterIPs: [10.96.0.1, 10.96.0.2]\n  ports: [{port: 80}]\n"),
 	 "may specify no more than one IP for each IP family"},
-	{"service NodePort", SVC("  type: NodePort\n  clusterIP: 10.96.0.1\n  ports: [{port: 80}]\n"),
+	{"service NodePort",
+	 SVC("  type: NodePort\n  clusterIP: 10.96.0.1\n  ports: [{port: 80}]\n"),
 	 "spec.type: Unsupported value: \"NodePort\""},
-	{"service unknown spec field",
-	 SVC("  clusterIP: 10.96.0.1\n  prots: [{port: 80}]\n"), "spec: unknown field \"prots\""},
+	{"service unknown spec field", SVC("  clusterIP: 10.96.0.1\n  prots: [{port: 80}]\n"),
+	 "spec: unknown field \"prots\""},
 	{"service port 0", SVC("  clusterIP: 10.96.0.1\n  ports: [{port: 0}]\n"),
 	 "spec.ports[0].port: must be between 1 and 65535"},
 	{"service bad targetPort name",
 	 SVC("  clusterIP: 10.96.0.1\n  ports: [{port: 80, targetPort: Not_A_Name}]\n"),
 	 "spec.ports[0].targetPort: Invalid value: \"Not_A_Name\""},
-	{"service name DNS-1035", "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\n"
-				  "spec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}\n",
+	{"service name DNS-1035",
+	 "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\n"
+	 "spec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}\n",
 	 "must start with an alphabetic character"},
 	/* EndpointSlice */
 	{"slice without service label",
 	 "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s}\n"
 	 "addressType: IPv4\nendpoints: []\n",
 	 "metadata.labels: Required value: label \"kubernetes.io/service-name\""},
-	{"slice FQDN", EPS("addressType: FQDN\n"),
-	 "addressType: Unsupported value: \"FQDN\""},
+	{"slice FQDN", EPS("addressType: FQDN\n"), "addressType: Unsupported value: \"FQDN\""},
 	{"slice address of the other family",
 	 EPS("addressType: IPv6\nendpoints: [{addresses: [198.18.0.1]}]\n"),
 	 "endpoints[0].addresses[0]: Invalid value: \"198.18.0.1\": must be an IPv6 address"},
@@ -820,7 +823,8 @@ static void test_services(void **state)
 	static const char yaml[] =
 		"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec:\n"
 		"  selector: {app: web}\n  clusterIP: 10.96.0.10\n"
-		"  clusterIPs: [10.96.0.10, \"fd00:10:96::10\"]\n  ipFamilyPolicy: PreferDualStack\n"
+		"  clusterIPs: [10.96.0.10, \"fd00:10:96::10\"]\n  ipFamilyPolicy: "
+		"PreferDualStack\n"
 		"  ports:\n  - {name: http, port: 80, targetPort: http-alt}\n"
 		"  - {name: dns, port: 53, protocol: UDP}\n"
 		"---\napiVersion: v1\nkind: Service\nmetadata: {name: headless}\n"
@@ -828,7 +832,8 @@ static void test_services(void **state)
 		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
 		"  name: web-abc\n  namespace: x\n  labels: {kubernetes.io/service-name: web}\n"
 		"addressType: IPv4\nports: [{name: http, port: 8080}, {name: dns, protocol: UDP}]\n"
-		"endpoints:\n- addresses: [198.18.0.1, 198.18.0.9]\n  targetRef: {kind: Pod, name: a}\n"
+		"endpoints:\n- addresses: [198.18.0.1, 198.18.0.9]\n  targetRef: {kind: Pod, name: "
+		"a}\n"
 		"- addresses: [198.18.0.2]\n  conditions: {ready: false, serving: true}\n";
 	struct pw_manifest *m = NULL;
 	struct pw_diags d = {0};

@@ -270,9 +270,9 @@ int cmd_describe(struct cli *c, int argc, char **argv)
 	}
 	req = pw_proto_request(PW_OP_DESCRIBE);
 	if (req) {
-		json_object_object_add(req, "kind", json_object_new_string(
-							    strcmp(r->what, "services") ? "pod"
-										       : "service"));
+		json_object_object_add(
+			req, "kind",
+			json_object_new_string(strcmp(r->what, "services") ? "pod" : "service"));
 		json_object_object_add(req, "namespace", json_object_new_string(ns));
 		json_object_object_add(req, "name", json_object_new_string(name));
 	}

@@ -165,7 +165,7 @@ int pw_cp_new(const struct pw_cp_opts *opts, struct pw_cp **out)
 	{
 		char why[256] = "";
 		const char *cidrs = opts->sz >= offsetof(struct pw_cp_opts, service_cidrs) +
-							 sizeof(opts->service_cidrs)
+							    sizeof(opts->service_cidrs)
 					    ? opts->service_cidrs
 					    : NULL;
 
@@ -320,8 +320,9 @@ undo_store:
 	pw_state_rollback(&cp->st);
 	/* the Service tables follow the store back (they are a function of it) */
 	if (pw_svcs_sync(cp->svcs, cp->dp, &cp->st, cp->cgroup_root))
-		cp_log(cp, PW_LOG_ERROR, "restoring the Service maps failed: they hold a mix "
-					 "until the next change");
+		cp_log(cp, PW_LOG_ERROR,
+		       "restoring the Service maps failed: they hold a mix "
+		       "until the next change");
 	return err;
 }
 

@@ -273,8 +273,8 @@ struct pw_cp_svc_verdict {
 	struct pw_addr ip;
 	uint8_t proto;
 	uint16_t port;
-	size_t n;		     /* ready backends */
-	size_t allowed;		     /* of which policy allows */
+	size_t n;		      /* ready backends */
+	size_t allowed;		      /* of which policy allows */
 	struct pw_cp_svc_backend *be; /* [n] */
 	struct pw_cp_verdict *v;      /* [n]: the verdict to each backend at its port */
 };

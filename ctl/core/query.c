@@ -724,7 +724,8 @@ int pw_cp_service_verdict(struct pw_cp *cp, const struct pw_cp_endpoint_ref *fro
 	}
 	for (size_t i = 0; !err && i < out->n; i++) {
 		char a[PW_PREFIX_STRLEN];
-		struct pw_cp_endpoint_ref to = {.addr = pw_addr_str(&out->be[i].addr, a, sizeof(a))};
+		struct pw_cp_endpoint_ref to = {
+			.addr = pw_addr_str(&out->be[i].addr, a, sizeof(a))};
 
 		err = pw_cp_verdict(cp, from, &to, proto, out->be[i].port, &out->v[i]);
 		out->allowed += !err && !out->v[i].denied;

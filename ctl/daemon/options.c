@@ -128,10 +128,10 @@ static int opt_service_cidrs(const char *s)
 		bool host = false;
 
 		if (pw_prefix_parse(item, &p, &host) || host) {
-			fprintf(stderr,
-				"podwalld: --service-cidr \"%s\": %s\n", item,
+			fprintf(stderr, "podwalld: --service-cidr \"%s\": %s\n", item,
 				host ? "host bits set (write the network, e.g. 10.96.0.0/12)"
-				     : "expected CIDR[,CIDR...] such as 10.96.0.0/12,fd00:10:96::/112");
+				     : "expected CIDR[,CIDR...] such as "
+				       "10.96.0.0/12,fd00:10:96::/112");
 			err = -EINVAL;
 		}
 	}

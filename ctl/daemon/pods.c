@@ -398,8 +398,8 @@ int enrich_flow_service(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto
 			uint16_t *front_port_be)
 {
 	struct daemon *d = ctx;
-	struct pw_svc_flow_key k = {.ep_id = ep_id, .port = dport_be, .family = family,
-				    .proto = proto};
+	struct pw_svc_flow_key k = {
+		.ep_id = ep_id, .port = dport_be, .family = family, .proto = proto};
 	struct pw_svc_rev_val v;
 	int err;
 

@@ -616,9 +616,8 @@ static void add_service(struct pw_flowlog *fl, json_object *o, uint8_t family,
 }
 
 /* A pod's egress flow to a backend that its connect() reached through a Service frontend. */
-static void add_flow_service(struct pw_flowlog *fl, json_object *o, uint32_t ep_id,
-			     uint8_t family, uint8_t proto, const uint32_t daddr[4],
-			     uint16_t dport_be)
+static void add_flow_service(struct pw_flowlog *fl, json_object *o, uint32_t ep_id, uint8_t family,
+			     uint8_t proto, const uint32_t daddr[4], uint16_t dport_be)
 {
 	uint32_t front[4];
 	uint16_t fport;
@@ -662,8 +661,7 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 	add_ip(o, ev->family, saddr, ev->daddr, sock);
 	add_l4(o, ev->proto, ev->sport, ev->dport, !sock, ev->tcp_flags);
 	/* the subject endpoint is the source of its egress and the destination of its ingress */
-	add_endpoint(fl, o, "source", ev->family, saddr, ev->src_identity,
-		     egress ? ev->ep_id : 0);
+	add_endpoint(fl, o, "source", ev->family, saddr, ev->src_identity, egress ? ev->ep_id : 0);
 	if (ev->flags & PW_EV_F_SVC)
 		add_service(fl, o, ev->family, ev->saddr, ev->sport, ev->proto);
 	else if (!sock && egress)

@@ -365,7 +365,8 @@ static json_object *jside(struct pw_cp *cp, const struct pw_cp_side *s)
  * verdict; -ENOENT when the address is no Service frontend.
  */
 static int explain_service(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
-			   const struct pw_addr *ip, uint8_t proto, uint16_t port, json_object **out)
+			   const struct pw_addr *ip, uint8_t proto, uint16_t port,
+			   json_object **out)
 {
 	struct pw_cp_svc_verdict sv;
 	json_object *o, *arr;
@@ -384,8 +385,8 @@ static int explain_service(struct pw_cp *cp, const struct pw_cp_endpoint_ref *fr
 	for (size_t i = 0; i < sv.n; i++) {
 		json_object *b = json_object_new_object();
 
-		json_object_object_add(b, "backend", jstr(pw_addr_str(&sv.be[i].addr, buf,
-								       sizeof(buf))));
+		json_object_object_add(b, "backend",
+				       jstr(pw_addr_str(&sv.be[i].addr, buf, sizeof(buf))));
 		json_object_object_add(b, "backendPort", json_object_new_int(sv.be[i].port));
 		if (sv.be[i].pod) {
 			snprintf(buf, sizeof(buf), "%s/%s", sv.be[i].pod->namespace,
@@ -400,9 +401,10 @@ static int explain_service(struct pw_cp *cp, const struct pw_cp_endpoint_ref *fr
 	json_object_object_add(o, "backends", arr);
 	json_object_object_add(o, "readyBackends", json_object_new_int64((int64_t)sv.n));
 	json_object_object_add(o, "allowedBackends", json_object_new_int64((int64_t)sv.allowed));
-	json_object_object_add(o, "verdict", jstr(!sv.n	     ? "refused (no ready backend)"
-						  : sv.allowed ? "allowed"
-							       : "denied"));
+	json_object_object_add(o, "verdict",
+			       jstr(!sv.n	 ? "refused (no ready backend)"
+				    : sv.allowed ? "allowed"
+						 : "denied"));
 	json_object_object_add(o, "protocol", jstr(pw_ipproto_str(proto)));
 	json_object_object_add(o, "port", json_object_new_int(port));
 	pw_cp_service_verdict_free(&sv);

@@ -324,9 +324,9 @@ enum pw_dp_map {
 	PW_DPMAP_FRAG,
 	PW_DPMAP_EVENTS,
 	PW_DPMAP_METRICS,
-	PW_DPMAP_SVC,	  /* Services: frontends and their backend slots */
-	PW_DPMAP_BACKEND, /* Services: backend addresses */
-	PW_DPMAP_SVC_REV, /* Services: socket -> frontend, for replies */
+	PW_DPMAP_SVC,	   /* Services: frontends and their backend slots */
+	PW_DPMAP_BACKEND,  /* Services: backend addresses */
+	PW_DPMAP_SVC_REV,  /* Services: socket -> frontend, for replies */
 	PW_DPMAP_SVC_FLOW, /* Services: (client, backend) -> frontend, for flow records */
 	PW_DPMAP_COUNT,
 };
