@@ -69,7 +69,7 @@ expect_probe() {
 	fi
 }
 
-# expect_out WHAT PATTERN CMD...: CMD succeeds and its output matches PATTERN (extended regex)
+# expect_out WHAT PATTERN CMD...: CMD succeeds and its output matches PATTERN
 expect_out() {
 	local what=$1 pat=$2 out
 
@@ -81,7 +81,31 @@ expect_out() {
 	fi
 }
 
-# expect_opt_error WHAT PATTERN ARGS...: podwalld refuses ARGS before touching anything (exit 2)
+# expect_fail WHAT PATTERN CMD...: CMD fails and says PATTERN
+expect_fail() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if ! out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: expected a failure saying /$pat/, got: $out"
+	fi
+}
+
+# wait_for SECONDS CMD...: until CMD succeeds
+wait_for() {
+	local s=$1 i
+
+	shift
+	for i in $(seq $((s * 20))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# expect_opt_error WHAT PATTERN ARGS...: refused before anything is touched (exit 2)
 expect_opt_error() {
 	local what=$1 pat=$2 out rc
 

@@ -86,6 +86,11 @@ struct pw_flow_enricher {
 	int (*flow_service)(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto,
 			    const uint32_t daddr[4], uint16_t dport_be, uint32_t front[4],
 			    uint16_t *front_port_be);
+	/*
+	 * The reason endpoint ep_id was quarantined for ("" when none was given), NULL when it
+	 * is not (any more). Asked for quarantine drops. NULL: not asked.
+	 */
+	const char *(*quarantine_reason)(void *ctx, uint32_t ep_id);
 };
 
 /* --- options ------------------------------------------------------------------------------ */

@@ -26,6 +26,8 @@ int pw_view_services(struct pw_cp *cp, bool slices, const char *ns, json_object 
 int pw_cp_describe_service(struct pw_cp *cp, const char *ns, const char *name, json_object **out);
 /* one backend as text: address:port and its pod */
 json_object *pw_view_svc_backend(const struct pw_cp_svc_backend *b);
+/* the quarantined pods: [{namespace, name, since, sinceUnix, reason, allowDns}] */
+int pw_cp_get_quarantines(struct pw_cp *cp, const char *ns, json_object **out);
 /* map usage against capacity, counters, pending pods, identities */
 int pw_cp_status(struct pw_cp *cp, json_object **out);
 
