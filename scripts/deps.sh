@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(cmake make gcc clang llvm pkg-config bpftool iproute2 util-linux
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libcmocka-dev libfyaml-dev libjson-c-dev
 	linux-libc-dev jq libmicrohttpd-dev prometheus curl libcurl4-openssl-dev etcd-server
-	etcd-client iptables openssl libcap-dev libseccomp-dev libclang-rt-14-dev)
+	etcd-client iptables openssl containernetworking-plugins libcap-dev libseccomp-dev
+	libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

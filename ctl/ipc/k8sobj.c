@@ -243,6 +243,8 @@ json_object *pw_k8s_object(const struct pw_object *obj)
 		return pod(&obj->u.pod, o);
 	case PW_KIND_NETPOL:
 		return netpol(&obj->u.np, o);
+	default:
+		break; /* Services and EndpointSlices: not rendered here (get -o json gives rows) */
 	}
 	return o;
 }
