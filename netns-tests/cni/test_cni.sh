@@ -34,7 +34,7 @@ probe() { # KEY tcp|udp ADDR PORT [TIMEOUT_MS] -> ok|denied|timeout|...
 }
 pod_field() { # NS NAME FIELD
 	pw get pods -n "$1" -o json | jq -r --arg n "$2" --arg f "$3" \
-		'[.items[] | select(.name == $n)][0][$f] // "none"'
+		'[.items[] | select(.metadata.name == $n)][0].status.podwall[$f] // "none"'
 }
 map_pin() { # NAME: the pinned map of that name, whatever its layout version (pw_ep_if_v2...)
 	find "$TOPO_BPFFS/maps" -maxdepth 1 -name "${1}_v*" | sort -V | tail -n 1
@@ -44,7 +44,7 @@ map_count() { # NAME: entries of a pinned map
 }
 snapshot() { # everything bad input must leave as it was
 	{
-		pw get pods -A -o json | jq -S '.items | map(del(.ifindex))'
+		pw get pods -A -o json | jq -S '.items | map(del(.status.podwall.ifindex))'
 		map_count pw_ep_if
 		map_count pw_ep_cg
 		map_count pw_ipcache
@@ -104,7 +104,7 @@ check "fail-closed egress, UDP v6" "denied" "$(probe server udp "$CNI_IP6_client
 manifest "$(podyaml server server)" || bad "server Pod object"
 check "get pods: server enforced once its Pod object arrived" "enforced" "$(pod_field shop server state)"
 check "server keeps the CNI addresses (no status.podIPs)" "$CNI_IP4_server" \
-	"$(pw get pods -n shop -o json | jq -r '.items[] | select(.name=="server") | .ips[0]')"
+	"$(pw get pods -n shop -o json | jq -r '.items[] | select(.metadata.name=="server") | .status.podwall.ips[0]')"
 check "client -> server:8080 v4 allowed" "ok" "$(probe client tcp "$CNI_IP4_server" 8080)"
 check "client -> server:8080 v6 allowed" "ok" "$(probe client tcp "$CNI_IP6_server" 8080)"
 check "client -> server:8081 denied by the policy" "timeout" "$(probe client tcp "$CNI_IP4_server" 8081)"
