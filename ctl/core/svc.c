@@ -219,7 +219,8 @@ int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp)
 			s->next_svc_id = f.svc_id + 1;
 		s->fe[s->n_fe++] = f;
 	}
-	qsort(s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
+	if (s->n_fe > 1) /* NULL when empty (UBSan) */
+		qsort(s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 	err = err ?: pw_dp_iter_init(dp, PW_DPMAP_BACKEND, &it);
 	while (!err && (r = pw_dp_iter_next(&it, &id, &b)) == 1) {
 		struct be e = {.b = b, .id = id}, *nv;
@@ -696,7 +697,8 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
 		err = -ENOMEM;
 		goto out;
 	}
-	memcpy(nbe, b.be, b.n_be * sizeof(*nbe));
+	if (b.n_be) /* b.be is NULL when empty (UBSan) */
+		memcpy(nbe, b.be, b.n_be * sizeof(*nbe));
 	qsort(nbe, b.n_be, sizeof(*nbe), be_cmp);
 	for (i = 0; i < b.n_be; i++) {
 		if (n_nbe && !be_cmp(&nbe[n_nbe - 1], &nbe[i]))
