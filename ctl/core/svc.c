@@ -182,7 +182,8 @@ int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp)
 		} else {
 			for (i = 0; i < n; i++)
 				kv[i] = (struct kv){keys[i], vals[i]};
-			qsort(kv, n, sizeof(*kv), fe_slot_cmp);
+			if (n > 1) /* NULL when empty (UBSan) */
+				qsort(kv, n, sizeof(*kv), fe_slot_cmp);
 			for (i = 0; i < n; i++) {
 				keys[i] = kv[i].k;
 				vals[i] = kv[i].v;
@@ -248,7 +249,8 @@ int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp)
 	}
 	if (!err && r < 0)
 		err = r;
-	qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+	if (s->n_be > 1) /* NULL when empty (UBSan) */
+		qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
 	free(keys);
 	free(vals);
 	return err;
@@ -500,7 +502,8 @@ static int frontend_backends(const struct pw_state *st, const struct pw_service 
 		}
 	}
 	/* sorted and unique: two slices may list one endpoint */
-	qsort(b->be + n0, b->n_be - n0, sizeof(*b->be), be_cmp);
+	if (b->n_be - n0 > 1) /* NULL when empty (UBSan) */
+		qsort(b->be + n0, b->n_be - n0, sizeof(*b->be), be_cmp);
 	w = n0;
 	for (size_t r = n0; r < b->n_be; r++) {
 		if (w > n0 && !be_cmp(&b->be[w - 1], &b->be[r]))
@@ -699,7 +702,8 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
 	}
 	if (b.n_be) /* b.be is NULL when empty (UBSan) */
 		memcpy(nbe, b.be, b.n_be * sizeof(*nbe));
-	qsort(nbe, b.n_be, sizeof(*nbe), be_cmp);
+	if (b.n_be > 1) /* NULL when empty (UBSan) */
+		qsort(nbe, b.n_be, sizeof(*nbe), be_cmp);
 	for (i = 0; i < b.n_be; i++) {
 		if (n_nbe && !be_cmp(&nbe[n_nbe - 1], &nbe[i]))
 			continue;
@@ -726,7 +730,8 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
 		old = bsearch(f, s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 		f->svc_id = old ? old->svc_id : s->next_svc_id++;
 	}
-	qsort(nfe, b.n_fe, sizeof(*nfe), fe_cmp);
+	if (b.n_fe > 1) /* NULL when empty (UBSan) */
+		qsort(nfe, b.n_fe, sizeof(*nfe), fe_cmp);
 
 	if (dp) {
 		/* backends first: a slot never names a backend the map lacks */
