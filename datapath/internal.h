@@ -6,6 +6,7 @@
  * The library's files call downward only (scripts/check-layers.sh checks it):
  *   dp.c                         the lifecycle: open, adopt, pin, close, destroy
  *   attach.c events.c maps.c ct.c  attaching, the event reader, map writers, conntrack
+ *   batch.c                      batched map writes with a per-key fallback (under maps.c)
  *   objects.c                    the object table: names, handles, pin paths, metrics
  *   log.c nl.c                   logging, interface lookups
  * This header holds the state they share and the bottom layer; each layer above has its own.
@@ -90,6 +91,9 @@ struct pw_dp {
 	pw_log_fn log;
 	void *log_ctx;
 	enum pw_log_level log_level;
+
+	/* maps.c: per map, batched writes found unusable (or turned off by the caller) */
+	bool batch_off[PW_DPMAP_COUNT];
 };
 
 /* log.c */

@@ -308,6 +308,11 @@ enum pw_dp_prog {
 int pw_dp_prog_fd(struct pw_dp *dp, enum pw_dp_prog p);
 /* fd of a map, for tests and the benchmark only */
 int pw_dp_map_fd(struct pw_dp *dp, enum pw_dp_map m);
+/*
+ * Map writers (ipcache, policy) send many entries per syscall where the kernel takes batches
+ * (the default), or one per syscall with on = false: for benchmarks comparing the two.
+ */
+void pw_dp_set_write_batches(struct pw_dp *dp, bool on);
 
 /*
  * Walk the entries of a hash or LPM map (keys and values as defined in shared.h), e.g. to read
