@@ -185,6 +185,9 @@ static int run(struct daemon *d)
 	if (err)
 		return err;
 
+	err = metrics_open(d);
+	if (err)
+		return err;
 	/* last: a client that can connect finds the manifests already enforced */
 	err = socket_open(d);
 	if (err)
@@ -219,6 +222,7 @@ static int run(struct daemon *d)
 static void cleanup(struct daemon *d)
 {
 	clients_reap(d, true);
+	metrics_close(d);
 	if (d->socket_bound)
 		unlink(d->socket_path);
 	if (d->listen.fn)
