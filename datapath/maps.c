@@ -507,39 +507,106 @@ int pw_dp_endpoint_lookup_ifindex(struct pw_dp *dp, uint32_t ifindex, struct pw_
 }
 
 /* Bump policy_gen of matching endpoints in one endpoint map; key_size 4 or 8. */
+/*
+ * Every endpoint of map m (keys packed at key_size, values) read in a few syscalls
+ * (BPF_MAP_LOOKUP_BATCH). -EOPNOTSUPP (or another error): the caller walks the map instead.
+ */
+static int ep_read_batch(int fd, size_t key_size, size_t cap, void *keys, struct pw_endpoint *vals,
+			 size_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	uint64_t in_tok = 0, out_tok = 0;
+	size_t total = 0;
+
+	for (;;) {
+		__u32 cnt = (__u32)(cap - total);
+		int err;
+
+		if (!cnt)
+			break;
+		err = bpf_map_lookup_batch(fd, total ? &in_tok : NULL, &out_tok,
+					   (char *)keys + total * key_size, &vals[total], &cnt, &o);
+		if (err && errno != ENOENT)
+			return -errno;
+		total += cnt;
+		if (err)
+			break; /* ENOENT: the whole map is read */
+		in_tok = out_tok;
+	}
+	*n = total;
+	return 0;
+}
+
+/* The same, one key at a time: get_next_key, then a lookup per key. */
+static int ep_read_walk(int fd, size_t key_size, size_t cap, void *keys, struct pw_endpoint *vals,
+			size_t *n)
+{
+	uint64_t next = 0;
+	size_t got = 0, i;
+	void *prev = NULL;
+
+	/* keys first: an update moves its element to the head of its bucket, so updating
+	 * while walking revisits colliding keys forever */
+	while (got < cap && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		memcpy((char *)keys + got * key_size, &next, key_size);
+		prev = (char *)keys + got++ * key_size;
+		next = 0;
+	}
+	*n = 0;
+	for (i = 0; i < got; i++) {
+		void *k = (char *)keys + i * key_size;
+
+		if (bpf_map_lookup_elem(fd, k, &vals[*n]))
+			continue; /* gone meanwhile */
+		memmove((char *)keys + *n * key_size, k, key_size);
+		(*n)++;
+	}
+	return 0;
+}
+
 static int bump_map(struct pw_dp *dp, enum pw_dp_map m, uint32_t ep_id)
 {
 	int fd = pw_dp_map_fd(dp, m);
-	size_t cap = bpf_map__max_entries(pw_dp_map(dp, m)), n = 0, i;
-	uint64_t *keys = calloc(cap ? cap : 1, sizeof(*keys));
-	uint64_t next = 0;
-	void *prev = NULL;
-	struct pw_endpoint v;
+	size_t cap = bpf_map__max_entries(pw_dp_map(dp, m)), n = 0, i, k = 0;
+	size_t key_size = bpf_map__key_size(pw_dp_map(dp, m));
+	struct pw_endpoint *vals = calloc(cap ? cap : 1, sizeof(*vals));
+	char *keys = calloc(cap ? cap : 1, key_size);
 	int err = 0;
 
-	if (!keys)
-		return -ENOMEM;
-	/* keys first: an update moves its element to the head of its bucket, so updating
-	 * while walking revisits colliding keys forever */
-	while (n < cap && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		keys[n] = next;
-		prev = &keys[n++];
-		next = 0;
+	if (!keys || !vals || key_size > sizeof(uint64_t)) {
+		err = keys && vals ? -EINVAL : -ENOMEM;
+		goto out;
 	}
+	/*
+	 * Read in batches (a bump of 500 endpoints was 1,500 syscalls per map), walking only
+	 * where batches are refused.
+	 */
+	if (dp->batch_off[m] || ep_read_batch(fd, key_size, cap, keys, vals, &n))
+		ep_read_walk(fd, key_size, cap, keys, vals, &n);
+	/* the endpoints to bump, packed at the front */
 	for (i = 0; i < n; i++) {
-		if (bpf_map_lookup_elem(fd, &keys[i], &v))
+		if (ep_id && vals[i].ep_id != ep_id)
 			continue;
-		if (ep_id && v.ep_id != ep_id)
-			continue;
-		v.policy_gen++;
-		if (bpf_map_update_elem(fd, &keys[i], &v, BPF_EXIST) && errno != ENOENT) {
+		vals[i].policy_gen++;
+		if (k != i) {
+			memcpy(keys + k * key_size, keys + i * key_size, key_size);
+			vals[k] = vals[i];
+		}
+		k++;
+	}
+	for (i = 0; i < k; i++) {
+		/* BPF_EXIST: an endpoint deleted meanwhile is not brought back */
+		if (bpf_map_update_elem(fd, keys + i * key_size, &vals[i], BPF_EXIST) &&
+		    errno != ENOENT) {
 			err = -errno;
 			pw_err(dp, "map %s: cannot bump the policy generation of endpoint %u: %s",
-			       pw_dp_map_name(m), v.ep_id, strerror(-err));
+			       pw_dp_map_name(m), vals[i].ep_id, strerror(-err));
 			break;
 		}
 	}
+out:
 	free(keys);
+	free(vals);
 	return err;
 }
 
@@ -553,6 +620,44 @@ int pw_dp_bump_generation(struct pw_dp *dp, uint32_t ep_id)
 	if (!err)
 		err = bump_map(dp, PW_DPMAP_EP_CG, ep_id);
 	return err;
+}
+
+/* One map's entry of ep, by its key there: 0, or -ENOENT when that map does not hold it. */
+static int bump_key(struct pw_dp *dp, enum pw_dp_map m, const void *key, uint32_t ep_id)
+{
+	int fd = pw_dp_map_fd(dp, m), err;
+	struct pw_endpoint v;
+
+	if (bpf_map_lookup_elem(fd, key, &v))
+		return -ENOENT;
+	if (v.ep_id != ep_id)
+		return -ENOENT;
+	v.policy_gen++;
+	if (bpf_map_update_elem(fd, key, &v, BPF_EXIST) && errno != ENOENT) {
+		err = -errno;
+		pw_err(dp, "map %s: cannot bump the policy generation of endpoint %u: %s",
+		       pw_dp_map_name(m), ep_id, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int pw_dp_bump_endpoint(struct pw_dp *dp, const struct pw_endpoint *ep)
+{
+	int err = 0;
+
+	if (!dp || !ep)
+		return -EINVAL;
+	if (ep->ifindex)
+		err = bump_key(dp, PW_DPMAP_EP_IF, &ep->ifindex, ep->ep_id);
+	if (err != -ENOENT && err)
+		return err;
+	if (ep->cgroup_id) {
+		err = bump_key(dp, PW_DPMAP_EP_CG, &ep->cgroup_id, ep->ep_id);
+		if (err != -ENOENT && err)
+			return err;
+	}
+	return 0;
 }
 
 int pw_dp_iter_init(struct pw_dp *dp, enum pw_dp_map m, struct pw_dp_iter *it)

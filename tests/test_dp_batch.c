@@ -2,7 +2,8 @@
 /*
  * Batched map writes (datapath/batch.c) against per-key writes: the same calls leave the same
  * maps, a delete that meets absent keys mid-batch resumes after them and counts only what was
- * there, and a failure names the entry it happened at. Needs root (BPF).
+ * there, and a failure names the entry it happened at; generation bumps read in batches and
+ * by an endpoint's keys. Needs root (BPF).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -170,9 +171,58 @@ static void test_ipcache_batches(void **state)
 	free(c);
 }
 
+static uint32_t gen_of(struct pw_dp *dp, enum pw_dp_map m, uint64_t key)
+{
+	struct pw_endpoint v;
+
+	assert_int_equal(bpf_map_lookup_elem(pw_dp_map_fd(dp, m), &key, &v), 0);
+	return v.policy_gen;
+}
+
+/* Generation bumps: all endpoints (batched reads, or the walk), and one by its keys. */
+static void test_bumps(void **state)
+{
+	struct pw_dp *dp = open_dp(1024, 1024);
+	struct pw_endpoint ep[12];
+	uint32_t ifx;
+	int i, round;
+
+	for (i = 0; i < 12; i++) {
+		memset(&ep[i], 0, sizeof(ep[i]));
+		ep[i].ep_id = 100 + i;
+		ep[i].identity = 300;
+		ep[i].ifindex = i % 3 ? 5000 + i : 0; /* some only in the cgroup map */
+		ep[i].cgroup_id = 70000 + i;
+		ep[i].policy_gen = 1;
+		assert_int_equal(pw_dp_endpoint_upsert(dp, &ep[i]), 0);
+	}
+	for (round = 0; round < 2; round++) {
+		pw_dp_set_write_batches(dp, round == 0);
+		assert_int_equal(pw_dp_bump_generation(dp, 0), 0);
+		for (i = 0; i < 12; i++) {
+			assert_int_equal(gen_of(dp, PW_DPMAP_EP_CG, ep[i].cgroup_id), 2 + round);
+			if (ep[i].ifindex)
+				assert_int_equal(gen_of(dp, PW_DPMAP_EP_IF, ep[i].ifindex),
+						 2 + round);
+		}
+	}
+	/* one endpoint, by its keys: only it moves */
+	assert_int_equal(pw_dp_bump_endpoint(dp, &ep[4]), 0);
+	for (i = 0; i < 12; i++)
+		assert_int_equal(gen_of(dp, PW_DPMAP_EP_CG, ep[i].cgroup_id), i == 4 ? 4 : 3);
+	ifx = ep[4].ifindex;
+	assert_int_equal(gen_of(dp, PW_DPMAP_EP_IF, ifx), 4);
+	/* keys held by another endpoint are left alone */
+	ep[4].ep_id = 999;
+	assert_int_equal(pw_dp_bump_endpoint(dp, &ep[4]), 0);
+	assert_int_equal(gen_of(dp, PW_DPMAP_EP_IF, ifx), 4);
+	pw_dp_close(dp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bumps),
 		cmocka_unit_test(test_policy_batches),
 		cmocka_unit_test(test_ipcache_batches),
 	};

@@ -615,14 +615,16 @@ int pw_reconcile_write(struct pw_dp *dp, const struct pw_desired *cur, struct pw
 		for (k = 0; k < bump.n; k++) {
 			uint32_t ep_id = ((uint32_t *)bump.v)[k];
 
-			err = pw_dp_bump_generation(dp, ep_id);
-			if (err)
-				goto out;
-			st.bumped++;
+			/* by its keys: a walk of the endpoint maps per endpoint was most of a change */
 			for (i = 0; i < next->n_eps; i++) {
-				if (next->eps[i].ep_id == ep_id)
-					next->eps[i].policy_gen++;
+				if (next->eps[i].ep_id != ep_id)
+					continue;
+				err = pw_dp_bump_endpoint(dp, &next->eps[i]);
+				if (err)
+					goto out;
+				next->eps[i].policy_gen++;
 			}
+			st.bumped++;
 		}
 	}
 	err = 0;

@@ -161,6 +161,12 @@ int pw_policy_expand(const struct pw_policy_entry *e, struct pw_policy_key *keys
  * on one. Call after the policy writes that tightened it have landed.
  */
 int pw_dp_bump_generation(struct pw_dp *dp, uint32_t ep_id);
+/*
+ * The same for one endpoint found by its keys (ep->ifindex, ep->cgroup_id; either may be 0)
+ * instead of a walk of both maps: a few syscalls. A key whose entry is another endpoint's, or
+ * absent, is left alone.
+ */
+int pw_dp_bump_endpoint(struct pw_dp *dp, const struct pw_endpoint *ep);
 
 /* --- conntrack --------------------------------------------------------------------------- */
 
@@ -319,8 +325,9 @@ int pw_dp_prog_fd(struct pw_dp *dp, enum pw_dp_prog p);
 /* fd of a map, for tests and the benchmark only */
 int pw_dp_map_fd(struct pw_dp *dp, enum pw_dp_map m);
 /*
- * Map writers (ipcache, policy) send many entries per syscall where the kernel takes batches
- * (the default), or one per syscall with on = false: for benchmarks comparing the two.
+ * Map writers (ipcache, policy) send many entries per syscall where the kernel takes batches,
+ * and generation bumps read the endpoint maps in batches (the default); with on = false, one
+ * entry per syscall: for benchmarks and tests comparing the two.
  */
 void pw_dp_set_write_batches(struct pw_dp *dp, bool on);
 
