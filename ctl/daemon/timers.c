@@ -18,6 +18,8 @@ void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 	err = pw_dp_events_consume(d->dp);
 	if (err < 0 && err != -EINTR)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-err));
+	if (d->cluster)
+		pw_cluster_tick(d->cluster);
 	metrics_tick(d);
 	if (++d->ticks % TICKS_PER_S)
 		return;

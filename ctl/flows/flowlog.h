@@ -73,6 +73,11 @@ struct pw_flow_enricher {
 	 */
 	int (*isolating)(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
 			 size_t max);
+	/*
+	 * The reason endpoint ep_id was quarantined for ("" when none was given), NULL when it
+	 * is not (any more). Asked for quarantine drops. NULL: not asked.
+	 */
+	const char *(*quarantine_reason)(void *ctx, uint32_t ep_id);
 };
 
 /* --- options ------------------------------------------------------------------------------ */
