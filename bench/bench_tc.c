@@ -1070,15 +1070,23 @@ static void report_header(struct bench *b, FILE *out, bool md)
 			     "finds no ring and returns at once.\n\n");
 }
 
-/* One cell per case: median (min..max), then x the empty program's median. */
-static void report_row(struct bench *b, FILE *out, bool md, const struct point *pt, int fi)
+/* A row's first cells: the scale point and the flow's family. */
+static void row_labels(FILE *out, bool md, const struct point *pt, int fi)
 {
-	char a[16], c[16], buf[64];
-	int k;
+	char a[16], c[16];
 
 	fprintf(out, md ? "| %s | %s | IPv%d |" : "%-8s%-8sIPv%d ",
 		fmt_scale(pt->ipc_target, a, sizeof(a)), fmt_scale(pt->pol_target, c, sizeof(c)),
 		fi ? 6 : 4);
+}
+
+/* One cell per case: median (min..max), then x the empty program's median. */
+static void report_row(struct bench *b, FILE *out, bool md, const struct point *pt, int fi)
+{
+	char buf[64];
+	int k;
+
+	row_labels(out, md, pt, fi);
 	for (k = 0; k < CASE_COUNT; k++) {
 		double ratio = series_stat(&pt->prog[fi][k]).med /
 			       series_stat(&pt->empty[fi][k]).med;
@@ -1127,7 +1135,6 @@ static void report_figures(struct bench *b, FILE *out, bool md)
  */
 static void report_delta(struct bench *b, FILE *out, bool md)
 {
-	char a[16], c[16];
 	int i, fi, k;
 
 	if (md) {
@@ -1149,9 +1156,7 @@ static void report_delta(struct bench *b, FILE *out, bool md)
 		for (fi = 0; fi < 2; fi++) {
 			if (!pt->measured || !(b->o.families & (1 << fi)))
 				continue;
-			fprintf(out, md ? "| %s | %s | IPv%d |" : "%-8s%-8sIPv%d ",
-				fmt_scale(pt->ipc_target, a, sizeof(a)),
-				fmt_scale(pt->pol_target, c, sizeof(c)), fi ? 6 : 4);
+			row_labels(out, md, pt, fi);
 			for (k = 0; k < CASE_COUNT; k++)
 				fprintf(out, md ? " %.0f |" : "%16.0f",
 					series_stat(&pt->prog[fi][k]).med -
@@ -1170,7 +1175,7 @@ static void report_floor(struct bench *b, FILE *out, bool md)
 {
 	static const int cases[2] = { CASE_EST, CASE_NEW_DENY };
 	static const char *const floor_name[2] = { "bare hash lookup", "bare LPM lookup" };
-	char a[16], c[16], buf[64];
+	char buf[64];
 	int i, fi, k;
 
 	if (md) {
@@ -1199,9 +1204,7 @@ static void report_floor(struct bench *b, FILE *out, bool md)
 		for (fi = 0; fi < 2; fi++) {
 			if (!pt->measured || !(b->o.families & (1 << fi)))
 				continue;
-			fprintf(out, md ? "| %s | %s | IPv%d |" : "%-8s%-8sIPv%d ",
-				fmt_scale(pt->ipc_target, a, sizeof(a)),
-				fmt_scale(pt->pol_target, c, sizeof(c)), fi ? 6 : 4);
+			row_labels(out, md, pt, fi);
 			for (k = 0; k < 2; k++) {
 				double pm = series_stat(&pt->prog[fi][cases[k]]).med;
 				double em = series_stat(&pt->empty[fi][cases[k]]).med;
