@@ -24,10 +24,13 @@
 #   perf/quarantine.md          bench/quarantine/run.sh --markdown (command -> last byte)
 #   perf/bench_mapwrite.md      bench/bench_mapwrite --markdown (map writes, batched or not)
 #   perf/flows.md               bench/flows/run.sh --markdown (flow logs), when it is built
+#   perf/cni.md                 bench/cni/run.sh --markdown (pods through CNI), when built
 #   perf/cpscale.md             control-plane scale: its owner's hand-written head, then
 #                               bench/bench_ctl --markdown (regenerated when bench_ctl builds)
 #   perf/cluster.md             bench/cluster/run.sh --markdown (cluster mode, three nodes, etcd)
 #   perf/peers.md, perf/*.png   bench/peers/run.sh: against no enforcement and iptables+ipset
+#   perf/services.md            bench/services/run.sh: TCP_CRR through a ClusterIP, against
+#                               direct connections and kube-proxy-style iptables DNAT
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -215,6 +218,21 @@ elif [ "$flows_state" = broken ]; then
 	rm -f "$parts/flows.log"
 fi
 
+# Pods through CNI (bench/cni/run.sh): ADD latency and churn with 1,000 policies
+if has_target podwall-cni && has_target pwcnirun &&
+	opt_build podwalld podwall pwprobe podwall-cni pwcnirun; then
+	log "pods through CNI (bench/cni/run.sh)"
+	cni_args=()
+	[ "$quick" = 1 ] && cni_args=(--quick)
+	if bash "$top/bench/cni/run.sh" --build "$build" "${cni_args[@]}" \
+		--markdown "$parts/cni.md.new" >"$parts/cni.log" 2>&1; then
+		mv "$parts/cni.md.new" "$parts/cni.md"
+	else
+		part_failed cni bench/cni/run.sh $? "$parts/cni.log"
+	fi
+	rm -f "$parts/cni.log" "$parts/cni.md.new"
+fi
+
 # Control-plane scale (bench/cpscale): perf/cpscale.md is its owner's page, a hand-written head
 # (what the run shows) followed by bench_ctl's --markdown output, which starts with "Measured
 # by": a run replaces that tail and keeps the head.
@@ -285,6 +303,20 @@ if [ "$do_peers" = 1 ]; then
 	rm -f "$parts/peers.log"
 fi
 
+if has_target podwalld && has_target podwall; then
+	log "Services: ClusterIP translation (bench/services/run.sh)"
+	sv_args=()
+	[ "$quick" = 1 ] && sv_args=(--quick)
+	if opt_build podwalld podwall pwload; then
+		run_part services 300 bash "$top/bench/services/run.sh" --build "$build" \
+			"${sv_args[@]}" --markdown "$parts/services.md.new"
+	else
+		echo "podwalld, podwall or pwload did not build" >"$parts/services.log"
+		part_failed services bench/services/run.sh "not built" "$parts/services.log"
+		rm -f "$parts/services.log"
+	fi
+fi
+
 # --- assemble ------------------------------------------------------------------------------
 page=$out/performance.md
 tmp=$page.tmp.$$
@@ -330,11 +362,14 @@ section() { # part-file fallback-heading fallback-text
 }
 {
 	[ -f "$parts/flows.md" ] && section "$parts/flows.md" "## Flow logs: kernel to file" ""
+	[ -f "$parts/cni.md" ] && section "$parts/cni.md" "## Pods through CNI" ""
 	section "$parts/cpscale.md" "## Control-plane scale" \
 		"Not measured yet: the control-plane scale benchmark (\`bench/cpscale\`, \`build/bench/bench_ctl\`) is not built in this tree."
 	section "$parts/cluster.md" "## Cluster mode: apply to enforced on every node" \
 		"Not measured yet (\`bench/cluster/run.sh\`)."
 	section "$parts/peers.md" "## Against iptables+ipset" "Not measured yet (\`bench/peers/run.sh\`)."
+	section "$parts/services.md" "## Services: ClusterIP translation" \
+		"Not measured yet (\`bench/services/run.sh\`)."
 } >>"$tmp"
 # each changed figure beside the one it replaces
 if [ -f "$page" ]; then

@@ -12,11 +12,13 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cnibind_int.h"
 #include "compile.h"
 #include "cp.h"
 #include "cp_impl.h"
@@ -24,9 +26,7 @@
 #include "store.h"
 
 
-static void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
+void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -82,6 +82,11 @@ static void diag_add(struct pw_diags *d, const struct pw_object *o, const char *
 }
 
 /* --- start-up --------------------------------------------------------------------------------- */
+
+static void svc_err(void *ctx, const struct pw_object *o, const char *msg)
+{
+	diag_add(ctx, o, "%s", msg);
+}
 
 static int recover(struct pw_cp *cp)
 {
@@ -157,8 +162,24 @@ int pw_cp_new(const struct pw_cp_opts *opts, struct pw_cp **out)
 			goto fail;
 		}
 	}
+	{
+		char why[256] = "";
+		const char *cidrs = opts->sz >= offsetof(struct pw_cp_opts, service_cidrs) +
+							    sizeof(opts->service_cidrs)
+					    ? opts->service_cidrs
+					    : NULL;
+
+		err = pw_svcs_new(cidrs, &cp->svcs, why, sizeof(why));
+		if (err) {
+			if (why[0])
+				cp_log(cp, PW_LOG_ERROR, "%s", why);
+			goto fail;
+		}
+	}
 	if (cp->dp) {
 		err = recover(cp);
+		if (!err)
+			err = pw_svcs_recover(cp->svcs, cp->dp);
 		if (err)
 			goto fail;
 	}
@@ -173,7 +194,9 @@ void pw_cp_free(struct pw_cp *cp)
 {
 	if (!cp)
 		return;
+	pw_binds_clear(&cp->binds);
 	pw_state_clear(&cp->st);
+	pw_svcs_free(cp->svcs);
 	pw_desired_clear(&cp->cur);
 	free(cp->strays);
 	free(cp->rec_eps);
@@ -245,7 +268,15 @@ static int cp_sync(struct pw_cp *cp)
 		return 0;
 	cp->syncs++;
 	resolve_pods(cp);
+	err = pw_svcs_sync(cp->svcs, cp->dp, &cp->st, cp->cgroup_root);
+	if (err) {
+		cp_log(cp, PW_LOG_ERROR, "writing the Service maps failed (%s): restoring them",
+		       strerror(-err));
+		goto undo_store;
+	}
 	err = pw_compile(&cp->st, cp->written ? &cp->cur : NULL, &next);
+	if (!err)
+		err = pw_binds_failclosed(&cp->binds, &cp->st, &next);
 	if (err)
 		goto undo_store;
 	if (cp->dp) {
@@ -290,6 +321,11 @@ undo_store:
 	cp->sync_failures++;
 	pw_desired_clear(&next);
 	pw_state_rollback(&cp->st);
+	/* the Service tables follow the store back (they are a function of it) */
+	if (pw_svcs_sync(cp->svcs, cp->dp, &cp->st, cp->cgroup_root))
+		cp_log(cp, PW_LOG_ERROR,
+		       "restoring the Service maps failed: they hold a mix "
+		       "until the next change");
 	return err;
 }
 
@@ -303,6 +339,12 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 	int err;
 
 	cp->hold = false;
+	/* what the hold deferred: every slice's Service, once every source is in */
+	err = pw_svcs_check(cp->svcs, &cp->st, 0, true, svc_err, diags);
+	if (err) {
+		pw_state_rollback(&cp->st);
+		return err;
+	}
 	err = cp_sync(cp);
 	if (err)
 		diag_add(diags, NULL, "cannot enforce the changes: %s", strerror(-err));
@@ -310,8 +352,14 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 }
 
 /* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
-static int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
+int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
 {
+	/*
+	 * This call's objects: a bad Service refuses its own input, also while holding at
+	 * start-up (one bad manifest file must not keep the others out)
+	 */
+	if (!err)
+		err = pw_svcs_check(cp->svcs, &cp->st, mark, !cp->hold, svc_err, diags);
 	if (err) {
 		pw_state_rollback_to(&cp->st, mark);
 		return err;
@@ -339,6 +387,8 @@ static int put_all(struct pw_cp *cp, const char *source, struct pw_manifest *m,
 			continue; /* moved out already */
 		snprintf(ns, sizeof(ns), "%s", pw_obj_ns(o));
 		snprintf(name, sizeof(name), "%s", pw_obj_name(o));
+		if (k == PW_KIND_POD)
+			pw_binds_overlay(&cp->binds, &o->u.pod);
 		err = pw_state_put(&cp->st, o, source);
 		if (err) {
 			diag_add(diags, o, "cannot store: %s", strerror(-err));
@@ -347,6 +397,8 @@ static int put_all(struct pw_cp *cp, const char *source, struct pw_manifest *m,
 		so = pw_state_find(&cp->st, k, ns, name);
 		if (so)
 			so->mark = cp->mark;
+		if (so && k == PW_KIND_POD)
+			pw_binds_after_put(&cp->binds, so);
 	}
 	return 0;
 }
@@ -378,7 +430,7 @@ int pw_cp_sync_source(struct pw_cp *cp, const char *source, struct pw_manifest *
 	if (err)
 		goto out;
 	/* what this source wrote before and no longer holds */
-	for (k = PW_KIND_NAMESPACE; k <= PW_KIND_NETPOL; k++) {
+	for (k = PW_KIND_NAMESPACE; k < PW_KIND_COUNT; k++) {
 		for (i = 0; i < pw_state_count(&cp->st, k); i++) {
 			struct pw_sobj *o = pw_state_at(&cp->st, k, i);
 			void *nv;
@@ -457,6 +509,8 @@ int pw_cp_link_event(struct pw_cp *cp, const char *ifname, uint32_t ifindex)
 			changed = true;
 		}
 	}
+	if (pw_binds_link_event(&cp->binds, ifname, ifindex))
+		changed = true;
 	if (!changed)
 		return 0;
 	mark = cp->st.n_log;

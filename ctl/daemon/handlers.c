@@ -4,6 +4,8 @@
  * flows): parsed from a JSON line, answered from the core, the flow log and the daemon's state.
  */
 #define _GNU_SOURCE
+#include "cni.h"
+#include "cnibind.h"
 #include "daemon.h"
 
 /* --- requests ------------------------------------------------------------------------------ */
@@ -84,6 +86,8 @@ static json_object *req_get(struct daemon *d, json_object *req)
 		{"namespaces", PW_CP_NAMESPACES},
 		{"pods", PW_CP_PODS},
 		{"networkpolicies", PW_CP_NETPOLS},
+		{"services", PW_CP_SERVICES},
+		{"endpointslices", PW_CP_EPSLICES},
 		{"identities", PW_CP_IDENTITIES},
 	};
 	const char *what = pw_json_str(req, "what");
@@ -119,11 +123,22 @@ static json_object *req_get(struct daemon *d, json_object *req)
 static json_object *req_describe(struct daemon *d, json_object *req)
 {
 	const char *ns = pw_json_str(req, "namespace"), *name = pw_json_str(req, "name");
+	const char *kind = pw_json_str(req, "kind");
 	json_object *out = NULL;
 	int err;
 
 	if (!ns || !name)
 		return pw_proto_error(NULL, "describe needs \"namespace\" and \"name\"");
+	if (kind && !strcmp(kind, "service")) {
+		err = pw_cp_describe_service(d->cp, ns, name, &out);
+		if (err == -ENOENT)
+			return pw_proto_error(NULL, "services \"%s\" not found in namespace \"%s\"",
+					      name, ns);
+		if (err)
+			return pw_proto_error(NULL, "describe service %s/%s: %s", ns, name,
+					      strerror(-err));
+		return pw_proto_ok(out);
+	}
 	err = pw_cp_describe_pod(d->cp, ns, name, &out);
 	if (err == -ENOENT)
 		return pw_proto_error(NULL, "pods \"%s\" not found in namespace \"%s\"", name, ns);
@@ -226,6 +241,16 @@ static json_object *req_status(struct daemon *d)
 	json_object_object_add(dm, "bpffs", json_object_new_string(d->bpffs));
 	if (d->cgroup_root)
 		json_object_object_add(dm, "cgroup_root", json_object_new_string(d->cgroup_root));
+	{
+		/* podwall-cni: containers bound, and those still waiting for their Pod object */
+		json_object *cni = json_object_new_object();
+		size_t nb, nfc;
+
+		pw_cp_binds_count(d->cp, &nb, &nfc);
+		json_object_object_add(cni, "bindings", json_object_new_int64((int64_t)nb));
+		json_object_object_add(cni, "failClosed", json_object_new_int64((int64_t)nfc));
+		json_object_object_add(dm, "cni", cni);
+	}
 	json_object_object_add(dm, "tc_mode", json_object_new_string(pw_dp_tc_mode_name(d->dp)));
 	json_object_object_add(dm, "adopted", json_object_new_boolean(pw_dp_adopted(d->dp)));
 	if (d->manifests)
@@ -363,6 +388,17 @@ json_object *handle(struct daemon *d, struct client *cl, const char *line, size_
 	case PW_OP_QUARANTINE:
 		res = req_quarantine(d, cl, req);
 		break;
+	case PW_OP_BIND:
+	case PW_OP_UNBIND:
+	case PW_OP_CHECK:
+	case PW_OP_GC: {
+		struct pw_cnid c = {d->cp, d->dp, pw_flowlog_on_flow_end, d->fl};
+		char ns[256];
+
+		res = pw_cnid_request(&c, op, req, ns);
+		pods_touch(d, ns[0] ? ns : NULL);
+		break;
+	}
 	default:
 		res = pw_proto_error(NULL, "unknown operation");
 		break;

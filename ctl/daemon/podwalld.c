@@ -20,6 +20,7 @@
  * desired state instead of forgetting it; the journal is compacted as it grows.
  */
 #define _GNU_SOURCE
+#include "cnibind.h"
 #include "daemon.h"
 
 static int open_datapath(struct daemon *d)
@@ -46,6 +47,7 @@ static int run(struct daemon *d)
 	struct pw_cp_opts co = {.sz = sizeof(co), .log = lib_log, .log_ctx = "core: "};
 	struct pw_flowlog_opts fo = d->fo;
 	struct jrec *jv = NULL;
+	char path[PATH_MAX];
 	size_t jn = 0;
 	/* TICK_MS: event drain; each second the flow log's deny windows; the sweep less often */
 	struct itimerspec its = {.it_interval.tv_nsec = TICK_MS * 1000000L,
@@ -75,6 +77,8 @@ static int run(struct daemon *d)
 		.endpoint = enrich_endpoint,
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
+		.service = enrich_service,
+		.flow_service = enrich_flow_service,
 		.quarantine_reason = enrich_quarantine,
 	};
 	fo.path = d->flow_log;
@@ -111,6 +115,7 @@ static int run(struct daemon *d)
 
 	co.dp = d->dp;
 	co.cgroup_root = d->cgroup_root;
+	co.service_cidrs = d->service_cidrs;
 	co.derived_ids = d->cluster_opts.endpoints != NULL;
 	err = pw_cp_new(&co, &d->cp);
 	if (err) {
@@ -144,6 +149,11 @@ static int run(struct daemon *d)
 			 UNREAD_NAME);
 		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
 			 CT_END_LOST_NAME);
+		/* bindings before the journal: the pods it replays are overlaid */
+		snprintf(path, sizeof(path), "%s/%s", d->state_dir, CNI_BINDINGS_NAME);
+		err = pw_cp_binds_open(d->cp, path);
+		if (err)
+			dlog(PW_LOG_ERROR, "%s: %s", path, strerror(-err));
 		/* cluster mode: etcd is the record of what the CLI applied */
 		if (!d->cluster_opts.endpoints)
 			journal_load(d, true, &jv, &jn);
