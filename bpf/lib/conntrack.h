@@ -44,7 +44,7 @@ static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx,
 {
 	__u32 segs = pw_skb_segs(skb), len = skb->len;
 
-	e->last_seen_ns = bpf_ktime_get_coarse_ns();
+	e->last_seen_ns = bpf_ktime_get_ns();
 	if (idx) {
 		__sync_fetch_and_add(&e->packets[1], segs);
 		__sync_fetch_and_add(&e->bytes[1], len);
