@@ -985,14 +985,15 @@ static int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction,
 static void client_send_raw(struct daemon *d, struct client *cl, const char *buf, size_t len);
 
 /* A follower gets {"flow":RECORD} lines; a slow one loses records (counted), not our memory. */
-static void follower_cb(void *ctx, const char *line, size_t len, json_object *rec)
+static void follower_cb(void *ctx, const char *line, size_t len)
 {
 	static const char head[] = "{\"flow\":";
 	struct client *cl = ctx;
 	struct daemon *d = cl->d;
 	char *buf;
 
-	if (cl->dead || (cl->filter && !pw_flowfilter_match(cl->filter, rec)))
+	/* an empty filter does not parse the line back */
+	if (cl->dead || !pw_flowfilter_match_line(cl->filter, line, len))
 		return;
 	if (cl->out_len - cl->out_off > FOLLOW_BACKLOG_MAX) {
 		cl->dropped++;
