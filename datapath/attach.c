@@ -22,7 +22,7 @@
 
 #include "tc.skel.h"
 #include "sock.skel.h"
-#include "internal.h"
+#include "attach.h"
 
 static const char *const sock_names[PW_SOCK_COUNT] = {
 	[PW_SOCK_CONNECT4] = "pw_connect4",

@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "internal.h"
+#include "objects.h"
 
 #define NSEC_PER_SEC 1000000000ull
 

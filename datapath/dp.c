@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Loading, pinning and adopting the BPF objects; map and program handles; metrics.
+ * The lifecycle: loading, pinning, adopting, closing and destroying the BPF objects. It sits
+ * on top: it drives attach.c and events.c, which (like it) look things up in the object
+ * table, objects.c; none of them calls back into this file.
  *
  * Both objects declare the same maps (bpf/lib/maps.h). The tc object is loaded first: its
  * maps are created and pinned under <bpffs>/maps/, or adopted from the pins an earlier
@@ -11,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,76 +28,11 @@
 
 #include "tc.skel.h"
 #include "sock.skel.h"
-#include "internal.h"
+#include "objects.h"
+#include "attach.h"
+#include "events.h"
 
 #define PW_SYS_BPFFS "/sys/fs/bpf"
-
-/* clang-format off */
-static const char *const map_names[PW_DPMAP_COUNT] = {
-	[PW_DPMAP_IPCACHE] = PW_STR(PW_MAP_IPCACHE),
-	[PW_DPMAP_EP_IF] = PW_STR(PW_MAP_EP_IF),
-	[PW_DPMAP_EP_CG] = PW_STR(PW_MAP_EP_CG),
-	[PW_DPMAP_POLICY] = PW_STR(PW_MAP_POLICY),
-	[PW_DPMAP_CT] = PW_STR(PW_MAP_CT),
-	[PW_DPMAP_FRAG] = PW_STR(PW_MAP_FRAG),
-	[PW_DPMAP_EVENTS] = PW_STR(PW_MAP_EVENTS),
-	[PW_DPMAP_METRICS] = PW_STR(PW_MAP_METRICS),
-};
-/* clang-format on */
-
-const char *pw_dp_map_name(enum pw_dp_map m)
-{
-	return (unsigned int)m < PW_DPMAP_COUNT ? map_names[m] : "?";
-}
-
-static struct bpf_map *skel_map(struct bpf_object *obj, enum pw_dp_map m)
-{
-	if ((unsigned int)m >= PW_DPMAP_COUNT || !obj)
-		return NULL;
-	return bpf_object__find_map_by_name(obj, map_names[m]);
-}
-
-struct bpf_map *pw_dp_map(const struct pw_dp *dp, enum pw_dp_map m)
-{
-	return dp && dp->tc ? skel_map(dp->tc->obj, m) : NULL;
-}
-
-int pw_dp_path(const struct pw_dp *dp, char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n;
-	va_list ap;
-	int r;
-
-	if (!dp->bpffs_dir)
-		return -ENOENT;
-	r = snprintf(buf, len, "%s/", dp->bpffs_dir);
-	if (r < 0 || (size_t)r >= len)
-		return -ENAMETOOLONG;
-	n = r;
-	va_start(ap, fmt);
-	r = vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-	if (r < 0 || (size_t)r >= len - n)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-int pw_dp_write_err(const struct pw_dp *dp, enum pw_dp_map m, int err, const char *op,
-		    const char *entry)
-{
-	struct bpf_map *map = pw_dp_map(dp, m);
-	unsigned int cap = map ? bpf_map__max_entries(map) : 0;
-
-	if (err == -ENOSPC || err == -E2BIG)
-		pw_err(dp,
-		       "map %s is full (capacity %u entries): cannot %s %s; raise its capacity "
-		       "(a new capacity needs the pinned map removed)",
-		       pw_dp_map_name(m), cap, op, entry);
-	else
-		pw_err(dp, "map %s: cannot %s %s: %s", pw_dp_map_name(m), op, entry,
-		       strerror(-err));
-	return err;
-}
 
 /* --- bpffs ------------------------------------------------------------------------------- */
 
@@ -489,7 +425,9 @@ int pw_dp_open(const struct pw_dp_opts *opts, struct pw_dp **dpp)
 	}
 	fresh = dp->bpffs_dir && !dp->adopted;
 	for (m = 0; m < PW_DPMAP_COUNT; m++) {
-		err = bpf_map__reuse_fd(skel_map(dp->sock->obj, m), bpf_map__fd(pw_dp_map(dp, m)));
+		err = bpf_map__reuse_fd(
+			bpf_object__find_map_by_name(dp->sock->obj, pw_dp_map_name(m)),
+			bpf_map__fd(pw_dp_map(dp, m)));
 		if (err) {
 			pw_err(dp, "cannot share map %s with the socket programs: %s",
 			       pw_dp_map_name(m), strerror(-err));
@@ -539,11 +477,6 @@ out:
 bool pw_dp_adopted(const struct pw_dp *dp)
 {
 	return dp && dp->adopted;
-}
-
-const char *pw_dp_tc_mode_name(const struct pw_dp *dp)
-{
-	return dp && dp->tc_mode == PW_TC_TCX ? "tcx" : "clsact";
 }
 
 void pw_dp_close(struct pw_dp *dp)
@@ -692,126 +625,5 @@ static int cgroup_level_for(struct pw_dp *dp, __u32 *level)
 		return -ENOMEM;
 	*level = lv;
 	pw_debug(dp, "cgroup root %s is at level %u below %s", real, lv, best);
-	return 0;
-}
-
-/* --- handles, metrics -------------------------------------------------------------------- */
-
-int pw_dp_map_fd(struct pw_dp *dp, enum pw_dp_map m)
-{
-	struct bpf_map *map = pw_dp_map(dp, m);
-
-	return map ? bpf_map__fd(map) : -EINVAL;
-}
-
-int pw_dp_prog_fd(struct pw_dp *dp, enum pw_dp_prog p)
-{
-	struct bpf_program *prog;
-
-	if (!dp)
-		return -EINVAL;
-	switch (p) {
-	case PW_PROG_TC_INGRESS:
-		prog = dp->tc->progs.pw_tc_ingress;
-		break;
-	case PW_PROG_TC_EGRESS:
-		prog = dp->tc->progs.pw_tc_egress;
-		break;
-	case PW_PROG_CONNECT4:
-		prog = dp->sock->progs.pw_connect4;
-		break;
-	case PW_PROG_CONNECT6:
-		prog = dp->sock->progs.pw_connect6;
-		break;
-	case PW_PROG_SENDMSG4:
-		prog = dp->sock->progs.pw_sendmsg4;
-		break;
-	case PW_PROG_SENDMSG6:
-		prog = dp->sock->progs.pw_sendmsg6;
-		break;
-	default:
-		return -EINVAL;
-	}
-	return bpf_program__fd(prog);
-}
-
-/* Slot `slot` summed over the CPUs into out; vals has room for ncpu values. */
-static int metric_sum(struct pw_dp *dp, int fd, __u32 slot, struct pw_metric *vals, int ncpu,
-		      struct pw_metric *out)
-{
-	int c, err;
-
-	if (bpf_map_lookup_elem(fd, &slot, vals)) {
-		err = -errno;
-		pw_err(dp, "cannot read metrics slot %u of map %s: %s", slot,
-		       pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
-		return err;
-	}
-	out->packets = 0;
-	out->bytes = 0;
-	for (c = 0; c < ncpu; c++) {
-		out->packets += vals[c].packets;
-		out->bytes += vals[c].bytes;
-	}
-	return 0;
-}
-
-/* Slots [first, first + n) into out[0..n). */
-static int metrics_read(struct pw_dp *dp, __u32 first, __u32 n, struct pw_metric *out)
-{
-	int fd = pw_dp_map_fd(dp, PW_DPMAP_METRICS);
-	int ncpu = libbpf_num_possible_cpus();
-	struct pw_metric *vals;
-	__u32 i;
-	int err = 0;
-
-	if (fd < 0 || !out)
-		return -EINVAL;
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (i = 0; i < n && !err; i++)
-		err = metric_sum(dp, fd, first + i, vals, ncpu, &out[i]);
-	free(vals);
-	return err;
-}
-
-int pw_dp_metrics_read(struct pw_dp *dp, struct pw_metric *out)
-{
-	return metrics_read(dp, 0, PW_METRICS_SLOTS, out);
-}
-
-int pw_dp_metric_read(struct pw_dp *dp, uint32_t slot, struct pw_metric *out)
-{
-	if (slot >= PW_METRICS_SLOTS)
-		return -EINVAL;
-	return metrics_read(dp, slot, 1, out);
-}
-
-int pw_dp_map_usage(struct pw_dp *dp, enum pw_dp_map m, struct pw_map_usage *out)
-{
-	struct bpf_map *map = pw_dp_map(dp, m);
-	unsigned char key[64], next[64];
-	void *prev = NULL;
-	uint64_t n = 0, limit;
-	int fd;
-
-	if (!map || !out || bpf_map__key_size(map) > sizeof(key))
-		return -EINVAL;
-	fd = bpf_map__fd(map);
-	out->name = pw_dp_map_name(m);
-	out->max_entries = bpf_map__max_entries(map);
-	/* bounded: a hash walk restarts when its cursor is deleted under it */
-	limit = 2ull * out->max_entries + 16;
-	while (n < limit && bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, bpf_map__key_size(map));
-		prev = key;
-		n++;
-	}
-	if (n >= limit)
-		n = out->max_entries;
-	out->entries = n;
 	return 0;
 }

@@ -19,7 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "internal.h"
+#include "events.h"
 
 /* the longest a record waits below the watermark in pw_dp_events_poll() */
 #define PW_EV_DRAIN_MS 20

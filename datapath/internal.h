@@ -2,6 +2,13 @@
 /*
  * Private state of the datapath library. Only datapath/ sees this header (and the skeletons
  * it includes): the daemon and the CLI code against include/podwall/datapath.h.
+ *
+ * The library's files call downward only (scripts/check-layers.sh checks it):
+ *   dp.c                         the lifecycle: open, adopt, pin, close, destroy
+ *   attach.c events.c maps.c ct.c  attaching, the event reader, map writers, conntrack
+ *   objects.c                    the object table: names, handles, pin paths, metrics
+ *   log.c nl.c                   logging, interface lookups
+ * This header holds the state they share and the bottom layer; each layer above has its own.
  */
 #ifndef PW_DATAPATH_INTERNAL_H
 #define PW_DATAPATH_INTERNAL_H
@@ -95,25 +102,6 @@ void pw_log_unroute_libbpf(struct pw_dp *dp);
 #define pw_warn(dp, ...)  pw_log(dp, PW_LOG_WARN, __VA_ARGS__)
 #define pw_info(dp, ...)  pw_log(dp, PW_LOG_INFO, __VA_ARGS__)
 #define pw_debug(dp, ...) pw_log(dp, PW_LOG_DEBUG, __VA_ARGS__)
-
-/* dp.c */
-struct bpf_map *pw_dp_map(const struct pw_dp *dp, enum pw_dp_map m);
-const char *pw_dp_map_name(enum pw_dp_map m);
-int pw_dp_path(const struct pw_dp *dp, char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* -ENOSPC / -E2BIG from a writer: name the map and its capacity */
-int pw_dp_write_err(const struct pw_dp *dp, enum pw_dp_map m, int err, const char *op,
-		    const char *entry);
-
-/* attach.c */
-int pw_attach_probe_tcx(struct pw_dp *dp);
-int pw_attach_sock(struct pw_dp *dp);
-int pw_attach_refresh_tc(struct pw_dp *dp);
-int pw_attach_detach_all(struct pw_dp *dp);
-void pw_attach_release(struct pw_dp *dp);
-
-/* events.c */
-void pw_events_close(struct pw_dp *dp);
 
 /* nl.c: does the interface exist in this network namespace? name filled when it does */
 int pw_nl_link_name(uint32_t ifindex, char *name, size_t len);

@@ -13,7 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "internal.h"
+#include "objects.h"
 
 /* --- CIDRs ------------------------------------------------------------------------------- */
 

@@ -225,38 +225,8 @@ _Static_assert(sizeof(struct pw_frag_val) == 8, "pw_frag_val layout");
 
 /* --- verdict reasons -------------------------------------------------------------------- */
 
-/*
- * Reasons below PW_DROP_FIRST let the packet pass; the rest drop it. Each program has a
- * single exit that turns a reason into a verdict, a counter and (when warranted) an event.
- */
-enum pw_reason {
-	PW_OK_POLICY = 0,     /* new flow allowed by a policy entry */
-	PW_OK_NOT_ISOLATED,   /* no policy isolates this endpoint in this direction */
-	PW_OK_ESTABLISHED,    /* conntrack hit, original direction */
-	PW_OK_REPLY,          /* conntrack hit, reply direction */
-	PW_OK_RELATED,        /* ICMP error about a tracked flow */
-	PW_OK_PASSTHROUGH,    /* ARP, neighbour discovery */
-	PW_OK_NO_ENDPOINT,    /* interface or cgroup not managed by podwall */
-	PW_OK_LOCAL,          /* socket: loopback or the pod's own address */
-	PW_OK_AUDIT,          /* would drop, endpoint in audit mode */
-	PW_OK_FRAG,           /* later fragment of an allowed first fragment */
-	PW_DROP_FIRST = 16,
-	PW_DROP_POLICY = PW_DROP_FIRST, /* no policy entry allows it */
-	PW_DROP_SPOOFED,                /* source address is not the pod's */
-	PW_DROP_MALFORMED,              /* truncated or invalid header */
-	PW_DROP_FRAG_NO_FIRST,          /* later fragment whose first fragment was not seen */
-	PW_DROP_EXTHDR_LIMIT,           /* IPv6 extension header chain too long to walk */
-	PW_DROP_REVOKED,                /* established flow no longer allowed after a change */
-	PW_DROP_QUARANTINE,             /* endpoint is quarantined */
-	PW_DROP_UNSUPPORTED_L3,         /* neither IPv4, IPv6 nor ARP (VLAN tags included) */
-	PW_DROP_FRAG_DENIED,            /* later fragment of a denied first fragment */
-	PW_REASON_MAX = 32,
-};
-
-static inline int pw_reason_is_drop(unsigned int reason)
-{
-	return reason >= PW_DROP_FIRST;
-}
+/* enum pw_reason, pw_reason_is_drop(), pw_reason_str(): one table, PW_REASONS, in reasons.h */
+#include "reasons.h"
 
 /* --- events (perf buffer) --------------------------------------------------------------- */
 
@@ -332,32 +302,6 @@ _Static_assert(sizeof(struct pw_metric) == 16, "pw_metric layout");
 
 /* --- userspace-only helpers ------------------------------------------------------------- */
 #ifndef __bpf__
-static inline const char *pw_reason_str(unsigned int reason)
-{
-	switch (reason) {
-	case PW_OK_POLICY: return "allowed-by-policy";
-	case PW_OK_NOT_ISOLATED: return "not-isolated";
-	case PW_OK_ESTABLISHED: return "established";
-	case PW_OK_REPLY: return "reply";
-	case PW_OK_RELATED: return "related-icmp";
-	case PW_OK_PASSTHROUGH: return "passthrough";
-	case PW_OK_NO_ENDPOINT: return "no-endpoint";
-	case PW_OK_LOCAL: return "local";
-	case PW_OK_AUDIT: return "audit-would-drop";
-	case PW_OK_FRAG: return "fragment";
-	case PW_DROP_POLICY: return "policy-denied";
-	case PW_DROP_SPOOFED: return "spoofed-source";
-	case PW_DROP_MALFORMED: return "malformed";
-	case PW_DROP_FRAG_NO_FIRST: return "fragment-without-first";
-	case PW_DROP_EXTHDR_LIMIT: return "ipv6-exthdr-limit";
-	case PW_DROP_REVOKED: return "revoked";
-	case PW_DROP_QUARANTINE: return "quarantined";
-	case PW_DROP_UNSUPPORTED_L3: return "unsupported-l3";
-	case PW_DROP_FRAG_DENIED: return "fragment-of-denied";
-	default: return "unknown";
-	}
-}
-
 static inline const char *pw_dir_str(unsigned int dir)
 {
 	return dir == PW_DIR_INGRESS ? "ingress" : dir == PW_DIR_EGRESS ? "egress" : "unknown";

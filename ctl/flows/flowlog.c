@@ -74,55 +74,16 @@ const char *pw_flowlog_format_time(int64_t wall_ns, char *buf, size_t len)
 	return buf;
 }
 
+/* the Hubble names and codes of the reasons come from their one table (podwall/reasons.h) */
 const char *pw_flowlog_drop_reason_desc(unsigned int reason)
 {
-	switch (reason) {
-	case PW_DROP_POLICY:
-		return "POLICY_DENIED";
-	case PW_DROP_SPOOFED:
-		return "INVALID_SOURCE_IP";
-	case PW_DROP_MALFORMED:
-		return "CT_TRUNCATED_OR_INVALID_HEADER";
-	case PW_DROP_FRAG_NO_FIRST:
-		return "FIRST_LOGICAL_DATAGRAM_FRAGMENT_NOT_FOUND";
-	case PW_DROP_EXTHDR_LIMIT:
-		return "INVALID_IPV6_EXTENSION_HEADER";
-	case PW_DROP_REVOKED:
-		return "POLICY_DENIED";
-	case PW_DROP_QUARANTINE:
-		return "POLICY_DENY";
-	case PW_DROP_UNSUPPORTED_L3:
-		return "UNSUPPORTED_L3_PROTOCOL";
-	case PW_DROP_FRAG_DENIED:
-		return "POLICY_DENIED";
-	default:
-		return "DROP_REASON_UNKNOWN";
-	}
+	return pw_reason_hubble_drop_name(reason);
 }
 
 /* Hubble's numeric DropReason, the event_type sub_type of a drop (cilium monitor API) */
 int pw_fl_drop_reason_code(unsigned int reason)
 {
-	switch (reason) {
-	case PW_DROP_POLICY:
-	case PW_DROP_REVOKED:
-	case PW_DROP_FRAG_DENIED:
-		return 133;
-	case PW_DROP_SPOOFED:
-		return 132;
-	case PW_DROP_MALFORMED:
-		return 135;
-	case PW_DROP_FRAG_NO_FIRST:
-		return 175;
-	case PW_DROP_EXTHDR_LIMIT:
-		return 156;
-	case PW_DROP_QUARANTINE:
-		return 181;
-	case PW_DROP_UNSUPPORTED_L3:
-		return 139;
-	default:
-		return 0;
-	}
+	return pw_reason_hubble_drop_code(reason);
 }
 
 static int64_t measure_offset(void)

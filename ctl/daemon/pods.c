@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * podwalld: the address -> pod index and the flow-record enricher (pods, policies and
+ * prefixes named in records), brought up to date lazily from the core's pod lists.
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+/* --- pods and policies for flow records --------------------------------------------------- */
+
+static void podinfo_clear(struct podinfo *p)
+{
+	free(p->name);
+	for (size_t j = 0; j < p->n_labels; j++)
+		free(p->labels[j]);
+	free(p->labels);
+}
+
+static void podns_pods_free(struct podns *g)
+{
+	for (size_t i = 0; i < g->npods; i++)
+		podinfo_clear(&g->pods[i]);
+	free(g->pods);
+	g->pods = NULL;
+	g->npods = 0;
+}
+
+void pods_clear(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_podns; i++) {
+		podns_pods_free(d->podns[i]);
+		free(d->podns[i]->ns);
+		free(d->podns[i]);
+	}
+	free(d->podns);
+	free(d->addrs);
+	d->podns = NULL;
+	d->addrs = NULL;
+	d->n_podns = d->naddrs = 0;
+}
+
+/* The group of namespace ns (podns is sorted by name), created when asked; NULL: none or ENOMEM */
+static struct podns *podns_get(struct daemon *d, const char *ns, bool create)
+{
+	size_t lo = 0, hi = d->n_podns;
+	struct podns *g, **v;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(d->podns[mid]->ns, ns);
+
+		if (!c)
+			return d->podns[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!create)
+		return NULL;
+	g = calloc(1, sizeof(*g));
+	v = realloc(d->podns, (d->n_podns + 1) * sizeof(*v));
+	if (v)
+		d->podns = v;
+	if (!g || !v || !(g->ns = strdup(ns))) {
+		free(g);
+		return NULL;
+	}
+	memmove(&d->podns[lo + 1], &d->podns[lo], (d->n_podns - lo) * sizeof(*v));
+	d->podns[lo] = g;
+	d->n_podns++;
+	return g;
+}
+
+/* A change touched the pods of namespace ns (NULL: of every namespace). */
+void pods_touch(struct daemon *d, const char *ns)
+{
+	struct podns *g;
+
+	if (d->pods_all_stale)
+		return; /* everything is listed again anyway */
+	g = ns ? podns_get(d, ns, true) : NULL;
+	if (g) {
+		g->stale = true;
+		d->pods_some_stale = true;
+	} else {
+		d->pods_all_stale = true;
+	}
+}
+
+static int podaddr_cmp(const void *a, const void *b)
+{
+	const struct podaddr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->a, y->a, sizeof(x->a));
+}
+
+struct addrvec {
+	struct podaddr *v;
+	size_t n, cap;
+};
+
+static void addr_add(struct addrvec *av, const struct podns *g, const struct podinfo *pod,
+		     const char *addr)
+{
+	struct podaddr p = {.grp = g, .pod = pod};
+
+	if (inet_pton(AF_INET, addr, p.a) == 1)
+		p.family = PW_FAMILY_V4;
+	else if (inet_pton(AF_INET6, addr, p.a) == 1)
+		p.family = PW_FAMILY_V6;
+	else
+		return;
+	if (av->n == av->cap) {
+		size_t ncap = av->cap ? av->cap * 2 : 64;
+		struct podaddr *v = realloc(av->v, ncap * sizeof(*v));
+
+		if (!v)
+			return;
+		av->v = v;
+		av->cap = ncap;
+	}
+	av->v[av->n++] = p;
+}
+
+static json_object *get_any(json_object *o, const char *const *keys)
+{
+	json_object *v;
+
+	for (; *keys; keys++) {
+		if (json_object_object_get_ex(o, *keys, &v) &&
+		    !json_object_is_type(v, json_type_null))
+			return v;
+	}
+	return NULL;
+}
+
+static void pod_fill(struct podinfo *p, json_object *it)
+{
+	static const char *const lab_keys[] = {"labels", NULL};
+	static const char *const ep_keys[] = {"endpoint", "ep_id", "epId", NULL};
+	static const char *const id_keys[] = {"identity", NULL};
+	json_object *labels = get_any(it, lab_keys), *v;
+
+	if ((v = get_any(it, ep_keys)) && json_object_is_type(v, json_type_int))
+		p->ep_id = (uint32_t)json_object_get_int64(v);
+	if ((v = get_any(it, id_keys)) && json_object_is_type(v, json_type_int))
+		p->identity = (uint32_t)json_object_get_int64(v);
+	if (!json_object_is_type(labels, json_type_object))
+		return;
+	p->labels = calloc((size_t)json_object_object_length(labels) + 1, sizeof(char *));
+	if (!p->labels)
+		return;
+	json_object_object_foreach(labels, key, val)
+	{
+		char *kv;
+
+		if (asprintf(&kv, "%s=%s", key, json_object_get_string(val)) >= 0)
+			p->labels[p->n_labels++] = kv;
+	}
+}
+
+/*
+ * Fill g with the pods of list (items of the core's pod list, all of g's namespace) and add
+ * their addresses to av. On -ENOMEM g keeps what it held.
+ */
+static int podns_fill(struct podns *g, json_object *items, const size_t *idx, size_t n,
+		      struct addrvec *av)
+{
+	static const char *const ip_keys[] = {"ips", "podIPs", "ip", NULL};
+	struct podinfo *pods = calloc(n ? n : 1, sizeof(*pods));
+	size_t np = 0;
+
+	if (!pods)
+		return -ENOMEM;
+	podns_pods_free(g);
+	g->pods = pods;
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(items, idx[i]), *ips;
+		struct podinfo *p = &pods[np];
+		const char *name = pw_json_str(it, "name");
+
+		if (!name)
+			continue;
+		p->ns = g->ns;
+		p->name = strdup(name);
+		pod_fill(p, it);
+		np++;
+		ips = get_any(it, ip_keys);
+		if (json_object_is_type(ips, json_type_string))
+			addr_add(av, g, p, json_object_get_string(ips));
+		for (size_t j = 0;
+		     json_object_is_type(ips, json_type_array) && j < json_object_array_length(ips);
+		     j++) {
+			json_object *e = json_object_array_get_idx(ips, j);
+			const char *a = json_object_is_type(e, json_type_string)
+						? json_object_get_string(e)
+						: pw_json_str(e, "ip");
+
+			if (a)
+				addr_add(av, g, p, a);
+		}
+	}
+	g->npods = np;
+	return 0;
+}
+
+static json_object *pods_list(struct daemon *d, const char *ns, size_t *n)
+{
+	json_object *list = NULL, *items;
+
+	if (pw_cp_get(d->cp, PW_CP_PODS, ns, &list))
+		return NULL;
+	items = json_object_is_type(list, json_type_array) ? list : pw_json_array(list, "items");
+	if (!items) {
+		json_object_put(list);
+		return NULL;
+	}
+	json_object_get(items);
+	json_object_put(list);
+	*n = json_object_array_length(items);
+	return items;
+}
+
+struct nsitem {
+	const char *ns;
+	size_t idx; /* in the list */
+};
+
+static int nsitem_cmp(const void *a, const void *b)
+{
+	const struct nsitem *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+
+	if (c)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Every pod again, grouped by namespace. */
+static void pods_load_all(struct daemon *d)
+{
+	struct addrvec av = {0};
+	struct nsitem *v = NULL;
+	size_t n = 0, nv = 0, *idx = NULL, i, j, k;
+	json_object *items;
+
+	pods_clear(d);
+	d->pods_all_stale = d->pods_some_stale = false;
+	items = pods_list(d, NULL, &n);
+	if (!items)
+		return;
+	v = calloc(n ? n : 1, sizeof(*v));
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	if (!v || !idx)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const char *ns = pw_json_str(json_object_array_get_idx(items, i), "namespace");
+
+		if (ns)
+			v[nv++] = (struct nsitem){.ns = ns, .idx = i};
+	}
+	/* by namespace, list order within one: what listing that namespace alone gives */
+	qsort(v, nv, sizeof(*v), nsitem_cmp);
+	for (i = 0; i < nv; i = j) {
+		struct podns *g = podns_get(d, v[i].ns, true);
+
+		for (j = i, k = 0; j < nv && !strcmp(v[j].ns, v[i].ns); j++)
+			idx[k++] = v[j].idx;
+		if (g)
+			podns_fill(g, items, idx, k, &av);
+	}
+	if (av.n)
+		qsort(av.v, av.n, sizeof(*av.v), podaddr_cmp);
+	d->addrs = av.v;
+	d->naddrs = av.n;
+	av.v = NULL;
+out:
+	free(av.v);
+	free(v);
+	free(idx);
+	json_object_put(items);
+}
+
+/* Replace the pods of g (one namespace) with the core's current list; addresses go to av. */
+static void pods_load_ns(struct daemon *d, struct podns *g, struct addrvec *av)
+{
+	size_t n = 0, *idx = NULL;
+	json_object *items = pods_list(d, g->ns, &n);
+
+	if (!items)
+		return; /* stays stale: the next record tries again */
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	for (size_t i = 0; idx && i < n; i++)
+		idx[i] = i;
+	if (idx && !podns_fill(g, items, idx, n, av)) {
+		g->stale = false;
+		g->reloaded = true;
+	}
+	free(idx);
+	json_object_put(items);
+}
+
+/* Bring the address table up to date with the changes since it was last used. */
+static void pods_sync(struct daemon *d)
+{
+	struct addrvec av = {0};
+	struct podaddr *m;
+	size_t i, j, k, n;
+
+	if (d->pods_all_stale) {
+		pods_load_all(d);
+		return;
+	}
+	if (!d->pods_some_stale)
+		return;
+	d->pods_some_stale = false;
+	for (i = 0; i < d->n_podns; i++) {
+		if (d->podns[i]->stale)
+			pods_load_ns(d, d->podns[i], &av);
+		if (d->podns[i]->stale)
+			d->pods_some_stale = true;
+	}
+	/* the reloaded namespaces' old addresses out, their new ones merged in: no full sort */
+	for (i = k = 0; i < d->naddrs; i++) {
+		if (!d->addrs[i].grp->reloaded)
+			d->addrs[k++] = d->addrs[i];
+	}
+	d->naddrs = k;
+	if (av.n)
+		qsort(av.v, av.n, sizeof(*av.v), podaddr_cmp);
+	n = d->naddrs + av.n;
+	m = malloc((n ? n : 1) * sizeof(*m));
+	if (m) {
+		for (i = j = k = 0; i < d->naddrs || j < av.n;) {
+			if (j == av.n ||
+			    (i < d->naddrs && podaddr_cmp(&d->addrs[i], &av.v[j]) <= 0))
+				m[k++] = d->addrs[i++];
+			else
+				m[k++] = av.v[j++];
+		}
+		free(d->addrs);
+		d->addrs = m;
+		d->naddrs = n;
+	} else {
+		/* keep what is consistent; the namespaces come back on the next record */
+		for (i = 0; i < d->n_podns; i++) {
+			if (d->podns[i]->reloaded)
+				d->podns[i]->stale = d->pods_some_stale = true;
+		}
+	}
+	free(av.v);
+	/* namespaces without pods any more: nothing points at them now */
+	for (i = k = 0; i < d->n_podns; i++) {
+		struct podns *g = d->podns[i];
+
+		g->reloaded = false;
+		if (!g->npods && !g->stale) {
+			podns_pods_free(g);
+			free(g->ns);
+			free(g);
+			continue;
+		}
+		d->podns[k++] = g;
+	}
+	d->n_podns = k;
+}
+
+int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], uint32_t identity,
+		    uint32_t ep_id, struct pw_flow_endpoint *out)
+{
+	struct daemon *d = ctx;
+	struct podaddr key = {.family = family}, *a = NULL;
+	const struct podinfo *p = NULL;
+
+	pods_sync(d);
+	if (addr && (family == PW_FAMILY_V4 || family == PW_FAMILY_V6)) {
+		memcpy(key.a, addr, family == PW_FAMILY_V4 ? 4 : 16);
+		a = d->naddrs ? bsearch(&key, d->addrs, d->naddrs, sizeof(*d->addrs), podaddr_cmp)
+			      : NULL;
+	}
+	if (a) {
+		p = a->pod;
+	} else if (ep_id) {
+		for (size_t i = 0; i < d->n_podns && !p; i++) {
+			const struct podns *g = d->podns[i];
+
+			for (size_t j = 0; j < g->npods && !p; j++) {
+				if (g->pods[j].ep_id == ep_id)
+					p = &g->pods[j];
+			}
+		}
+	}
+	if (!p) {
+		/*
+		 * Outside the pods: the ipBlock prefix the kernel's ipcache matched, which is
+		 * what a policy about this address speaks of. The buffer is ours; the library
+		 * copies the string before it asks about the other end.
+		 */
+		if (!addr || pw_cp_peer_cidr(d->cp, family, addr, d->cidr_buf, sizeof(d->cidr_buf)))
+			return -ENOENT;
+		memset(out, 0, sizeof(*out));
+		out->cidr = d->cidr_buf;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	out->ns = p->ns;
+	out->pod_name = p->name;
+	out->labels = (const char *const *)p->labels;
+	out->n_labels = p->n_labels;
+	out->ep_id = p->ep_id;
+	return 0;
+}
+
+/* The core names a cookie "namespace/name" and a rule such as "ingress[2]". */
+int enrich_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out)
+{
+	struct daemon *d = ctx;
+	const char *pol =
+		pw_cp_cookie_policy(d->cp, cookie, d->cookie_rule, sizeof(d->cookie_rule));
+	const char *r = d->cookie_rule, *br;
+	char *slash;
+
+	if (!pol)
+		return -ENOENT;
+	snprintf(d->cookie_pol, sizeof(d->cookie_pol), "%s", pol);
+	memset(out, 0, sizeof(*out));
+	slash = strchr(d->cookie_pol, '/');
+	if (slash) {
+		*slash = '\0';
+		out->ns = d->cookie_pol;
+		out->name = slash + 1;
+	} else {
+		out->name = d->cookie_pol;
+	}
+	out->rule = -1;
+	out->direction = strstr(r, "egress") ? PW_DIR_EGRESS : PW_DIR_INGRESS;
+	br = strchr(r, '[');
+	if (br && br[1] >= '0' && br[1] <= '9')
+		out->rule = (int32_t)strtol(br + 1, NULL, 10);
+	return 0;
+}
+
+/* A deny names the policies that isolate the endpoint in that direction (none allowed it). */
+int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
+		     size_t max)
+{
+	struct daemon *d = ctx;
+	const struct pw_netpol *v[16];
+	size_t cap = max < 16 ? max : 16;
+	int n = pw_cp_isolating(d->cp, ep_id, direction, v, cap);
+
+	for (int i = 0; i < n && (size_t)i < cap; i++) {
+		out[i] = (struct pw_flow_policy){
+			.ns = v[i]->namespace,
+			.name = v[i]->name,
+			.rule = -1,
+			.direction = direction,
+		};
+	}
+	return n;
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * podwalld: the node daemon. One thread, one epoll loop over
+ *   - signalfd    SIGTERM/SIGINT: exit, leaving enforcement in place; SIGHUP: re-read manifests
+ *   - inotify     the --manifests directory: each file is a source synced into the core
+ *   - the control socket (podwall CLI): JSON lines, root only
+ *   - rtnetlink   link notifications: pods' host-side interfaces coming and going
+ *   - perf buffer the datapath's events, written as flow records
+ *   - timerfd     every 100 ms: drain the event rings (they wake the loop only when a quarter
+ *                 full); every second: the flow log's deny windows; every 5 s: conntrack sweep
+ *
+ * Every mutation (a manifest file, `podwall apply`) goes through the control-plane core,
+ * which is all or nothing and returns once the kernel enforces the result: the CLI's reply
+ * is sent only then, so scripts never sleep.
+ *
+ * Exiting never tears enforcement down (pw_dp_close, not destroy): the pinned maps and links
+ * keep policing while the daemon restarts, and the next start adopts them. Objects applied
+ * through the CLI are kept in a journal under --state-dir and replayed at start (held in the
+ * core and written in one reconcile with the manifests), so a restart rebuilds the same
+ * desired state instead of forgetting it; the journal is compacted as it grows.
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	w->fd = fd;
+	w->fn = fn;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+static int open_datapath(struct daemon *d)
+{
+	struct pw_dp_opts o = {
+		.sz = sizeof(o),
+		.bpffs_dir = d->bpffs,
+		.cgroup_root = d->cgroup_root,
+		.tc_mode = PW_TC_AUTO,
+		.log = lib_log,
+		.log_ctx = "datapath: ",
+		.log_level = g_level,
+	};
+	int err = pw_dp_open(&o, &d->dp);
+
+	if (err)
+		dlog(PW_LOG_ERROR, "cannot open the datapath (bpffs %s): %s", d->bpffs,
+		     strerror(-err));
+	return err;
+}
+
+static int run(struct daemon *d)
+{
+	struct pw_cp_opts co = {.sz = sizeof(co), .log = lib_log, .log_ctx = "core: "};
+	struct pw_flowlog_opts fo = d->fo;
+	struct jrec *jv = NULL;
+	size_t jn = 0;
+	/* TICK_MS: event drain; each second the flow log's deny windows; the sweep less often */
+	struct itimerspec its = {.it_interval.tv_nsec = TICK_MS * 1000000L,
+				 .it_value.tv_nsec = TICK_MS * 1000000L};
+	sigset_t mask;
+	int fd, err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = watch_add(d, &d->sig, fd, sig_ready, EPOLLIN);
+	if (err)
+		return err;
+
+	d->enricher = (struct pw_flow_enricher){
+		.ctx = d,
+		.endpoint = enrich_endpoint,
+		.policy = enrich_policy,
+		.isolating = enrich_isolating,
+	};
+	fo.path = d->flow_log;
+	fo.node_name = d->node_name[0] ? d->node_name : NULL;
+	fo.enricher = &d->enricher;
+	fo.log = lib_log;
+	fo.log_ctx = "flowlog: ";
+	err = pw_flowlog_new(&fo, &d->fl);
+	if (err) {
+		dlog(PW_LOG_ERROR, "--flow-log %s: %s", d->flow_log, strerror(-err));
+		return err;
+	}
+
+	err = open_datapath(d);
+	if (err)
+		return err;
+	dlog(PW_LOG_INFO, "datapath %s under %s (tc: %s)%s%s",
+	     pw_dp_adopted(d->dp) ? "adopted" : "loaded", d->bpffs, pw_dp_tc_mode_name(d->dp),
+	     d->cgroup_root ? ", socket programs on " : "; no --cgroup-root: socket layer off",
+	     d->cgroup_root ?: "");
+	err = pw_dp_events_open(d->dp, d->perf_pages, pw_flowlog_on_event, pw_flowlog_on_lost,
+				d->fl);
+	if (err) {
+		dlog(PW_LOG_ERROR, "cannot open the datapath's event buffer (--perf-pages): %s",
+		     strerror(-err));
+		return err;
+	}
+	err = pw_dp_events_fd(d->dp);
+	if (err < 0)
+		return err;
+	err = watch_add(d, &d->events, err, events_ready, EPOLLIN);
+	if (err)
+		return err;
+
+	co.dp = d->dp;
+	co.cgroup_root = d->cgroup_root;
+	err = pw_cp_new(&co, &d->cp);
+	if (err) {
+		dlog(PW_LOG_ERROR, "cannot start the control plane: %s", strerror(-err));
+		return err;
+	}
+
+	/* links before manifests: an interface created meanwhile is reported, not missed */
+	err = pw_linkwatch_open(link_event, d, &d->lw);
+	if (err) {
+		dlog(PW_LOG_ERROR, "cannot watch links (rtnetlink): %s", strerror(-err));
+		return err;
+	}
+	err = watch_add(d, &d->links, pw_linkwatch_fd(d->lw), links_ready, EPOLLIN);
+	if (err)
+		return err;
+
+	/*
+	 * Everything known at start goes in as one change: a restarted daemon must not write a
+	 * half-rebuilt state (first the journal, then the files) over the adopted maps.
+	 */
+	pw_cp_hold(d->cp);
+	if (d->state_dir && *d->state_dir) {
+		err = mkdir_p(d->state_dir, 0700);
+		if (err) {
+			dlog(PW_LOG_ERROR, "--state-dir %s: %s", d->state_dir, strerror(-err));
+			return err;
+		}
+		snprintf(d->journal, sizeof(d->journal), "%s/%s", d->state_dir, JOURNAL_NAME);
+		snprintf(d->unread.path, sizeof(d->unread.path), "%s/%s", d->state_dir,
+			 UNREAD_NAME);
+		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
+			 CT_END_LOST_NAME);
+		journal_load(d, true, &jv, &jn);
+	}
+	kcounters_start(d);
+	if (d->manifests) {
+		err = pw_mdir_open(d->manifests, mdir_event, d, &d->md);
+		if (err) {
+			dlog(PW_LOG_ERROR, "--manifests %s: %s", d->manifests, strerror(-err));
+			return err;
+		}
+		err = watch_add(d, &d->mdir, pw_mdir_fd(d->md), mdir_ready, EPOLLIN);
+		if (err)
+			return err;
+		err = pw_mdir_scan(d->md);
+		if (err)
+			dlog(PW_LOG_ERROR, "--manifests %s: %s", d->manifests, strerror(-err));
+	}
+	{
+		struct pw_diags diags = {0};
+
+		err = pw_cp_flush(d->cp, &diags);
+		log_diags(&diags, "start");
+		pw_diags_clear(&diags);
+		if (err)
+			dlog(PW_LOG_ERROR,
+			     "cannot enforce the journal and manifests: %s; the maps "
+			     "keep what they held",
+			     strerror(-err));
+		/* only once the replayed state is the real one: compaction reads it */
+		else if (jn)
+			journal_compact(d, jv, jn);
+		jrecs_free(jv, jn);
+		d->journal_base = d->journal_records;
+	}
+	pods_touch(d, NULL);
+
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	timerfd_settime(fd, 0, &its, NULL);
+	err = watch_add(d, &d->timer, fd, timer_ready, EPOLLIN);
+	if (err)
+		return err;
+
+	/* last: a client that can connect finds the manifests already enforced */
+	err = socket_open(d);
+	if (err)
+		return err;
+	sd_notify_msg("READY=1");
+	dlog(PW_LOG_INFO, "ready: control socket %s%s%s%s%s", d->socket_path,
+	     d->manifests ? ", manifests " : "", d->manifests ?: "",
+	     d->flow_log ? ", flow log " : "", d->flow_log ?: "");
+
+	while (!d->stop) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(d->epfd, evs, 32, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			dlog(PW_LOG_ERROR, "epoll_wait: %s", strerror(-err));
+			return err;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			w->fn(d, w, evs[i].events);
+		}
+		clients_reap(d, false);
+	}
+	sd_notify_msg("STOPPING=1");
+	return 0;
+}
+
+static void cleanup(struct daemon *d)
+{
+	clients_reap(d, true);
+	if (d->socket_bound)
+		unlink(d->socket_path);
+	if (d->listen.fn)
+		close(d->listen.fd);
+	if (d->timer.fn)
+		close(d->timer.fd);
+	if (d->sig.fn)
+		close(d->sig.fd);
+	pw_mdir_close(d->md);
+	pw_linkwatch_close(d->lw);
+	/* the rings' last records, before the flow log that writes them goes */
+	kcounters_stop(d);
+	/* first: its last records still ask the core for pod and policy names */
+	pw_flowlog_free(d->fl);
+	d->fl = NULL;
+	pw_cp_free(d->cp);
+	/* close, never destroy: the pinned programs and maps keep enforcing */
+	pw_dp_close(d->dp);
+	for (size_t i = 0; i < d->nsrcerrs; i++) {
+		free(d->srcerrs[i].path);
+		json_object_put(d->srcerrs[i].diags);
+	}
+	free(d->srcerrs);
+	pods_clear(d);
+	fp_clear(d);
+	if (d->epfd >= 0)
+		close(d->epfd);
+}
+
+static int uninstall(struct daemon *d)
+{
+	int err = open_datapath(d);
+
+	if (err)
+		return err;
+	err = pw_dp_destroy(d->dp);
+	d->dp = NULL;
+	if (err)
+		dlog(PW_LOG_ERROR, "uninstall: %s", strerror(-err));
+	else
+		dlog(PW_LOG_INFO, "uninstalled: programs detached, pins under %s removed",
+		     d->bpffs);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {
+		.epfd = -1,
+		.unread = {.what = "flow events emitted while no daemon read them"},
+		.ct_end_lost = {.what = "flow ends the datapath could not keep for the sweep"},
+	};
+	int err;
+
+	if (parse_args(&d, argc, argv))
+		return 2;
+	d.started = time(NULL);
+	if (d.uninstall)
+		return uninstall(&d) ? 1 : 0;
+	err = run(&d);
+	cleanup(&d);
+	if (err)
+		dlog(PW_LOG_ERROR, "exiting: %s", strerror(-err));
+	return err ? 1 : 0;
+}
