@@ -224,6 +224,7 @@ void pods_touch(struct daemon *d, const char *ns);
 int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], uint32_t identity,
 		    uint32_t ep_id, struct pw_flow_endpoint *out);
 int enrich_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out);
+int enrich_identity(void *ctx, uint32_t identity, struct pw_flow_endpoint *out);
 int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
 		     size_t max);
 

@@ -40,4 +40,6 @@ void events_ready(struct daemon *d, struct watch *w, uint32_t events)
 
 	if (n < 0 && n != -EINTR)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-n));
+	/* a drain is a batch: its records go to the file in one write */
+	pw_flowlog_flush_writes(d->fl);
 }

@@ -86,12 +86,15 @@ static int run(struct daemon *d)
 		.endpoint = enrich_endpoint,
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
+		.identity = enrich_identity,
 	};
 	fo.path = d->flow_log;
 	fo.node_name = d->node_name[0] ? d->node_name : NULL;
 	fo.enricher = &d->enricher;
 	fo.log = lib_log;
 	fo.log_ctx = "flowlog: ";
+	/* one write per drain of the rings, not per record (flushed each tick at the latest) */
+	fo.write_buffer = PW_FLOWLOG_WRITE_BUFFER_DEFAULT;
 	err = pw_flowlog_new(&fo, &d->fl);
 	if (err) {
 		dlog(PW_LOG_ERROR, "--flow-log %s: %s", d->flow_log, strerror(-err));

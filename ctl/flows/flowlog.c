@@ -3,7 +3,7 @@
  * Flow logs: datapath events, conntrack flow ends and perf-buffer losses into JSON lines
  * (Hubble field names, docs/flowlog.md). This file takes the inputs, keeps the accounting
  * and owns the lifecycle; the record writer is flowrec.c, the sinks flowsink.c, the rate
- * limit and aggregation flowagg.c (flowlog_int.h lists them).
+ * limit and aggregation flowagg.c, the vocabulary flowvocab.c (flowlog_int.h lists them).
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,74 +17,7 @@
 
 #include "flowlog_int.h"
 
-void pw_fl_logf(struct pw_flowlog *fl, enum pw_log_level lvl, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (!fl->log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fl->log(fl->log_ctx, lvl, msg);
-}
-
 /* --- helpers ------------------------------------------------------------------------------- */
-
-uint32_t pw_flow_hash(uint8_t family, uint8_t proto, const uint32_t saddr[4],
-		      const uint32_t daddr[4], uint16_t sport_be, uint16_t dport_be)
-{
-	/* FNV-1a over a fixed byte layout, then a murmur3 finaliser to spread the low bits */
-	uint8_t buf[2 + 16 + 16 + 4];
-	uint32_t h = 2166136261u;
-
-	buf[0] = family;
-	buf[1] = proto;
-	memcpy(buf + 2, saddr, 16);
-	memcpy(buf + 18, daddr, 16);
-	memcpy(buf + 34, &sport_be, 2);
-	memcpy(buf + 36, &dport_be, 2);
-	for (size_t i = 0; i < sizeof(buf); i++) {
-		h ^= buf[i];
-		h *= 16777619u;
-	}
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
-const char *pw_flowlog_format_time(int64_t wall_ns, char *buf, size_t len)
-{
-	time_t sec;
-	struct tm tm;
-	char base[32];
-
-	if (wall_ns < 0)
-		wall_ns = 0;
-	sec = (time_t)(wall_ns / NSEC_PER_SEC);
-	if (!gmtime_r(&sec, &tm) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm)) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000000000Z");
-		return buf;
-	}
-	snprintf(buf, len, "%s.%09lldZ", base, (long long)(wall_ns % NSEC_PER_SEC));
-	return buf;
-}
-
-/* the Hubble names and codes of the reasons come from their one table (podwall/reasons.h) */
-const char *pw_flowlog_drop_reason_desc(unsigned int reason)
-{
-	return pw_reason_hubble_drop_name(reason);
-}
-
-/* Hubble's numeric DropReason, the event_type sub_type of a drop (cilium monitor API) */
-int pw_fl_drop_reason_code(unsigned int reason)
-{
-	return pw_reason_hubble_drop_code(reason);
-}
 
 static int64_t measure_offset(void)
 {
@@ -112,14 +45,6 @@ static int64_t measure_offset(void)
 	return best;
 }
 
-uint64_t pw_fl_mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 void pw_flowlog_clock_resync(struct pw_flowlog *fl)
 {
 	if (!fl->offset_fixed)
@@ -129,118 +54,6 @@ void pw_flowlog_clock_resync(struct pw_flowlog *fl)
 int64_t pw_flowlog_clock_offset(const struct pw_flowlog *fl)
 {
 	return fl->offset;
-}
-
-/* --- shared vocabulary ----------------------------------------------------------------------- */
-
-const char *const pw_fl_tcp_flag_names[8] = {"FIN", "SYN", "RST", "PSH",
-					     "ACK", "URG", "ECE", "CWR"};
-const char *const pw_fl_ct_states[3] = {"new", "established", "closing"};
-
-const char *pw_fl_proto_name(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	case IPPROTO_ICMP:
-		return "ICMPv4";
-	case IPPROTO_ICMPV6:
-		return "ICMPv6";
-	default:
-		return NULL;
-	}
-}
-
-const char *pw_fl_reserved_label(uint32_t id)
-{
-	if (id == PW_ID_HOST)
-		return "reserved:host";
-	if (id == PW_ID_WORLD || (id & PW_ID_CIDR_FLAG))
-		return "reserved:world";
-	if (id == PW_ID_UNKNOWN)
-		return "reserved:unknown";
-	return NULL;
-}
-
-const char *pw_fl_event_kind(uint8_t type)
-{
-	switch (type) {
-	case PW_EV_FLOW_NEW:
-		return "flow_new";
-	case PW_EV_DROP:
-		return "flow_denied";
-	case PW_EV_SOCK_DENY:
-		return "sock_deny";
-	case PW_EV_REVOKED:
-		return "revoked";
-	case PW_EV_AUDIT:
-		return "audit";
-	default:
-		return NULL;
-	}
-}
-
-/* Hubble's Summary: "TCP Flags: SYN", "UDP", ... with " (+N similar suppressed)" */
-size_t pw_fl_summary(const struct pw_event *ev, uint64_t suppressed, char *buf, size_t len)
-{
-	const char *pn = pw_fl_proto_name(ev->proto);
-	int n;
-
-	if (ev->proto == IPPROTO_TCP && ev->type != PW_EV_SOCK_DENY) {
-		size_t off = (size_t)snprintf(buf, len, "TCP Flags:");
-		bool first = true;
-
-		for (int i = 0; i < 8; i++) {
-			if (!(ev->tcp_flags & (1u << i)))
-				continue;
-			off += (size_t)snprintf(buf + off, len - off, "%s %s", first ? "" : ",",
-						pw_fl_tcp_flag_names[i]);
-			first = false;
-		}
-		n = (int)off;
-	} else if (pn) {
-		n = snprintf(buf, len, "%s", pn);
-	} else {
-		n = snprintf(buf, len, "IP protocol %u", ev->proto);
-	}
-	if (suppressed && n > 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - n, " (+%llu similar suppressed)",
-			      (unsigned long long)suppressed);
-	return n > 0 && (size_t)n < len ? (size_t)n : strlen(buf);
-}
-
-/*
- * IPFIX flowEndReason (IE 136) value and name, and podwall's own word: IPFIX calls both a
- * flushed and a revoked flow forcedEnd, an auditor needs to tell them apart.
- */
-const char *pw_fl_end_reason(enum pw_flow_end_reason why, int *ipfix, const char **end)
-{
-	switch (why) {
-	case PW_END_TIMEOUT:
-		*ipfix = 1;
-		*end = "timeout";
-		return "idleTimeout";
-	case PW_END_CLOSED:
-		*ipfix = 3;
-		*end = "closed";
-		return "endOfFlowDetected";
-	case PW_END_FLUSHED:
-		*ipfix = 4;
-		*end = "flushed";
-		return "forcedEnd";
-	case PW_END_REVOKED:
-		*ipfix = 4;
-		*end = "revoked";
-		return "forcedEnd";
-	default:
-		*ipfix = 0;
-		*end = "unknown";
-		return "unknown";
-	}
 }
 
 /* --- inputs --------------------------------------------------------------------------------- */

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Inside the flow-log library: the state shared by its files, one job each.
- *   flowlog.c      inputs, accounting, lifecycle, helpers
- *   flowrec.c      the record writer: JSON streamed into a buffer, cached fragments
+ * Inside the flow-log library: the state shared by its files, one job each, each calling only
+ * the ones listed before it (no import circle, scripts/check-layers.sh):
+ *   flowvocab.c     the words: names, reasons, Summary, times, UTF-8 repair, hash, logging
+ *   flowsink.c      file sink (batched writes, rotation, fsync), ring, subscribers
  *   flowrec_jsonc.c the record as a json-c tree (the path before the streaming writer; kept
- *                  behind opts.legacy_json so bench_flowlog measures both in one run)
- *   flowsink.c     file sink (batched writes, rotation, fsync), ring, subscribers
- *   flowagg.c      deny rate limit and --flow-aggregate
+ *                   behind opts.legacy_json so bench_flowlog measures both in one run)
+ *   flowrec.c       the record writer: JSON streamed into a buffer, cached fragments
+ *   flowagg.c       deny rate limit and --flow-aggregate
+ *   flowlog.c       inputs, accounting, lifecycle
  * Nothing here is API: flowlog.h is.
  */
 #ifndef PW_CTL_FLOWLOG_INT_H
@@ -231,6 +233,8 @@ int pw_fl_jsonc_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 int pw_fl_jsonc_lost(struct pw_flowlog *fl, int cpu, uint64_t lost, const char *reason,
 		     const char *summary);
 
+/* Length of the valid UTF-8 sequence at s, or 0 with *bad = the bytes of an invalid one */
+size_t pw_fl_utf8_seq(const unsigned char *s, size_t n, size_t *bad);
 /* JSON string escaping exactly as json-c writes it (after UTF-8 repair) */
 void pw_fl_jb_str(struct jbuf *b, const char *s, size_t maxlen);
 

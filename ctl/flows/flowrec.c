@@ -119,68 +119,6 @@ static void jb_i64(struct jbuf *b, int64_t v)
 
 /* --- strings ------------------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 with *bad = bytes to skip */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
-{
-	unsigned char c = s[0];
-	size_t need, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f; /* no UTF-16 surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f; /* nothing above U+10FFFF */
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	/* a maximal invalid subpart becomes one U+FFFD (Unicode's recommended practice) */
-	for (i = 1; i < need; i++) {
-		unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xbf;
-
-		if (i >= n || s[i] < l || s[i] > h) {
-			*bad = i;
-			return 0;
-		}
-	}
-	return need;
-}
-
-size_t pw_utf8_sanitize(const char *src, size_t n, char *dst, size_t dstlen)
-{
-	const unsigned char *s = (const unsigned char *)src;
-	size_t i = 0, o = 0, end;
-
-	if (!dstlen)
-		return 0;
-	end = strnlen(src, n);
-	while (i < end) {
-		size_t bad = 0, k = utf8_seq(s + i, end - i, &bad);
-		const char *out = k ? src + i : "\xef\xbf\xbd";
-		size_t outlen = k ? k : 3;
-
-		if (o + outlen >= dstlen)
-			break;
-		memcpy(dst + o, out, outlen);
-		o += outlen;
-		i += k ? k : bad;
-	}
-	dst[o] = '\0';
-	return o;
-}
-
 /*
  * "s" with at most maxlen bytes of s (stopping at a NUL), invalid UTF-8 as U+FFFD, escaped as
  * json-c does with JSON_C_TO_STRING_NOSLASHESCAPE: \" \\ \b \f \n \r \t, other bytes below
@@ -239,7 +177,7 @@ void pw_fl_jb_str(struct jbuf *b, const char *str, size_t maxlen)
 			i++;
 			continue;
 		}
-		k = utf8_seq(s + i, n - i, &bad);
+		k = pw_fl_utf8_seq(s + i, n - i, &bad);
 		if (k) {
 			memcpy(o, s + i, k);
 			o += k;
