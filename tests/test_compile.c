@@ -33,6 +33,7 @@
 #include "parse.h"
 #include "reconcile.h"
 #include "store.h"
+#include "views.h"
 
 struct world {
 	struct pw_state st;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The control-plane core: the object store, identities, selectors, the policy compiler and the
- * reconciler that writes the desired state into the datapath. The daemon (podwalld.c) drives
+ * reconciler that writes the desired state into the datapath. The daemon (ctl/daemon/) drives
  * it from its event loop; it never touches libbpf itself.
  *
  * Every mutating call is all or nothing: on error nothing in the store or the kernel changed
@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <json-c/json.h>
 
 #include <podwall/datapath.h>
 
@@ -24,7 +23,7 @@
 struct pw_cp;
 
 struct pw_cp_opts {
-	size_t sz;	 /* sizeof(struct pw_cp_opts) */
+	size_t sz;	  /* sizeof(struct pw_cp_opts) */
 	struct pw_dp *dp; /* opened by the caller; the core writes maps and attaches TC */
 	pw_log_fn log;
 	void *log_ctx;
@@ -68,7 +67,14 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags);
 /* A host-side interface appeared (ifindex > 0) or went away (ifindex == 0). */
 int pw_cp_link_event(struct pw_cp *cp, const char *ifname, uint32_t ifindex);
 
-/* --- queries, as json-c objects the caller puts (owns a reference) ------------------------- */
+/*
+ * --- queries: typed results --------------------------------------------------------------
+ *
+ * Pointers in a result (names, labels, policies) point into the core's store: they are valid
+ * until the next mutating call (apply, delete, sync, flush, link event). The caller frees
+ * only what the result's own free function says. JSON views of these results, for the
+ * control socket, are in ctl/ipc/views.h.
+ */
 
 enum pw_cp_list {
 	PW_CP_NAMESPACES,
@@ -77,23 +83,139 @@ enum pw_cp_list {
 	PW_CP_IDENTITIES,
 };
 
-/* ns == NULL: every namespace */
-int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_object **out);
-/* the policies selecting the pod and its effective allow list per direction */
-int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_object **out);
+enum pw_cp_pod_state {
+	PW_CP_POD_ENFORCED, /* its endpoint is in the maps */
+	PW_CP_POD_PENDING,  /* bound to this node, its interface or cgroup not there yet */
+	PW_CP_POD_REMOTE,   /* not bound to this node: known for its labels and addresses */
+};
+const char *pw_cp_pod_state_str(enum pw_cp_pod_state s);
+
+struct pw_cp_ns_row {
+	const struct pw_namespace *ns;
+	const char *source;
+};
+
+struct pw_cp_pod_row {
+	const struct pw_pod *pod; /* namespace, name, labels, ips, interface, cgroup */
+	const char *source;
+	uint32_t identity;
+	enum pw_cp_pod_state state;
+	uint32_t ep_id;	    /* 0: no endpoint */
+	uint32_t ifindex;   /* 0: no interface yet */
+	uint64_t cgroup_id; /* 0: none */
+};
+
+struct pw_cp_netpol_row {
+	const struct pw_netpol *np;
+	const char *source;
+	size_t selected; /* pods of its namespace its podSelector selects */
+};
+
+struct pw_cp_ident_row {
+	uint32_t identity;
+	const char *ns;	 /* "" for a CIDR identity */
+	const char *key; /* the identity's labels, ';'-separated; NULL for a CIDR identity */
+	bool is_cidr;
+	struct pw_prefix prefix; /* a CIDR identity's prefix */
+	uint32_t refs;
+	uint32_t local_refs; /* pod identities only */
+};
+
+/*
+ * The objects of one kind, sorted by namespace then name; ns == NULL: every namespace
+ * (namespaces are never filtered). *out is one allocation the caller frees.
+ */
+int pw_cp_list_namespaces(struct pw_cp *cp, struct pw_cp_ns_row **out, size_t *n);
+int pw_cp_list_pods(struct pw_cp *cp, const char *ns, struct pw_cp_pod_row **out, size_t *n);
+int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row **out, size_t *n);
+/* pod identities in use (of ns, or all), then, when ns == NULL, CIDR identities in use */
+int pw_cp_list_identities(struct pw_cp *cp, const char *ns, struct pw_cp_ident_row **out,
+			  size_t *n);
+
+/*
+ * The source that last wrote the object (kind, namespace, name): "cli" or a manifest file's
+ * path; NULL when the core lacks the object. ns is ignored for a Namespace.
+ */
+const char *pw_cp_object_source(struct pw_cp *cp, enum pw_kind kind, const char *ns,
+				const char *name);
+
+/* One allow-list entry of a subject as the maps hold it. */
+struct pw_cp_allow {
+	uint8_t dir;   /* PW_DIR_* */
+	uint8_t proto; /* 0: any protocol (ports ignored) */
+	uint16_t port_lo, port_hi;
+	uint32_t peer;	 /* peer identity; PW_ID_ANY: any peer */
+	uint32_t cookie; /* the rule that put it there (pw_cp_cookie_policy), 0: none */
+};
+
+/* A pod, the policies that select it and its effective allow list per direction. */
+struct pw_cp_pod_info {
+	struct pw_cp_pod_row row;
+	const char *identity_key; /* its identity's labels, ';'-separated */
+	bool has_endpoint;	  /* the endpoint as the maps hold it: */
+	uint32_t ep_id, ep_ifindex, ep_policy_gen;
+	uint64_t ep_cgroup_id;
+	const struct pw_netpol **policies[2]; /* [PW_DIR_INGRESS], [PW_DIR_EGRESS] */
+	size_t n_policies[2];
+	bool isolated[2];
+	struct pw_cp_allow *allow; /* in the maps' order (direction, peer, protocol, port) */
+	size_t n_allow;
+};
+int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name, struct pw_cp_pod_info *out);
+void pw_cp_pod_info_free(struct pw_cp_pod_info *info);
 
 struct pw_cp_endpoint_ref {
-	const char *ns;	  /* with name: a pod */
+	const char *ns; /* with name: a pod */
 	const char *name;
 	const char *addr; /* or an address (outside the cluster, or a pod's IP) */
 };
 
+/* One side of a connection's verdict, evaluated on what the maps hold. */
+struct pw_cp_side {
+	uint8_t dir;	      /* PW_DIR_* */
+	bool family_mismatch; /* the two ends' address families differ */
+	bool enforced;	      /* this end is a local endpoint; else reason is no-endpoint */
+	uint32_t identity;    /* enforced only: */
+	uint32_t peer_identity;
+	unsigned int reason; /* PW_* reason */
+	uint32_t cookie;     /* the deciding rule, 0: none */
+	bool denied;
+	const struct pw_netpol **isolated_by; /* denied only: the policies isolating this end */
+	size_t n_isolated_by;
+};
+
+struct pw_cp_verdict {
+	struct pw_cp_side egress, ingress;
+	bool denied;
+	uint8_t proto;
+	uint16_t port;
+};
 /* Verdict for one connection and the policy and rule that decide it (or the isolating ones). */
-int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
+int pw_cp_verdict(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		  const struct pw_cp_endpoint_ref *to, uint8_t proto, uint16_t port,
-		  json_object **out);
-/* map usage against capacity, counters, pending pods, identities */
-int pw_cp_status(struct pw_cp *cp, json_object **out);
+		  struct pw_cp_verdict *out);
+void pw_cp_verdict_free(struct pw_cp_verdict *v);
+
+/* Map usage against capacity, counters, pending pods, identities. */
+struct pw_cp_counts {
+	struct pw_map_usage maps[PW_DPMAP_COUNT]; /* every map but the event ring */
+	size_t n_maps;
+	const struct pw_pod **pending; /* local pods waiting for their interface or cgroup */
+	size_t n_pending;
+	size_t namespaces, pods, local_pods, netpols, identities, cidr_identities, subjects;
+	size_t policy_keys;
+	uint64_t syncs, sync_failures, last_recompiled;
+	bool has_metrics; /* a datapath is open: metrics[] is what it counts (zeroed if unread) */
+	struct pw_metric metrics[PW_METRICS_SLOTS];
+};
+int pw_cp_counts(struct pw_cp *cp, struct pw_cp_counts *out);
+void pw_cp_counts_free(struct pw_cp_counts *c);
+
+/*
+ * A peer identity in words: "any", "world", "host", a CIDR identity's prefix, a pod
+ * identity's labels, else "identity N". Returns buf or a string of the store.
+ */
+const char *pw_cp_peer_str(struct pw_cp *cp, uint32_t peer, char *buf, size_t len);
 
 /* Map a policy cookie (from an event or a CT entry) to "namespace/name" and rule; NULL if none */
 const char *pw_cp_cookie_policy(struct pw_cp *cp, uint32_t cookie, char *rule, size_t rule_len);

@@ -8,120 +8,6 @@
 
 #include "identity.h"
 
-/* --- hash index ------------------------------------------------------------------------------- */
-
-#define HTAB_TOMB ((void *)1)
-
-uint32_t pw_hash_bytes(uint32_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	/* FNV-1a: short keys, no adversary that gains from collisions beyond a slower lookup */
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-uint32_t pw_hash_str(const char *s)
-{
-	return pw_hash_bytes(2166136261u, s, strlen(s));
-}
-
-static int htab_grow(struct pw_htab *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 16, i, j;
-	void **slot;
-	uint32_t *hash;
-
-	/* a table full of tombstones is rebuilt at the same size */
-	if (t->cap && t->n * 4 < t->cap)
-		cap = t->cap;
-	slot = calloc(cap, sizeof(*slot));
-	hash = calloc(cap, sizeof(*hash));
-	if (!slot || !hash) {
-		free(slot);
-		free(hash);
-		return -ENOMEM;
-	}
-	for (i = 0; i < t->cap; i++) {
-		if (!t->slot[i] || t->slot[i] == HTAB_TOMB)
-			continue;
-		for (j = t->hash[i] & (cap - 1); slot[j]; j = (j + 1) & (cap - 1))
-			;
-		slot[j] = t->slot[i];
-		hash[j] = t->hash[i];
-	}
-	free(t->slot);
-	free(t->hash);
-	t->slot = slot;
-	t->hash = hash;
-	t->cap = cap;
-	t->used = t->n;
-	return 0;
-}
-
-int pw_htab_insert(struct pw_htab *t, uint32_t hash, void *obj)
-{
-	size_t j;
-	int err;
-
-	if ((t->used + 1) * 4 > t->cap * 3) {
-		err = htab_grow(t);
-		if (err)
-			return err;
-	}
-	for (j = hash & (t->cap - 1); t->slot[j] && t->slot[j] != HTAB_TOMB;
-	     j = (j + 1) & (t->cap - 1))
-		;
-	if (!t->slot[j])
-		t->used++;
-	t->slot[j] = obj;
-	t->hash[j] = hash;
-	t->n++;
-	return 0;
-}
-
-void *pw_htab_find(const struct pw_htab *t, uint32_t hash, pw_htab_eq_fn eq, const void *probe)
-{
-	size_t j;
-
-	if (!t->cap)
-		return NULL;
-	for (j = hash & (t->cap - 1); t->slot[j]; j = (j + 1) & (t->cap - 1)) {
-		if (t->slot[j] != HTAB_TOMB && t->hash[j] == hash && eq(t->slot[j], probe))
-			return t->slot[j];
-	}
-	return NULL;
-}
-
-bool pw_htab_remove(struct pw_htab *t, uint32_t hash, const void *obj)
-{
-	size_t j;
-
-	if (!t->cap)
-		return false;
-	for (j = hash & (t->cap - 1); t->slot[j]; j = (j + 1) & (t->cap - 1)) {
-		if (t->slot[j] == obj) {
-			t->slot[j] = HTAB_TOMB;
-			t->n--;
-			return true;
-		}
-	}
-	return false;
-}
-
-void pw_htab_clear(struct pw_htab *t)
-{
-	if (!t)
-		return;
-	free(t->slot);
-	free(t->hash);
-	memset(t, 0, sizeof(*t));
-}
-
 /* --- sorted pointer arrays -------------------------------------------------------------------- */
 
 /* Insert p (whose id is id) into a pointer array sorted by the uint32 id at offset 0. */
@@ -285,7 +171,7 @@ int pw_ident_key(const char *ns, const struct pw_labels *ns_labels,
 			goto nomem;
 	}
 	for (i = 0; i < n_ports; i++) {
-		const char *proto = pw_proto_str(ports[i].proto);
+		const char *proto = pw_ipproto_str(ports[i].proto);
 
 		if (!ports[i].name)
 			continue;
@@ -451,7 +337,7 @@ int pw_ident_named_port(const struct pw_ident *id, const char *name, uint8_t pro
 
 static uint32_t prefix_hash(const struct pw_prefix *p)
 {
-	uint32_t h = pw_hash_bytes(2166136261u, &p->family, 1);
+	uint32_t h = pw_hash_bytes(PW_FNV32_INIT, &p->family, 1);
 
 	h = pw_hash_bytes(h, &p->prefixlen, 1);
 	return pw_hash_bytes(h, p->a, sizeof(p->a));
@@ -556,7 +442,7 @@ struct cookie_probe {
 
 static uint32_t cookie_rule_hash(const char *ns, const char *name, uint8_t dir, uint32_t rule)
 {
-	uint32_t h = pw_hash_bytes(2166136261u, ns, strlen(ns) + 1);
+	uint32_t h = pw_hash_bytes(PW_FNV32_INIT, ns, strlen(ns) + 1);
 
 	h = pw_hash_bytes(h, name, strlen(name) + 1);
 	h = pw_hash_bytes(h, &dir, 1);
@@ -579,7 +465,7 @@ static bool cookie_val_eq(const void *obj, const void *probe)
 
 static uint32_t cookie_val_hash(uint32_t v)
 {
-	return pw_hash_bytes(2166136261u, &v, sizeof(v));
+	return pw_hash_bytes(PW_FNV32_INIT, &v, sizeof(v));
 }
 
 const struct pw_cookie *pw_cookie_get(const struct pw_idtab *t, uint32_t cookie)

@@ -15,27 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "htab.h"
 #include "model.h"
-
-/* --- a small open-addressing hash index of pointers (the caller owns the objects) ------------- */
-
-struct pw_htab {
-	size_t cap;  /* power of two, 0 when empty */
-	size_t n;    /* live entries */
-	size_t used; /* live + tombstones */
-	void **slot;
-	uint32_t *hash;
-};
-
-typedef bool (*pw_htab_eq_fn)(const void *obj, const void *probe);
-
-uint32_t pw_hash_bytes(uint32_t h, const void *p, size_t n);
-uint32_t pw_hash_str(const char *s);
-int pw_htab_insert(struct pw_htab *t, uint32_t hash, void *obj);
-void *pw_htab_find(const struct pw_htab *t, uint32_t hash, pw_htab_eq_fn eq, const void *probe);
-/* removes obj itself (pointer identity) */
-bool pw_htab_remove(struct pw_htab *t, uint32_t hash, const void *obj);
-void pw_htab_clear(struct pw_htab *t);
 
 /* --- label identities ------------------------------------------------------------------------- */
 

@@ -63,7 +63,7 @@ struct obj_probe {
 static uint32_t obj_hash(enum pw_kind k, const char *ns, const char *name)
 {
 	uint8_t kb = (uint8_t)k;
-	uint32_t h = pw_hash_bytes(2166136261u, &kb, 1);
+	uint32_t h = pw_hash_bytes(PW_FNV32_INIT, &kb, 1);
 
 	h = pw_hash_bytes(h, ns, strlen(ns) + 1);
 	return pw_hash_bytes(h, name, strlen(name) + 1);

@@ -1,53 +1,67 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * podwalld: what an apply or delete changes, object by object: created, configured,
- * unchanged or deleted (the snapshot taken before the core takes the objects).
+ * podwalld: what an apply or delete changes: its documents parsed into one manifest, then
+ * object by object created, configured, unchanged or deleted (the snapshot taken before the
+ * core takes the objects). Requests and the journal's replay both go through here.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
 
-static enum pw_cp_list kind_list(enum pw_kind k)
+/* Parse the documents of an apply/delete request into one manifest: all or nothing. */
+int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags)
 {
-	return k == PW_KIND_NAMESPACE ? PW_CP_NAMESPACES
-	       : k == PW_KIND_POD     ? PW_CP_PODS
-				      : PW_CP_NETPOLS;
-}
+	struct pw_manifest *all = calloc(1, sizeof(*all));
+	int err = 0;
 
-static bool list_has(json_object *list, const char *name)
-{
-	json_object *items =
-		json_object_is_type(list, json_type_array) ? list : pw_json_array(list, "items");
-
-	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
-		const char *n = pw_json_str(json_object_array_get_idx(items, i), "name");
-
-		if (n && !strcmp(n, name))
-			return true;
+	*out = NULL;
+	if (!all)
+		return -ENOMEM;
+	if (!docs || !json_object_array_length(docs)) {
+		err = -EINVAL;
+		goto out;
 	}
-	return false;
-}
+	for (size_t i = 0; i < json_object_array_length(docs); i++) {
+		json_object *doc = json_object_array_get_idx(docs, i), *data;
+		const char *name = pw_json_str(doc, "name") ?: "<request>";
+		struct pw_manifest *m = NULL;
+		struct pw_object *v;
+		int e;
 
-json_object *lookup(struct daemon *d, struct listing **cache, size_t *n, enum pw_kind k,
-		    const char *ns)
-{
-	struct listing *v;
-	json_object *list = NULL;
-
-	for (size_t i = 0; i < *n; i++) {
-		if ((*cache)[i].kind == k && !strcmp((*cache)[i].ns ?: "", ns ?: ""))
-			return (*cache)[i].list;
+		if (!json_object_object_get_ex(doc, "data", &data) ||
+		    !json_object_is_type(data, json_type_string)) {
+			err = -EINVAL;
+			goto out;
+		}
+		e = pw_parse_buffer(name, json_object_get_string(data),
+				    (size_t)json_object_get_string_len(data), NULL, &m, diags);
+		if (e) {
+			err = e;
+			continue; /* collect every file's errors */
+		}
+		if (err || !m->n) {
+			pw_manifest_free(m);
+			continue;
+		}
+		v = realloc(all->objs, (all->n + m->n) * sizeof(*v));
+		if (!v) {
+			pw_manifest_free(m);
+			err = -ENOMEM;
+			goto out;
+		}
+		all->objs = v;
+		/* move the objects: the slots of m are zeroed so its free releases nothing */
+		memcpy(all->objs + all->n, m->objs, m->n * sizeof(*v));
+		all->n += m->n;
+		memset(m->objs, 0, m->n * sizeof(*v));
+		pw_manifest_free(m);
 	}
-	if (pw_cp_get(d->cp, kind_list(k), k == PW_KIND_NAMESPACE ? NULL : ns, &list))
-		return NULL;
-	v = realloc(*cache, (*n + 1) * sizeof(*v));
-	if (!v) {
-		json_object_put(list);
-		return NULL;
+	if (!err) {
+		*out = all;
+		all = NULL;
 	}
-	*cache = v;
-	v[*n] = (struct listing){k, ns, list};
-	(*n)++;
-	return list;
+out:
+	pw_manifest_free(all);
+	return err;
 }
 
 void snap_free(struct snap *s, size_t n)
@@ -66,8 +80,6 @@ void snap_free(struct snap *s, size_t n)
 struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del)
 {
 	struct snap *s = calloc(m->n ? m->n : 1, sizeof(*s));
-	struct listing *cache = NULL;
-	size_t ncache = 0;
 
 	for (size_t i = 0; s && i < m->n; i++) {
 		const struct pw_object *o = &m->objs[i];
@@ -84,16 +96,13 @@ struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del)
 		}
 		if (del)
 			s[i].action = "deleted";
-		else if (!list_has(lookup(d, &cache, &ncache, o->kind, s[i].ns), s[i].name))
+		else if (!pw_cp_object_source(d->cp, o->kind, s[i].ns, s[i].name))
 			s[i].action = "created";
 		else if (fp_get(d, o->kind, s[i].ns, s[i].name, &old) && old == s[i].fp)
 			s[i].action = "unchanged";
 		else
 			s[i].action = "configured";
 	}
-	for (size_t i = 0; i < ncache; i++)
-		json_object_put(cache[i].list);
-	free(cache);
 	return s;
 }
 

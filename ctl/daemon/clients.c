@@ -146,7 +146,7 @@ static void client_ready(struct daemon *d, struct watch *w, uint32_t events)
 		while ((r = pw_linebuf_next(&cl->in, &line, &len)) == 1) {
 			/* a follower only listens; anything it sends is ignored */
 			if (!cl->follow)
-				client_send(d, cl, handle(d, cl, line, len));
+				client_send(d, cl, d->handle(d, cl, line, len));
 			if (cl->dead)
 				return;
 		}

@@ -28,11 +28,14 @@
 #include <sys/un.h>
 
 #include "cp.h"
+#include "fdio.h"
+#include "htab.h"
 #include "flowfilter.h"
 #include "flowlog.h"
 #include "linkwatch.h"
 #include "mdir.h"
 #include "proto.h"
+#include "views.h"
 
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
@@ -143,6 +146,8 @@ struct daemon {
 	struct pw_ct_timeouts cto;
 	struct client *clients;
 	unsigned int nclients;
+	/* answers one request line (handlers.c's handle); clients.c calls up through it */
+	json_object *(*handle)(struct daemon *d, struct client *cl, const char *line, size_t len);
 	bool stop;
 	bool socket_bound;
 	time_t started;
@@ -166,9 +171,8 @@ struct daemon {
 	struct srcerr *srcerrs;
 	size_t nsrcerrs;
 
-	/* content fingerprints of the objects, by who wrote them last */
-	struct fpent **fps;
-	size_t fp_cap, fp_used;
+	/* content fingerprints of the objects (struct fpent), by who wrote them last */
+	struct pw_htab fps;
 
 	uint64_t sweeps, swept;
 	uint64_t requests;
@@ -178,18 +182,24 @@ struct daemon {
 	size_t journal_base;	/* records right after the last compaction */
 };
 
+/* Register fd with the event loop: fn runs when it is ready. */
+static inline int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	w->fd = fd;
+	w->fn = fn;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+/* One object of a request: what kubectl would say about it. */
 struct snap {
 	enum pw_kind kind;
 	char *ns, *name;
 	uint64_t fp;
 	const char *action;
-};
-
-/* One listing per (kind, namespace) per request: big applies stay linear. */
-struct listing {
-	enum pw_kind kind;
-	const char *ns;
-	json_object *list;
 };
 
 /* One journal record during replay and compaction. */
@@ -247,8 +257,7 @@ void link_event(void *ctx, const char *ifname, uint32_t ifindex);
 void links_ready(struct daemon *d, struct watch *w, uint32_t events);
 
 /* changes.c */
-json_object *lookup(struct daemon *d, struct listing **cache, size_t *n, enum pw_kind k,
-		    const char *ns);
+int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags);
 void snap_free(struct snap *s, size_t n);
 struct snap *snapshot(struct daemon *d, const struct pw_manifest *m, bool del);
 void pods_touch_snap(struct daemon *d, const struct snap *s, size_t n);
@@ -263,7 +272,6 @@ void journal_compact(struct daemon *d, struct jrec *v, size_t n);
 void journal_maybe_compact(struct daemon *d);
 
 /* handlers.c */
-int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags);
 json_object *handle(struct daemon *d, struct client *cl, const char *line, size_t len);
 
 /* clients.c */
@@ -272,7 +280,6 @@ void listen_ready(struct daemon *d, struct watch *w, uint32_t events);
 void clients_reap(struct daemon *d, bool all);
 
 /* socket.c */
-int mkdir_p(const char *path, mode_t mode);
 int socket_open(struct daemon *d);
 void sd_notify_msg(const char *msg);
 
@@ -283,6 +290,5 @@ void sig_ready(struct daemon *d, struct watch *w, uint32_t events);
 int parse_args(struct daemon *d, int argc, char **argv);
 
 /* podwalld.c */
-int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events);
 
 #endif /* PW_DAEMON_H */

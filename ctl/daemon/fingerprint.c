@@ -19,12 +19,7 @@ struct fp {
 
 static void fp_bytes(struct fp *f, const void *p, size_t n)
 {
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		f->h ^= b[i];
-		f->h *= 0x100000001b3ull; /* FNV-1a 64 */
-	}
+	f->h = pw_hash64_bytes(f->h, p, n);
 }
 
 static void fp_str(struct fp *f, const char *s)
@@ -102,7 +97,7 @@ static void fp_rules(struct fp *f, bool set, size_t n, const struct pw_np_rule *
 
 uint64_t obj_fingerprint(const struct pw_object *o)
 {
-	struct fp f = {0xcbf29ce484222325ull};
+	struct fp f = {PW_FNV64_INIT};
 
 	fp_u64(&f, o->kind);
 	switch (o->kind) {
@@ -144,28 +139,16 @@ uint64_t obj_fingerprint(const struct pw_object *o)
 	return f.h;
 }
 
-/* "kind/namespace/name" -> fingerprint: a chained hash table that doubles as it fills */
+/* "kind/namespace/name" -> fingerprint, in d->fps */
 struct fpent {
-	struct fpent *next;
+	uint32_t hash;
 	uint64_t fp;
 	char key[];
 };
 
-static uint64_t str_hash(const char *s)
+static bool fpent_eq(const void *obj, const void *probe)
 {
-	struct fp f = {0xcbf29ce484222325ull};
-
-	fp_str(&f, s);
-	return f.h;
-}
-
-static struct fpent **fp_slot(struct daemon *d, const char *key)
-{
-	struct fpent **pp = &d->fps[str_hash(key) & (d->fp_cap - 1)];
-
-	while (*pp && strcmp((*pp)->key, key))
-		pp = &(*pp)->next;
-	return pp;
+	return !strcmp(((const struct fpent *)obj)->key, probe);
 }
 
 static int fp_key(char *buf, size_t len, enum pw_kind k, const char *ns, const char *name)
@@ -175,92 +158,59 @@ static int fp_key(char *buf, size_t len, enum pw_kind k, const char *ns, const c
 		       : -ENAMETOOLONG;
 }
 
-static void fp_grow(struct daemon *d)
-{
-	size_t ncap = d->fp_cap ? d->fp_cap * 2 : 256;
-	struct fpent **v = calloc(ncap, sizeof(*v));
-
-	if (!v)
-		return;
-	for (size_t i = 0; i < d->fp_cap; i++) {
-		while (d->fps[i]) {
-			struct fpent *e = d->fps[i];
-
-			d->fps[i] = e->next;
-			e->next = v[str_hash(e->key) & (ncap - 1)];
-			v[str_hash(e->key) & (ncap - 1)] = e;
-		}
-	}
-	free(d->fps);
-	d->fps = v;
-	d->fp_cap = ncap;
-}
-
 void fp_set(struct daemon *d, enum pw_kind k, const char *ns, const char *name, uint64_t fp)
 {
 	char key[600];
-	struct fpent **pp, *e;
+	struct fpent *e;
+	uint32_t h;
 
 	if (fp_key(key, sizeof(key), k, ns, name))
 		return;
-	if (d->fp_used >= d->fp_cap)
-		fp_grow(d);
-	if (!d->fp_cap)
-		return;
-	pp = fp_slot(d, key);
-	if (!*pp) {
+	h = pw_hash_str(key);
+	e = pw_htab_find(&d->fps, h, fpent_eq, key);
+	if (!e) {
 		e = malloc(sizeof(*e) + strlen(key) + 1);
 		if (!e)
 			return;
 		strcpy(e->key, key);
-		e->next = NULL;
-		*pp = e;
-		d->fp_used++;
+		e->hash = h;
+		if (pw_htab_insert(&d->fps, h, e)) {
+			free(e);
+			return;
+		}
 	}
-	(*pp)->fp = fp;
+	e->fp = fp;
 }
 
 bool fp_get(struct daemon *d, enum pw_kind k, const char *ns, const char *name, uint64_t *fp)
 {
 	char key[600];
-	struct fpent **pp;
+	struct fpent *e;
 
-	if (!d->fp_cap || fp_key(key, sizeof(key), k, ns, name))
+	if (fp_key(key, sizeof(key), k, ns, name))
 		return false;
-	pp = fp_slot(d, key);
-	if (!*pp)
+	e = pw_htab_find(&d->fps, pw_hash_str(key), fpent_eq, key);
+	if (!e)
 		return false;
-	*fp = (*pp)->fp;
+	*fp = e->fp;
 	return true;
 }
 
 void fp_del(struct daemon *d, enum pw_kind k, const char *ns, const char *name)
 {
 	char key[600];
-	struct fpent **pp, *e;
+	struct fpent *e;
 
-	if (!d->fp_cap || fp_key(key, sizeof(key), k, ns, name))
+	if (fp_key(key, sizeof(key), k, ns, name))
 		return;
-	pp = fp_slot(d, key);
-	if (!*pp)
-		return;
-	e = *pp;
-	*pp = e->next;
-	free(e);
-	d->fp_used--;
+	e = pw_htab_find(&d->fps, pw_hash_str(key), fpent_eq, key);
+	if (e && pw_htab_remove(&d->fps, e->hash, e))
+		free(e);
 }
 
 void fp_clear(struct daemon *d)
 {
-	for (size_t i = 0; i < d->fp_cap; i++) {
-		while (d->fps[i]) {
-			struct fpent *e = d->fps[i];
-
-			d->fps[i] = e->next;
-			free(e);
-		}
-	}
-	free(d->fps);
-	d->fps = NULL;
-	d->fp_cap = d->fp_used = 0;
+	for (size_t i = 0; i < d->fps.cap; i++)
+		free(pw_htab_slot(&d->fps, i));
+	pw_htab_clear(&d->fps);
 }

@@ -8,64 +8,6 @@
 
 /* --- requests ------------------------------------------------------------------------------ */
 
-/* Parse the documents of an apply/delete request into one manifest: all or nothing. */
-int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags)
-{
-	struct pw_manifest *all = calloc(1, sizeof(*all));
-	int err = 0;
-
-	*out = NULL;
-	if (!all)
-		return -ENOMEM;
-	if (!docs || !json_object_array_length(docs)) {
-		err = -EINVAL;
-		goto out;
-	}
-	for (size_t i = 0; i < json_object_array_length(docs); i++) {
-		json_object *doc = json_object_array_get_idx(docs, i), *data;
-		const char *name = pw_json_str(doc, "name") ?: "<request>";
-		struct pw_manifest *m = NULL;
-		struct pw_object *v;
-		int e;
-
-		if (!json_object_object_get_ex(doc, "data", &data) ||
-		    !json_object_is_type(data, json_type_string)) {
-			err = -EINVAL;
-			goto out;
-		}
-		e = pw_parse_buffer(name, json_object_get_string(data),
-				    (size_t)json_object_get_string_len(data), NULL, &m, diags);
-		if (e) {
-			err = e;
-			continue; /* collect every file's errors */
-		}
-		if (err || !m->n) {
-			pw_manifest_free(m);
-			continue;
-		}
-		v = realloc(all->objs, (all->n + m->n) * sizeof(*v));
-		if (!v) {
-			pw_manifest_free(m);
-			err = -ENOMEM;
-			goto out;
-		}
-		all->objs = v;
-		/* move the objects: the slots of m are zeroed so its free releases nothing */
-		memcpy(all->objs + all->n, m->objs, m->n * sizeof(*v));
-		all->n += m->n;
-		memset(m->objs, 0, m->n * sizeof(*v));
-		pw_manifest_free(m);
-	}
-	if (!err) {
-		*out = all;
-		all = NULL;
-	}
-out:
-	pw_manifest_free(all);
-	return err;
-}
-
-/* One object of a request: what kubectl would say about it. */
 static json_object *req_apply(struct daemon *d, struct client *cl, json_object *req, bool del)
 {
 	json_object *docs = pw_json_array(req, "docs"), *res, *objs;
@@ -196,7 +138,7 @@ static json_object *req_explain(struct daemon *d, json_object *req)
 					    "\"namespace\" and \"name\"");
 	if (port < 1 || port > 65535)
 		return pw_proto_error(NULL, "explain: \"port\" must be in 1..65535");
-	if (pw_proto_parse(pw_json_str(req, "proto") ?: "TCP", &proto))
+	if (pw_ipproto_parse(pw_json_str(req, "proto") ?: "TCP", &proto))
 		return pw_proto_error(NULL, "explain: \"proto\" must be TCP, UDP or SCTP");
 	err = pw_cp_explain(d->cp, &from, &to, proto, (uint16_t)port, &out);
 	if (err == -ENOENT)

@@ -28,7 +28,7 @@ static int journal_write_line(int fd, enum pw_op op, json_object *docs)
 	json_object_object_add(rec, "docs", json_object_get(docs));
 	err = pw_proto_encode(rec, &line, &len);
 	if (!err)
-		err = pw_proto_write_all(fd, line, len);
+		err = pw_write_all(fd, line, len);
 	free(line);
 	json_object_put(rec);
 	return err;
@@ -197,18 +197,11 @@ int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out
 }
 
 /* Whether the core holds the object with the CLI as its last writer. */
-static bool live_cli(struct daemon *d, struct listing **cache, size_t *ncache, const struct jkey *k)
+static bool live_cli(struct daemon *d, const struct jkey *k)
 {
-	json_object *list = lookup(d, cache, ncache, k->kind, k->ns);
+	const char *src = pw_cp_object_source(d->cp, k->kind, k->ns, k->name);
 
-	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
-		json_object *it = json_object_array_get_idx(list, i);
-		const char *name = pw_json_str(it, "name"), *src = pw_json_str(it, "source");
-
-		if (name && !strcmp(name, k->name))
-			return src && !strcmp(src, "cli");
-	}
-	return false;
+	return src && !strcmp(src, "cli");
 }
 
 static json_object *synth_delete_docs(const struct jkey *keys, size_t n)
@@ -257,8 +250,7 @@ static json_object *synth_delete_docs(const struct jkey *keys, size_t n)
  */
 void journal_compact(struct daemon *d, struct jrec *v, size_t n)
 {
-	struct listing *cache = NULL;
-	size_t ncache = 0, kept = 0, n_extra = 0;
+	size_t kept = 0, n_extra = 0;
 	struct jkey *extra = NULL;
 	json_object *extra_docs = NULL;
 	char tmp[PATH_MAX + 8];
@@ -273,7 +265,7 @@ void journal_compact(struct daemon *d, struct jrec *v, size_t n)
 
 			for (size_t l = i + 1; l < n && !later; l++)
 				later = v[l].op == PW_OP_APPLY && jrec_has(&v[l], k);
-			if (!later && live_cli(d, &cache, &ncache, k))
+			if (!later && live_cli(d, k))
 				v[i].keep = true;
 		}
 	}
@@ -296,7 +288,7 @@ void journal_compact(struct daemon *d, struct jrec *v, size_t n)
 				removed = v[l].keep && jrec_has(&v[l], k);
 			for (size_t e = 0; e < n_extra && !dup; e++)
 				dup = jkey_eq(&extra[e], k);
-			if (removed || dup || live_cli(d, &cache, &ncache, k))
+			if (removed || dup || live_cli(d, k))
 				continue;
 			nv = realloc(extra, (n_extra + 1) * sizeof(*nv));
 			if (!nv) {
@@ -345,9 +337,6 @@ out:
 		     strerror(-err));
 	json_object_put(extra_docs);
 	free(extra);
-	for (size_t i = 0; i < ncache; i++)
-		json_object_put(cache[i].list);
-	free(cache);
 }
 
 /* Compact at run time too once the journal has grown well past its compacted size. */

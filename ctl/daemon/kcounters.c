@@ -49,8 +49,10 @@ static void kcounter_store(struct kcounter *c, uint64_t v)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", c->path);
 	len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)v);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd))
-		err = errno ? -errno : -EIO;
+	if (fd < 0)
+		err = -errno;
+	else if (!(err = pw_write_all(fd, buf, (size_t)len)) && fsync(fd))
+		err = -errno;
 	if (fd >= 0)
 		close(fd);
 	/* the rename is the commit: a crash leaves the old value whole */

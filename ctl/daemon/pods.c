@@ -105,16 +105,14 @@ struct addrvec {
 };
 
 static void addr_add(struct addrvec *av, const struct podns *g, const struct podinfo *pod,
-		     const char *addr)
+		     const struct pw_addr *addr)
 {
 	struct podaddr p = {.grp = g, .pod = pod};
 
-	if (inet_pton(AF_INET, addr, p.a) == 1)
-		p.family = PW_FAMILY_V4;
-	else if (inet_pton(AF_INET6, addr, p.a) == 1)
-		p.family = PW_FAMILY_V6;
-	else
+	if (addr->family != PW_FAMILY_V4 && addr->family != PW_FAMILY_V6)
 		return;
+	p.family = addr->family;
+	memcpy(p.a, addr->a, sizeof(p.a));
 	if (av->n == av->cap) {
 		size_t ncap = av->cap ? av->cap * 2 : 64;
 		struct podaddr *v = realloc(av->v, ncap * sizeof(*v));
@@ -127,51 +125,30 @@ static void addr_add(struct addrvec *av, const struct podns *g, const struct pod
 	av->v[av->n++] = p;
 }
 
-static json_object *get_any(json_object *o, const char *const *keys)
+static void pod_fill(struct podinfo *p, const struct pw_cp_pod_row *r)
 {
-	json_object *v;
+	const struct pw_labels *labels = &r->pod->labels;
 
-	for (; *keys; keys++) {
-		if (json_object_object_get_ex(o, *keys, &v) &&
-		    !json_object_is_type(v, json_type_null))
-			return v;
-	}
-	return NULL;
-}
-
-static void pod_fill(struct podinfo *p, json_object *it)
-{
-	static const char *const lab_keys[] = {"labels", NULL};
-	static const char *const ep_keys[] = {"endpoint", "ep_id", "epId", NULL};
-	static const char *const id_keys[] = {"identity", NULL};
-	json_object *labels = get_any(it, lab_keys), *v;
-
-	if ((v = get_any(it, ep_keys)) && json_object_is_type(v, json_type_int))
-		p->ep_id = (uint32_t)json_object_get_int64(v);
-	if ((v = get_any(it, id_keys)) && json_object_is_type(v, json_type_int))
-		p->identity = (uint32_t)json_object_get_int64(v);
-	if (!json_object_is_type(labels, json_type_object))
-		return;
-	p->labels = calloc((size_t)json_object_object_length(labels) + 1, sizeof(char *));
+	p->ep_id = r->ep_id;
+	p->identity = r->identity;
+	p->labels = calloc(labels->n + 1, sizeof(char *));
 	if (!p->labels)
 		return;
-	json_object_object_foreach(labels, key, val)
-	{
+	for (size_t i = 0; i < labels->n; i++) {
 		char *kv;
 
-		if (asprintf(&kv, "%s=%s", key, json_object_get_string(val)) >= 0)
+		if (asprintf(&kv, "%s=%s", labels->v[i].key, labels->v[i].value) >= 0)
 			p->labels[p->n_labels++] = kv;
 	}
 }
 
 /*
- * Fill g with the pods of list (items of the core's pod list, all of g's namespace) and add
+ * Fill g with the pods rows[idx[0..n)] (the core's pod list, all of g's namespace) and add
  * their addresses to av. On -ENOMEM g keeps what it held.
  */
-static int podns_fill(struct podns *g, json_object *items, const size_t *idx, size_t n,
-		      struct addrvec *av)
+static int podns_fill(struct podns *g, const struct pw_cp_pod_row *rows, const size_t *idx,
+		      size_t n, struct addrvec *av)
 {
-	static const char *const ip_keys[] = {"ips", "podIPs", "ip", NULL};
 	struct podinfo *pods = calloc(n ? n : 1, sizeof(*pods));
 	size_t np = 0;
 
@@ -180,50 +157,18 @@ static int podns_fill(struct podns *g, json_object *items, const size_t *idx, si
 	podns_pods_free(g);
 	g->pods = pods;
 	for (size_t i = 0; i < n; i++) {
-		json_object *it = json_object_array_get_idx(items, idx[i]), *ips;
+		const struct pw_cp_pod_row *r = &rows[idx[i]];
 		struct podinfo *p = &pods[np];
-		const char *name = pw_json_str(it, "name");
 
-		if (!name)
-			continue;
 		p->ns = g->ns;
-		p->name = strdup(name);
-		pod_fill(p, it);
+		p->name = strdup(r->pod->name);
+		pod_fill(p, r);
 		np++;
-		ips = get_any(it, ip_keys);
-		if (json_object_is_type(ips, json_type_string))
-			addr_add(av, g, p, json_object_get_string(ips));
-		for (size_t j = 0;
-		     json_object_is_type(ips, json_type_array) && j < json_object_array_length(ips);
-		     j++) {
-			json_object *e = json_object_array_get_idx(ips, j);
-			const char *a = json_object_is_type(e, json_type_string)
-						? json_object_get_string(e)
-						: pw_json_str(e, "ip");
-
-			if (a)
-				addr_add(av, g, p, a);
-		}
+		for (size_t j = 0; j < r->pod->n_ips; j++)
+			addr_add(av, g, p, &r->pod->ips[j]);
 	}
 	g->npods = np;
 	return 0;
-}
-
-static json_object *pods_list(struct daemon *d, const char *ns, size_t *n)
-{
-	json_object *list = NULL, *items;
-
-	if (pw_cp_get(d->cp, PW_CP_PODS, ns, &list))
-		return NULL;
-	items = json_object_is_type(list, json_type_array) ? list : pw_json_array(list, "items");
-	if (!items) {
-		json_object_put(list);
-		return NULL;
-	}
-	json_object_get(items);
-	json_object_put(list);
-	*n = json_object_array_length(items);
-	return items;
 }
 
 struct nsitem {
@@ -247,22 +192,18 @@ static void pods_load_all(struct daemon *d)
 	struct addrvec av = {0};
 	struct nsitem *v = NULL;
 	size_t n = 0, nv = 0, *idx = NULL, i, j, k;
-	json_object *items;
+	struct pw_cp_pod_row *rows = NULL;
 
 	pods_clear(d);
 	d->pods_all_stale = d->pods_some_stale = false;
-	items = pods_list(d, NULL, &n);
-	if (!items)
+	if (pw_cp_list_pods(d->cp, NULL, &rows, &n))
 		return;
 	v = calloc(n ? n : 1, sizeof(*v));
 	idx = calloc(n ? n : 1, sizeof(*idx));
 	if (!v || !idx)
 		goto out;
 	for (i = 0; i < n; i++) {
-		const char *ns = pw_json_str(json_object_array_get_idx(items, i), "namespace");
-
-		if (ns)
-			v[nv++] = (struct nsitem){.ns = ns, .idx = i};
+		v[nv++] = (struct nsitem){.ns = rows[i].pod->namespace, .idx = i};
 	}
 	/* by namespace, list order within one: what listing that namespace alone gives */
 	qsort(v, nv, sizeof(*v), nsitem_cmp);
@@ -272,7 +213,7 @@ static void pods_load_all(struct daemon *d)
 		for (j = i, k = 0; j < nv && !strcmp(v[j].ns, v[i].ns); j++)
 			idx[k++] = v[j].idx;
 		if (g)
-			podns_fill(g, items, idx, k, &av);
+			podns_fill(g, rows, idx, k, &av);
 	}
 	if (av.n)
 		qsort(av.v, av.n, sizeof(*av.v), podaddr_cmp);
@@ -283,26 +224,26 @@ out:
 	free(av.v);
 	free(v);
 	free(idx);
-	json_object_put(items);
+	free(rows);
 }
 
 /* Replace the pods of g (one namespace) with the core's current list; addresses go to av. */
 static void pods_load_ns(struct daemon *d, struct podns *g, struct addrvec *av)
 {
 	size_t n = 0, *idx = NULL;
-	json_object *items = pods_list(d, g->ns, &n);
+	struct pw_cp_pod_row *rows = NULL;
 
-	if (!items)
+	if (pw_cp_list_pods(d->cp, g->ns, &rows, &n))
 		return; /* stays stale: the next record tries again */
 	idx = calloc(n ? n : 1, sizeof(*idx));
 	for (size_t i = 0; idx && i < n; i++)
 		idx[i] = i;
-	if (idx && !podns_fill(g, items, idx, n, av)) {
+	if (idx && !podns_fill(g, rows, idx, n, av)) {
 		g->stale = false;
 		g->reloaded = true;
 	}
 	free(idx);
-	json_object_put(items);
+	free(rows);
 }
 
 /* Bring the address table up to date with the changes since it was last used. */

@@ -22,17 +22,6 @@
 #define _GNU_SOURCE
 #include "daemon.h"
 
-int watch_add(struct daemon *d, struct watch *w, int fd, watch_fn fn, uint32_t events)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = w};
-
-	w->fd = fd;
-	w->fn = fn;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
-		return -errno;
-	return 0;
-}
-
 static int open_datapath(struct daemon *d)
 {
 	struct pw_dp_opts o = {
@@ -156,7 +145,7 @@ static int run(struct daemon *d)
 	 */
 	pw_cp_hold(d->cp);
 	if (d->state_dir && *d->state_dir) {
-		err = mkdir_p(d->state_dir, 0700);
+		err = pw_mkdir_p(d->state_dir, 0700);
 		if (err) {
 			dlog(PW_LOG_ERROR, "--state-dir %s: %s", d->state_dir, strerror(-err));
 			return err;
@@ -294,6 +283,7 @@ int main(int argc, char **argv)
 		.epfd = -1,
 		.unread = {.what = "flow events emitted while no daemon read them"},
 		.ct_end_lost = {.what = "flow ends the datapath could not keep for the sweep"},
+		.handle = handle,
 	};
 	int err;
 

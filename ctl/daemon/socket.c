@@ -8,25 +8,6 @@
 
 /* --- control socket ---------------------------------------------------------------------- */
 
-int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int dirname_of(const char *path, char *buf, size_t len)
 {
 	char *slash;
@@ -58,7 +39,7 @@ int socket_open(struct daemon *d)
 	strcpy(sa.sun_path, d->socket_path);
 	err = dirname_of(d->socket_path, dir, sizeof(dir));
 	if (!err)
-		err = mkdir_p(dir, 0755);
+		err = pw_mkdir_p(dir, 0755);
 	if (err) {
 		dlog(PW_LOG_ERROR, "--socket %s: cannot create its directory: %s", d->socket_path,
 		     strerror(-err));

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "proto.h"
 
 static const char *const op_names[PW_OP_COUNT] = {
@@ -172,24 +173,6 @@ out:
 	return err;
 }
 
-int pw_proto_write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* --- envelopes ----------------------------------------------------------------------------- */
 
 json_object *pw_proto_request(enum pw_op op)
@@ -323,7 +306,7 @@ int pw_proto_call(int fd, struct pw_linebuf *lb, json_object *req, json_object *
 	err = pw_proto_encode(req, &buf, &len);
 	if (err)
 		goto out;
-	err = pw_proto_write_all(fd, buf, len);
+	err = pw_write_all(fd, buf, len);
 	if (err == -EPIPE)
 		err = -ECONNRESET; /* the daemon hung up before reading: same as no answer */
 	if (err)

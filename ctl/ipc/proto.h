@@ -75,8 +75,6 @@ size_t pw_linebuf_pending(const struct pw_linebuf *lb);
 int pw_proto_encode(json_object *obj, char **out, size_t *len);
 /* One line into a JSON object; -EBADMSG unless it is exactly one JSON object. */
 int pw_proto_decode(const char *line, size_t len, json_object **out);
-/* Write all of buf to a blocking fd (EINTR retried). */
-int pw_proto_write_all(int fd, const char *buf, size_t len);
 
 /* {"v":1,"op":name} to fill in */
 json_object *pw_proto_request(enum pw_op op);

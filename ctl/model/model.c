@@ -143,7 +143,7 @@ const char *pw_kind_str(enum pw_kind kind)
 	return "Unknown";
 }
 
-const char *pw_proto_str(uint8_t proto)
+const char *pw_ipproto_str(uint8_t proto)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
@@ -156,13 +156,13 @@ const char *pw_proto_str(uint8_t proto)
 	return NULL;
 }
 
-int pw_proto_parse(const char *s, uint8_t *proto)
+int pw_ipproto_parse(const char *s, uint8_t *proto)
 {
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};
 	size_t i;
 
 	for (i = 0; s && i < sizeof(protos); i++) {
-		const char *name = pw_proto_str(protos[i]);
+		const char *name = pw_ipproto_str(protos[i]);
 
 		if (name && !strcmp(s, name)) {
 			*proto = protos[i];

@@ -180,10 +180,13 @@ const char *pw_object_namespace(const struct pw_object *obj);
 
 /* "Namespace", "Pod", "NetworkPolicy" */
 const char *pw_kind_str(enum pw_kind kind);
-/* "TCP", "UDP", "SCTP", or NULL for another number */
-const char *pw_proto_str(uint8_t proto);
+/*
+ * IP protocols: "TCP", "UDP", "SCTP", or NULL for another number. (pw_proto_* is the control
+ * socket's protocol, ctl/ipc/proto.h.)
+ */
+const char *pw_ipproto_str(uint8_t proto);
 /* Kubernetes spelling (case-sensitive) to IPPROTO_*; -EINVAL otherwise */
-int pw_proto_parse(const char *s, uint8_t *proto);
+int pw_ipproto_parse(const char *s, uint8_t *proto);
 
 /*
  * Resolve a named port against a destination pod, as NetworkPolicy does: the containerPort
