@@ -56,10 +56,13 @@ static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 		dp->on_event(dp->ev_ctx, cpu, &ev);
 }
 
-static void report_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
+/* noreader: records that found no ring (EV_NOREADER), which pw_dp_events_unread() counts */
+static void report_lost_kind(struct pw_dp *dp, int cpu, uint64_t cnt, bool noreader)
 {
 	if (dp->evq) {
-		struct pw_evq_item it = {.kind = PW_EVQ_LOST, .cpu = cpu, .lost = cnt};
+		struct pw_evq_item it = {.kind = noreader ? PW_EVQ_LOST_NOREADER : PW_EVQ_LOST,
+					 .cpu = cpu,
+					 .lost = cnt};
 
 		pw_evq_push(dp->evq, &it);
 		return;
@@ -67,6 +70,11 @@ static void report_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
 	dp->ev_lost += cnt;
 	if (dp->on_lost)
 		dp->on_lost(dp->ev_ctx, cpu, cnt);
+}
+
+static void report_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
+{
+	report_lost_kind(dp, cpu, cnt, false);
 }
 
 /* A ring's PERF_RECORD_LOST: only what the counters have not reported already is new. */
@@ -126,7 +134,7 @@ static int sync_counters(struct pw_dp *dp)
 		struct pw_ev_cpu *e = &dp->ev_cpu[c];
 
 		if (v[c].packets > e->noreader_seen) {
-			report_lost(dp, c, v[c].packets - e->noreader_seen);
+			report_lost_kind(dp, c, v[c].packets - e->noreader_seen, true);
 			/* pw_dp_events_unread() reads it from the caller's thread */
 			__atomic_store_n(&e->noreader_seen, v[c].packets, __ATOMIC_RELEASE);
 		}
@@ -314,6 +322,11 @@ int pw_dp_events_thread(struct pw_dp *dp, size_t queue_events)
 		return err;
 	dp->ev_room = room;
 	dp->ev_stop = 0;
+	/* from here the thread moves noreader_seen; unread() counts what reached the caller */
+	dp->ev_noreader_base = 0;
+	dp->ev_noreader_delivered = 0;
+	for (int c = 0; c < dp->ev_ncpu; c++)
+		dp->ev_noreader_base += dp->ev_cpu[c].noreader_seen;
 	dp->ev_thread_err = 0;
 	err = -pthread_create(&dp->ev_thread, NULL, reader_main, dp);
 	if (err) {
@@ -345,6 +358,8 @@ static int deliver(struct pw_dp *dp, size_t max)
 			int cpu = it->cpu;
 			uint64_t cnt = it->lost;
 
+			if (it->kind == PW_EVQ_LOST_NOREADER)
+				dp->ev_noreader_delivered += cnt;
 			pw_evq_pop(dp->evq);
 			dp->ev_lost += cnt;
 			if (dp->on_lost)
@@ -440,6 +455,11 @@ int pw_dp_events_unread(struct pw_dp *dp, uint64_t *total)
 	if (!dp || !total)
 		return -EINVAL;
 	*total = 0;
+	if (dp->evq) {
+		/* what the thread saw and the caller did not get yet still goes to on_lost */
+		*total = dp->ev_noreader_base + dp->ev_noreader_delivered;
+		return 0;
+	}
 	if (dp->pb) {
 		/* as of the last look: whatever grew past it goes to on_lost at the next drain */
 		for (c = 0; c < dp->ev_ncpu; c++)

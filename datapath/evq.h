@@ -11,7 +11,7 @@
 
 #include <podwall/shared.h>
 
-enum pw_evq_kind { PW_EVQ_EVENT = 1, PW_EVQ_LOST = 2 };
+enum pw_evq_kind { PW_EVQ_EVENT = 1, PW_EVQ_LOST = 2, PW_EVQ_LOST_NOREADER = 3 };
 
 struct pw_evq_item {
 	uint32_t kind; /* enum pw_evq_kind */

@@ -98,6 +98,8 @@ struct pw_dp {
 	int ev_thread_err;	 /* atomic: a counter read failed in the thread (-errno), to log */
 	size_t ev_room;		 /* queue items one drain can make at most */
 	size_t ev_ring_bytes;	 /* one CPU's ring */
+	uint64_t ev_noreader_base;	/* EV_NOREADER over CPUs when the thread started */
+	uint64_t ev_noreader_delivered; /* no-reader losses handed to on_lost since */
 
 	pw_log_fn log;
 	void *log_ctx;
