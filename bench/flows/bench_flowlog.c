@@ -15,8 +15,9 @@
  *   bench_flowlog [--records N] [--rounds R] [--dir DIR] [--old] [--markdown FILE]
  *
  * Prints, per variant, records/s and CPU time (utime + stime of this process) per 100k records:
- * the median of R rounds (default 5), the variants interleaved within each round so a burst
- * of other load on the machine does not land on one variant only.
+ * the median of R rounds (default 5), the variants interleaved within each round, in an order
+ * that rotates from round to round, so a burst of other load on the machine does not land on
+ * one variant only.
  * The file is created in DIR (default /tmp) and removed.
  */
 #define _GNU_SOURCE
@@ -240,7 +241,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int r = 0; r < rounds; r++) {
-		for (size_t i = 0; i < nv; i++) {
+		/*
+		 * The order rotates each round: whatever the machine does to the first writer of
+		 * a round (reclaiming the page cache the last one filled, say) lands on each
+		 * variant in turn, and the median leaves it out.
+		 */
+		for (size_t k = 0; k < nv; k++) {
+			size_t i = (k + (size_t)r) % nv;
+
 			err = run(&variants[i], dir, n, &all[i][r]);
 			if (err) {
 				fprintf(stderr, "bench_flowlog: %s: %s\n", variants[i].name,
