@@ -24,7 +24,7 @@
 
 #include "objects.h"
 
-#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_SEC  1000000000ull
 #define CT_WALK_DRAIN 2048
 
 void pw_ct_timeouts_default(struct pw_ct_timeouts *t)

@@ -16,7 +16,7 @@ enum pw_evq_kind { PW_EVQ_EVENT = 1, PW_EVQ_LOST = 2, PW_EVQ_LOST_NOREADER = 3 }
 struct pw_evq_item {
 	uint32_t kind; /* enum pw_evq_kind */
 	int32_t cpu;
-	uint64_t lost; /* PW_EVQ_LOST */
+	uint64_t lost;	    /* PW_EVQ_LOST */
 	struct pw_event ev; /* PW_EVQ_EVENT */
 };
 

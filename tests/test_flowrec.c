@@ -43,11 +43,40 @@ static uint64_t rnd_next(uint64_t *s)
 static size_t rnd_str(uint64_t *s, char *buf, size_t cap)
 {
 	static const char *const pieces[] = {
-		"a",	  "Z",	    "0",	"-",	    "=",	"/",	"\"",	"\\",
-		"\n",	  "\r",	    "\t",	"\b",	    "\f",	"\x01",	"\x1b", "\x1f",
-		"\x7f",	  "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xe2\x82",
-		"\xf0\x9f", "\xff",  "\xfe",	"\x80",	    "\xbf",	"\xc0\xaf", "\xe0\x80\xaf",
-		"\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", " ", "app=web",
+		"a",
+		"Z",
+		"0",
+		"-",
+		"=",
+		"/",
+		"\"",
+		"\\",
+		"\n",
+		"\r",
+		"\t",
+		"\b",
+		"\f",
+		"\x01",
+		"\x1b",
+		"\x1f",
+		"\x7f",
+		"\xc3\xa9",
+		"\xe2\x82\xac",
+		"\xf0\x9f\x98\x80",
+		"\xc3",
+		"\xe2\x82",
+		"\xf0\x9f",
+		"\xff",
+		"\xfe",
+		"\x80",
+		"\xbf",
+		"\xc0\xaf",
+		"\xe0\x80\xaf",
+		"\xed\xa0\x80",
+		"\xf4\x90\x80\x80",
+		"\xf8\x88\x80\x80\x80",
+		" ",
+		"app=web",
 	};
 	size_t n = rnd_next(s) % 24, len = 0;
 
@@ -237,16 +266,16 @@ static void rnd_addr(uint64_t *s, uint8_t family, uint32_t a[4])
 
 static uint32_t rnd_identity(uint64_t *s)
 {
-	static const uint32_t pool[] = {0, PW_ID_HOST, PW_ID_WORLD, PW_ID_UNKNOWN, 256, 300,
-					PW_ID_CIDR_FLAG | 5};
+	static const uint32_t pool[] = {0,   PW_ID_HOST, PW_ID_WORLD,	     PW_ID_UNKNOWN,
+					256, 300,	 PW_ID_CIDR_FLAG | 5};
 
 	return pool[rnd_next(s) % (sizeof(pool) / sizeof(pool[0]))];
 }
 
 static uint8_t rnd_proto(uint64_t *s)
 {
-	static const uint8_t pool[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP,
-				       IPPROTO_ICMPV6, 47};
+	static const uint8_t pool[] = {IPPROTO_TCP,  IPPROTO_UDP,    IPPROTO_SCTP,
+				       IPPROTO_ICMP, IPPROTO_ICMPV6, 47};
 
 	return pool[rnd_next(s) % sizeof(pool)];
 }
@@ -255,9 +284,10 @@ static void rnd_event(uint64_t *s, struct pw_event *ev)
 {
 	static const uint8_t types[] = {PW_EV_FLOW_NEW, PW_EV_DROP,  PW_EV_SOCK_DENY,
 					PW_EV_REVOKED,	PW_EV_AUDIT, 99};
-	static const uint8_t reasons[] = {PW_OK_POLICY,	     PW_OK_AUDIT,	PW_DROP_POLICY,
-					  PW_DROP_REVOKED,   PW_DROP_SPOOFED,	PW_DROP_MALFORMED,
-					  PW_DROP_QUARANTINE, PW_DROP_FRAG_DENIED, 250};
+	static const uint8_t reasons[] = {
+		PW_OK_POLICY,	    PW_OK_AUDIT,	 PW_DROP_POLICY,
+		PW_DROP_REVOKED,    PW_DROP_SPOOFED,	 PW_DROP_MALFORMED,
+		PW_DROP_QUARANTINE, PW_DROP_FRAG_DENIED, 250};
 
 	memset(ev, 0, sizeof(*ev));
 	ev->type = types[rnd_next(s) % sizeof(types)];
@@ -312,7 +342,8 @@ static void rnd_flow_end(uint64_t *s, struct pw_ct_key *k, struct pw_ct_entry *v
 	*why = (enum pw_flow_end_reason)(rnd_next(s) % 5);
 }
 
-/* --- the same bytes as the json-c path --------------------------------------------------------- */
+/* --- the same bytes as the json-c path ---------------------------------------------------------
+ */
 
 /* flow_end and lost records carry the time they were observed: the two libraries differ there */
 static void assert_same_record(const char *a, const char *b)
@@ -395,7 +426,8 @@ static void test_same_bytes_as_jsonc(void **state)
 			} else if (r < 99) {
 				uint64_t now = rnd_next(&s) % (6 * SEC);
 
-				assert_int_equal(pw_flowlog_flush(a, now), pw_flowlog_flush(b, now));
+				assert_int_equal(pw_flowlog_flush(a, now),
+						 pw_flowlog_flush(b, now));
 			} else {
 				/* new answers: the streaming side must ask again, not reuse */
 				e1.version++;
@@ -505,7 +537,8 @@ static void test_escaping_fuzz(void **state)
 	free(b.p);
 }
 
-/* --- cached fragments -------------------------------------------------------------------------- */
+/* --- cached fragments --------------------------------------------------------------------------
+ */
 
 struct venr {
 	int calls;
@@ -556,13 +589,15 @@ static void test_fragments_invalidate(void **state)
 	pw_flowlog_invalidate(fl);
 	assert_int_equal(pw_flowlog_event(fl, 0, &ev), 1);
 	assert_null(strstr(l.v[l.n - 1], "\"namespace\":\"old\""));
-	assert_non_null(strstr(l.v[l.n - 1], "\"source\":{\"identity\":300,\"namespace\":\"new\"}"));
+	assert_non_null(
+		strstr(l.v[l.n - 1], "\"source\":{\"identity\":300,\"namespace\":\"new\"}"));
 	assert_int_equal(e.calls, 4);
 	pw_flowlog_free(fl);
 	lines_free(&l);
 }
 
-/* --- batched writes ----------------------------------------------------------------------------- */
+/* --- batched writes -----------------------------------------------------------------------------
+ */
 
 static char tmpdir[128];
 
@@ -721,7 +756,8 @@ static void test_batched_writes(void **state)
 	assert_int_equal(seqs[n - 1], 40);
 }
 
-/* --- aggregation --------------------------------------------------------------------------------- */
+/* --- aggregation ---------------------------------------------------------------------------------
+ */
 
 static json_object *find_agg(struct lines *l, const char *verdict, int dport, json_object **keep)
 {
@@ -796,10 +832,13 @@ static void test_aggregate(void **state)
 			      .src_identity = 300,
 			      .dst_identity = 301,
 			      .cookie = 42};
-	struct pw_ct_key k = {.ep_id = 7, .scope = PW_DIR_EGRESS, .family = PW_FAMILY_V4,
-			      .proto = IPPROTO_TCP};
-	struct pw_ct_entry v = {.src_identity = 300, .dst_identity = 301, .cookie = 42,
-				.packets = {3, 2}, .bytes = {180, 120}};
+	struct pw_ct_key k = {
+		.ep_id = 7, .scope = PW_DIR_EGRESS, .family = PW_FAMILY_V4, .proto = IPPROTO_TCP};
+	struct pw_ct_entry v = {.src_identity = 300,
+				.dst_identity = 301,
+				.cookie = 42,
+				.packets = {3, 2},
+				.bytes = {180, 120}};
 	struct pw_flowlog_stats st;
 	struct lines l = {0};
 	struct pw_flowlog *fl;
@@ -843,9 +882,8 @@ static void test_aggregate(void **state)
 	assert_int_equal(st.aggregated, 5 + 1 + 1 + 2);
 	assert_int_equal(st.aggregates, 4);
 	/* every decision in exactly one place: per-flow records, suppressed, or aggregates */
-	assert_int_equal(st.events + st.flow_ends,
-			 2 /* deny records */ + st.suppressed + st.suppressed_pending +
-				 st.aggregated);
+	assert_int_equal(st.events + st.flow_ends, 2 /* deny records */ + st.suppressed +
+							   st.suppressed_pending + st.aggregated);
 
 	assert_non_null(find_agg(&l, "FORWARDED", 5432, &r));
 	assert_int_equal(agg_int(r, "aggregate", "flows"), 5);

@@ -84,8 +84,8 @@ struct variant {
 	const char *name;
 	bool file;
 	bool enrich;
-	bool old;	 /* json-c tree and one write per record (before the streaming writer) */
-	bool cold;	 /* fragments re-rendered for every record */
+	bool old;  /* json-c tree and one write per record (before the streaming writer) */
+	bool cold; /* fragments re-rendered for every record */
 };
 
 struct result {
@@ -175,7 +175,7 @@ static const struct variant variants[] = {
 	{"before: json-c tree, a write per record; file sink, enriched", true, true, true, false},
 	{"before: json-c tree; ring only, enriched", false, true, true, false},
 };
-#define N_OLD 2
+#define N_OLD	   2
 #define NV	   (sizeof(variants) / sizeof(variants[0]))
 #define MAX_ROUNDS 31
 
@@ -229,9 +229,9 @@ int main(int argc, char **argv)
 			nv = NV;
 			break;
 		default:
-			fprintf(o == 'h' ? stdout : stderr,
-				"usage: bench_flowlog [--records N] [--rounds R] [--dir DIR] [--old] "
-				"[--markdown FILE]\n");
+			fprintf(o == 'h' ? stdout : stderr, "usage: bench_flowlog [--records N] "
+							    "[--rounds R] [--dir DIR] [--old] "
+							    "[--markdown FILE]\n");
 			return o == 'h' ? 0 : 2;
 		}
 	}
@@ -264,9 +264,11 @@ int main(int argc, char **argv)
 		       res[i].cpu_100k, res[i].bytes_each);
 	}
 	if (nv == NV)
-		printf("same run, CPU per record, before / now: file sink, enriched x%.1f; ring only, "
+		printf("same run, CPU per record, before / now: file sink, enriched x%.1f; ring "
+		       "only, "
 		       "enriched x%.1f\n",
-		       res[NV - 2].cpu_100k / res[0].cpu_100k, res[NV - 1].cpu_100k / res[3].cpu_100k);
+		       res[NV - 2].cpu_100k / res[0].cpu_100k,
+		       res[NV - 1].cpu_100k / res[3].cpu_100k);
 	if (!md)
 		return 0;
 	f = fopen(md, "w");

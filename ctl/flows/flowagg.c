@@ -11,7 +11,8 @@
 
 #include "flowlog_int.h"
 
-/* --- deny rate limit --------------------------------------------------------------------------- */
+/* --- deny rate limit ---------------------------------------------------------------------------
+ */
 
 bool pw_fl_rl_type(uint8_t type)
 {
@@ -57,7 +58,8 @@ static int rl_flush_slot(struct pw_flowlog *fl, struct rl_slot *s)
 
 static struct rl_slot *rl_get(struct pw_flowlog *fl, const struct rl_key *k, uint64_t now)
 {
-	struct rl_slot *set = fl->rl + (key_hash(k, sizeof(*k)) & (fl->rl_sets - 1)) * PW_FLOWLOG_RL_WAYS;
+	struct rl_slot *set =
+		fl->rl + (key_hash(k, sizeof(*k)) & (fl->rl_sets - 1)) * PW_FLOWLOG_RL_WAYS;
 	struct rl_slot *victim = NULL;
 
 	for (int w = 0; w < PW_FLOWLOG_RL_WAYS; w++) {
@@ -141,8 +143,8 @@ int pw_fl_rl_flush(struct pw_flowlog *fl, uint64_t now_ns)
 	return emitted;
 }
 
-
-/* --- aggregation ------------------------------------------------------------------------------- */
+/* --- aggregation -------------------------------------------------------------------------------
+ */
 
 /*
  * One entry per (source identity, destination identity, destination port, protocol,
@@ -213,7 +215,8 @@ void pw_fl_agg_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 		.src_identity = val->src_identity,
 		.dst_identity = val->dst_identity,
 		.cookie = val->cookie,
-		.dport = key->proto == IPPROTO_ICMP || key->proto == IPPROTO_ICMPV6 ? 0 : key->dport,
+		.dport =
+			key->proto == IPPROTO_ICMP || key->proto == IPPROTO_ICMPV6 ? 0 : key->dport,
 		.proto = key->proto,
 		.direction = key->scope,
 		.verdict = val->flags & PW_CT_F_AUDIT ? AGG_AUDIT : AGG_FORWARDED,

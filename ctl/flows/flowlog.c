@@ -228,8 +228,9 @@ int pw_flowlog_new(const struct pw_flowlog_opts *opts, struct pw_flowlog **out)
 	fl->rl_disable = o.rl_disable;
 	fl->legacy = o.legacy_json;
 	fl->agg_interval = o.aggregate_ns;
-	fl->write_delay_ns = (o.write_delay_ms ? o.write_delay_ms : PW_FLOWLOG_WRITE_DELAY_MS_DEFAULT) *
-			     (uint64_t)NSEC_PER_MSEC;
+	fl->write_delay_ns =
+		(o.write_delay_ms ? o.write_delay_ms : PW_FLOWLOG_WRITE_DELAY_MS_DEFAULT) *
+		(uint64_t)NSEC_PER_MSEC;
 	fl->next_sub_id = 1;
 	if (o.enricher) {
 		fl->enr = *o.enricher;

@@ -143,9 +143,9 @@ struct pw_flowlog {
 	/* batched writes: records wait here until the buffer fills, a timer or a flush */
 	char *wbuf;
 	size_t wbuf_cap, wbuf_len;
-	uint64_t wbuf_recs;	  /* records in wbuf (write_errors counts records) */
-	uint64_t wbuf_since;	  /* CLOCK_MONOTONIC_COARSE ns of the oldest buffered byte */
-	uint64_t write_delay_ns;  /* the longest a record waits in wbuf */
+	uint64_t wbuf_recs;	 /* records in wbuf (write_errors counts records) */
+	uint64_t wbuf_since;	 /* CLOCK_MONOTONIC_COARSE ns of the oldest buffered byte */
+	uint64_t write_delay_ns; /* the longest a record waits in wbuf */
 
 	/* ring */
 	struct ring_rec *ring;
@@ -171,15 +171,15 @@ struct pw_flowlog {
 	size_t agg_slots, agg_used;
 
 	/* record writer */
-	bool legacy;	     /* json-c tree per record (bench_flowlog's "old path") */
-	struct jbuf rec;     /* the record being written */
-	uint64_t gen;	     /* fragments rendered under an older generation are stale */
+	bool legacy;	 /* json-c tree per record (bench_flowlog's "old path") */
+	struct jbuf rec; /* the record being written */
+	uint64_t gen;	 /* fragments rendered under an older generation are stale */
 	struct ep_frag *ep_cache;
 	struct pol_frag *pol_cache;
 	struct iso_frag *iso_cache;
-	int64_t tcache_sec;  /* the second tcache holds, -1: none */
-	char tcache[24];     /* "YYYY-MM-DDTHH:MM:SS." */
-	char *node_frag;     /* ,"node_name":"..." rendered once, NULL when none */
+	int64_t tcache_sec; /* the second tcache holds, -1: none */
+	char tcache[24];    /* "YYYY-MM-DDTHH:MM:SS." */
+	char *node_frag;    /* ,"node_name":"..." rendered once, NULL when none */
 	size_t node_frag_len;
 
 	uint32_t sample;

@@ -28,7 +28,8 @@
 
 #include "flowlog_int.h"
 
-/* --- the buffer -------------------------------------------------------------------------------- */
+/* --- the buffer --------------------------------------------------------------------------------
+ */
 
 static bool jb_grow(struct jbuf *b, size_t n)
 {
@@ -117,7 +118,8 @@ static void jb_i64(struct jbuf *b, int64_t v)
 	}
 }
 
-/* --- strings ------------------------------------------------------------------------------------ */
+/* --- strings ------------------------------------------------------------------------------------
+ */
 
 /*
  * "s" with at most maxlen bytes of s (stopping at a NUL), invalid UTF-8 as U+FFFD, escaped as
@@ -192,7 +194,8 @@ void pw_fl_jb_str(struct jbuf *b, const char *str, size_t maxlen)
 	b->len = (size_t)(o - b->p);
 }
 
-/* --- pieces ------------------------------------------------------------------------------------- */
+/* --- pieces -------------------------------------------------------------------------------------
+ */
 
 /* RFC 3339 with nanoseconds; the part down to the second is formatted once per second */
 static void jb_time(struct pw_flowlog *fl, struct jbuf *b, int64_t wall_ns)
@@ -325,7 +328,8 @@ static void jb_l4(struct jbuf *b, uint8_t proto, uint16_t sport_be, uint16_t dpo
 	JB_LIT(b, "}}");
 }
 
-/* --- fragments ------------------------------------------------------------------------------------ */
+/* --- fragments
+ * ------------------------------------------------------------------------------------ */
 
 /* Borrow a fragment's storage as a buffer to render into; frag_done() gives it back. */
 static struct jbuf frag_begin(struct frag *f)
@@ -557,7 +561,8 @@ static void jb_cookie_policy(struct pw_flowlog *fl, struct jbuf *b, const char *
 	jb_frag(b, f);
 }
 
-/* --- records ------------------------------------------------------------------------------------ */
+/* --- records ------------------------------------------------------------------------------------
+ */
 
 static struct jbuf *rec_begin(struct pw_flowlog *fl, int64_t wall_ns, const char *kind)
 {
@@ -587,9 +592,9 @@ static int rec_finish(struct pw_flowlog *fl, struct jbuf *b)
 	return pw_fl_sink_line(fl, b->p, b->len);
 }
 
-static void jb_endpoints(struct pw_flowlog *fl, struct jbuf *b, uint8_t family,
-			 const uint32_t s[4], const uint32_t d[4], uint32_t sid, uint32_t did,
-			 uint32_t ep_id, bool egress)
+static void jb_endpoints(struct pw_flowlog *fl, struct jbuf *b, uint8_t family, const uint32_t s[4],
+			 const uint32_t d[4], uint32_t sid, uint32_t did, uint32_t ep_id,
+			 bool egress)
 {
 	/* the subject endpoint is the source of its egress and the destination of its ingress */
 	JB_LIT(b, ",\"source\":");

@@ -15,7 +15,6 @@
 
 #include "flowlog_int.h"
 
-
 /* Every string that did not come from this file goes through here: never raw bytes. */
 static int add_str(json_object *o, const char *key, const char *s, size_t maxlen)
 {
@@ -82,11 +81,11 @@ static json_object *tcp_flags_obj(uint8_t f)
 
 	for (int i = 0; i < 8; i++) {
 		if (f & (1u << i))
-			json_object_object_add(o, pw_fl_tcp_flag_names[i], json_object_new_boolean(1));
+			json_object_object_add(o, pw_fl_tcp_flag_names[i],
+					       json_object_new_boolean(1));
 	}
 	return o;
 }
-
 
 /* sport == 0 on a socket deny: the port is not bound yet, so it is left out */
 static void add_l4(json_object *o, uint8_t proto, uint16_t sport_be, uint16_t dport_be,
@@ -315,7 +314,6 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 	}
 	return o;
 }
-
 
 /* Consumes rec: seq last, printed as one line, handed to the sinks. */
 static int emit(struct pw_flowlog *fl, json_object *rec)

@@ -101,7 +101,7 @@ static int file_rotate(struct pw_flowlog *fl)
 
 	if (fl->fsync != PW_FLOWLOG_FSYNC_NONE && fsync(fl->fd))
 		pw_fl_logf(fl, PW_LOG_WARN, "flow log %s: fsync before rotation: %s", fl->path,
-		      strerror(errno));
+			   strerror(errno));
 	close(fl->fd);
 	fl->fd = -1;
 	if (!fl->keep) {
@@ -429,4 +429,3 @@ json_object *pw_flowlog_recent(const struct pw_flowlog *fl, pw_flow_match_fn mat
 	free(keep);
 	return arr;
 }
-

@@ -265,4 +265,3 @@ const char *pw_fl_end_reason(enum pw_flow_end_reason why, int *ipfix, const char
 		return "unknown";
 	}
 }
-
