@@ -204,6 +204,7 @@ static inline int64_t pw_fl_wall(const struct pw_flowlog *fl, uint64_t mono)
 }
 
 uint64_t pw_fl_mono_now(void);
+uint32_t pw_fl_mix32(uint32_t h);
 
 /* shared vocabulary (flowlog.c) */
 const char *pw_fl_event_kind(uint8_t type);

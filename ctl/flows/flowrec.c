@@ -351,16 +351,6 @@ static void frag_free(struct frag *f)
 	free(f->s);
 }
 
-static uint32_t mix32(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
 /* {"ID":..,"identity":..,"namespace":..,"cidr":..,"labels":[..],"pod_name":..} */
 static void render_endpoint(struct pw_flowlog *fl, struct jbuf *b, uint8_t family,
 			    const uint32_t addr[4], uint32_t identity, uint32_t ep_id)
@@ -439,8 +429,9 @@ static void render_endpoint(struct pw_flowlog *fl, struct jbuf *b, uint8_t famil
 static const struct frag *endpoint_frag(struct pw_flowlog *fl, uint8_t family,
 					const uint32_t addr[4], uint32_t identity, uint32_t ep_id)
 {
-	uint32_t h = mix32(addr[0] ^ mix32(addr[1] ^ mix32(addr[2] ^ mix32(addr[3]))) ^
-			   mix32(identity * 31u + ep_id) ^ family);
+	uint32_t h = pw_fl_mix32(
+		addr[0] ^ pw_fl_mix32(addr[1] ^ pw_fl_mix32(addr[2] ^ pw_fl_mix32(addr[3]))) ^
+		pw_fl_mix32(identity * 31u + ep_id) ^ family);
 	struct ep_frag *e = &fl->ep_cache[h & (EP_CACHE - 1)];
 	struct jbuf b;
 
@@ -491,7 +482,7 @@ static void render_policy(struct jbuf *b, const struct pw_flow_policy *p)
 /* "[{policy}]" of a cookie, empty when the enricher does not know it */
 static const struct frag *policy_frag(struct pw_flowlog *fl, uint32_t cookie)
 {
-	struct pol_frag *e = &fl->pol_cache[mix32(cookie) & (POL_CACHE - 1)];
+	struct pol_frag *e = &fl->pol_cache[pw_fl_mix32(cookie) & (POL_CACHE - 1)];
 	struct pw_flow_policy p = {.rule = -1};
 	struct jbuf b;
 
@@ -510,7 +501,7 @@ static const struct frag *policy_frag(struct pw_flowlog *fl, uint32_t cookie)
 /* ,"isolated_by":[...](,"isolated_by_more":N) of an endpoint and direction, or empty */
 static const struct frag *isolating_frag(struct pw_flowlog *fl, uint32_t ep_id, uint8_t dir)
 {
-	struct iso_frag *e = &fl->iso_cache[mix32(ep_id * 2u + dir) & (ISO_CACHE - 1)];
+	struct iso_frag *e = &fl->iso_cache[pw_fl_mix32(ep_id * 2u + dir) & (ISO_CACHE - 1)];
 	struct pw_flow_policy p[MAX_ISOLATING];
 	struct jbuf b;
 	int n;

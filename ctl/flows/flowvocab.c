@@ -47,6 +47,12 @@ uint32_t pw_flow_hash(uint8_t family, uint8_t proto, const uint32_t saddr[4],
 		h ^= buf[i];
 		h *= 16777619u;
 	}
+	return pw_fl_mix32(h);
+}
+
+/* murmur3's 32-bit finaliser: every input bit moves every output bit */
+uint32_t pw_fl_mix32(uint32_t h)
+{
 	h ^= h >> 16;
 	h *= 0x85ebca6bu;
 	h ^= h >> 13;
