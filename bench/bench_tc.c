@@ -381,8 +381,11 @@ static uint16_t csum_fold(uint32_t sum)
  * timestamps and window scale; other segments carry timestamps. Checksums are valid so the
  * packet is what a real veth would deliver.
  */
+#define POD_MAC "\x02\x00\x5e\x00\x00\x01"
+#define GW_MAC	"\x02\x00\x5e\x00\x00\x02"
+
 static void build_tcp(struct pkt *p, int family, const uint32_t *src, const uint32_t *dst,
-		      uint16_t sport, uint16_t dport, uint8_t flags)
+		      uint16_t sport, uint16_t dport, uint8_t flags, bool from_pod)
 {
 	static const uint8_t opt_syn[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1,
 					     0, 0, 0, 0, 1, 3, 3, 7 };
@@ -396,8 +399,9 @@ static void build_tcp(struct pkt *p, int family, const uint32_t *src, const uint
 	uint32_t sum = 0;
 
 	memset(p, 0, sizeof(*p));
-	memcpy(eth->h_dest, "\x02\x00\x5e\x00\x00\x02", ETH_ALEN);
-	memcpy(eth->h_source, "\x02\x00\x5e\x00\x00\x01", ETH_ALEN);
+	/* from the pod to its gateway; a frame for the pod the other way round */
+	memcpy(eth->h_dest, from_pod ? GW_MAC : POD_MAC, ETH_ALEN);
+	memcpy(eth->h_source, from_pod ? POD_MAC : GW_MAC, ETH_ALEN);
 	if (family == PW_FAMILY_V4) {
 		struct iphdr *ip = (void *)(eth + 1);
 
@@ -714,6 +718,8 @@ static int write_flow_entries(struct bench *b)
 	ep.v4[0] = b->pod4;
 	ep.n_v6 = 1;
 	memcpy(ep.v6[0], b->pod6, 16);
+	/* the pod's MAC as a CNI result supplies it: the frames below come from it */
+	memcpy(ep.mac, POD_MAC, sizeof(ep.mac));
 	return pw_dp_endpoint_upsert(b->dp, &ep);
 }
 
@@ -816,16 +822,16 @@ static int prime_established(struct bench *b, struct flow *f)
 	uint32_t ret, dur;
 	int err;
 
-	build_tcp(&p, f->family, f->pod, f->peer, EST_SPORT, ALLOW_PORT, TCP_SYN);
+	build_tcp(&p, f->family, f->pod, f->peer, EST_SPORT, ALLOW_PORT, TCP_SYN, true);
 	err = run_prog(b->fd_in, &p, &f->ctx, 1, &ret, &dur);
 	if (!err) {
 		expect_ret(b, ret, false, "priming SYN");
-		build_tcp(&p, f->family, f->peer, f->pod, ALLOW_PORT, EST_SPORT, TCP_SYNACK);
+		build_tcp(&p, f->family, f->peer, f->pod, ALLOW_PORT, EST_SPORT, TCP_SYNACK, false);
 		err = run_prog(b->fd_eg, &p, &f->ctx, 1, &ret, &dur);
 	}
 	if (!err) {
 		expect_ret(b, ret, false, "priming SYN-ACK");
-		build_tcp(&p, f->family, f->pod, f->peer, EST_SPORT, ALLOW_PORT, TCP_ACK);
+		build_tcp(&p, f->family, f->pod, f->peer, EST_SPORT, ALLOW_PORT, TCP_ACK, true);
 		err = run_prog(b->fd_in, &p, &f->ctx, 1, &ret, &dur);
 	}
 	if (!err)
@@ -886,7 +892,7 @@ static int measure_single(struct bench *b, struct flow *f, int round, uint16_t d
 		bool prog_first = (c + round) % 2 == 0;
 		int i;
 
-		build_tcp(&p, f->family, f->pod, f->peer, NEW_SPORT_BASE + c, dport, TCP_SYN);
+		build_tcp(&p, f->family, f->pod, f->peer, NEW_SPORT_BASE + c, dport, TCP_SYN, true);
 		for (i = 0; i < 2; i++) {
 			if ((i == 0) == prog_first) {
 				err = run_prog(b->fd_in, &p, &f->ctx, 1, &ret, &dur);
@@ -925,8 +931,8 @@ static int measure_round(struct bench *b, struct flow *f, int round, struct poin
 		return err;
 	drain_events(b);
 
-	build_tcp(&est, f->family, f->pod, f->peer, EST_SPORT, ALLOW_PORT, TCP_ACK);
-	build_tcp(&deny, f->family, f->pod, f->peer, EST_SPORT + 1, DENY_PORT, TCP_SYN);
+	build_tcp(&est, f->family, f->pod, f->peer, EST_SPORT, ALLOW_PORT, TCP_ACK, true);
+	build_tcp(&deny, f->family, f->pod, f->peer, EST_SPORT + 1, DENY_PORT, TCP_SYN, true);
 	err = measure_repeat(b, f, &est, round, false, PW_OK_ESTABLISHED, case_name[CASE_EST],
 			     &pn[CASE_EST], &en[CASE_EST]);
 	if (!err)

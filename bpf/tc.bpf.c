@@ -11,6 +11,7 @@
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/endpoint.h"
+#include "lib/l2.h"
 #include "lib/policy.h"
 #include "lib/conntrack.h"
 #include "lib/frag.h"
@@ -45,12 +46,17 @@ static __always_inline void pw_tc_identities(struct pw_tc_state *s, __u32 peer_i
  * Would the node forward this packet? ND keeps hop limit 255 only on its own link, but a
  * packet from the pod to a routed address still leaves the node (with 254) and whatever it
  * carries can be read on the far side: ND is link-scoped only towards link-local or
- * link-local multicast destinations, or ones the node does not forward (its own addresses,
- * unroutable ones). MLD needs no lookup: hop limit 1 never crosses a router.
+ * link-local multicast destinations, ones the node does not forward (its own addresses,
+ * unroutable ones), and ones on the pod's own segment: a gateway node (a bridge holding the
+ * pod subnet, forwarding on) routes a neighbour's address out of the very bridge the pod
+ * hangs on, directly (no gateway), and that is the link, not a hop. MLD needs no lookup:
+ * hop limit 1 never crosses a router.
  */
-static __always_inline int pw_tc_nd_forwarded(struct __sk_buff *skb, const struct pw_pkt *p)
+static __always_inline int pw_tc_nd_forwarded(struct __sk_buff *skb, const struct pw_endpoint *ep,
+					      const struct pw_pkt *p)
 {
 	struct bpf_fib_lookup f;
+	__u32 link = ep->link_ifindex ? ep->link_ifindex : ep->ifindex;
 	long rc;
 
 	if (p->nd_type < 133 || p->nd_type > 137 || pw_addr_is_v6_ll(p->t.daddr) ||
@@ -62,17 +68,21 @@ static __always_inline int pw_tc_nd_forwarded(struct __sk_buff *skb, const struc
 	f.ifindex = skb->ifindex;
 	__builtin_memcpy(f.ipv6_src, p->t.saddr, 16);
 	__builtin_memcpy(f.ipv6_dst, p->t.daddr, 16);
-	rc = bpf_fib_lookup(skb, &f, sizeof(f), 0);
-	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
-	       rc == BPF_FIB_LKUP_RET_FRAG_NEEDED;
+	/* the neighbour table is not the question: the route is */
+	rc = bpf_fib_lookup(skb, &f, sizeof(f), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return 0;
+	/* a gateway route rewrites the destination to the gateway: that is a hop */
+	return f.ifindex != link || !pw_addr_eq(f.ipv6_dst, p->t.daddr);
 }
 
 /*
  * Anti-spoofing of what the pod sends. IP: the source is one of the pod's addresses. ARP: so
  * is the sender address, except in an RFC 5227 probe (sender 0.0.0.0 claims nothing).
- * Link-scoped ND and MLD: the source may also be link-local or unspecified (DAD, MLD before
- * an address exists), and a neighbour advertisement may claim only the pod's own addresses
- * or a link-local one (which means nothing beyond the pod's own veth).
+ * Link-scoped ND and MLD: the source may also be the pod's link-local address or unspecified
+ * (DAD, MLD before an address exists); a neighbour advertisement, and a DAD solicitation,
+ * may name only the pod's own addresses, its link-local one included.
  */
 static __always_inline int pw_tc_spoof(const struct pw_tc_state *s)
 {
@@ -86,10 +96,10 @@ static __always_inline int pw_tc_spoof(const struct pw_tc_state *s)
 									 : PW_DROP_SPOOFED;
 	if (!p->nd_type)
 		return own ? PW_CONTINUE : PW_DROP_SPOOFED;
-	if (!own && !pw_addr_is_v6_ll(src) && !pw_addr_is_zero(src))
+	if (!own && !pw_ep_owns_ll(ep, src) && !pw_addr_is_zero(src))
 		return PW_DROP_SPOOFED;
-	if (p->nd_type == PW_ICMP6_NA && !pw_addr_is_v6_ll(p->nd_target) &&
-	    !pw_ep_owns(ep, PW_FAMILY_V6, p->nd_target))
+	if ((p->nd_type == PW_ICMP6_NA || (p->nd_type == PW_ICMP6_NS && pw_addr_is_zero(src))) &&
+	    !pw_ep_owns_any(ep, PW_FAMILY_V6, p->nd_target))
 		return PW_DROP_SPOOFED;
 	return PW_CONTINUE;
 }
@@ -257,9 +267,14 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 	r = pw_parse(skb, p);
 	if (r != PW_CONTINUE)
 		return r;
+	/* a packet the node itself sent was never received on an interface */
+	r = s->dir == PW_DIR_EGRESS ? pw_l2_egress(s->ep, p)
+				    : pw_l2_ingress(s->ep, p, !skb->ingress_ifindex);
+	if (r != PW_CONTINUE)
+		return r;
 	if (s->dir == PW_DIR_EGRESS) {
 		/* leaving the node: an ordinary ICMPv6 packet, under the ordinary rules */
-		if (p->nd_type && pw_tc_nd_forwarded(skb, p))
+		if (p->nd_type && pw_tc_nd_forwarded(skb, s->ep, p))
 			p->nd_type = 0;
 		r = pw_tc_spoof(s);
 		if (r != PW_CONTINUE)

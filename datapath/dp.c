@@ -31,6 +31,7 @@
 #include "objects.h"
 #include "attach.h"
 #include "events.h"
+#include "upgrade.h"
 
 #define PW_SYS_BPFFS "/sys/fs/bpf"
 
@@ -453,7 +454,10 @@ int pw_dp_open(const struct pw_dp_opts *opts, struct pw_dp **dpp)
 	if (o.tc_mode == PW_TC_CLSACT)
 		dp->tc_mode = PW_TC_CLSACT;
 
-	err = pw_attach_refresh_tc(dp);
+	/* before the programs behind the links change: they must find every endpoint */
+	err = pw_upgrade_endpoints(dp);
+	if (!err)
+		err = pw_attach_refresh_tc(dp);
 	if (!err)
 		err = pw_attach_sock(dp);
 	if (err)

@@ -120,5 +120,11 @@ void pw_log_unroute_libbpf(struct pw_dp *dp);
 /* nl.c: does the interface exist in this network namespace? name filled when it does */
 int pw_nl_link_name(uint32_t ifindex, char *name, size_t len);
 int pw_nl_link_index(const char *name, uint32_t *ifindex);
+/* nl.c: one RTM_GETLINK (by ifindex, or by name when 0; nsid >= 0: IFLA_TARGET_NETNSID) */
+struct nlmsghdr;
+int pw_nl_getlink(uint32_t ifindex, const char *name, int32_t nsid,
+		  int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+/* nl_l2.c: a host-side veth's peer MAC and bridge (0: none); -EMEDIUMTYPE: not a veth */
+int pw_nl_link_l2(uint32_t ifindex, uint8_t mac[6], uint32_t *master);
 
 #endif /* PW_DATAPATH_INTERNAL_H */

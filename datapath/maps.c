@@ -314,6 +314,39 @@ static void ep_str(const struct pw_endpoint *ep, char *buf, size_t len)
 		 (unsigned long long)ep->cgroup_id);
 }
 
+static bool mac_zero(const uint8_t *mac)
+{
+	static const uint8_t zero[sizeof(((struct pw_endpoint *)0)->mac)];
+
+	return !memcmp(mac, zero, sizeof(zero));
+}
+
+static int ep_learn(struct pw_dp *dp, struct pw_endpoint *ep, enum pw_log_level level)
+{
+	uint32_t master = 0;
+	uint8_t mac[6];
+	int err;
+
+	if (!dp || !ep || !ep->ifindex)
+		return -EINVAL;
+	err = pw_nl_link_l2(ep->ifindex, mac, &master);
+	if (err) {
+		pw_log(dp, level,
+		       "endpoint %u: cannot learn the pod's MAC from ifindex %u (%s): its pod sends "
+		       "nothing until it is known",
+		       ep->ep_id, ep->ifindex, strerror(-err));
+		return err;
+	}
+	memcpy(ep->mac, mac, sizeof(ep->mac));
+	ep->link_ifindex = master;
+	return 0;
+}
+
+int pw_dp_endpoint_learn(struct pw_dp *dp, struct pw_endpoint *ep)
+{
+	return ep_learn(dp, ep, PW_LOG_WARN);
+}
+
 int pw_dp_endpoint_upsert(struct pw_dp *dp, const struct pw_endpoint *ep)
 {
 	int ifd = pw_dp_map_fd(dp, PW_DPMAP_EP_IF), cfd = pw_dp_map_fd(dp, PW_DPMAP_EP_CG);
@@ -326,6 +359,11 @@ int pw_dp_endpoint_upsert(struct pw_dp *dp, const struct pw_endpoint *ep)
 		return -EINVAL;
 	v = *ep;
 	memset(v.pad, 0, sizeof(v.pad));
+	memset(v.pad2, 0, sizeof(v.pad2));
+	v.pad3 = 0;
+	/* a failure leaves the MAC zero: the datapath then fails closed for this pod */
+	if (v.ifindex && mac_zero(v.mac))
+		ep_learn(dp, &v, PW_LOG_DEBUG);
 	if (v.ifindex && bpf_map_update_elem(ifd, &v.ifindex, &v, BPF_ANY)) {
 		err = -errno;
 		ep_str(ep, what, sizeof(what));

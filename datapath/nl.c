@@ -42,8 +42,12 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* RTM_GETLINK by index (ifindex != 0) or by name. */
-static int get_link(uint32_t ifindex, const char *name, struct link_reply *r)
+/*
+ * One RTM_GETLINK by index (ifindex != 0) or by name, in this netns (nsid < 0) or in the
+ * netns with that id as seen from here (IFLA_TARGET_NETNSID); cb parses the reply.
+ */
+int pw_nl_getlink(uint32_t ifindex, const char *name, int32_t nsid,
+		  int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
 {
 	/* a link message with IFLA_EXT_MASK 0 is small; stay clear of MSG_TRUNC anyway */
 	char buf[32768];
@@ -73,7 +77,9 @@ static int get_link(uint32_t ifindex, const char *name, struct link_reply *r)
 	ifi->ifi_index = (int)ifindex;
 	if (!ifindex)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	/* skip the statistics: only the name is wanted */
+	if (nsid >= 0)
+		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)nsid);
+	/* skip the statistics: only names, addresses and links are wanted */
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, 0);
 
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
@@ -82,18 +88,23 @@ static int get_link(uint32_t ifindex, const char *name, struct link_reply *r)
 	}
 	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 	while (ret > 0) {
-		ret = mnl_cb_run(buf, ret, seq, portid, link_cb, r);
+		ret = mnl_cb_run(buf, ret, seq, portid, cb, data);
 		if (ret <= MNL_CB_STOP)
 			break;
 		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 	}
 	if (ret < 0)
 		err = -errno;
-	else if (!r->ifindex)
-		err = -ENODEV;
 out:
 	mnl_socket_close(nl);
 	return err;
+}
+
+static int get_link(uint32_t ifindex, const char *name, struct link_reply *r)
+{
+	int err = pw_nl_getlink(ifindex, name, -1, link_cb, r);
+
+	return !err && !r->ifindex ? -ENODEV : err;
 }
 
 int pw_nl_link_name(uint32_t ifindex, char *name, size_t len)

@@ -35,6 +35,58 @@ void tp_addr(int family, const char *s, uint32_t out[4])
 
 static size_t build_ip(const struct tp *t, uint8_t *buf);
 
+/* ND (RFC 4861) and MLD (RFC 2710, 3810) messages a host sends, with the knobs' extras. */
+static size_t build_nd(const struct tp *t, uint8_t *buf)
+{
+	uint32_t a[4];
+	size_t n = 8;
+	int i, recs = t->mld_recs ? t->mld_recs : 1;
+
+	switch (t->icmp_type) {
+	case 135:
+	case 136:
+		/* 4 bytes of flags/reserved, then the target address */
+		tp_addr(6, t->nd_target ? t->nd_target : t->src, a);
+		memcpy(buf + 8, a, 16);
+		n = 24;
+		break;
+	case 130:
+	case 131:
+	case 132:
+		/* max response delay, reserved, then the group */
+		tp_addr(6, t->dst, a);
+		memcpy(buf + 8, a, 16);
+		n = 24;
+		break;
+	case 143:
+		put16(buf + 6, recs);
+		for (i = 0; i < recs; i++) {
+			memset(buf + n, 0, 20);
+			buf[n] = 4; /* CHANGE_TO_EXCLUDE: a join */
+			tp_addr(6, "ff02::fb", a);
+			memcpy(buf + n + 4, a, 16);
+			n += 20;
+		}
+		break;
+	default:
+		break;
+	}
+	if (t->nd_lla) {
+		buf[n] = t->icmp_type == 136 ? 2 : 1;
+		buf[n + 1] = 1;
+		memcpy(buf + n + 2, t->nd_lla, 6);
+		n += 8;
+	}
+	if (t->nd_nonce) {
+		buf[n] = 14;
+		buf[n + 1] = 1;
+		memset(buf + n + 2, 0x42, 6);
+		n += 8;
+	}
+	memset(buf + n, 0x5a, t->nd_extra);
+	return n + t->nd_extra;
+}
+
 /* L4 header (or a later fragment's data) into buf; returns its length. */
 static size_t build_l4(const struct tp *t, uint8_t *buf)
 {
@@ -75,14 +127,8 @@ static size_t build_l4(const struct tp *t, uint8_t *buf)
 		memset(buf, 0, 8);
 		buf[0] = t->icmp_type;
 		buf[1] = t->icmp_code;
-		if (t->proto == IPPROTO_ICMPV6 && (t->icmp_type == 135 || t->icmp_type == 136)) {
-			/* RFC 4861: 4 bytes of flags/reserved, then the target address */
-			uint32_t target[4];
-
-			tp_addr(6, t->nd_target ? t->nd_target : t->src, target);
-			memcpy(buf + 8, target, 16);
-			return 24;
-		}
+		if (t->proto == IPPROTO_ICMPV6 && t->icmp_type >= 130 && t->icmp_type <= 143)
+			return build_nd(t, buf);
 		put16(buf + 4, t->icmp_id);
 		put16(buf + 6, 1);
 		n = 8;
@@ -216,7 +262,8 @@ static size_t build_ip(const struct tp *t, uint8_t *buf)
 
 size_t tp_build(const struct tp *t, uint8_t *buf)
 {
-	static const uint8_t dmac[6] = {0x02, 0, 0, 0, 0, 0x02}, smac[6] = {0x02, 0, 0, 0, 0, 0x01};
+	static const uint8_t dmac0[6] = {0x02, 0, 0, 0, 0, 0x02}, smac0[6] = {0x02, 0, 0, 0, 0, 0x01};
+	const uint8_t *dmac = t->dmac ? t->dmac : dmac0, *smac = t->smac ? t->smac : smac0;
 	uint16_t et = t->ethertype;
 	size_t n = ETH_HLEN;
 

@@ -59,6 +59,12 @@ struct tp {
 	uint16_t arp_op;	/* ARP operation; 0: request */
 	int hop_limit;		/* IPv6 hop limit; 0: 255 for ND, 1 for MLD, 64 otherwise */
 	const char *nd_target;	/* ND solicitation/advertisement target; NULL: the source */
+	const uint8_t *smac;	/* Ethernet source (and ARP sender); NULL: 02:00:00:00:00:01 */
+	const uint8_t *dmac;	/* Ethernet destination; NULL: 02:00:00:00:00:02 */
+	const uint8_t *nd_lla;	/* RS/NS: source, NA: target link-layer address option */
+	int nd_nonce;		/* NS: a nonce option (RFC 7527) */
+	int nd_extra;		/* ND/MLD: this many bytes after the message (a covert payload) */
+	int mld_recs;		/* MLDv2 report: records (no sources); 0: one */
 };
 
 /* Build the frame into buf (TP_MAX bytes); returns its length. Aborts on a bad template. */

@@ -523,7 +523,7 @@ static void test_map_full(void **state)
 		else
 			assert_int_equal(err, -E2BIG);
 	}
-	assert_non_null(strstr(logbuf, "map pw_ep_if_v1 is full (capacity 2 entries)"));
+	assert_non_null(strstr(logbuf, "map " PW_STR(PW_MAP_EP_IF) " is full (capacity 2 entries)"));
 	for (i = 0; i < 5; i++) {
 		snprintf(s, sizeof(s), "198.18.1.%d", i);
 		cidr(s, &ie[i].cidr);
@@ -740,6 +740,65 @@ static uint32_t make_veth(char *name, size_t len)
 	assert_int_equal(pw_dp_ifindex(name, &ifindex), 0);
 	assert_int_equal(ifindex, if_nametoindex(name));
 	return ifindex;
+}
+
+/*
+ * The endpoint maps changed layout (v1 -> v2: the pod's MAC and bridge). Before the new
+ * programs go live, every v1 endpoint is carried into v2 with its MAC learned from the veth
+ * peer: with empty maps, the new programs would leave every pod unenforced.
+ */
+static void test_upgrade_endpoints(void **state)
+{
+	struct fx *f = *state;
+	struct pw_dp_opts o;
+	struct pw_endpoint ep = {.ep_id = 9, .identity = 300, .n_v4 = 1, .v4 = {0x0a0012c6}};
+	char ifname[32], v1[2][256], v2[256], cmd[256];
+	uint64_t cg = 1234;
+	uint32_t ifindex;
+	int i, fd[2];
+
+	enter_netns(f);
+	ifindex = make_veth(ifname, sizeof(ifname));
+	snprintf(cmd, sizeof(cmd), "ip link set pwt%db address 02:00:00:00:99:01",
+		 getpid() % 1000000);
+	assert_int_equal(system(cmd), 0);
+	opts_init(&o);
+	o.bpffs_dir = f->bpffs;
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	pw_dp_close(f->dp);
+	f->dp = NULL;
+	/* what the older build pinned: v1 maps holding one endpoint, no v2 maps yet */
+	for (i = 0; i < 2; i++) {
+		const char *name = i ? "pw_ep_cg_v1" : "pw_ep_if_v1";
+
+		snprintf(v1[i], sizeof(v1[i]), "%s/maps/%s", f->bpffs, name);
+		fd[i] = bpf_map_create(BPF_MAP_TYPE_HASH, name, i ? 8 : 4, 112, 16, NULL);
+		assert_true(fd[i] >= 0);
+		assert_int_equal(bpf_obj_pin(fd[i], v1[i]), 0);
+		snprintf(v2, sizeof(v2), "%s/maps/%s", f->bpffs,
+			 i ? PW_STR(PW_MAP_EP_CG) : PW_STR(PW_MAP_EP_IF));
+		assert_int_equal(unlink(v2), 0);
+	}
+	ep.ifindex = ifindex;
+	ep.cgroup_id = cg;
+	assert_int_equal(bpf_map_update_elem(fd[0], &ifindex, &ep, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(fd[1], &cg, &ep, BPF_ANY), 0);
+	close(fd[0]);
+	close(fd[1]);
+
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	memset(&ep, 0, sizeof(ep));
+	assert_int_equal(pw_dp_endpoint_lookup_ifindex(f->dp, ifindex, &ep), 0);
+	assert_int_equal(ep.ep_id, 9);
+	assert_int_equal(ep.v4[0], 0x0a0012c6);
+	assert_memory_equal(ep.mac, "\x02\x00\x00\x00\x99\x01", 6);
+	memset(&ep, 0, sizeof(ep));
+	assert_int_equal(bpf_map_lookup_elem(pw_dp_map_fd(f->dp, PW_DPMAP_EP_CG), &cg, &ep), 0);
+	assert_int_equal(ep.ep_id, 9);
+	assert_memory_equal(ep.mac, "\x02\x00\x00\x00\x99\x01", 6);
+	/* and the v1 pins, which no program uses any more, are gone */
+	assert_false(exists(v1[0]));
+	assert_false(exists(v1[1]));
 }
 
 static int tcx_query(uint32_t ifindex, enum bpf_attach_type t, __u32 *ids, __u32 *cnt)
@@ -1568,12 +1627,14 @@ static void spoof_setup(struct fx *f, struct spoof *sp)
 	ep.ifindex = sp->ifindex;
 	assert_int_equal(inet_pton(AF_INET, SPOOF_EP_ADDR, &ep.v4[0]), 1);
 	assert_int_equal(pw_dp_endpoint_upsert(f->dp, &ep), 0);
+	/* the library learned the pod's MAC from the veth's peer: frames come from it */
+	assert_int_equal(pw_dp_endpoint_lookup_ifindex(f->dp, ep.ifindex, &ep), 0);
 	sp->prog = pw_dp_prog_fd(f->dp, PW_PROG_TC_INGRESS); /* what the pod sends */
 	assert_true(sp->prog >= 0);
 
 	memset(&sp->f, 0, sizeof(sp->f));
 	memcpy(sp->f.eth.h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
-	memcpy(sp->f.eth.h_source, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	memcpy(sp->f.eth.h_source, ep.mac, ETH_ALEN);
 	sp->f.eth.h_proto = htons(ETH_P_IP);
 	sp->f.ip.version = 4;
 	sp->f.ip.ihl = 5;
@@ -1981,6 +2042,7 @@ int main(void)
 		T(test_pin_adopt),
 		T(test_pin_old_layout),
 		T(test_pin_other_version),
+		T(test_upgrade_endpoints),
 		T(test_tc_tcx),
 		T(test_tc_clsact),
 		T(test_tc_nodev),

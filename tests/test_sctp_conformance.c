@@ -177,7 +177,7 @@ static int verdict(struct fx *fx, int family, uint8_t proto, int from, int to, u
 		.tcp_flags = 0x02, /* SYN, for the TCP control rows */
 	};
 	struct __sk_buff skb = {.ifindex = fx->ifindex[to]};
-	uint8_t buf[TP_MAX];
+	uint8_t buf[TP_MAX], dmac[6] = {0x02, 0, 0, 0, 0x01, (uint8_t)to};
 	int fd, err;
 
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -187,6 +187,7 @@ static int verdict(struct fx *fx, int family, uint8_t proto, int from, int to, u
 	t.sport = ++fx->sport;
 	t.src = family == AF_INET ? pod_v4(from, src, sizeof(src)) : pod_v6(from, src, sizeof(src));
 	t.dst = family == AF_INET ? pod_v4(to, dst, sizeof(dst)) : pod_v6(to, dst, sizeof(dst));
+	t.dmac = dmac;
 	opts.data_in = buf;
 	opts.data_size_in = tp_build(&t, buf);
 	opts.ctx_in = &skb;
@@ -377,7 +378,9 @@ static int group_setup(void **state)
 	for (i = 1; i <= CF_NPODS; i++) {
 		snprintf(fx->host_if[i], IFNAMSIZ, "pws%dh%d", (int)getpid() % 1000000, i);
 		snprintf(fx->pod_if[i], IFNAMSIZ, "pws%dp%d", (int)getpid() % 1000000, i);
+		/* a known MAC on the pod's side: the library learns it, frames for the pod use it */
 		if (sh("ip link add %s type veth peer name %s", fx->host_if[i], fx->pod_if[i]) ||
+		    sh("ip link set %s address 02:00:00:00:01:%02x", fx->pod_if[i], i) ||
 		    sh("ip link set %s up", fx->host_if[i]))
 			return -1;
 		fx->ifindex[i] = if_nametoindex(fx->host_if[i]);

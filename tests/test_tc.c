@@ -55,6 +55,9 @@
 #define A4_2 "198.18.0.11"  /* A's second addresses, after pre_a_second_ip */
 #define A6_2 "fd00::11"
 #define MC6 "ff02::1"
+/* the pods' MACs (set on the veth peers, learned by the library) and link-local addresses */
+#define LLA6 "fe80::ff:fe00:a" /* A's: modified EUI-64 of 02:00:00:00:00:0a */
+#define LLB6 "fe80::ff:fe00:b"
 
 #define ID_A      1001u
 #define ID_B      1002u
@@ -67,6 +70,11 @@
 /* clang-format on */
 
 enum { EP_A, EP_B, EP_NONE };
+
+static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0x0a}, mac_b[6] = {0x02, 0, 0, 0, 0, 0x0b};
+static const uint8_t mac_c[6] = {0x02, 0, 0, 0, 0, 0x0c}; /* nobody's */
+static const uint8_t mac_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t mac_mc6[6] = {0x33, 0x33, 0, 0, 0, 0x01};
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -98,7 +106,8 @@ enum { EP_A, EP_B, EP_NONE };
 struct fx {
 	struct pw_dp *dp;
 	unsigned int ifindex[3]; /* EP_A, EP_B, EP_NONE host-side ends */
-	char ifname[4][IFNAMSIZ];
+	char ifname[5][IFNAMSIZ]; /* veths, then A's bridge */
+	unsigned int bridge;
 	struct pw_event ev[MAX_EVENTS];
 	int n_ev;
 	uint64_t lost;
@@ -265,6 +274,7 @@ struct step {
 	uint32_t cookie;    /* expected in the event when non-zero */
 	bool (*post)(void); /* after the packet: inspect maps */
 	uint16_t gso_size;  /* > 0: run it as a GSO packet of two segments of this size */
+	bool from_pod;	    /* ingress: received on B's veth (another pod), not sent by the node */
 };
 
 static int frag_count(struct fx *fx, uint64_t *n)
@@ -302,6 +312,7 @@ static bool run_step(struct fx *fx, const struct step *s)
 	static struct pw_metric before[PW_METRICS_SLOTS], after[PW_METRICS_SLOTS];
 	uint8_t buf[TP_MAX];
 	struct __sk_buff skb = {};
+	struct tp pkt;
 	uint64_t ct0, ct1, pk0, pk1, fr0, fr1, total = 0;
 	int fd, err, i, got_reason = -1;
 	bool ok = false;
@@ -309,8 +320,16 @@ static bool run_step(struct fx *fx, const struct step *s)
 
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-	len = tp_build(&s->pkt, buf);
+	pkt = s->pkt;
+	/* a pod sends with its own MAC and receives frames for it, unless the row says else */
+	if (s->dir == PW_DIR_EGRESS && !pkt.smac)
+		pkt.smac = s->ep == EP_B ? mac_b : mac_a;
+	if (s->dir == PW_DIR_INGRESS && !pkt.dmac)
+		pkt.dmac = s->ep == EP_B ? mac_b : mac_a;
+	len = tp_build(&pkt, buf);
 	skb.ifindex = fx->ifindex[s->ep];
+	if (s->from_pod)
+		skb.ingress_ifindex = fx->ifindex[EP_B];
 	if (s->gso_size) {
 		skb.gso_size = s->gso_size;
 		skb.gso_segs = 2;
@@ -808,7 +827,7 @@ static const struct step parse_rows[] = {
 	{"nd neighbour solicitation from link-local",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, "ff02::1:ff00:10", 135, 0, 0)},
+	 {ICMP6(LLA6, "ff02::1:ff00:10", 135, 0, 0)},
 	 .reason = PW_OK_PASSTHROUGH},
 	{"nd neighbour advertisement to the pod",
 	 EP_A,
@@ -823,7 +842,7 @@ static const struct step parse_rows[] = {
 	{"mldv2 report",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, "ff02::16", 143, 0, 0)},
+	 {ICMP6(LLA6, "ff02::16", 143, 0, 0)},
 	 .reason = PW_OK_PASSTHROUGH},
 	{"ipv4 with options",
 	 EP_A,
@@ -1101,11 +1120,11 @@ static const struct step ct_rows[] = {
 	 IN,
 	 {TCP(4, B4, A4, 8000, 40001, TCP_SYN | TCP_ACK)},
 	 .reason = PW_OK_REPLY},
-	{"same tuple seen at a's own ingress is not a's egress flow",
+	{"same tuple seen at a's own ingress: not addressed to a",
 	 EP_A,
 	 IN,
 	 {TCP(4, A4, B4, 40001, 8000, TCP_ACK)},
-	 DROPPED(PW_DROP_POLICY)},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
 	{"flow admitted at a's ingress",
 	 EP_A,
 	 IN,
@@ -1366,7 +1385,7 @@ static const struct step spoof_rows[] = {
 	 EG,
 	 {TCP(6, LL6, B6, 1, 80, TCP_SYN)},
 	 DROPPED(PW_DROP_SPOOFED)},
-	{"v6 link-local nd", EP_A, EG, {ICMP6(LL6, MC6, 135, 0, 0)}, .reason = PW_OK_PASSTHROUGH},
+	{"v6 link-local nd", EP_A, EG, {ICMP6(LLA6, MC6, 135, 0, 0)}, .reason = PW_OK_PASSTHROUGH},
 	{"spoofed even when egress is not isolated",
 	 EP_B,
 	 EG,
@@ -1628,7 +1647,7 @@ static const struct step mode_rows[] = {
 	 {TCP(4, B4, A4, 80, 40000, TCP_ACK)},
 	 DROPPED(PW_DROP_QUARANTINE)},
 	{"quarantine: arp", EP_A, EG, {.ethertype = ETH_P_ARP}, DROPPED(PW_DROP_QUARANTINE)},
-	{"quarantine: nd", EP_A, EG, {ICMP6(LL6, MC6, 135, 0, 0)}, DROPPED(PW_DROP_QUARANTINE)},
+	{"quarantine: nd", EP_A, EG, {ICMP6(LLA6, MC6, 135, 0, 0)}, DROPPED(PW_DROP_QUARANTINE)},
 	{"quarantine lifted",
 	 EP_A,
 	 EG,
@@ -1733,17 +1752,17 @@ static const struct step nd_rows[] = {
 	{"na for its own address",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6},
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = A6},
 	 PASS(PW_OK_PASSTHROUGH)},
 	{"na for a link-local address",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = "fe80::a"},
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = LLA6},
 	 PASS(PW_OK_PASSTHROUGH)},
 	{"na claiming another pod's address",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = B6},
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = B6},
 	 DROPPED(PW_DROP_SPOOFED)},
 	{"na from its global address claiming another's",
 	 EP_A,
@@ -1753,23 +1772,23 @@ static const struct step nd_rows[] = {
 	{"na claiming a world address",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = W6},
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = W6},
 	 DROPPED(PW_DROP_SPOOFED)},
 	{"na for its second address",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6_2},
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = A6_2},
 	 .pre = pre_a_second_ip,
 	 PASS(PW_OK_PASSTHROUGH)},
 	{"na ending before its target",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6, .keep = 20},
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = A6, .keep = 20},
 	 DROPPED(PW_DROP_MALFORMED)},
 	{"ns for another pod's address (resolution)",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, SNM6, 135, 0, 0), .nd_target = B6},
+	 {ICMP6(LLA6, SNM6, 135, 0, 0), .nd_target = B6},
 	 PASS(PW_OK_PASSTHROUGH)},
 	{"dad ns from ::",
 	 EP_A,
@@ -1841,17 +1860,17 @@ static const struct step nd_rows[] = {
 	{"link-local ns passes without that policy",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, SNM6, 135, 0, 0), .nd_target = B6},
+	 {ICMP6(LLA6, SNM6, 135, 0, 0), .nd_target = B6},
 	 PASS(PW_OK_PASSTHROUGH)},
 	{"na with hop limit 64 is not link-scoped: own source only",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, MC6, 136, 0, 0), .nd_target = A6, .hop_limit = 64},
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = A6, .hop_limit = 64},
 	 DROPPED(PW_DROP_SPOOFED)},
 	{"fragmented ns from link-local",
 	 EP_A,
 	 EG,
-	 {ICMP6(LL6, SNM6, 135, 0, 0), .frag = TP_FRAG_FIRST, .frag_id = 3},
+	 {ICMP6(LLA6, SNM6, 135, 0, 0), .frag = TP_FRAG_FIRST, .frag_id = 3},
 	 DROPPED(PW_DROP_SPOOFED)},
 	{"fragmented nd to the pod",
 	 EP_A,
@@ -1870,6 +1889,394 @@ static const struct step nd_rows[] = {
 static void test_nd(void **state)
 {
 	RUN(nd_rows);
+}
+
+/* --- link layer ------------------------------------------------------------------------- */
+
+#define SNMA6   "ff02::1:ff00:10" /* solicited-node multicast of A6 */
+#define BR6_NET "fd00:b::/64"     /* the subnet of A's bridge (the gateway holds fd00:b::1) */
+#define BRN6    "fd00:b::20"      /* a neighbour on A's bridge */
+
+/* the library learned A's MAC from its veth peer, and A's bridge from the veth's master */
+static bool post_learned(void)
+{
+	struct pw_endpoint ep;
+
+	return !pw_dp_endpoint_lookup_ifindex(g_fx->dp, g_fx->ifindex[EP_A], &ep) &&
+	       !memcmp(ep.mac, mac_a, 6) && ep.link_ifindex == g_fx->bridge && g_fx->bridge;
+}
+
+/* an endpoint whose MAC nobody could learn (written past the library, which would learn it) */
+static bool pre_a_no_mac(void)
+{
+	int fd = pw_dp_map_fd(g_fx->dp, PW_DPMAP_EP_IF);
+	struct pw_endpoint ep;
+
+	if (fd < 0 || pw_dp_endpoint_lookup_ifindex(g_fx->dp, g_fx->ifindex[EP_A], &ep))
+		return false;
+	memset(ep.mac, 0, sizeof(ep.mac));
+	return !bpf_map_update_elem(fd, &ep.ifindex, &ep, BPF_EXIST);
+}
+
+/* written again through the library: learned again */
+static bool pre_a_relearn(void)
+{
+	struct pw_endpoint ep;
+
+	if (pw_dp_endpoint_lookup_ifindex(g_fx->dp, g_fx->ifindex[EP_A], &ep))
+		return false;
+	memset(ep.mac, 0, sizeof(ep.mac));
+	return !pw_dp_endpoint_upsert(g_fx->dp, &ep) && post_learned();
+}
+
+static const struct step l2_rows[] = {
+	/* pod egress: the Ethernet source, the ARP sender */
+	{"tcp from its own mac",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41000, 80, TCP_SYN)},
+	 NEWFLOW(101),
+	 .post = post_learned},
+	{"tcp from another pod's mac",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41001, 80, TCP_SYN), .smac = mac_b},
+	 DROPPED(PW_DROP_SPOOFED_MAC)},
+	{"arp for its own address from another pod's mac (bridge poisoning)",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = A4), .smac = mac_b},
+	 DROPPED(PW_DROP_SPOOFED_MAC)},
+	{"arp probe from a mac of nobody's",
+	 EP_A,
+	 EG,
+	 {ARP(.dst = B4), .smac = mac_c},
+	 DROPPED(PW_DROP_SPOOFED_MAC)},
+	{"spoofed mac even when egress is not isolated",
+	 EP_B,
+	 EG,
+	 {UDP(4, B4, A4, 41002, 53), .smac = mac_a},
+	 DROPPED(PW_DROP_SPOOFED_MAC)},
+	{"na for its own address from another pod's mac",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = A6, .smac = mac_b},
+	 DROPPED(PW_DROP_SPOOFED_MAC)},
+	{"mac never learned: nothing leaves",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41003, 80, TCP_SYN)},
+	 .pre = pre_a_no_mac,
+	 DROPPED(PW_DROP_MAC_UNKNOWN)},
+	{"mac never learned: not even arp",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4)},
+	 DROPPED(PW_DROP_MAC_UNKNOWN)},
+	{"learned again once written through the library",
+	 EP_A,
+	 EG,
+	 {ARP(.src = A4, .dst = GW4)},
+	 .pre = pre_a_relearn,
+	 PASS(PW_OK_PASSTHROUGH)},
+	/* pod egress: router messages */
+	{"router advertisement from a pod",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, MC6, 134, 0, 0)},
+	 DROPPED(PW_DROP_ROUTER_MSG)},
+	{"router advertisement from a pod's global address, hop limit 64",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, B6, 134, 0, 0), .hop_limit = 64},
+	 DROPPED(PW_DROP_ROUTER_MSG)},
+	{"redirect from a pod",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, LLB6, 137, 0, 0)},
+	 DROPPED(PW_DROP_ROUTER_MSG)},
+	{"mld query from a pod",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, MC6, 130, 0, 0)},
+	 DROPPED(PW_DROP_ROUTER_MSG)},
+	{"router advertisement from a pod whose egress is not isolated",
+	 EP_B,
+	 EG,
+	 {ICMP6(LLB6, MC6, 134, 0, 0)},
+	 DROPPED(PW_DROP_ROUTER_MSG)},
+	/* pod egress: nd and mld exactly as the rfcs make them, from the pod's own addresses */
+	{"ns with its own source link-layer address",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, SNM6, 135, 0, 0), .nd_target = B6, .nd_lla = mac_a},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns with another pod's link-layer address: not link-scoped",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, SNM6, 135, 0, 0), .nd_target = B6, .nd_lla = mac_b},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"ns from a link-local address that is not the pod's",
+	 EP_A,
+	 EG,
+	 {ICMP6(LL6, SNM6, 135, 0, 0), .nd_target = B6},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"ns carrying a payload (covert channel): not link-scoped",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, SNM6, 135, 0, 0), .nd_target = B6, .nd_lla = mac_a, .nd_extra = 64},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"ns with a nonce not from ::",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, SNM6, 135, 0, 0), .nd_target = B6, .nd_nonce = 1},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"dad ns with a nonce",
+	 EP_A,
+	 EG,
+	 {ICMP6("::", SNMA6, 135, 0, 0), .nd_target = A6, .nd_nonce = 1},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"dad ns for its link-local address",
+	 EP_A,
+	 EG,
+	 {ICMP6("::", "ff02::1:ff00:a", 135, 0, 0), .nd_target = LLA6, .nd_nonce = 1},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"dad ns for another pod's address (128 free bits)",
+	 EP_A,
+	 EG,
+	 {ICMP6("::", SNM6, 135, 0, 0), .nd_target = B6},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"na for a link-local address that is not the pod's",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = "fe80::a"},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"na with its target link-layer address",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, MC6, 136, 0, 0), .nd_target = A6, .nd_lla = mac_a},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"mldv1 report to its group",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, "ff02::fb", 131, 0, 0)},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"mldv2 report of three records",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, "ff02::16", 143, 0, 0), .mld_recs = 3},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"mldv2 report carrying a payload (covert channel): not link-scoped",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, "ff02::16", 143, 0, 0), .nd_extra = 16},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"mldv1 report carrying a payload",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, "ff02::fb", 131, 0, 0), .nd_extra = 8},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"mldv2 report of more records than walked",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, "ff02::16", 143, 0, 0), .mld_recs = 33},
+	 DROPPED(PW_DROP_SPOOFED)},
+	{"mld report to a pod's unicast address (hop limit 1)",
+	 EP_A,
+	 EG,
+	 {ICMP6(LLA6, B6, 143, 0, 0)},
+	 DROPPED(PW_DROP_SPOOFED)},
+	/* from its own global address it is ordinary icmpv6: the egress-locked pod's policy says no */
+	{"ns from its global address carrying a payload, egress locked",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, B6, 135, 0, 0), .nd_target = B6, .nd_extra = 64},
+	 .pre = pre_no_icmp_a,
+	 DROPPED(PW_DROP_POLICY)},
+	{"mldv2 report from its global address carrying a payload, egress locked",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, "ff02::16", 143, 0, 0), .nd_extra = 16},
+	 DROPPED(PW_DROP_POLICY)},
+	{"exact ns from its global address passes without that policy",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, SNM6, 135, 0, 0), .nd_target = B6, .nd_lla = mac_a},
+	 PASS(PW_OK_PASSTHROUGH)},
+	/* gateway node: the bridge holds the subnet and the node forwards */
+	{"na to a neighbour on its bridge (gateway node, forwarding on)",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, BRN6, 136, 0, 0), .nd_target = A6, .nd_lla = mac_a},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns to a neighbour on its bridge",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, BRN6, 135, 0, 0), .nd_target = BRN6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns to the gateway's address on its bridge",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, "fd00:b::1", 135, 0, 0), .nd_target = "fd00:b::1"},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"na to a routed address off its bridge is still a hop",
+	 EP_A,
+	 EG,
+	 {ICMP6(A6, W6, 136, 0, 0), .nd_target = A6},
+	 DROPPED(PW_DROP_POLICY)},
+	{"na from b (no bridge) to the same subnet is routed",
+	 EP_B,
+	 EG,
+	 {ICMP6(B6, BRN6, 136, 0, 0), .nd_target = B6},
+	 PASS(PW_OK_NOT_ISOLATED),
+	 .ev = PW_EV_FLOW_NEW},
+	/* pod ingress: for this pod, or not at all */
+	{"unicast frame for another pod's mac",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 41100, 22, TCP_SYN), .dmac = mac_b},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"another pod's datagram in a frame for a (poisoned bridge)",
+	 EP_A,
+	 IN,
+	 {UDP(4, W4, B4, 41101, 53)},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"another pod's datagram flooded (unknown unicast mac)",
+	 EP_A,
+	 IN,
+	 {UDP(4, W4, B4, 41102, 53), .dmac = mac_c},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"another pod's v6 packet in a frame for a",
+	 EP_A,
+	 IN,
+	 {TCP(6, B6, W6, 41103, 22, TCP_SYN)},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"even when a's ingress is not isolated",
+	 EP_B,
+	 IN,
+	 {UDP(4, W4, A4, 41104, 53)},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"limited broadcast goes on to policy",
+	 EP_A,
+	 IN,
+	 {UDP(4, B4, "255.255.255.255", 41105, 67), .dmac = mac_bcast},
+	 DROPPED(PW_DROP_POLICY)},
+	{"subnet broadcast in a broadcast frame goes on to policy",
+	 EP_A,
+	 IN,
+	 {UDP(4, B4, "198.18.0.255", 41106, 137), .dmac = mac_bcast},
+	 DROPPED(PW_DROP_POLICY)},
+	{"subnet broadcast in a unicast frame",
+	 EP_A,
+	 IN,
+	 {UDP(4, B4, "198.18.0.255", 41107, 137)},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"ipv4 multicast goes on to policy",
+	 EP_A,
+	 IN,
+	 {UDP(4, B4, "224.0.0.251", 5353, 5353), .dmac = mac_mc6},
+	 DROPPED(PW_DROP_POLICY)},
+	{"allowed tcp to a's own address",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 41108, 22, TCP_SYN)},
+	 NEWFLOW(106)},
+	{"v6 to a's link-local address goes on to policy",
+	 EP_A,
+	 IN,
+	 {UDP(6, LLB6, LLA6, 41109, 53)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"v6 to another link-local address",
+	 EP_A,
+	 IN,
+	 {UDP(6, LLB6, "fe80::a", 41110, 53)},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"arp reply for another pod's mac",
+	 EP_A,
+	 IN,
+	 {ARP(.src = B4, .dst = B4, .arp_op = 2), .dmac = mac_b},
+	 DROPPED(PW_DROP_FOREIGN_DST)},
+	{"broadcast arp announcement",
+	 EP_A,
+	 IN,
+	 {ARP(.src = B4, .dst = B4), .dmac = mac_bcast},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"broadcast arp request for a's address",
+	 EP_A,
+	 IN,
+	 {ARP(.src = B4, .dst = A4), .dmac = mac_bcast},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"broadcast arp request for another address (32 free bits)",
+	 EP_A,
+	 IN,
+	 {ARP(.src = B4, .dst = "198.18.0.99"), .dmac = mac_bcast},
+	 DROPPED(PW_DROP_FOREIGN_DST),
+	 .from_pod = true},
+	{"arp probe for another pod's address",
+	 EP_A,
+	 IN,
+	 {ARP(.dst = B4), .dmac = mac_bcast},
+	 DROPPED(PW_DROP_FOREIGN_DST),
+	 .from_pod = true},
+	{"arp probe for a's address",
+	 EP_A,
+	 IN,
+	 {ARP(.dst = A4), .dmac = mac_bcast},
+	 PASS(PW_OK_PASSTHROUGH)},
+	/* pod ingress: nd and mld a host has a use for */
+	{"ns for a's address",
+	 EP_A,
+	 IN,
+	 {ICMP6(LLB6, SNMA6, 135, 0, 0), .nd_target = A6, .dmac = mac_mc6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns for a's link-local address",
+	 EP_A,
+	 IN,
+	 {ICMP6(LLB6, LLA6, 135, 0, 0), .nd_target = LLA6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns for another address flooded to a: not link-scoped",
+	 EP_A,
+	 IN,
+	 {ICMP6(LLB6, SNM6, 135, 0, 0), .nd_target = B6, .dmac = mac_mc6},
+	 DROPPED(PW_DROP_POLICY),
+	 .from_pod = true},
+	{"mld report from another pod: for routers only",
+	 EP_A,
+	 IN,
+	 {ICMP6(LLB6, "ff02::16", 143, 0, 0), .dmac = mac_mc6},
+	 DROPPED(PW_DROP_POLICY),
+	 .from_pod = true},
+	{"router solicitation from another pod: for routers only",
+	 EP_A,
+	 IN,
+	 {ICMP6(LLB6, "ff02::2", 133, 0, 0), .dmac = mac_mc6},
+	 DROPPED(PW_DROP_POLICY),
+	 .from_pod = true},
+	{"mld report from the node",
+	 EP_A,
+	 IN,
+	 {ICMP6(LL6, "ff02::16", 143, 0, 0), .dmac = mac_mc6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"ns from the node for another pod's address",
+	 EP_A,
+	 IN,
+	 {ICMP6(LL6, SNM6, 135, 0, 0), .nd_target = B6, .dmac = mac_mc6},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"arp request from the node for another pod's address",
+	 EP_A,
+	 IN,
+	 {ARP(.src = GW4, .dst = B4), .dmac = mac_bcast},
+	 PASS(PW_OK_PASSTHROUGH)},
+	{"router advertisement from the node",
+	 EP_A,
+	 IN,
+	 {ICMP6(LL6, MC6, 134, 0, 0), .dmac = mac_mc6},
+	 PASS(PW_OK_PASSTHROUGH)},
+};
+
+static void test_l2(void **state)
+{
+	RUN(l2_rows);
 }
 
 static const struct tp q4_from_b = {TCP(4, B4, A4, 40100, 22, TCP_SYN)};
@@ -2266,9 +2673,23 @@ static int group_setup(void **state)
 	 * A node that routes: the world prefix behind B's veth, and an address of the node's
 	 * own, so the FIB tells forwarded ND from link-scoped ND. All in the private netns.
 	 */
+	if (sh("ip link set %s address 02:00:00:00:00:0a", fx->ifname[2]) ||
+	    sh("ip link set %s address 02:00:00:00:00:0b", fx->ifname[3]))
+		return -1;
 	for (i = 0; i < 4; i++)
 		if (sh("ip link set %s up", fx->ifname[i]))
 			return -1;
+	/*
+	 * A's veth hangs on a bridge holding a subnet of its own, as the CNI bridge plugin
+	 * builds it with isGateway: neighbours on it are on A's link though the node routes.
+	 */
+	snprintf(fx->ifname[4], IFNAMSIZ, "pwtr%d", (int)getpid());
+	if (sh("ip link add %s type bridge", fx->ifname[4]) ||
+	    sh("ip link set %s master %s", fx->ifname[0], fx->ifname[4]) ||
+	    sh("ip link set %s up", fx->ifname[4]) ||
+	    sh("ip -6 addr add fd00:b::1/64 dev %s nodad", fx->ifname[4]))
+		return -1;
+	fx->bridge = if_nametoindex(fx->ifname[4]);
 	if (sh("sysctl -qw net.ipv6.conf.all.forwarding=1") ||
 	    sh("ip -6 addr add " NODE6 "/128 dev %s nodad", fx->ifname[1]) ||
 	    sh("ip -6 route add " WORLD6_NET " dev %s", fx->ifname[1]))
@@ -2309,6 +2730,7 @@ int main(void)
 		cmocka_unit_test(test_related_gen),  cmocka_unit_test(test_related_dst),
 		cmocka_unit_test(test_related_frag), cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_frag_ct),	     cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_l2),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -30,8 +30,22 @@
 #define PW_ICMP6_PARAMPROB    4
 #define PW_ICMP6_ECHO_REQUEST 128
 #define PW_ICMP6_ECHO_REPLY   129
+#define PW_ICMP6_MLD_QUERY    130
+#define PW_ICMP6_MLD_REPORT   131
+#define PW_ICMP6_MLD_DONE     132
+#define PW_ICMP6_RS	      133
+#define PW_ICMP6_RA	      134
 #define PW_ICMP6_NS	      135
 #define PW_ICMP6_NA	      136
+#define PW_ICMP6_REDIRECT     137
+#define PW_ICMP6_MLD2_REPORT  143
+
+/* ND options a host sends (RFC 4861 4.6, RFC 7527): each one 8-byte unit */
+#define PW_ND_OPT_SLLA	 1
+#define PW_ND_OPT_TLLA	 2
+#define PW_ND_OPT_NONCE	 14
+#define PW_ND_MAX_OPTS	 2  /* a host's NS carries at most SLLA or a nonce, plus one spare */
+#define PW_MLD2_MAX_RECS 32 /* records of one MLDv2 report walked; more: not link-scoped */
 
 /* ARP as Ethernet/IPv4 uses it (RFC 826); anything else on ETH_P_ARP is malformed here */
 #define PW_ARPHRD_ETHER	 1
@@ -81,6 +95,15 @@ struct pw_pkt {
 	__u8 arp_op;	/* ARP: its (validated) operation; 0 for IP */
 	__u8 nd_type;	/* ICMPv6 ND/MLD that may bypass policy (link-scoped, whole); 0 otherwise */
 	__u8 hop_limit; /* IPv6 hop limit (ND/MLD link-scope check) */
+	__u8 icmp6_type; /* ICMPv6 type whenever its header was read, else 0 */
+	/*
+	 * nd_type's message is exactly its fixed part and the options a host sends, its
+	 * link-layer address option (if any) the frame's own source: nothing else to read.
+	 */
+	__u8 nd_exact;
+	__u8 eth_dst[6];
+	__u8 eth_src[6];
+	__u8 arp_sha[6]; /* ARP: sender hardware address */
 	__u8 pad[2];
 };
 
@@ -149,6 +172,83 @@ static __always_inline int pw_icmp6_nd_passes(__u8 type, __u8 hop_limit, __u8 fr
 	if ((type >= 130 && type <= 132) || type == 143)
 		return hop_limit == 1;
 	return 0;
+}
+
+/*
+ * Is the ND/MLD message at off..end exactly what RFC 4861 and 3810 define, so it carries no
+ * byte a pod chose beyond addresses the link-layer checks bind? RS, NS, NA: the fixed part,
+ * then only the options a host sends, each of one unit (a link-layer address equal to the
+ * frame's source; a DAD nonce only from ::); MLDv1: 24 bytes; MLDv2 report: records without
+ * auxiliary data that end with the message. Router messages are judged elsewhere: a pod may
+ * not send them at all.
+ */
+static __always_inline int pw_nd_exact(struct __sk_buff *skb, __u32 off, __u32 end, __u8 type,
+				       struct pw_pkt *p)
+{
+	__u8 opt[8], want;
+	__u32 cur;
+	int i;
+
+	switch (type) {
+	case PW_ICMP6_RS:
+		cur = off + 8;
+		want = PW_ND_OPT_SLLA;
+		break;
+	case PW_ICMP6_NS:
+		cur = off + 24;
+		want = PW_ND_OPT_SLLA;
+		break;
+	case PW_ICMP6_NA:
+		cur = off + 24;
+		want = PW_ND_OPT_TLLA;
+		break;
+	case PW_ICMP6_MLD_REPORT:
+	case PW_ICMP6_MLD_DONE:
+		return end - off == 24;
+	case PW_ICMP6_MLD2_REPORT: {
+		struct {
+			__u8 type;
+			__u8 aux_len;
+			__be16 nsrc;
+		} rec;
+		__be16 nrec;
+		__u16 n;
+
+		if (pw_load(skb, off + 6, end, &nrec, sizeof(nrec)))
+			return 0;
+		n = bpf_ntohs(nrec);
+		cur = off + 8;
+		for (i = 0; i < PW_MLD2_MAX_RECS; i++) {
+			if (i >= n)
+				break;
+			if (pw_load(skb, cur, end, &rec, sizeof(rec)) || rec.aux_len)
+				return 0;
+			cur += 20 + 16 * (__u32)bpf_ntohs(rec.nsrc);
+			if (cur > end)
+				return 0;
+		}
+		return i == n && cur == end;
+	}
+	default:
+		return 1;
+	}
+	for (i = 0; i < PW_ND_MAX_OPTS; i++) {
+		if (cur >= end)
+			break;
+		if (pw_load(skb, cur, end, opt, sizeof(opt)) || opt[1] != 1)
+			return 0;
+		if (opt[0] == want) {
+			if (opt[2] != p->eth_src[0] || opt[3] != p->eth_src[1] ||
+			    opt[4] != p->eth_src[2] || opt[5] != p->eth_src[3] ||
+			    opt[6] != p->eth_src[4] || opt[7] != p->eth_src[5])
+				return 0;
+		} else if (opt[0] != PW_ND_OPT_NONCE || type != PW_ICMP6_NS ||
+			   (p->t.saddr[0] | p->t.saddr[1] | p->t.saddr[2] | p->t.saddr[3])) {
+			return 0;
+		}
+		cur += 8;
+	}
+	return cur == end;
 }
 
 /*
@@ -281,6 +381,8 @@ static __always_inline int pw_parse_l4(struct __sk_buff *skb, __u32 off, __u32 e
 			return PW_CONTINUE; /* the other family's ICMP: an opaque protocol here */
 		if (pw_load(skb, off, end, &icmp, sizeof(icmp)))
 			return PW_DROP_MALFORMED;
+		if (p->t.family == PW_FAMILY_V6)
+			p->icmp6_type = icmp.type;
 		if (pw_icmp_is_echo(p->t.family, icmp.type)) {
 			p->t.sport = icmp.id;
 			p->t.dport = icmp.id;
@@ -299,10 +401,11 @@ static __always_inline int pw_parse_l4(struct __sk_buff *skb, __u32 off, __u32 e
 		} else if (p->t.family == PW_FAMILY_V6 &&
 			   pw_icmp6_nd_passes(icmp.type, p->hop_limit, p->frag)) {
 			/* the 4 bytes after the header are flags/reserved; the target follows */
-			if (icmp.type == PW_ICMP6_NA &&
+			if ((icmp.type == PW_ICMP6_NA || icmp.type == PW_ICMP6_NS) &&
 			    pw_load(skb, off + sizeof(icmp), end, p->nd_target, 16))
 				return PW_DROP_MALFORMED;
 			p->nd_type = icmp.type;
+			p->nd_exact = pw_nd_exact(skb, off, end, icmp.type, p);
 		}
 		return PW_CONTINUE;
 	default:
@@ -456,6 +559,7 @@ static __always_inline int pw_parse_arp(struct __sk_buff *skb, __u32 off, struct
 	if (a.op != bpf_htons(PW_ARPOP_REQUEST) && a.op != bpf_htons(PW_ARPOP_REPLY))
 		return PW_DROP_MALFORMED;
 	p->arp_op = bpf_ntohs(a.op);
+	__builtin_memcpy(p->arp_sha, a.sha, 6);
 	p->t.family = PW_FAMILY_V4;
 	__builtin_memcpy(&p->t.saddr[0], a.spa, 4);
 	__builtin_memcpy(&p->t.daddr[0], a.tpa, 4);
@@ -468,12 +572,13 @@ static __always_inline int pw_parse_arp(struct __sk_buff *skb, __u32 off, struct
  */
 static __always_inline int pw_parse(struct __sk_buff *skb, struct pw_pkt *p)
 {
-	__be16 proto;
+	struct ethhdr eth;
 
-	if (bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto)) ||
-	    skb->len < ETH_HLEN)
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
 		return PW_DROP_MALFORMED;
-	switch (proto) {
+	__builtin_memcpy(p->eth_dst, eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(p->eth_src, eth.h_source, ETH_ALEN);
+	switch (eth.h_proto) {
 	case bpf_htons(ETH_P_IP):
 		return pw_parse_ipv4(skb, ETH_HLEN, p);
 	case bpf_htons(ETH_P_IPV6):

@@ -91,4 +91,7 @@ int cmd_status(struct cli *c, int argc, char **argv);
 /* flows.c */
 int cmd_flows(struct cli *c, int argc, char **argv);
 
+/* suggest.c */
+int cmd_suggest(struct cli *c, int argc, char **argv);
+
 #endif /* PW_CLI_H */

@@ -66,6 +66,19 @@ static const struct help helps[] = {
 	 "      --port N              source or destination port\n"
 	 "      --since T             a duration (5m, 1h30m) or an RFC 3339 time\n"
 	 "      --kind K              flow_new, flow_denied, sock_deny, revoked, ...\n"},
+	{"suggest", "--flows FILE [--flows FILE...] | --live DUR [-n NS] [--since T] [-o yaml|json]",
+	 "NetworkPolicies that allow exactly the flows observed, one per workload (pods with the\n"
+	 "same labels, per-replica labels dropped), isolating it for ingress and egress, so an\n"
+	 "unobserved flow is denied once they are applied. `podwall apply -f -` takes the output.\n\n"
+	 "      --flows FILE        a podwalld --flow-log file; its rotated files (FILE.1, ...)\n"
+	 "                          are read too, oldest first\n"
+	 "      --live DUR          observe the running daemon's flows for DUR (30s, 10m)\n"
+	 "  -n, --namespace NS      policies for the workloads of NS only (peers anywhere)\n"
+	 "      --since T           records at or after T: a duration (1h) or an RFC 3339 time\n"
+	 "      --objects FILE|DIR  Pod manifests: ports they name become named ports\n"
+	 "      --ipblock-prefix N[,M]  widen outside peers to /N (IPv4) and /M (IPv6) before\n"
+	 "                          aggregating (default 32,128: exact addresses)\n"
+	 "  -o, --output FMT        yaml (default) or json (a List)\n"},
 	{"help", "[COMMAND]", "Help about a command.\n"},
 };
 

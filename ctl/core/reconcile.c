@@ -478,6 +478,17 @@ static int write_endpoints(struct pw_dp *dp, const struct pw_desired *cur, struc
 		if (i < cur->n_eps && cur->eps[i].ep_id == n->ep_id)
 			c = &cur->eps[i];
 		n->policy_gen = c ? c->policy_gen : 0;
+		/*
+		 * The MAC is learned once, when the endpoint is bound to its interface (a pod
+		 * that changes it later only cuts itself off); not learned yet: try again.
+		 */
+		if (c && c->ifindex == n->ifindex && (c->mac[0] | c->mac[1] | c->mac[2] |
+						      c->mac[3] | c->mac[4] | c->mac[5])) {
+			memcpy(n->mac, c->mac, sizeof(n->mac));
+			n->link_ifindex = c->link_ifindex;
+		} else if (n->ifindex) {
+			pw_dp_endpoint_learn(dp, n); /* fails closed: logged by the library */
+		}
 		if (force || !c || !ep_same(c, n)) {
 			err = pw_dp_endpoint_upsert(dp, n);
 			if (err)

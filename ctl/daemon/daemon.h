@@ -122,6 +122,20 @@ struct kcounter {
 	bool stored;
 };
 
+/* Prometheus metrics (metrics.c) */
+#define METRICS_APPLY_BUCKETS 12
+struct MHD_Daemon;
+struct metrics {
+	const char *addr; /* --metrics-addr, or NULL: no metrics */
+	struct MHD_Daemon *mhd;
+	struct watch w; /* libmicrohttpd's epoll set */
+	/* apply/delete request -> reply latency; [METRICS_APPLY_BUCKETS] is +Inf */
+	uint64_t apply_buckets[METRICS_APPLY_BUCKETS + 1];
+	uint64_t apply_count;
+	double apply_sum;
+	uint64_t scrapes;
+};
+
 struct daemon {
 	/* options */
 	const char *manifests;
@@ -178,6 +192,7 @@ struct daemon {
 	uint64_t requests;
 	char journal[PATH_MAX];
 	struct kcounter unread, ct_end_lost;
+	struct metrics metrics;
 	size_t journal_records; /* records in the file */
 	size_t journal_base;	/* records right after the last compaction */
 };
@@ -285,6 +300,13 @@ void sd_notify_msg(const char *msg);
 
 /* signals.c */
 void sig_ready(struct daemon *d, struct watch *w, uint32_t events);
+
+/* metrics.c */
+int metrics_check_addr(const char *spec);
+int metrics_open(struct daemon *d);
+void metrics_close(struct daemon *d);
+void metrics_tick(struct daemon *d);
+void metrics_observe_apply(struct daemon *d, double seconds);
 
 /* options.c */
 int parse_args(struct daemon *d, int argc, char **argv);

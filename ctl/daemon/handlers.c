@@ -316,11 +316,16 @@ json_object *handle(struct daemon *d, struct client *cl, const char *line, size_
 	dlog(PW_LOG_DEBUG, "request %s from pid %d", pw_op_name(op), cl->pid);
 	switch (op) {
 	case PW_OP_APPLY:
-		res = req_apply(d, cl, req, false);
+	case PW_OP_DELETE: {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		res = req_apply(d, cl, req, op == PW_OP_DELETE);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		metrics_observe_apply(d, (double)(t1.tv_sec - t0.tv_sec) +
+						 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 		break;
-	case PW_OP_DELETE:
-		res = req_apply(d, cl, req, true);
-		break;
+	}
 	case PW_OP_GET:
 		res = req_get(d, req);
 		break;

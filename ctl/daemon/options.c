@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"                       (1s to 1h) instead of a record per allowed flow;\n"
 		"                       denies keep their records (default: off)\n"
 		"  --node-name NAME     the records' node_name (default: the host name)\n"
+		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --perf-pages N       event ring pages per CPU, a power of two (default 64)\n"
 		"  --ct-sweep-interval DUR\n"
 		"                       how often expired flows are removed and their flow_end\n"
@@ -177,6 +178,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		O_PERF_PAGES,
 		O_SWEEP,
 		O_CT_TIMEOUT,
+		O_METRICS,
 	};
 	static const struct option opts[] = {
 		{"manifests", required_argument, NULL, O_MANIFESTS},
@@ -195,6 +197,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		{"perf-pages", required_argument, NULL, O_PERF_PAGES},
 		{"ct-sweep-interval", required_argument, NULL, O_SWEEP},
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
+		{"metrics-addr", required_argument, NULL, O_METRICS},
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"uninstall", no_argument, NULL, O_UNINSTALL},
 		{"verbose", no_argument, NULL, 'v'},
@@ -295,6 +298,15 @@ int parse_args(struct daemon *d, int argc, char **argv)
 			break;
 		case O_CT_TIMEOUT:
 			err = opt_ct_timeouts(optarg, &d->cto);
+			break;
+		case O_METRICS:
+			err = metrics_check_addr(optarg);
+			if (err)
+				fprintf(stderr,
+					"podwalld: --metrics-addr \"%s\": expected HOST:PORT or "
+					"[IPV6]:PORT (127.0.0.1:9464)\n",
+					optarg);
+			d->metrics.addr = optarg;
 			break;
 		case O_MANIFESTS:
 			d->manifests = optarg;

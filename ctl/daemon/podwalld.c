@@ -198,6 +198,9 @@ static int run(struct daemon *d)
 	if (err)
 		return err;
 
+	err = metrics_open(d);
+	if (err)
+		return err;
 	/* last: a client that can connect finds the manifests already enforced */
 	err = socket_open(d);
 	if (err)
@@ -232,6 +235,7 @@ static int run(struct daemon *d)
 static void cleanup(struct daemon *d)
 {
 	clients_reap(d, true);
+	metrics_close(d);
 	if (d->socket_bound)
 		unlink(d->socket_path);
 	if (d->listen.fn)

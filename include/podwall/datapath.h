@@ -87,9 +87,19 @@ const char *pw_dp_tc_mode_name(const struct pw_dp *dp);
 
 /*
  * Write the endpoint into the ifindex and cgroup maps (ep->ifindex / ep->cgroup_id may be 0
- * when that side is unknown). Writing an existing endpoint replaces it in place.
+ * when that side is unknown). Writing an existing endpoint replaces it in place. An endpoint
+ * with an ifindex and an all-zero mac is written with what pw_dp_endpoint_learn() finds; when
+ * it finds nothing, the endpoint keeps a zero MAC and its pod sends nothing (fail closed).
  */
 int pw_dp_endpoint_upsert(struct pw_dp *dp, const struct pw_endpoint *ep);
+/*
+ * Fill ep->mac and ep->link_ifindex from the kernel: the MAC of the peer of the host-side
+ * veth ep->ifindex (the pod's own interface, read in the pod's netns through the veth's
+ * link-netnsid) and the bridge the veth is enslaved to (0: none). Learned once, when the
+ * endpoint is bound: a pod that changes its MAC afterwards only cuts itself off.
+ * -EMEDIUMTYPE: the interface is not a veth.
+ */
+int pw_dp_endpoint_learn(struct pw_dp *dp, struct pw_endpoint *ep);
 int pw_dp_endpoint_delete(struct pw_dp *dp, const struct pw_endpoint *ep);
 int pw_dp_endpoint_lookup_ifindex(struct pw_dp *dp, uint32_t ifindex, struct pw_endpoint *out);
 

@@ -61,7 +61,17 @@
 	/* neither IPv4, IPv6 nor ARP (VLAN tags included) */				\
 	X(PW_DROP_UNSUPPORTED_L3, 23, "unsupported-l3",     "UNSUPPORTED_L3_PROTOCOL", 139) \
 	/* later fragment of a denied first fragment */					\
-	X(PW_DROP_FRAG_DENIED,    24, "fragment-of-denied", "POLICY_DENIED", 133)
+	X(PW_DROP_FRAG_DENIED,    24, "fragment-of-denied", "POLICY_DENIED", 133)	\
+	/* link layer (docs/architecture.md "Link layer"): */				\
+	/* Ethernet or ARP sender MAC is not the pod's own */				\
+	X(PW_DROP_SPOOFED_MAC,    25, "spoofed-mac",        "INVALID_SOURCE_MAC", 141)	\
+	/* the pod's MAC was never learned: it sends nothing */				\
+	X(PW_DROP_MAC_UNKNOWN,    26, "mac-unknown",        "INVALID_SOURCE_MAC", 141)	\
+	/* delivered to a pod it is not addressed to (MAC or unicast IP) */		\
+	X(PW_DROP_FOREIGN_DST,    27, "foreign-destination",				\
+	  "INVALID_DESTINATION_MAC", 142)						\
+	/* router advertisement, redirect or MLD query sent by a pod */			\
+	X(PW_DROP_ROUTER_MSG,     28, "router-message",     "INVALID_PACKET_DROPPED", 134)
 
 #define PW_REASON_ENUM(reason, value, name, hubble_name, hubble_code) reason = value,
 enum pw_reason {

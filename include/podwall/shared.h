@@ -15,8 +15,9 @@
 
 /* Map names: the kernel keeps 15 characters. The macro is the BPF object's variable name. */
 #define PW_MAP_IPCACHE pw_ipcache_v1 /* LPM trie: address -> identity */
-#define PW_MAP_EP_IF   pw_ep_if_v1   /* hash: host-side ifindex -> endpoint */
-#define PW_MAP_EP_CG   pw_ep_cg_v1   /* hash: pod cgroup id -> endpoint */
+/* v2: struct pw_endpoint carries the pod's MAC and its link (v1 had neither) */
+#define PW_MAP_EP_IF   pw_ep_if_v2   /* hash: host-side ifindex -> endpoint */
+#define PW_MAP_EP_CG   pw_ep_cg_v2   /* hash: pod cgroup id -> endpoint */
 #define PW_MAP_POLICY  pw_policy_v1  /* LPM trie: (subject, peer, dir, proto, port) -> allow */
 #define PW_MAP_CT      pw_ct_v1      /* LRU hash: scoped 5-tuple -> flow state */
 #define PW_MAP_FRAG    pw_frag_v1    /* LRU hash: fragment id -> L4 ports of its first fragment */
@@ -108,8 +109,21 @@ struct pw_endpoint {
 	__u64 cgroup_id;
 	__u32 v4[PW_EP_MAX_V4];    /* network order */
 	__u32 v6[PW_EP_MAX_V6][4]; /* network order */
+	/*
+	 * The MAC of the pod's own interface (the host-side veth's peer), learned from the
+	 * kernel when the endpoint is bound, never from packets. All zero: not known, and then
+	 * the pod sends nothing (PW_DROP_MAC_UNKNOWN): a missing MAC never opens a hole.
+	 */
+	__u8 mac[6];
+	__u8 pad2[2];
+	/*
+	 * The host-side veth's link: its bridge (IFLA_MASTER), or 0 when it is a point-to-point
+	 * link of its own. ND the node routes out of this link stays on the pod's own segment.
+	 */
+	__u32 link_ifindex;
+	__u32 pad3;
 };
-_Static_assert(sizeof(struct pw_endpoint) == 112, "pw_endpoint layout");
+_Static_assert(sizeof(struct pw_endpoint) == 128, "pw_endpoint layout");
 
 /* --- policy: LPM trie keyed by subject identity ----------------------------------------- */
 

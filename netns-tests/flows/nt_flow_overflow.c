@@ -233,6 +233,8 @@ int main(void)
 	}
 	ep.ifindex = ifindex;
 	inet_pton(AF_INET, EP_ADDR, &ep.v4[0]);
+	/* the pod's MAC as a CNI result supplies it: the frames come from it */
+	memcpy(ep.mac, "\x02\x00\x00\x00\x00\x01", sizeof(ep.mac));
 	fopts.path = path;
 	err = pw_dp_endpoint_upsert(dp, &ep);
 	if (!err)
