@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -271,13 +272,20 @@ static void *reader_main(void *arg)
 {
 	struct pw_dp *dp = arg;
 
+	struct sched_param sp = {.sched_priority = 1};
+
 	/*
-	 * It only copies samples out of the rings, a few microseconds of CPU per wakeup: run it
-	 * ahead of the load that fills them (the flow log's writer, the pods) so it drains
-	 * before they overflow. Best effort: without CAP_SYS_NICE it keeps its priority.
+	 * It only copies samples out of the rings, microseconds of CPU per wakeup, then sleeps:
+	 * run it ahead of the load that fills them (the flow log's writer, the pods, anything
+	 * else on a busy node) so it drains before they overflow: the lowest real-time priority
+	 * (its work is bounded: one drain per wakeup, a sleep after an error), else nice -10.
+	 * Best effort: without CAP_SYS_NICE it keeps its priority.
 	 */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp))
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
 	while (!__atomic_load_n(&dp->ev_stop, __ATOMIC_ACQUIRE)) {
+		int n;
+
 		/*
 		 * Drain only when the queue can take all that the rings can hold: a consumer far
 		 * behind leaves the rest in the kernel, which counts what does not fit there.
@@ -287,7 +295,9 @@ static void *reader_main(void *arg)
 			usleep(1000);
 			continue;
 		}
-		perf_buffer__poll(dp->pb, PW_EV_DRAIN_MS);
+		n = perf_buffer__poll(dp->pb, PW_EV_DRAIN_MS);
+		if (n < 0 && n != -EINTR)
+			usleep(PW_EV_DRAIN_MS * 1000); /* never a tight loop, at that priority */
 		perf_buffer__consume(dp->pb);
 		sync_counters(dp);
 		if (pw_evq_room(dp->evq) < pw_evq_capacity(dp->evq) ||
