@@ -257,8 +257,9 @@ int pw_dp_events_consume(struct pw_dp *dp);
  * Read the rings from a thread of the library's own (after pw_dp_events_open): it copies each
  * record out of the kernel's rings into a queue of queue_events items (0: 262144, at least
  * four rings' worth; memory is taken as it fills) as soon as a ring wakes it, and at least
- * every 20 ms, at the lowest real-time priority where allowed (else nice -10). The callbacks keep running in the caller's
- * thread, from pw_dp_events_consume()/poll(), in the order the records were read;
+ * every 20 ms, at the lowest real-time priority where allowed (else nice -10). The callbacks
+ * keep running in the caller's thread, from pw_dp_events_consume()/poll(), in the order the
+ * records were read;
  * pw_dp_events_fd() then returns an eventfd readable while the queue holds items. So the
  * caller may spend seconds on other work (writing records, a conntrack sweep, no CPU on a
  * loaded machine) without the rings overflowing; losses still happen only in the kernel (the
