@@ -11,6 +11,7 @@
 #include "lib/policy.h"
 #include "lib/events.h"
 #include "lib/metrics.h"
+#include "lib/quarantine.h"
 
 /* cgroup v2 level of --cgroup-root; pod cgroups are below it. Set by the loader. */
 const volatile __u32 pw_cgroup_root_level = 0;
@@ -88,10 +89,13 @@ static __always_inline int pw_sock_decide(struct bpf_sock_addr *ctx, __u8 family
 	ep = pw_ep_by_current_cgroup(pw_cgroup_root_level);
 	if (!ep) {
 		reason = PW_OK_NO_ENDPOINT;
-	} else if (ep->flags & PW_EP_F_QUARANTINE) {
-		reason = PW_DROP_QUARANTINE;
 	} else if (pw_sock_addr_local(family, addr) || pw_ep_owns(ep, family, addr)) {
+		/* never leaves the pod (TC never sees it either): a quarantine cuts the network */
 		reason = PW_OK_LOCAL;
+	} else if ((ep->flags & PW_EP_F_QUARANTINE) &&
+		   (!(ep->flags & PW_EP_F_QUARANTINE_DNS) ||
+		    !pw_quar_is_dns(PW_DIR_EGRESS, proto, 0, dport))) {
+		reason = PW_DROP_QUARANTINE;
 	} else {
 		reason = pw_policy_decide(ep, PW_DIR_EGRESS, family, addr, proto, dport, &d);
 		if (pw_reason_is_drop(reason) && pw_sock_is_reply(ctx, ep, family, addr, proto, dport))
@@ -101,6 +105,9 @@ static __always_inline int pw_sock_decide(struct bpf_sock_addr *ctx, __u8 family
 	pw_metrics_count(reason, PW_DIR_EGRESS, 0);
 	if (!pw_reason_is_drop(reason))
 		return PW_SOCK_ALLOW;
+	/* a quarantined pod retrying in a loop: its records are rate limited */
+	if (ep && reason == PW_DROP_QUARANTINE && !pw_quar_ev_allow(ep->ep_id, PW_DIR_EGRESS))
+		return PW_SOCK_DENY;
 
 	__builtin_memset(&ev, 0, sizeof(ev));
 	ev.type = PW_EV_SOCK_DENY;

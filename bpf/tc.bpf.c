@@ -17,6 +17,7 @@
 #include "lib/frag.h"
 #include "lib/events.h"
 #include "lib/metrics.h"
+#include "lib/quarantine.h"
 #include <linux/pkt_cls.h>
 
 /* What the exit needs besides the reason. */
@@ -261,7 +262,7 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 	if (!s->ep)
 		return PW_OK_NO_ENDPOINT;
 	s->ep_id = s->ep->ep_id;
-	if (s->ep->flags & PW_EP_F_QUARANTINE)
+	if ((s->ep->flags & (PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS)) == PW_EP_F_QUARANTINE)
 		return PW_DROP_QUARANTINE;
 
 	r = pw_parse(skb, p);
@@ -287,6 +288,10 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 		if (pw_reason_is_drop(r))
 			return r;
 	}
+	/* quarantined, DNS still allowed: only DNS goes on (ICMP errors included: no) */
+	if ((s->ep->flags & PW_EP_F_QUARANTINE) &&
+	    (p->has_inner || !pw_quar_is_dns(s->dir, p->t.proto, p->t.sport, p->t.dport)))
+		return PW_DROP_QUARANTINE;
 
 	e = pw_tc_ct_find(s, &k, &idx);
 	if (p->frag == PW_FRAG_LATER) {
@@ -303,6 +308,9 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 		pw_ct_park(&k, e, 0);
 		e = NULL;
 	}
+	/* ... and of DNS, only the replies to the pod's own queries come in */
+	if ((s->ep->flags & PW_EP_F_QUARANTINE) && s->dir == PW_DIR_INGRESS && (!e || !idx))
+		return PW_DROP_QUARANTINE;
 	if (!e)
 		return pw_tc_new_flow(skb, s);
 
@@ -359,6 +367,8 @@ static __always_inline int pw_tc_exit(struct __sk_buff *skb, struct pw_tc_state 
 
 	if (!type && drop)
 		type = PW_EV_DROP;
+	if (reason == PW_DROP_QUARANTINE && !pw_quar_ev_allow(s->ep_id, s->dir))
+		type = 0;
 	if (type)
 		pw_tc_event(skb, s, type, reason);
 	return drop ? TC_ACT_SHOT : TC_ACT_OK;

@@ -207,7 +207,7 @@ int pw_policy_expand(const struct pw_policy_entry *e, struct pw_policy_key *keys
 	unsigned int k;
 	size_t n = 0;
 
-	if (!e || e->direction >= PW_DIR_MAX || e->port_lo > e->port_hi)
+	if (!e || (e->direction & ~PW_POL_DIR_AUDIT) >= PW_DIR_MAX || e->port_lo > e->port_hi)
 		return -EINVAL;
 	base.subject = htonl(e->subject);
 	base.peer = htonl(e->peer);
@@ -246,8 +246,10 @@ int pw_policy_expand(const struct pw_policy_entry *e, struct pw_policy_key *keys
 
 static void policy_str(const struct pw_policy_entry *e, char *buf, size_t len)
 {
-	snprintf(buf, len, "subject %u peer %u %s proto %u ports %u-%u", e->subject, e->peer,
-		 pw_dir_str(e->direction), e->proto, e->port_lo, e->port_hi);
+	snprintf(buf, len, "subject %u peer %u %s%s proto %u ports %u-%u", e->subject, e->peer,
+		 pw_dir_str(e->direction & ~PW_POL_DIR_AUDIT),
+		 e->direction & PW_POL_DIR_AUDIT ? " (audit)" : "", e->proto, e->port_lo,
+		 e->port_hi);
 }
 
 int pw_dp_policy_update(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n)

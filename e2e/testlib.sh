@@ -68,3 +68,53 @@ expect_probe() {
 		bad "$from -> $2:$3/$1: expected $want, got '$got'"
 	fi
 }
+
+# expect_out WHAT PATTERN CMD...: CMD succeeds and its output matches PATTERN
+expect_out() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: /$pat/ not in: $out"
+	fi
+}
+
+# expect_fail WHAT PATTERN CMD...: CMD fails and says PATTERN
+expect_fail() {
+	local what=$1 pat=$2 out
+
+	shift 2
+	if ! out=$("$@" 2>&1) && grep -qE -- "$pat" <<<"$out"; then
+		ok "$what"
+	else
+		bad "$what: expected a failure saying /$pat/, got: $out"
+	fi
+}
+
+# wait_for SECONDS CMD...: until CMD succeeds
+wait_for() {
+	local s=$1 i
+
+	shift
+	for i in $(seq $((s * 20))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# expect_opt_error WHAT PATTERN ARGS...: refused before anything is touched (exit 2)
+expect_opt_error() {
+	local what=$1 pat=$2 out rc
+
+	shift 2
+	out=$(timeout 10 "$PW_DAEMON" --bpffs /nonexistent/podwall-opt-test "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 2 ] && grep -qE -- "$pat" <<<"$out"; then
+		ok "option error: $what"
+	else
+		bad "option error: $what: rc=$rc, /$pat/ not in: $out"
+	fi
+}

@@ -190,6 +190,18 @@ static int r_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out)
 	return 0;
 }
 
+static const char *r_quarantine(void *ctx, uint32_t ep_id)
+{
+	static char why[128];
+	struct renr *e = ctx;
+	uint64_t s = seed_of(e, ep_id, 9);
+
+	if (rnd_next(&s) % 3 == 0)
+		return NULL;
+	rnd_str(&s, why, sizeof(why));
+	return why;
+}
+
 static int r_isolating(void *ctx, uint32_t ep_id, uint8_t dir, struct pw_flow_policy *out,
 		       size_t max)
 {
@@ -369,7 +381,8 @@ static void test_same_bytes_as_jsonc(void **state)
 	struct pw_flow_enricher en1 = {.ctx = &e1,
 				       .endpoint = r_endpoint,
 				       .policy = r_policy,
-				       .isolating = r_isolating},
+				       .isolating = r_isolating,
+				       .quarantine_reason = r_quarantine},
 				en2 = en1;
 	char node[128];
 	uint64_t s = 1;

@@ -165,6 +165,47 @@ static void test_cidr_identities(void **state)
 	pw_idtab_clear(&t);
 }
 
+/*
+ * Cluster mode: two nodes that meet label sets and prefixes in different orders, one after
+ * history (freed identities), number them alike; a cleared table keeps the setting.
+ */
+static void test_derived_agree(void **state)
+{
+	static const char *const sets[] = {"app=a", "app=b,tier=web", "app=c", "app=a,v=2",
+					   "app=d", "app=e,x=y"};
+	const size_t n = sizeof(sets) / sizeof(sets[0]);
+	struct pw_ident *x[6], *y[6], *tmp;
+	struct pw_idtab t1, t2;
+	struct pw_prefix p;
+	struct pw_cidr_ident *c1, *c2;
+
+	pw_idtab_init(&t1);
+	pw_idtab_init(&t2);
+	t1.derived = t2.derived = true;
+	/* t2 saw and forgot other label sets first */
+	tmp = acq(&t2, "ns", "", "app=old", NULL);
+	pw_ident_release(&t2, tmp, true);
+	pw_idtab_commit(&t2);
+	for (size_t i = 0; i < n; i++) {
+		x[i] = acq(&t1, "ns", "team=x", sets[i], NULL);
+		y[n - 1 - i] = acq(&t2, "ns", "team=x", sets[n - 1 - i], NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(x[i]->id, y[i]->id);
+		assert_true(x[i]->id >= PW_ID_FIRST_LOCAL && x[i]->id < PW_ID_CIDR_FLAG);
+	}
+	assert_int_equal(pw_prefix_parse("198.51.100.0/24", &p, NULL), 0);
+	assert_int_equal(pw_cidr_acquire(&t1, &p, &c1), 0);
+	assert_int_equal(pw_prefix_parse("10.0.0.0/8", &p, NULL), 0);
+	assert_int_equal(pw_cidr_acquire(&t2, &p, &c2), 0);
+	assert_int_equal(pw_prefix_parse("198.51.100.0/24", &p, NULL), 0);
+	assert_int_equal(pw_cidr_acquire(&t2, &p, &c2), 0);
+	assert_int_equal(c1->id, c2->id);
+	pw_idtab_clear(&t1);
+	assert_true(t1.derived);
+	pw_idtab_clear(&t2);
+}
+
 static void test_cookies_stable(void **state)
 {
 	struct pw_idtab t1, t2;
@@ -279,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_refcount_deferred_free),
 		cmocka_unit_test(test_cidr_identities),
 		cmocka_unit_test(test_cookies_stable),
+		cmocka_unit_test(test_derived_agree),
 		cmocka_unit_test(test_recovery_hints),
 		cmocka_unit_test(test_store_namespace_relabels),
 	};

@@ -1661,6 +1661,107 @@ static void test_modes(void **state)
 	RUN(mode_rows);
 }
 
+/* --- per-policy audit and quarantine with DNS ---------------------------------------------- */
+
+/* B's egress: only an audit policy selects it, allowing A on TCP 80 */
+static const struct pw_policy_entry audit_pols[] = {
+	POL(ID_B, ID_A, PW_DIR_EGRESS | PW_POL_DIR_AUDIT, IPPROTO_TCP, 80, 80, 201),
+	/* on B's enforced ingress an audit entry must open nothing */
+	POL(ID_B, ID_A, PW_DIR_INGRESS | PW_POL_DIR_AUDIT, IPPROTO_TCP, 81, 81, 202),
+};
+
+static bool pre_audit_policies_b(void)
+{
+	return pw_dp_policy_update(g_fx->dp, audit_pols, 2) >= 0 &&
+	       !set_flags(EP_B, EP_FLAGS_B | PW_EP_F_AUDIT_ISOLATE_EGRESS);
+}
+
+static bool pre_quarantine_dns_a(void)
+{
+	return !set_flags(EP_A, EP_FLAGS_A | PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS);
+}
+
+static bool post_audit_entries_gone(void)
+{
+	return pw_dp_policy_delete(g_fx->dp, audit_pols, 2) >= 0 && !set_flags(EP_B, EP_FLAGS_B);
+}
+
+static const struct step audit_rows[] = {
+	{"audit policy: its allow is no record, the flow is not isolated",
+	 EP_B,
+	 EG,
+	 {TCP(4, B4, A4, 40010, 80, TCP_SYN)},
+	 .pre = pre_audit_policies_b,
+	 .reason = PW_OK_NOT_ISOLATED,
+	 .ct_delta = 1,
+	 .ev = PW_EV_FLOW_NEW},
+	{"audit policy: a would-be deny passes, recorded AUDIT",
+	 EP_B,
+	 EG,
+	 {TCP(4, B4, A4, 40011, 81, TCP_SYN)},
+	 .reason = PW_OK_AUDIT,
+	 .ct_delta = 1,
+	 .ev = PW_EV_AUDIT},
+	{"audit policy: then established, silently",
+	 EP_B,
+	 EG,
+	 {TCP(4, B4, A4, 40011, 81, TCP_ACK)},
+	 .reason = PW_OK_ESTABLISHED},
+	{"audit policy: the same over UDP to the world",
+	 EP_B,
+	 EG,
+	 {UDP(4, B4, W4, 40012, 53)},
+	 .reason = PW_OK_AUDIT,
+	 .ct_delta = 1,
+	 .ev = PW_EV_AUDIT},
+	{"audit entry on an enforced direction opens nothing",
+	 EP_B,
+	 IN,
+	 {TCP(4, A4, B4, 40013, 81, TCP_SYN)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"enforced allow beside it still allows",
+	 EP_B,
+	 IN,
+	 {TCP(4, A4, B4, 40014, 80, TCP_SYN)},
+	 NEWFLOW(107),
+	 .post = post_audit_entries_gone},
+	{"quarantine with DNS: a query goes, as policy allows",
+	 EP_A,
+	 EG,
+	 {UDP(4, A4, W4, 40020, 53)},
+	 .pre = pre_quarantine_dns_a,
+	 .reason = PW_OK_POLICY,
+	 .ct_delta = 1,
+	 .ev = PW_EV_FLOW_NEW,
+	 .cookie = 104},
+	{"quarantine with DNS: its reply comes back",
+	 EP_A,
+	 IN,
+	 {UDP(4, W4, A4, 53, 40020)},
+	 .reason = PW_OK_REPLY},
+	{"quarantine with DNS: anything else is cut",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 40021, 80, TCP_SYN)},
+	 DROPPED(PW_DROP_QUARANTINE)},
+	{"quarantine with DNS: no new flow in, even from port 53",
+	 EP_A,
+	 IN,
+	 {UDP(4, W4, A4, 53, 40999)},
+	 DROPPED(PW_DROP_QUARANTINE)},
+	{"quarantine with DNS: ARP still resolves the gateway",
+	 EP_A,
+	 EG,
+	 {.ethertype = ETH_P_ARP, .src = A4, .dst = B4},
+	 .reason = PW_OK_PASSTHROUGH,
+	 .post = pre_unquarantine_a},
+};
+
+static void test_audit_policies(void **state)
+{
+	RUN(audit_rows);
+}
+
 #define PASS(why) .verdict = OK, .reason = why
 /* judged by policy each time, never tracked: a record, no conntrack entry */
 #define JUDGED(ck) .verdict = OK, .reason = PW_OK_POLICY, .ev = PW_EV_FLOW_NEW, .cookie = ck
@@ -2730,7 +2831,7 @@ int main(void)
 		cmocka_unit_test(test_related_gen),  cmocka_unit_test(test_related_dst),
 		cmocka_unit_test(test_related_frag), cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_frag_ct),	     cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_l2),
+		cmocka_unit_test(test_l2),	     cmocka_unit_test(test_audit_policies),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -2,7 +2,8 @@
 /*
  * The policy decision for a new flow, shared by the TC and socket programs so that both
  * layers decide identically. Cost: one ipcache lookup and at most three policy lookups
- * (exact peer, the peer's CIDR identity, any peer), whatever the number of policies.
+ * (exact peer, the peer's CIDR identity, any peer), whatever the number of policies, audit
+ * policies included (see pw_policy_decide).
  */
 #ifndef PW_BPF_POLICY_H
 #define PW_BPF_POLICY_H
@@ -38,30 +39,52 @@ static __always_inline int pw_policy_allows(__u32 subject, __u32 peer, __u8 dir,
 }
 
 /*
+ * Does the entry set of (subject, dir) allow the flow: the exact peer, the peer's CIDR
+ * identity, then any peer (at most three trie lookups). dir carries PW_POL_DIR_AUDIT for the
+ * as-if-audit-enforced set.
+ */
+static __always_inline int pw_policy_match(__u32 subject, const struct pw_ipcache_val *peer,
+					   __u8 dir, __u8 proto, __be16 dport, __u32 *cookie)
+{
+	if (pw_policy_allows(subject, peer->identity, dir, proto, dport, cookie))
+		return 1;
+	if (peer->cidr_identity && peer->cidr_identity != peer->identity &&
+	    pw_policy_allows(subject, peer->cidr_identity, dir, proto, dport, cookie))
+		return 1;
+	return pw_policy_allows(subject, PW_ID_ANY, dir, proto, dport, cookie);
+}
+
+/*
  * Decide a flow of endpoint ep in direction dir with the remote address remote. Returns
  * PW_OK_NOT_ISOLATED, PW_OK_POLICY, PW_OK_AUDIT or PW_DROP_POLICY.
+ *
+ * Enforced policies alone decide. Audit policies count only where no enforced policy isolates
+ * the endpoint (PW_EP_F_AUDIT_ISOLATE_*): where one does, adding the audit policies' allows
+ * cannot turn its allow into a deny, so their verdict is the enforced one. Hence the
+ * as-if-audit-enforced set is consulted in exactly the case the enforced set was not: a
+ * subject with audit policies pays at most the lookups of an isolated one, others nothing.
  */
 static __always_inline int pw_policy_decide(const struct pw_endpoint *ep, __u8 dir, __u8 family,
 					    const __u32 *remote, __u8 proto, __be16 dport,
 					    struct pw_decision *d)
 {
 	__u32 isolate = dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
+	__u32 audit =
+		dir == PW_DIR_EGRESS ? PW_EP_F_AUDIT_ISOLATE_EGRESS : PW_EP_F_AUDIT_ISOLATE_INGRESS;
 	struct pw_ipcache_val peer;
-	__u32 subject = ep->identity;
+	__u32 subject = ep->identity, unused;
 
 	pw_ipcache_lookup(family, remote, &peer);
 	d->peer_id = peer.identity;
 	d->cookie = 0;
-	if (!(ep->flags & isolate))
-		return PW_OK_NOT_ISOLATED;
-
 	dport = pw_policy_port(proto, dport);
-	if (pw_policy_allows(subject, peer.identity, dir, proto, dport, &d->cookie))
-		return PW_OK_POLICY;
-	if (peer.cidr_identity && peer.cidr_identity != peer.identity &&
-	    pw_policy_allows(subject, peer.cidr_identity, dir, proto, dport, &d->cookie))
-		return PW_OK_POLICY;
-	if (pw_policy_allows(subject, PW_ID_ANY, dir, proto, dport, &d->cookie))
+	if (!(ep->flags & isolate)) {
+		if (!(ep->flags & audit) ||
+		    pw_policy_match(subject, &peer, dir | PW_POL_DIR_AUDIT, proto, dport, &unused))
+			return PW_OK_NOT_ISOLATED;
+		return PW_OK_AUDIT; /* cookie 0: no rule decided; the audit policies isolate it */
+	}
+	if (pw_policy_match(subject, &peer, dir, proto, dport, &d->cookie))
 		return PW_OK_POLICY;
 	return ep->flags & PW_EP_F_AUDIT ? PW_OK_AUDIT : PW_DROP_POLICY;
 }

@@ -208,10 +208,12 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 {
 	static const struct option opts[] = {
 		{"filename", required_argument, NULL, 'f'},
+		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *name = del ? "delete" : "apply";
+	int64_t timeout_ns = 0;
 	struct docs d = {0};
 	json_object *req, *resp = NULL, *result;
 	size_t objects;
@@ -223,6 +225,14 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 			nfiles++;
 			if (!err)
 				err = docs_add(&d, optarg);
+			break;
+		case 't':
+			if (pw_duration_parse(optarg, &timeout_ns) || timeout_ns < 1000000) {
+				errorf("--timeout \"%s\": expected a duration such as 30s or 2m",
+				       optarg);
+				docs_free(&d);
+				return 1;
+			}
 			break;
 		case 'h':
 			docs_free(&d);
@@ -256,6 +266,10 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 	req = pw_proto_request(del ? PW_OP_DELETE : PW_OP_APPLY);
 	if (req)
 		json_object_object_add(req, "docs", docs_json(&d));
+	/* cluster mode: how long to wait for every live node (the daemon's default: 30s) */
+	if (req && timeout_ns)
+		json_object_object_add(req, "timeout_ms",
+				       json_object_new_int64(timeout_ns / 1000000));
 	err = call(c, req, &resp, &result);
 	if (!err)
 		print_outcomes(result);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The CLI's internals, shared by its files and by nobody else: one file per command group
- * (apply.c, get.c, inspect.c, flows.c), the daemon connection (client.c), output and tables
+ * (apply.c, get.c, inspect.c, flows.c, quarantine.c), the daemon connection (client.c), output and tables
  * (output.c); podwall.c holds the command table and main().
  */
 #ifndef PW_CLI_H
@@ -93,5 +93,8 @@ int cmd_flows(struct cli *c, int argc, char **argv);
 
 /* suggest.c */
 int cmd_suggest(struct cli *c, int argc, char **argv);
+
+/* quarantine.c */
+int cmd_quarantine(struct cli *c, int argc, char **argv);
 
 #endif /* PW_CLI_H */

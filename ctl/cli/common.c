@@ -28,14 +28,18 @@ struct help {
 };
 
 static const struct help helps[] = {
-	{"apply", "-f FILE|DIR|- [-f ...]",
+	{"apply", "-f FILE|DIR|- [-f ...] [--timeout DUR]",
 	 "Create or update the objects of the manifests (Namespace, Pod, NetworkPolicy, List).\n"
-	 "Returns once the change is enforced in the kernel.\n\n"
-	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"delete", "-f FILE|DIR|- [-f ...]",
+	 "Returns once the change is enforced in the kernel; in cluster mode, once every live\n"
+	 "node enforces it.\n\n"
+	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"
+	 "  --timeout DUR   cluster mode: fail after DUR naming the nodes that do not\n"
+	 "                  enforce the change yet (default 30s)\n"},
+	{"delete", "-f FILE|DIR|- [-f ...] [--timeout DUR]",
 	 "Delete the objects the manifests name (kind, namespace, name).\n\n"
-	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"},
-	{"get", "namespaces|pods|networkpolicies|identities [NAME] [-n NS|-A] [-o FMT]",
+	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"
+	 "  --timeout DUR   cluster mode: as apply's\n"},
+	{"get", "namespaces|pods|networkpolicies|identities|quarantines|nodes [NAME] [-n NS|-A] [-o FMT]",
 	 "List objects as a table.\n\n"
 	 "  -n, --namespace NS      the namespace (default \"default\")\n"
 	 "  -A, --all-namespaces    every namespace\n"
@@ -66,6 +70,16 @@ static const struct help helps[] = {
 	 "      --port N              source or destination port\n"
 	 "      --since T             a duration (5m, 1h30m) or an RFC 3339 time\n"
 	 "      --kind K              flow_new, flow_denied, sock_deny, revoked, ...\n"},
+	{"quarantine", "NS/POD... | -l SELECTOR [-n NS] [--lift] [--allow-dns] [--reason TEXT]",
+	 "Cut every flow of the pods, both ways, established ones included (or --lift it).\n"
+	 "Returns once the kernel drops them; kept across daemon restarts.\n\n"
+	 "  -l, --selector SEL      the pods of NS matching k=v,k!=v,k,!k\n"
+	 "  -n, --namespace NS      namespace for -l, or for a POD without NS/ (default "
+	 "\"default\")\n"
+	 "      --lift              end the quarantine of the pods\n"
+	 "      --allow-dns         DNS (port 53) queries and their replies still go, as policy "
+	 "allows\n"
+	 "      --reason TEXT       recorded with the quarantine and in its pods' drop records\n"},
 	{"suggest", "--flows FILE [--flows FILE...] | --live DUR [-n NS] [--since T] [-o yaml|json]",
 	 "NetworkPolicies that allow exactly the flows observed, one per workload (pods with the\n"
 	 "same labels, per-replica labels dropped), isolating it for ingress and egress, so an\n"

@@ -33,9 +33,27 @@ static const struct column pod_cols[] = {
 };
 
 static const struct column np_cols[] = {
-	{"NAMESPACE", "namespace", false, true},      {"NAME", "name"},
-	{"POD-SELECTOR", "podSelector|pod_selector"}, {"POLICY-TYPES", "policyTypes|types"},
-	{"SELECTED", "selected|selected_pods", true}, {NULL},
+	{"NAMESPACE", "namespace", false, true},
+	{"NAME", "name"},
+	{"POD-SELECTOR", "podSelector|pod_selector"},
+	{"POLICY-TYPES", "policyTypes|types"},
+	{"ENFORCEMENT", "enforcement"},
+	{"SELECTED", "selected|selected_pods", true},
+	{NULL},
+};
+
+/* every namespace unless -n: a quarantine anywhere is what a security team looks for */
+static const struct column q_cols[] = {
+	{"NAMESPACE", "namespace"}, {"NAME", "name"},	       {"SINCE", "since"},
+	{"REASON", "reason"},	    {"DNS", "allowDns", true}, {NULL},
+};
+
+static const struct column node_cols[] = {
+	{"NAME", "name"},
+	{"STATUS", "status"},
+	{"REVISION", "revision"},
+	{"LAG", "lag"},
+	{NULL},
 };
 
 static const struct column id_cols[] = {
@@ -55,6 +73,8 @@ static const struct resource resources[] = {
 	 true,
 	 np_cols},
 	{{"identities", "identity", "id", "ids"}, "identities", false, id_cols},
+	{{"quarantines", "quarantine", "q"}, "quarantines", false, q_cols},
+	{{"nodes", "node", "no"}, "nodes", false, node_cols},
 };
 
 static const struct resource *find_resource(const char *s)
@@ -112,7 +132,7 @@ int cmd_get(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		errorf("you must specify the type of resource to get: namespaces, pods, "
-		       "networkpolicies, identities");
+		       "networkpolicies, identities, quarantines, nodes");
 		return 1;
 	}
 	r = find_resource(argv[optind]);

@@ -24,7 +24,8 @@ static int cmd_help(struct cli *c, int argc, char **argv);
 static const struct cmd cmds[] = {
 	{"apply", cmd_apply},	    {"delete", cmd_delete},   {"get", cmd_get},
 	{"describe", cmd_describe}, {"explain", cmd_explain}, {"status", cmd_status},
-	{"flows", cmd_flows},	    {"suggest", cmd_suggest}, {"help", cmd_help},
+	{"flows", cmd_flows},	    {"suggest", cmd_suggest}, {"quarantine", cmd_quarantine},
+	{"help", cmd_help},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -12,6 +12,9 @@
  *   cidr_identity too, so ipBlocks match pods);
  * - named ports resolve against the destination: the subject for ingress, each peer identity
  *   for egress; unresolvable names allow nothing.
+ * Audit policies (enforcement.h) are compiled the same way into the as-if-audit-enforced set
+ * (PW_POL_DIR_AUDIT in the key's direction); PW_EP_F_AUDIT_ISOLATE_* is set only for the
+ * directions no enforced policy isolates (elsewhere the datapath needs no audit verdict).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "enforcement.h"
 
 /* --- growable arrays -------------------------------------------------------------------------- */
 
@@ -457,7 +461,9 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 	struct pw_dkey *keys;
 	struct seqkey *seq;
 	struct kvec kv = {0};
-	size_t i, r, k;
+	size_t i, j, r, k;
+	uint8_t dir;
+	bool audit;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -465,30 +471,47 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 	/* only the subject's namespace can select it */
 	for (i = nps_lower_bound(c, s->ns); i < c->n_nps && !err; i++) {
 		const struct pw_netpol *np = &c->nps[i]->obj.u.np;
-		uint8_t dir;
 
 		if (strcmp(np->namespace, s->ns))
 			break;
 		if (!np_selects(np, s))
 			continue;
+		audit = pw_np_audit(c->st, np);
 		for (dir = 0; dir < PW_DIR_MAX && !err; dir++) {
 			const struct pw_np_rule *rules = dir ? np->egress : np->ingress;
-			size_t n = dir ? np->n_egress : np->n_ingress;
+			size_t n = dir ? np->n_egress : np->n_ingress, first = kv.n;
 
 			if (!(np->types & (dir ? PW_NP_EGRESS : PW_NP_INGRESS)))
 				continue;
-			out->flags |= dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
+			if (audit)
+				out->flags |= dir ? PW_EP_F_AUDIT_ISOLATE_EGRESS
+						  : PW_EP_F_AUDIT_ISOLATE_INGRESS;
+			else
+				out->flags |=
+					dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
 			for (r = 0; r < n && !err; r++) {
 				uint32_t cookie = pw_cookie_find(&c->st->ids, np->namespace,
 								 np->name, dir, (uint32_t)r);
 
 				err = compile_rule(c, s, np, dir, &rules[r], cookie, &kv);
 			}
+			for (j = first; audit && j < kv.n; j++)
+				kv.v[j].dir |= PW_POL_DIR_AUDIT;
 		}
 	}
 	if (err) {
 		free(kv.v);
 		return err;
+	}
+	/*
+	 * Where an enforced policy isolates, the datapath never needs the audit entries: an
+	 * enforced pass stays a pass with more allows. The flag goes, so it never looks; the
+	 * entries stay, for explain's as-if-audit-enforced verdict of an enforced deny.
+	 */
+	for (dir = 0; dir < PW_DIR_MAX; dir++) {
+		if (out->flags & (dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS))
+			out->flags &= ~(dir ? PW_EP_F_AUDIT_ISOLATE_EGRESS
+					    : PW_EP_F_AUDIT_ISOLATE_INGRESS);
 	}
 	/* for duplicate keys the first policy (by namespace/name) and rule attributes */
 	seq = malloc((kv.n + 1) * sizeof(*seq));
@@ -637,6 +660,27 @@ static size_t npvec_lower_bound(const struct npvec *nv, const char *ns)
 	return lo;
 }
 
+/* Did a Namespace written since the last commit change the default mode of ns's policies? */
+static bool ns_mode_changed(const struct pw_state *st, const char *ns)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_log; i++) {
+		const struct pw_change *ch = &st->log[i];
+		const struct pw_namespace *o, *n;
+
+		if (ch->kind != PW_KIND_NAMESPACE)
+			continue;
+		o = ch->old ? &ch->old->obj.u.ns : NULL;
+		n = ch->cur ? &ch->cur->obj.u.ns : NULL;
+		if (strcmp((o ? o : n)->name, ns))
+			continue;
+		if (pw_ns_audit(o) != pw_ns_audit(n))
+			return true;
+	}
+	return false;
+}
+
 /* Policies whose subjects the changes since the last commit may have changed. */
 static int dirty_policies(struct cctx *c, const struct pw_ident *const *changed, size_t n_changed,
 			  struct npvec *out)
@@ -671,6 +715,8 @@ static int dirty_policies(struct cctx *c, const struct pw_ident *const *changed,
 			continue;
 		if (cidrs && np_has_ipblock(np))
 			dirty = true;
+		if (!dirty && !pw_labels_get(&np->annotations, PW_ANNOT_ENFORCEMENT))
+			dirty = ns_mode_changed(st, np->namespace);
 		for (i = 0; i < n_changed && !dirty; i++)
 			dirty = np_depends_on(np, changed[i]);
 		if (dirty)
@@ -861,6 +907,7 @@ static int compile_eps(struct cctx *c, struct pw_desired *out)
 		const struct pw_sobj *o = pw_state_at(st, PW_KIND_POD, i);
 		const struct pw_pod *pod = &o->obj.u.pod;
 		const struct pw_dsubject *s;
+		const struct pw_quarantine *q;
 		struct pw_endpoint *ep;
 
 		if (!o->local || !o->ep_id || (!o->ifindex && !o->cgroup_id))
@@ -872,6 +919,10 @@ static int compile_eps(struct cctx *c, struct pw_desired *out)
 		ep->cgroup_id = o->cgroup_id;
 		s = pw_desired_subject(out, o->ident->id);
 		ep->flags = s ? s->flags : 0;
+		q = pw_qtab_find(&st->qt, pod->namespace, pod->name);
+		if (q)
+			ep->flags |=
+				PW_EP_F_QUARANTINE | (q->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
 		for (j = 0; j < pod->n_ips; j++) {
 			if (pod->ips[j].family == PW_FAMILY_V4 && ep->n_v4 < PW_EP_MAX_V4)
 				memcpy(&ep->v4[ep->n_v4++], pod->ips[j].a, 4);

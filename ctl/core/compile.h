@@ -22,7 +22,7 @@
 struct pw_dkey {
 	uint32_t subject;
 	uint32_t peer;	   /* PW_ID_ANY: any peer */
-	uint8_t dir;	   /* PW_DIR_* */
+	uint8_t dir;	   /* PW_DIR_*, | PW_POL_DIR_AUDIT in the as-if-audit-enforced set */
 	uint8_t proto;	   /* 0: any protocol (port ignored) */
 	uint8_t port_bits; /* 0..16 leading bits of port that must match */
 	uint8_t pad;
@@ -33,7 +33,7 @@ struct pw_dkey {
 
 struct pw_dsubject {
 	uint32_t id;
-	uint32_t flags; /* PW_EP_F_ISOLATE_* */
+	uint32_t flags; /* PW_EP_F_ISOLATE_*, PW_EP_F_AUDIT_ISOLATE_* */
 	size_t n;
 	struct pw_dkey *keys; /* sorted by (dir, peer, proto, port_bits, port), unique */
 };
@@ -79,11 +79,20 @@ void pw_desired_ipcache_lookup(const struct pw_desired *d, const struct pw_addr 
 /*
  * The kernel's decision for subject (flags = its endpoint's) talking to peer address a in
  * direction dir, evaluated on the desired state exactly as bpf/lib/policy.h does it.
- * Returns PW_OK_NOT_ISOLATED, PW_OK_POLICY (cookie set) or PW_DROP_POLICY.
+ * Returns PW_OK_NOT_ISOLATED, PW_OK_POLICY (cookie set), PW_OK_AUDIT or PW_DROP_POLICY.
  */
 int pw_desired_decide(const struct pw_desired *d, uint32_t subject, uint32_t flags, uint8_t dir,
 		      const struct pw_addr *a, uint8_t proto, uint16_t port, uint32_t *cookie,
 		      uint32_t *peer_id);
+
+/*
+ * The verdict as if the audit policies were enforced too: PW_OK_NOT_ISOLATED, PW_OK_POLICY
+ * (cookie: the deciding rule, an audit one included) or PW_DROP_POLICY. pw_desired_decide()
+ * gives the kernel's answer: PW_OK_AUDIT where this one is a drop and the enforced one a pass.
+ */
+int pw_desired_decide_audit(const struct pw_desired *d, uint32_t subject, uint32_t flags,
+			    uint8_t dir, const struct pw_addr *a, uint8_t proto, uint16_t port,
+			    uint32_t *cookie);
 
 /* qsort comparators: the orders the arrays of struct pw_desired are kept in */
 int pw_dkey_cmp(const void *a, const void *b); /* within a subject: dir, peer, proto, port */

@@ -146,6 +146,7 @@ int pw_cp_new(const struct pw_cp_opts *opts, struct pw_cp **out)
 	if (!cp)
 		return -ENOMEM;
 	pw_state_init(&cp->st);
+	cp->st.ids.derived = opts->derived_ids;
 	cp->dp = opts->dp;
 	cp->log = opts->log;
 	cp->log_ctx = opts->log_ctx;
@@ -460,4 +461,89 @@ int pw_cp_link_event(struct pw_cp *cp, const char *ifname, uint32_t ifindex)
 		return 0;
 	mark = cp->st.n_log;
 	return cp_finish(cp, mark, 0, NULL);
+}
+
+/* --- quarantine ---------------------------------------------------------------------------- */
+
+/* The endpoint the maps hold for a pod (by namespace and name), or NULL. */
+static const struct pw_endpoint *pod_endpoint(struct pw_cp *cp, const struct pw_cp_qref *r)
+{
+	const struct pw_sobj *so = pw_state_find(&cp->st, PW_KIND_POD, r->ns, r->name);
+
+	return so && so->ep_id ? pw_desired_endpoint(&cp->cur, so->ep_id) : NULL;
+}
+
+/*
+ * Cut first, compile after: the quarantined pods' endpoints get their flag in the kernel
+ * before the (incremental, but not free) compile and reconcile, which then write the same
+ * value. The kernel's own copy is the base, so a generation bumped meanwhile stays. undo
+ * (the sync failed): the flags go back to what cur says.
+ */
+static void quarantine_fast(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n,
+			    const struct pw_cp_qopts *o, bool undo)
+{
+	size_t i;
+
+	for (i = 0; cp->dp && i < n; i++) {
+		const struct pw_endpoint *cur = pod_endpoint(cp, &pods[i]);
+		struct pw_endpoint ep;
+
+		if (!cur)
+			continue;
+		ep = *cur;
+		if (ep.ifindex && pw_dp_endpoint_lookup_ifindex(cp->dp, ep.ifindex, &ep))
+			ep = *cur;
+		ep.flags &= ~(PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS);
+		if (undo)
+			ep.flags |= cur->flags & (PW_EP_F_QUARANTINE | PW_EP_F_QUARANTINE_DNS);
+		else
+			ep.flags |=
+				PW_EP_F_QUARANTINE | (o->allow_dns ? PW_EP_F_QUARANTINE_DNS : 0);
+		pw_dp_endpoint_upsert(cp->dp, &ep); /* the sync writes it anyway (or failed) */
+	}
+}
+
+int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, bool lift,
+		     const struct pw_cp_qopts *o, struct pw_diags *diags)
+{
+	struct pw_qtab back;
+	size_t i;
+	int err;
+
+	if (!cp || (n && !pods) || (!lift && !o))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		bool known = lift ? pw_qtab_find(&cp->st.qt, pods[i].ns, pods[i].name) != NULL
+				  : pw_state_find(&cp->st, PW_KIND_POD, pods[i].ns, pods[i].name) !=
+					     NULL;
+
+		if (!known && (lift || o->must_exist)) {
+			diag_add(diags, NULL, "pods \"%s\" %s in namespace \"%s\"", pods[i].name,
+				 lift ? "is not quarantined" : "not found", pods[i].ns);
+			return -ENOENT;
+		}
+	}
+	err = pw_qtab_copy(&back, &cp->st.qt);
+	for (i = 0; i < n && !err; i++) {
+		if (lift)
+			pw_qtab_del(&cp->st.qt, pods[i].ns, pods[i].name);
+		else
+			err = pw_qtab_put(&cp->st.qt, pods[i].ns, pods[i].name, o->since, o->reason,
+					  o->allow_dns);
+	}
+	if (!err && !lift && !cp->hold)
+		quarantine_fast(cp, pods, n, o, false);
+	if (!err)
+		err = cp_sync(cp);
+	if (err) {
+		if (!lift && !cp->hold)
+			quarantine_fast(cp, pods, n, o, true);
+		diag_add(diags, NULL, "cannot %s: %s", lift ? "lift the quarantine" : "quarantine",
+			 strerror(-err));
+		pw_qtab_clear(&cp->st.qt);
+		cp->st.qt = back;
+		return err;
+	}
+	pw_qtab_clear(&back);
+	return 0;
 }

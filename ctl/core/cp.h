@@ -29,6 +29,8 @@ struct pw_cp_opts {
 	void *log_ctx;
 	/* cgroup v2 directory pods' podwall.io/cgroup paths are relative to (for cgroup ids) */
 	const char *cgroup_root;
+	/* cluster mode: identity numbers derived from the labels, equal on every node */
+	bool derived_ids;
 };
 
 /*
@@ -109,6 +111,7 @@ struct pw_cp_netpol_row {
 	const struct pw_netpol *np;
 	const char *source;
 	size_t selected; /* pods of its namespace its podSelector selects */
+	bool audit;	 /* podwall.io/enforcement: audit (its own, else its namespace's) */
 };
 
 struct pw_cp_ident_row {
@@ -142,10 +145,20 @@ const char *pw_cp_object_source(struct pw_cp *cp, enum pw_kind kind, const char 
 /* One allow-list entry of a subject as the maps hold it. */
 struct pw_cp_allow {
 	uint8_t dir;   /* PW_DIR_* */
+	bool audit;    /* an audit policy's entry: recorded, never enforced */
 	uint8_t proto; /* 0: any protocol (ports ignored) */
 	uint16_t port_lo, port_hi;
 	uint32_t peer;	 /* peer identity; PW_ID_ANY: any peer */
 	uint32_t cookie; /* the rule that put it there (pw_cp_cookie_policy), 0: none */
+};
+
+/* A quarantined pod (the table is keyed by name: the pod may be gone). */
+struct pw_cp_quarantine_row {
+	const char *ns;
+	const char *name;
+	int64_t since;	    /* unix seconds */
+	const char *reason; /* NULL: none given */
+	bool allow_dns;
 };
 
 /* A pod, the policies that select it and its effective allow list per direction. */
@@ -155,9 +168,13 @@ struct pw_cp_pod_info {
 	bool has_endpoint;	  /* the endpoint as the maps hold it: */
 	uint32_t ep_id, ep_ifindex, ep_policy_gen;
 	uint64_t ep_cgroup_id;
-	const struct pw_netpol **policies[2]; /* [PW_DIR_INGRESS], [PW_DIR_EGRESS] */
+	const struct pw_netpol **policies[2]; /* [PW_DIR_INGRESS], [PW_DIR_EGRESS]: enforced */
 	size_t n_policies[2];
+	const struct pw_netpol **audit_policies[2]; /* the audit ones selecting it */
+	size_t n_audit_policies[2];
 	bool isolated[2];
+	bool quarantined; /* then: */
+	struct pw_cp_quarantine_row quarantine;
 	struct pw_cp_allow *allow; /* in the maps' order (direction, peer, protocol, port) */
 	size_t n_allow;
 };
@@ -182,11 +199,19 @@ struct pw_cp_side {
 	bool denied;
 	const struct pw_netpol **isolated_by; /* denied only: the policies isolating this end */
 	size_t n_isolated_by;
+	bool quarantined; /* this end is a quarantined pod: denied whatever the reason says */
+	/* as if the audit policies were enforced too (enforced only): */
+	unsigned int audit_reason; /* PW_OK_NOT_ISOLATED, PW_OK_POLICY or PW_DROP_POLICY */
+	uint32_t audit_cookie;	   /* the deciding rule, an audit one included; 0: none */
+	bool audit_denied;
+	const struct pw_netpol **audit_isolated_by; /* audit_denied only: every selecting policy */
+	size_t n_audit_isolated_by;
 };
 
 struct pw_cp_verdict {
 	struct pw_cp_side egress, ingress;
 	bool denied;
+	bool audit_denied; /* the verdict if the audit policies were enforced too */
 	uint8_t proto;
 	uint16_t port;
 };
@@ -236,5 +261,34 @@ int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct 
  */
 int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf,
 		    size_t len);
+
+/* --- quarantine (the pods' endpoints get PW_EP_F_QUARANTINE; enforced when the call returns) */
+
+struct pw_cp_qref {
+	const char *ns;
+	const char *name;
+};
+
+struct pw_cp_qopts {
+	const char *reason; /* may be NULL */
+	bool allow_dns;
+	int64_t since;	 /* unix seconds; an entry already there keeps its own */
+	bool must_exist; /* refuse a pod the store does not hold (a restore passes false) */
+};
+
+/* Quarantine the pods (lift: end their quarantine), all or nothing. -ENOENT names the pod. */
+int pw_cp_quarantine(struct pw_cp *cp, const struct pw_cp_qref *pods, size_t n, bool lift,
+		     const struct pw_cp_qopts *o, struct pw_diags *diags);
+/* The quarantined pods by namespace, name; ns NULL: all. *out is one allocation to free. */
+int pw_cp_list_quarantines(struct pw_cp *cp, const char *ns, struct pw_cp_quarantine_row **out,
+			   size_t *n);
+/*
+ * The names of the pods of ns an equality-based label selector text ("k=v,k!=v,k,!k")
+ * selects, in one allocation to free (strings of the store). -EINVAL with why filled.
+ */
+int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector,
+		      const char ***names, size_t *n, char *why, size_t why_len);
+/* The quarantine reason of endpoint ep_id ("" when none was given); NULL: not quarantined */
+const char *pw_cp_quarantine_reason(struct pw_cp *cp, uint32_t ep_id);
 
 #endif /* PW_CTL_CP_H */

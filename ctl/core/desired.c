@@ -256,11 +256,30 @@ static const struct pw_dkey *policy_match(const struct pw_dsubject *s, uint32_t 
 	return best;
 }
 
-int pw_desired_decide(const struct pw_desired *d, uint32_t subject, uint32_t flags, uint8_t dir,
-		      const struct pw_addr *a, uint8_t proto, uint16_t port, uint32_t *cookie,
-		      uint32_t *peer_id)
+/* The entry set of (subject, dir): exact peer, the peer's CIDR identity, any peer. */
+static const struct pw_dkey *set_match(const struct pw_dsubject *s, uint32_t id, uint32_t cid,
+				       uint8_t dir, uint8_t proto, uint16_t port)
+{
+	const struct pw_dkey *k = policy_match(s, id, dir, proto, port);
+
+	if (!k && cid && cid != id)
+		k = policy_match(s, cid, dir, proto, port);
+	if (!k)
+		k = policy_match(s, PW_ID_ANY, dir, proto, port);
+	return k;
+}
+
+/*
+ * as_kernel: bpf/lib/policy.h's answer (PW_OK_AUDIT where only the audit set denies). Else the
+ * verdict as if the audit policies were enforced too, their allows added to the enforced ones.
+ */
+static int decide(const struct pw_desired *d, uint32_t subject, uint32_t flags, uint8_t dir,
+		  const struct pw_addr *a, uint8_t proto, uint16_t port, uint32_t *cookie,
+		  uint32_t *peer_id, bool as_kernel)
 {
 	uint32_t isolate = dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
+	uint32_t audit =
+		dir == PW_DIR_EGRESS ? PW_EP_F_AUDIT_ISOLATE_EGRESS : PW_EP_F_AUDIT_ISOLATE_INGRESS;
 	const struct pw_dsubject *s = pw_desired_subject(d, subject);
 	const struct pw_dkey *k;
 	uint32_t id, cid;
@@ -269,17 +288,38 @@ int pw_desired_decide(const struct pw_desired *d, uint32_t subject, uint32_t fla
 	if (peer_id)
 		*peer_id = id;
 	*cookie = 0;
-	if (!(flags & isolate))
-		return PW_OK_NOT_ISOLATED;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
 		port = 0;
-	k = policy_match(s, id, dir, proto, port);
-	if (!k && cid && cid != id)
-		k = policy_match(s, cid, dir, proto, port);
+	if (!(flags & isolate)) {
+		if (!(flags & audit))
+			return PW_OK_NOT_ISOLATED;
+		k = set_match(s, id, cid, dir | PW_POL_DIR_AUDIT, proto, port);
+		if (as_kernel)
+			return k ? PW_OK_NOT_ISOLATED : PW_OK_AUDIT;
+		if (!k)
+			return PW_DROP_POLICY;
+		*cookie = k->cookie;
+		return PW_OK_POLICY;
+	}
+	k = set_match(s, id, cid, dir, proto, port);
+	if (!k && !as_kernel)
+		k = set_match(s, id, cid, dir | PW_POL_DIR_AUDIT, proto, port);
 	if (!k)
-		k = policy_match(s, PW_ID_ANY, dir, proto, port);
-	if (!k)
-		return PW_DROP_POLICY;
+		return as_kernel && (flags & PW_EP_F_AUDIT) ? PW_OK_AUDIT : PW_DROP_POLICY;
 	*cookie = k->cookie;
 	return PW_OK_POLICY;
+}
+
+int pw_desired_decide(const struct pw_desired *d, uint32_t subject, uint32_t flags, uint8_t dir,
+		      const struct pw_addr *a, uint8_t proto, uint16_t port, uint32_t *cookie,
+		      uint32_t *peer_id)
+{
+	return decide(d, subject, flags, dir, a, proto, port, cookie, peer_id, true);
+}
+
+int pw_desired_decide_audit(const struct pw_desired *d, uint32_t subject, uint32_t flags,
+			    uint8_t dir, const struct pw_addr *a, uint8_t proto, uint16_t port,
+			    uint32_t *cookie)
+{
+	return decide(d, subject, flags, dir, a, proto, port, cookie, NULL, false);
 }

@@ -111,7 +111,12 @@ void pw_idtab_clear(struct pw_idtab *t)
 	pw_htab_clear(&t->cookie_by_val);
 	free(t->addr_hints);
 	free(t->prefix_hints);
-	pw_idtab_init(t);
+	{
+		bool derived = t->derived; /* a setting, not content */
+
+		pw_idtab_init(t);
+		t->derived = derived;
+	}
 }
 
 /* asprintf that leaves *out NULL on failure, so cleanup can free every slot */
@@ -212,7 +217,8 @@ struct pw_ident *pw_ident_get(const struct pw_idtab *t, uint32_t id)
 	return sorted_find((void *const *)t->ids, t->n_ids, id);
 }
 
-static uint32_t ident_pick_id(struct pw_idtab *t, const struct pw_addr *ips, size_t n_ips)
+static uint32_t ident_pick_id(struct pw_idtab *t, const char *key, const struct pw_addr *ips,
+			      size_t n_ips)
 {
 	size_t i, j;
 
@@ -224,6 +230,15 @@ static uint32_t ident_pick_id(struct pw_idtab *t, const struct pw_addr *ips, siz
 			    !pw_ident_get(t, h->id))
 				return h->id;
 		}
+	}
+	if (t->derived) {
+		uint32_t span = PW_ID_CIDR_FLAG - PW_ID_FIRST_LOCAL;
+		/* pw_hash_str is FNV-1a by its contract (htab.h): numbers stay stable */
+		uint32_t id = PW_ID_FIRST_LOCAL + pw_hash_str(key) % span;
+
+		while (pw_ident_get(t, id))
+			id = id + 1 < PW_ID_CIDR_FLAG ? id + 1 : PW_ID_FIRST_LOCAL;
+		return id;
 	}
 	while (pw_ident_get(t, t->next_id) || t->next_id >= PW_ID_CIDR_FLAG) {
 		if (t->next_id >= PW_ID_CIDR_FLAG)
@@ -285,7 +300,7 @@ int pw_ident_acquire(struct pw_idtab *t, const char *ns, const struct pw_labels 
 		}
 		qsort(id->ports, id->n_ports, sizeof(*id->ports), cmp_port);
 	}
-	id->id = ident_pick_id(t, ips, n_ips);
+	id->id = ident_pick_id(t, id->key, ips, n_ips);
 	err = sorted_insert((void ***)&t->ids, &t->n_ids, &t->cap_ids, id, id->id);
 	if (err)
 		goto fail;
@@ -378,6 +393,12 @@ int pw_cidr_acquire(struct pw_idtab *t, const struct pw_prefix *p, struct pw_cid
 			id = t->prefix_hints[i].id;
 			break;
 		}
+	}
+	if (!id && t->derived) {
+		uint32_t n = 1 + prefix_hash(p) % (PW_ID_CIDR_FLAG - 1);
+		while (pw_cidr_get(t, PW_ID_CIDR_FLAG | n))
+			n = n + 1 < PW_ID_CIDR_FLAG ? n + 1 : 1;
+		id = PW_ID_CIDR_FLAG | n;
 	}
 	while (!id) {
 		if (t->next_cidr >= PW_ID_CIDR_FLAG)

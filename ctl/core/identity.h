@@ -95,6 +95,12 @@ struct pw_idtab {
 	size_t n_prefix_hints;
 	struct pw_prefix_hint *prefix_hints;
 	bool hints_done; /* set by the first commit */
+	/*
+	 * Cluster mode: a new number is derived from the label key (or the prefix), probing
+	 * upward only on a collision, so every node gives one label set the same number
+	 * without asking anyone. Otherwise numbers are handed out in order.
+	 */
+	bool derived;
 };
 
 void pw_idtab_init(struct pw_idtab *t);

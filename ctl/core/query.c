@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cp_impl.h"
+#include "enforcement.h"
 
 const char *pw_cp_pod_state_str(enum pw_cp_pod_state s)
 {
@@ -107,6 +108,7 @@ static void netpol_fill(struct pw_cp *cp, const struct pw_sobj *so, void *row)
 	r->np = &so->obj.u.np;
 	r->source = so->source;
 	r->selected = np_selected(cp, r->np);
+	r->audit = pw_np_audit(&cp->st, r->np);
 }
 
 /* One row of row_sz bytes per object of kind k (of ns), filled by fill, in list order. */
@@ -249,12 +251,16 @@ const char *pw_cp_peer_str(struct pw_cp *cp, uint32_t peer, char *buf, size_t le
 	return buf;
 }
 
+/* Which policies of a pod a query wants, by mode. */
+enum sel_mode { SEL_ENFORCED, SEL_AUDIT, SEL_ANY };
+
 /*
  * The policies of the identity's namespace whose podSelector selects it for `type`: the ones
- * isolating its pods. Fills up to max (out may be NULL when max is 0); returns how many exist.
+ * isolating its pods (of the given mode). Fills up to max (out may be NULL when max is 0);
+ * returns how many exist.
  */
 static size_t policies_selecting(struct pw_cp *cp, const struct pw_ident *id, unsigned int type,
-				 const struct pw_netpol **out, size_t max)
+				 enum sel_mode mode, const struct pw_netpol **out, size_t max)
 {
 	size_t i, n = 0;
 
@@ -263,6 +269,8 @@ static size_t policies_selecting(struct pw_cp *cp, const struct pw_ident *id, un
 
 		if (!(np->types & type) || strcmp(np->namespace, id->ns) ||
 		    !pw_selector_matches(&np->pod_sel, &id->pod_labels))
+			continue;
+		if (mode != SEL_ANY && pw_np_audit(&cp->st, np) != (mode == SEL_AUDIT))
 			continue;
 		if (n < max)
 			out[n] = np;
@@ -273,16 +281,16 @@ static size_t policies_selecting(struct pw_cp *cp, const struct pw_ident *id, un
 
 /* All of them in one allocation (NULL when there are none); -ENOMEM. */
 static int policies_selecting_all(struct pw_cp *cp, const struct pw_ident *id, unsigned int type,
-				  const struct pw_netpol ***out, size_t *n)
+				  enum sel_mode mode, const struct pw_netpol ***out, size_t *n)
 {
-	*n = policies_selecting(cp, id, type, NULL, 0);
+	*n = policies_selecting(cp, id, type, mode, NULL, 0);
 	*out = NULL;
 	if (!*n)
 		return 0;
 	*out = calloc(*n, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	policies_selecting(cp, id, type, *out, *n);
+	policies_selecting(cp, id, type, mode, *out, *n);
 	return 0;
 }
 
@@ -291,6 +299,7 @@ int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct 
 {
 	const struct pw_endpoint *ep;
 	const struct pw_ident *id;
+	enum sel_mode mode;
 
 	if (!cp || (max && !out) || (dir != PW_DIR_INGRESS && dir != PW_DIR_EGRESS))
 		return -EINVAL;
@@ -298,8 +307,12 @@ int pw_cp_isolating(struct pw_cp *cp, uint32_t ep_id, uint8_t dir, const struct 
 	id = ep ? pw_ident_get(&cp->st.ids, ep->identity) : NULL;
 	if (!id)
 		return -ENOENT;
+	/* enforced policies isolate it; failing those, audit ones (an AUDIT record's) */
+	mode = ep->flags & (dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS)
+		       ? SEL_ENFORCED
+		       : SEL_AUDIT;
 	return (int)policies_selecting(cp, id, dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS,
-				       out, max);
+				       mode, out, max);
 }
 
 int pw_cp_peer_cidr(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], char *buf, size_t len)
@@ -328,16 +341,28 @@ void pw_cp_pod_info_free(struct pw_cp_pod_info *info)
 		return;
 	free(info->policies[PW_DIR_INGRESS]);
 	free(info->policies[PW_DIR_EGRESS]);
+	free(info->audit_policies[PW_DIR_INGRESS]);
+	free(info->audit_policies[PW_DIR_EGRESS]);
 	free(info->allow);
 	memset(info, 0, sizeof(*info));
 }
 
+static void quarantine_row(const struct pw_quarantine *q, struct pw_cp_quarantine_row *r)
+{
+	r->ns = q->ns;
+	r->name = q->name;
+	r->since = q->since;
+	r->reason = q->reason;
+	r->allow_dns = q->allow_dns;
+}
+
 int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name, struct pw_cp_pod_info *out)
 {
+	const struct pw_quarantine *q;
 	const struct pw_dsubject *s;
 	const struct pw_endpoint *ep;
 	struct pw_sobj *so;
-	int err;
+	int err = 0;
 
 	if (!cp || !ns || !name || !out)
 		return -EINVAL;
@@ -355,12 +380,21 @@ int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name, struct pw
 		out->ep_cgroup_id = ep->cgroup_id;
 		out->ep_policy_gen = ep->policy_gen;
 	}
-	err = policies_selecting_all(cp, so->ident, PW_NP_INGRESS, &out->policies[PW_DIR_INGRESS],
-				     &out->n_policies[PW_DIR_INGRESS]);
-	if (!err)
-		err = policies_selecting_all(cp, so->ident, PW_NP_EGRESS,
-					     &out->policies[PW_DIR_EGRESS],
-					     &out->n_policies[PW_DIR_EGRESS]);
+	for (int d = 0; d < PW_DIR_MAX && !err; d++) {
+		unsigned int type = d == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS;
+
+		err = policies_selecting_all(cp, so->ident, type, SEL_ENFORCED, &out->policies[d],
+					     &out->n_policies[d]);
+		if (!err)
+			err = policies_selecting_all(cp, so->ident, type, SEL_AUDIT,
+						     &out->audit_policies[d],
+						     &out->n_audit_policies[d]);
+	}
+	q = pw_qtab_find(&cp->st.qt, ns, name);
+	if (q) {
+		out->quarantined = true;
+		quarantine_row(q, &out->quarantine);
+	}
 	s = pw_desired_subject(&cp->cur, so->ident->id);
 	out->isolated[PW_DIR_INGRESS] = s && (s->flags & PW_EP_F_ISOLATE_INGRESS);
 	out->isolated[PW_DIR_EGRESS] = s && (s->flags & PW_EP_F_ISOLATE_EGRESS);
@@ -373,7 +407,8 @@ int pw_cp_pod_info(struct pw_cp *cp, const char *ns, const char *name, struct pw
 		const struct pw_dkey *k = &s->keys[i];
 		struct pw_cp_allow *a = &out->allow[out->n_allow++];
 
-		a->dir = k->dir;
+		a->dir = k->dir & ~PW_POL_DIR_AUDIT;
+		a->audit = k->dir & PW_POL_DIR_AUDIT;
 		a->proto = k->proto;
 		a->peer = k->peer;
 		a->cookie = k->cookie;
@@ -427,7 +462,8 @@ static int explain_side(struct pw_cp *cp, const struct xend *self, const struct 
 {
 	const struct pw_endpoint *ep = NULL;
 	uint32_t cookie = 0, peer_id = 0;
-	int r;
+	unsigned int type;
+	int r, err = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->dir = dir;
@@ -445,13 +481,24 @@ static int explain_side(struct pw_cp *cp, const struct xend *self, const struct 
 	o->peer_identity = peer_id;
 	o->reason = (unsigned int)r;
 	o->cookie = cookie;
+	type = dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS;
 	if (pw_reason_is_drop((unsigned)r)) {
 		o->denied = true;
-		return policies_selecting_all(cp, self->pod->ident,
-					      dir == PW_DIR_EGRESS ? PW_NP_EGRESS : PW_NP_INGRESS,
-					      &o->isolated_by, &o->n_isolated_by);
+		err = policies_selecting_all(cp, self->pod->ident, type, SEL_ENFORCED,
+					     &o->isolated_by, &o->n_isolated_by);
 	}
-	return 0;
+	if (pw_qtab_find(&cp->st.qt, self->pod->obj.u.pod.namespace, self->pod->obj.u.pod.name))
+		o->quarantined = o->denied = true;
+	/* the second verdict: the audit policies enforced too */
+	o->audit_reason = (unsigned int)pw_desired_decide_audit(
+		&cp->cur, ep->identity, ep->flags, dir, &peer->addr, proto, port, &o->audit_cookie);
+	if (!err && pw_reason_is_drop(o->audit_reason)) {
+		o->audit_denied = true;
+		err = policies_selecting_all(cp, self->pod->ident, type, SEL_ANY,
+					     &o->audit_isolated_by, &o->n_audit_isolated_by);
+	}
+	o->audit_denied |= o->quarantined;
+	return err;
 }
 
 void pw_cp_verdict_free(struct pw_cp_verdict *v)
@@ -460,6 +507,8 @@ void pw_cp_verdict_free(struct pw_cp_verdict *v)
 		return;
 	free(v->egress.isolated_by);
 	free(v->ingress.isolated_by);
+	free(v->egress.audit_isolated_by);
+	free(v->ingress.audit_isolated_by);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -485,6 +534,8 @@ int pw_cp_verdict(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		return err;
 	}
 	out->denied = out->egress.denied || out->ingress.denied;
+	/* with more allows this can pass what the enforced policies deny (their union) */
+	out->audit_denied = out->egress.audit_denied || out->ingress.audit_denied;
 	out->proto = proto;
 	out->port = port;
 	return 0;
@@ -541,5 +592,132 @@ int pw_cp_counts(struct pw_cp *cp, struct pw_cp_counts *out)
 		if (pw_dp_metrics_read(cp->dp, out->metrics))
 			memset(out->metrics, 0, sizeof(out->metrics));
 	}
+	return 0;
+}
+
+/* --- quarantine ------------------------------------------------------------------------------ */
+
+static int cmp_qrow(const void *a, const void *b)
+{
+	const struct pw_cp_quarantine_row *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+int pw_cp_list_quarantines(struct pw_cp *cp, const char *ns, struct pw_cp_quarantine_row **out,
+			   size_t *n)
+{
+	size_t i;
+
+	if (!cp || !out || !n)
+		return -EINVAL;
+	*n = 0;
+	*out = calloc(cp->st.qt.n + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < cp->st.qt.n; i++) {
+		if (!ns || !strcmp(ns, cp->st.qt.v[i].ns))
+			quarantine_row(&cp->st.qt.v[i], &(*out)[(*n)++]);
+	}
+	qsort(*out, *n, sizeof(**out), cmp_qrow);
+	return 0;
+}
+
+const char *pw_cp_quarantine_reason(struct pw_cp *cp, uint32_t ep_id)
+{
+	const struct pw_quarantine *q;
+	size_t i;
+
+	for (i = 0; cp && ep_id && i < pw_state_count(&cp->st, PW_KIND_POD); i++) {
+		const struct pw_sobj *o = pw_state_at(&cp->st, PW_KIND_POD, i);
+
+		if (o->ep_id != ep_id)
+			continue;
+		q = pw_qtab_find(&cp->st.qt, o->obj.u.pod.namespace, o->obj.u.pod.name);
+		return q ? (q->reason ? q->reason : "") : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * kubectl's equality-based selector text: "k=v", "k==v", "k!=v", "k", "!k", comma-separated
+ * (AND). Set-based ones ("k in (a,b)") are refused by name.
+ */
+static int selector_parse(const char *text, struct pw_selector *out, char *why, size_t why_len)
+{
+	char *dup = strdup(text), *save = NULL, *tok;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!dup)
+		return -ENOMEM;
+	for (tok = strtok_r(dup, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *val;
+		const char *key = tok;
+		bool neg = false;
+
+		while (*key == ' ')
+			key++;
+		if (!eq) {
+			enum pw_sel_op op = *key == '!' ? PW_SEL_DOES_NOT_EXIST : PW_SEL_EXISTS;
+
+			key += *key == '!';
+			err = pw_invalid_qualified_name(key)
+				      ? -EINVAL
+				      : pw_selector_add_req(out, key, op, NULL, 0);
+			if (err == -EINVAL)
+				snprintf(why, why_len, "\"%s\": not a label key", key);
+			continue;
+		}
+		if (eq > tok && eq[-1] == '!') {
+			neg = true;
+			eq[-1] = 0;
+		}
+		*eq = 0;
+		val = eq + 1 + (eq[1] == '=');
+		if (pw_invalid_qualified_name(key) || pw_invalid_label_value(val)) {
+			snprintf(why, why_len,
+				 "\"%s\": expected key=value, key!=value, key or !key", tok);
+			err = -EINVAL;
+		} else if (neg) {
+			const char *v[1] = {val};
+
+			err = pw_selector_add_req(out, key, PW_SEL_NOT_IN, v, 1);
+		} else {
+			err = pw_labels_set(&out->match_labels, key, val);
+		}
+	}
+	free(dup);
+	if (err)
+		pw_selector_clear(out);
+	return err;
+}
+
+int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector, const char ***names,
+		      size_t *n, char *why, size_t why_len)
+{
+	struct pw_selector sel;
+	size_t i;
+	int err;
+
+	if (!cp || !ns || !selector || !names || !n)
+		return -EINVAL;
+	err = selector_parse(selector, &sel, why, why_len);
+	if (err)
+		return err;
+	*n = 0;
+	*names = calloc(pw_state_count(&cp->st, PW_KIND_POD) + 1, sizeof(**names));
+	if (!*names) {
+		pw_selector_clear(&sel);
+		return -ENOMEM;
+	}
+	for (i = 0; i < pw_state_count(&cp->st, PW_KIND_POD); i++) {
+		const struct pw_pod *p = &pw_state_at(&cp->st, PW_KIND_POD, i)->obj.u.pod;
+
+		if (!strcmp(p->namespace, ns) && pw_selector_matches(&sel, &p->labels))
+			(*names)[(*n)++] = p->name;
+	}
+	pw_selector_clear(&sel);
 	return 0;
 }

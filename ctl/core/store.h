@@ -19,6 +19,7 @@
 
 #include "identity.h"
 #include "model.h"
+#include "quarantine.h"
 
 struct pw_sobj {
 	struct pw_object obj;
@@ -47,6 +48,8 @@ struct pw_state {
 	size_t n_log, cap_log;
 	struct pw_change *log;
 	uint32_t next_ep_id;
+	/* quarantined pods: not objects, not logged; the core undoes its own changes of it */
+	struct pw_qtab qt;
 };
 
 void pw_state_init(struct pw_state *st);

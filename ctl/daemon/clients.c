@@ -26,6 +26,7 @@ static void client_kill(struct daemon *d, struct client *cl)
 	if (cl->dead)
 		return;
 	cl->dead = true;
+	pw_cluster_forget(d->cluster, cl);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, cl->w.fd, NULL);
 	if (cl->follow)
 		pw_flowlog_unsubscribe(d->fl, cl->follow);
@@ -99,7 +100,7 @@ void client_send_raw(struct daemon *d, struct client *cl, const char *buf, size_
 	client_flush(d, cl);
 }
 
-static void client_send(struct daemon *d, struct client *cl, json_object *msg)
+void client_send(struct daemon *d, struct client *cl, json_object *msg)
 {
 	char *line = NULL;
 	size_t len;
@@ -145,8 +146,13 @@ static void client_ready(struct daemon *d, struct watch *w, uint32_t events)
 		}
 		while ((r = pw_linebuf_next(&cl->in, &line, &len)) == 1) {
 			/* a follower only listens; anything it sends is ignored */
-			if (!cl->follow)
-				client_send(d, cl, d->handle(d, cl, line, len));
+			if (!cl->follow) {
+				json_object *res = d->handle(d, cl, line, len);
+
+				/* NULL: answered later (an apply in cluster mode) */
+				if (res)
+					client_send(d, cl, res);
+			}
 			if (cl->dead)
 				return;
 		}

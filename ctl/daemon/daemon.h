@@ -27,6 +27,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include "cluster.h"
 #include "cp.h"
 #include "fdio.h"
 #include "htab.h"
@@ -149,9 +150,12 @@ struct daemon {
 	unsigned int sweep_interval_s; /* conntrack sweep period */
 	struct pw_flowlog_opts fo;     /* rotation, retention, sampling, deny limit */
 	char node_name[256];
+	/* cluster mode (--etcd): endpoints NULL = one node */
+	struct pw_cluster_opts cluster_opts;
+	struct pw_cluster *cluster;
 
 	int epfd;
-	struct watch sig, timer, listen, events, links, mdir;
+	struct watch sig, timer, listen, events, links, mdir, etcd;
 	struct pw_dp *dp;
 	struct pw_cp *cp;
 	struct pw_linkwatch *lw;
@@ -195,6 +199,7 @@ struct daemon {
 	struct metrics metrics;
 	size_t journal_records; /* records in the file */
 	size_t journal_base;	/* records right after the last compaction */
+	char quarantines[PATH_MAX]; /* state file of the quarantined pods; empty: none */
 };
 
 /* Register fd with the event loop: fn runs when it is ready. */
@@ -286,11 +291,17 @@ int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out
 void journal_compact(struct daemon *d, struct jrec *v, size_t n);
 void journal_maybe_compact(struct daemon *d);
 
+/* quarantine.c */
+void quarantine_load(struct daemon *d);
+json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *req);
+const char *enrich_quarantine(void *ctx, uint32_t ep_id);
+
 /* handlers.c */
 json_object *handle(struct daemon *d, struct client *cl, const char *line, size_t len);
 
 /* clients.c */
 void client_send_raw(struct daemon *d, struct client *cl, const char *buf, size_t len);
+void client_send(struct daemon *d, struct client *cl, json_object *msg);
 void listen_ready(struct daemon *d, struct watch *w, uint32_t events);
 void clients_reap(struct daemon *d, bool all);
 
@@ -300,6 +311,11 @@ void sd_notify_msg(const char *msg);
 
 /* signals.c */
 void sig_ready(struct daemon *d, struct watch *w, uint32_t events);
+
+/* cluster.c */
+int cluster_options_check(struct daemon *d);
+int cluster_start(struct daemon *d);
+void cluster_reply(void *ctx, json_object *res);
 
 /* metrics.c */
 int metrics_check_addr(const char *spec);

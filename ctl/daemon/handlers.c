@@ -25,6 +25,12 @@ static json_object *req_apply(struct daemon *d, struct client *cl, json_object *
 						    : strerror(-err));
 		goto out;
 	}
+	if (d->cluster) {
+		/* cluster mode: etcd holds the objects; the reply waits for every live node */
+		res = pw_cluster_apply(d->cluster, docs, del, pw_json_int(req, "timeout_ms", 0),
+				       cluster_reply, cl);
+		goto out;
+	}
 	n = m->n;
 	s = snapshot(d, m, del);
 	if (!s) {
@@ -82,6 +88,19 @@ static json_object *req_get(struct daemon *d, json_object *req)
 	};
 	const char *what = pw_json_str(req, "what");
 	json_object *out = NULL;
+
+	if (what && !strcmp(what, "quarantines")) {
+		int err = pw_cp_get_quarantines(d->cp, pw_json_str(req, "namespace"), &out);
+
+		return err ? pw_proto_error(NULL, "get quarantines: %s", strerror(-err))
+			   : pw_proto_ok(out);
+	}
+	if (what && !strcmp(what, "nodes")) {
+		if (!d->cluster)
+			return pw_proto_error(NULL, "nodes: this daemon is one node, not in "
+						    "cluster mode (no --etcd)");
+		return pw_proto_ok(pw_cluster_nodes(d->cluster));
+	}
 
 	for (size_t i = 0; what && i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int err;
@@ -233,6 +252,8 @@ static json_object *req_status(struct daemon *d)
 	json_object_object_add(dm, "ct_expired", json_object_new_int64((int64_t)d->swept));
 	json_object_object_add(dm, "settings", settings_json(d));
 	json_object_object_add(core, "daemon", dm);
+	if (d->cluster)
+		json_object_object_add(core, "cluster", pw_cluster_status(d->cluster));
 	return pw_proto_ok(core);
 }
 
@@ -340,6 +361,9 @@ json_object *handle(struct daemon *d, struct client *cl, const char *line, size_
 		break;
 	case PW_OP_FLOWS:
 		res = req_flows(d, cl, req);
+		break;
+	case PW_OP_QUARANTINE:
+		res = req_quarantine(d, cl, req);
 		break;
 	default:
 		res = pw_proto_error(NULL, "unknown operation");

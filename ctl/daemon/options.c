@@ -40,7 +40,16 @@ static void usage(FILE *f)
 		"                       protocol, direction, verdict, policy) per DUR\n"
 		"                       (1s to 1h) instead of a record per allowed flow;\n"
 		"                       denies keep their records (default: off)\n"
-		"  --node-name NAME     the records' node_name (default: the host name)\n"
+		"  --node-name NAME     this node's name: the records' node_name, and in\n"
+		"                       cluster mode the spec.nodeName of its pods (default:\n"
+		"                       the host name)\n"
+		"  --etcd URL[,URL...]  cluster mode: objects live in etcd (v3 API) and reach\n"
+		"                       every node; http(s)://HOST:PORT, IPv6 as [ADDR]\n"
+		"  --etcd-prefix P      the cluster's keys are under P (default /podwall)\n"
+		"  --etcd-cacert FILE, --etcd-cert FILE, --etcd-key FILE\n"
+		"                       TLS to etcd: CA bundle, client certificate and key\n"
+		"  --etcd-lease-ttl DUR this node's lease: a node silent this long is dead to\n"
+		"                       the others and its pods leave their maps (default 10s)\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --perf-pages N       event ring pages per CPU, a power of two (default 64)\n"
 		"  --ct-sweep-interval DUR\n"
@@ -178,6 +187,12 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		O_PERF_PAGES,
 		O_SWEEP,
 		O_CT_TIMEOUT,
+		O_ETCD,
+		O_ETCD_PREFIX,
+		O_ETCD_CACERT,
+		O_ETCD_CERT,
+		O_ETCD_KEY,
+		O_ETCD_TTL,
 		O_METRICS,
 	};
 	static const struct option opts[] = {
@@ -199,6 +214,12 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
 		{"metrics-addr", required_argument, NULL, O_METRICS},
 		{"state-dir", required_argument, NULL, O_STATE},
+		{"etcd", required_argument, NULL, O_ETCD},
+		{"etcd-prefix", required_argument, NULL, O_ETCD_PREFIX},
+		{"etcd-cacert", required_argument, NULL, O_ETCD_CACERT},
+		{"etcd-cert", required_argument, NULL, O_ETCD_CERT},
+		{"etcd-key", required_argument, NULL, O_ETCD_KEY},
+		{"etcd-lease-ttl", required_argument, NULL, O_ETCD_TTL},
 		{"uninstall", no_argument, NULL, O_UNINSTALL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -264,6 +285,26 @@ int parse_args(struct daemon *d, int argc, char **argv)
 			err = opt_duration("--flow-aggregate", optarg, NSEC_PER_SEC,
 					   3600 * NSEC_PER_SEC, &ns);
 			d->fo.aggregate_ns = (uint64_t)ns;
+			break;
+		case O_ETCD:
+			d->cluster_opts.endpoints = optarg;
+			break;
+		case O_ETCD_PREFIX:
+			d->cluster_opts.prefix = optarg;
+			break;
+		case O_ETCD_CACERT:
+			d->cluster_opts.cacert = optarg;
+			break;
+		case O_ETCD_CERT:
+			d->cluster_opts.cert = optarg;
+			break;
+		case O_ETCD_KEY:
+			d->cluster_opts.key = optarg;
+			break;
+		case O_ETCD_TTL:
+			err = opt_duration("--etcd-lease-ttl", optarg, NSEC_PER_SEC,
+					   3600 * NSEC_PER_SEC, &ns);
+			d->cluster_opts.lease_ttl_s = (unsigned int)(ns / NSEC_PER_SEC);
 			break;
 		case O_NODE:
 			if (!*optarg || strlen(optarg) >= sizeof(d->node_name)) {
@@ -356,5 +397,5 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		fprintf(stderr, "podwalld: unexpected argument \"%s\"\n", argv[optind]);
 		return -EINVAL;
 	}
-	return 0;
+	return cluster_options_check(d);
 }

@@ -76,6 +76,7 @@ static int run(struct daemon *d)
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
 		.identity = enrich_identity,
+		.quarantine_reason = enrich_quarantine,
 	};
 	fo.path = d->flow_log;
 	fo.node_name = d->node_name[0] ? d->node_name : NULL;
@@ -123,6 +124,7 @@ static int run(struct daemon *d)
 
 	co.dp = d->dp;
 	co.cgroup_root = d->cgroup_root;
+	co.derived_ids = d->cluster_opts.endpoints != NULL;
 	err = pw_cp_new(&co, &d->cp);
 	if (err) {
 		dlog(PW_LOG_ERROR, "cannot start the control plane: %s", strerror(-err));
@@ -155,7 +157,10 @@ static int run(struct daemon *d)
 			 UNREAD_NAME);
 		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
 			 CT_END_LOST_NAME);
-		journal_load(d, true, &jv, &jn);
+		/* cluster mode: etcd is the record of what the CLI applied */
+		if (!d->cluster_opts.endpoints)
+			journal_load(d, true, &jv, &jn);
+		quarantine_load(d);
 	}
 	kcounters_start(d);
 	if (d->manifests) {
@@ -171,7 +176,12 @@ static int run(struct daemon *d)
 		if (err)
 			dlog(PW_LOG_ERROR, "--manifests %s: %s", d->manifests, strerror(-err));
 	}
-	{
+	if (d->cluster_opts.endpoints) {
+		/* the core stays held until the first listing from etcd: no gap at a restart */
+		err = cluster_start(d);
+		if (err)
+			return err;
+	} else {
 		struct pw_diags diags = {0};
 
 		err = pw_cp_flush(d->cp, &diags);
@@ -251,6 +261,7 @@ static void cleanup(struct daemon *d)
 	/* first: its last records still ask the core for pod and policy names */
 	pw_flowlog_free(d->fl);
 	d->fl = NULL;
+	pw_cluster_free(d->cluster);
 	pw_cp_free(d->cp);
 	/* close, never destroy: the pinned programs and maps keep enforcing */
 	pw_dp_close(d->dp);

@@ -20,6 +20,8 @@ void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-err));
 	/* records below the rings' watermark reach the file within one tick */
 	pw_flowlog_flush_writes(d->fl);
+	if (d->cluster)
+		pw_cluster_tick(d->cluster);
 	metrics_tick(d);
 	if (++d->ticks % TICKS_PER_S)
 		return;

@@ -78,6 +78,11 @@ struct pw_flow_enricher {
 	 * labels; 0 filled, -ENOENT unknown. NULL: aggregate ends carry the identity only.
 	 */
 	int (*identity)(void *ctx, uint32_t identity, struct pw_flow_endpoint *out);
+	/*
+	 * The reason endpoint ep_id was quarantined for ("" when none was given), NULL when it
+	 * is not (any more). Asked for quarantine drops. NULL: not asked.
+	 */
+	const char *(*quarantine_reason)(void *ctx, uint32_t ep_id);
 };
 
 /*

@@ -662,6 +662,15 @@ int pw_fl_emit_event(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t 
 	     ev->reason == PW_DROP_REVOKED) &&
 	    fl->have_enr && fl->enr.isolating && ev->ep_id)
 		jb_frag(b, isolating_frag(fl, ev->ep_id, ev->direction));
+	/* asked each time: a quarantined pod's drops are few (the kernel limits them) */
+	if (ev->reason == PW_DROP_QUARANTINE && fl->have_enr && fl->enr.quarantine_reason) {
+		const char *why = fl->enr.quarantine_reason(fl->enr.ctx, ev->ep_id);
+
+		if (why && *why) {
+			JB_LIT(b, ",\"quarantine_reason\":");
+			pw_fl_jb_str(b, why, SIZE_MAX);
+		}
+	}
 	if (ev->flags & PW_EV_F_SOCK) {
 		JB_LIT(b, ",\"process\":{\"pid\":");
 		jb_u64(b, ev->pid);

@@ -294,6 +294,13 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 	if (ev->reason == PW_DROP_POLICY || ev->reason == PW_OK_AUDIT ||
 	    ev->reason == PW_DROP_REVOKED)
 		add_isolating(fl, o, ev->ep_id, ev->direction);
+	if (ev->reason == PW_DROP_QUARANTINE && fl->have_enr && fl->enr.quarantine_reason) {
+		const char *why = fl->enr.quarantine_reason(fl->enr.ctx, ev->ep_id);
+
+		/* an operator's free text: repaired as UTF-8 like every string from outside */
+		if (why && *why)
+			add_str(o, "quarantine_reason", why, SIZE_MAX);
+	}
 	if (ev->flags & PW_EV_F_SOCK) {
 		json_object *proc = json_object_new_object();
 

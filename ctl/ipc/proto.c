@@ -15,7 +15,7 @@
 static const char *const op_names[PW_OP_COUNT] = {
 	[PW_OP_APPLY] = "apply",       [PW_OP_DELETE] = "delete",   [PW_OP_GET] = "get",
 	[PW_OP_DESCRIBE] = "describe", [PW_OP_EXPLAIN] = "explain", [PW_OP_STATUS] = "status",
-	[PW_OP_FLOWS] = "flows",
+	[PW_OP_FLOWS] = "flows",       [PW_OP_QUARANTINE] = "quarantine",
 };
 
 const char *pw_op_name(enum pw_op op)

@@ -37,6 +37,7 @@ enum pw_op {
 	PW_OP_EXPLAIN,
 	PW_OP_STATUS,
 	PW_OP_FLOWS,
+	PW_OP_QUARANTINE,
 	PW_OP_COUNT,
 };
 

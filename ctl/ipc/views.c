@@ -3,10 +3,12 @@
  * The core's typed query results as the control socket's JSON (views.h). Key names and order
  * are the protocol: the CLI's tables and YAML, and scripts reading `-o json`, depend on them.
  */
+#define _GNU_SOURCE /* gmtime_r */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "views.h"
 
@@ -168,6 +170,8 @@ static void get_netpols(struct pw_cp_netpol_row *r, size_t n, json_object *arr)
 				       json_object_new_int64((int64_t)np->n_egress));
 		json_object_object_add(o, "selected",
 				       json_object_new_int64((int64_t)r[i].selected));
+		json_object_object_add(o, "enforcement",
+				       json_object_new_string(r[i].audit ? "audit" : "enforce"));
 		json_object_array_add(arr, o);
 	}
 }
@@ -275,11 +279,47 @@ static json_object *jallow(struct pw_cp *cp, const struct pw_cp_allow *a)
 	return o;
 }
 
+static json_object *jquarantine(const struct pw_cp_quarantine_row *q)
+{
+	json_object *o = json_object_new_object();
+	time_t t = (time_t)q->since;
+	char buf[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_object_add(o, "namespace", jstr(q->ns));
+	json_object_object_add(o, "name", jstr(q->name));
+	json_object_object_add(o, "since", json_object_new_string(buf));
+	json_object_object_add(o, "sinceUnix", json_object_new_int64(q->since));
+	json_object_object_add(o, "reason", jstr(q->reason));
+	json_object_object_add(o, "allowDns", json_object_new_boolean(q->allow_dns));
+	return o;
+}
+
+int pw_cp_get_quarantines(struct pw_cp *cp, const char *ns, json_object **out)
+{
+	struct pw_cp_quarantine_row *r;
+	size_t i, n;
+	int err;
+
+	if (!cp || !out)
+		return -EINVAL;
+	err = pw_cp_list_quarantines(cp, ns, &r, &n);
+	if (err)
+		return err;
+	*out = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(*out, jquarantine(&r[i]));
+	free(r);
+	return 0;
+}
+
 int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_object **out)
 {
 	struct pw_cp_pod_info info;
 	const struct pw_pod *p;
-	json_object *o, *in, *eg;
+	json_object *o, *in, *eg, *ain, *aeg;
 	int err;
 
 	if (!cp || !ns || !name || !out)
@@ -316,17 +356,34 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 	json_object_object_add(
 		o, "egressPolicies",
 		jpolicies(info.policies[PW_DIR_EGRESS], info.n_policies[PW_DIR_EGRESS]));
+	json_object_object_add(o, "ingressAuditPolicies",
+			       jpolicies(info.audit_policies[PW_DIR_INGRESS],
+					 info.n_audit_policies[PW_DIR_INGRESS]));
+	json_object_object_add(o, "egressAuditPolicies",
+			       jpolicies(info.audit_policies[PW_DIR_EGRESS],
+					 info.n_audit_policies[PW_DIR_EGRESS]));
+	json_object_object_add(o, "quarantine",
+			       info.quarantined ? jquarantine(&info.quarantine) : NULL);
 	json_object_object_add(o, "ingressIsolated",
 			       json_object_new_boolean(info.isolated[PW_DIR_INGRESS]));
 	json_object_object_add(o, "egressIsolated",
 			       json_object_new_boolean(info.isolated[PW_DIR_EGRESS]));
 	in = json_object_new_array();
 	eg = json_object_new_array();
-	for (size_t i = 0; i < info.n_allow; i++)
-		json_object_array_add(info.allow[i].dir == PW_DIR_EGRESS ? eg : in,
+	ain = json_object_new_array();
+	aeg = json_object_new_array();
+	for (size_t i = 0; i < info.n_allow; i++) {
+		bool egress = info.allow[i].dir == PW_DIR_EGRESS;
+
+		json_object_array_add(info.allow[i].audit ? (egress ? aeg : ain)
+							  : (egress ? eg : in),
 				      jallow(cp, &info.allow[i]));
+	}
 	json_object_object_add(o, "ingress", in);
 	json_object_object_add(o, "egress", eg);
+	/* the audit policies' entries: recorded, never enforced */
+	json_object_object_add(o, "auditIngress", ain);
+	json_object_object_add(o, "auditEgress", aeg);
 	pw_cp_pod_info_free(&info);
 	*out = o;
 	return 0;
@@ -334,7 +391,7 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 
 static json_object *jside(struct pw_cp *cp, const struct pw_cp_side *s)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *a;
 
 	json_object_object_add(o, "direction", json_object_new_string(pw_dir_str(s->dir)));
 	if (s->family_mismatch)
@@ -355,6 +412,16 @@ static json_object *jside(struct pw_cp *cp, const struct pw_cp_side *s)
 	if (s->denied)
 		json_object_object_add(o, "isolatedBy",
 				       jpolicies(s->isolated_by, s->n_isolated_by));
+	if (s->quarantined)
+		json_object_object_add(o, "quarantined", json_object_new_boolean(true));
+	/* as if the audit policies were enforced too */
+	a = json_object_new_object();
+	json_object_object_add(a, "reason", json_object_new_string(pw_reason_str(s->audit_reason)));
+	add_cookie(cp, a, s->audit_cookie);
+	if (s->audit_denied && s->n_audit_isolated_by)
+		json_object_object_add(a, "isolatedBy",
+				       jpolicies(s->audit_isolated_by, s->n_audit_isolated_by));
+	json_object_object_add(o, "audit", a);
 	return o;
 }
 
@@ -376,6 +443,9 @@ int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 	json_object_object_add(o, "ingress", jside(cp, &v.ingress));
 	json_object_object_add(o, "verdict",
 			       json_object_new_string(v.denied ? "denied" : "allowed"));
+	/* both verdicts: the enforced one, and as if the audit policies were enforced too */
+	json_object_object_add(o, "auditVerdict",
+			       json_object_new_string(v.audit_denied ? "denied" : "allowed"));
 	json_object_object_add(o, "protocol", jstr(pw_ipproto_str(v.proto)));
 	json_object_object_add(o, "port", json_object_new_int(v.port));
 	pw_cp_verdict_free(&v);

@@ -20,6 +20,8 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		  const struct pw_cp_endpoint_ref *to, uint8_t proto, uint16_t port,
 		  json_object **out);
+/* the quarantined pods: [{namespace, name, since, sinceUnix, reason, allowDns}] */
+int pw_cp_get_quarantines(struct pw_cp *cp, const char *ns, json_object **out);
 /* map usage against capacity, counters, pending pods, identities */
 int pw_cp_status(struct pw_cp *cp, json_object **out);
 

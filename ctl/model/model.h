@@ -26,6 +26,11 @@
 /* Well-known names */
 #define PW_ANNOT_INTERFACE "podwall.io/interface"
 #define PW_ANNOT_CGROUP	   "podwall.io/cgroup"
+/*
+ * On a NetworkPolicy or a Namespace (the default of its policies; a policy's own wins):
+ * "enforce" (also when absent) or "audit" (evaluated and recorded, never enforced).
+ */
+#define PW_ANNOT_ENFORCEMENT "podwall.io/enforcement"
 /* Set on every Namespace by the API server (1.21+) and by us: name-based namespace selection */
 #define PW_LABEL_NS_NAME "kubernetes.io/metadata.name"
 #define PW_DEFAULT_NS	 "default"

@@ -282,5 +282,15 @@ int parse_meta(struct pctx *c, struct fy_node *obj, unsigned int line, const cha
 	if (parse_string_map(c, v, kl, pj(sub, path, "annotations"), &m->annotations, false,
 			     c->lim.max_list) < 0)
 		ret = -1;
+	if (kind == PW_KIND_NAMESPACE || kind == PW_KIND_NETPOL) {
+		const char *mode = pw_labels_get(&m->annotations, PW_ANNOT_ENFORCEMENT);
+
+		if (mode && strcmp(mode, "audit") && strcmp(mode, "enforce")) {
+			pj(sub, path, "annotations." PW_ANNOT_ENFORCEMENT);
+			perr(c, kl, sub, "Unsupported value: \"%.80s\": supported values: "
+				"\"audit\", \"enforce\"", mode);
+			ret = -1;
+		}
+	}
 	return c->stop ? -1 : ret;
 }

@@ -135,7 +135,7 @@ int pw_dp_ipcache_get(struct pw_dp *dp, const struct pw_cidr *c, struct pw_ipcac
 struct pw_policy_entry {
 	uint32_t subject; /* host order */
 	uint32_t peer;    /* host order; PW_ID_ANY = any peer */
-	uint8_t direction;
+	uint8_t direction;  /* PW_DIR_*, | PW_POL_DIR_AUDIT: the as-if-audit-enforced set */
 	uint8_t proto;      /* 0 = any protocol (then ports are ignored) */
 	uint16_t port_lo;   /* host order; port_lo = 0 and port_hi = 0xffff: all ports */
 	uint16_t port_hi;   /* inclusive */

@@ -91,6 +91,15 @@ _Static_assert(sizeof(struct pw_ipcache_val) == 8, "pw_ipcache_val layout");
 #define PW_EP_F_ISOLATE_EGRESS  (1u << 1) /* some policy selects it for egress */
 #define PW_EP_F_AUDIT           (1u << 2) /* record denies but let them pass */
 #define PW_EP_F_QUARANTINE      (1u << 3) /* drop everything but replies of nothing: full stop */
+/*
+ * Per-policy audit (podwall.io/enforcement: audit): audit policies select it in that direction
+ * and no enforced one does. The new-flow decision then also consults the as-if-audit-enforced
+ * entry set (PW_POL_DIR_AUDIT keys): a miss there records the flow as AUDIT, and it passes.
+ */
+#define PW_EP_F_AUDIT_ISOLATE_INGRESS (1u << 4)
+#define PW_EP_F_AUDIT_ISOLATE_EGRESS  (1u << 5)
+/* with PW_EP_F_QUARANTINE: DNS (UDP/TCP port 53) from the pod and its replies still go */
+#define PW_EP_F_QUARANTINE_DNS (1u << 6)
 
 struct pw_endpoint {
 	__u32 ep_id; /* stable id chosen by the control plane; scopes conntrack */
@@ -148,6 +157,12 @@ struct pw_policy_key {
 _Static_assert(sizeof(struct pw_policy_key) == 16, "pw_policy_key layout");
 
 #define PW_POL_F_ALLOW (1u << 0)
+
+/*
+ * Direction byte of a key of the as-if-audit-enforced set: the allow entries of audit
+ * policies, kept apart from the enforced ones (which alone decide what passes) by this bit.
+ */
+#define PW_POL_DIR_AUDIT 0x80u
 
 struct pw_policy_val {
 	__u32 flags;  /* PW_POL_F_* */
