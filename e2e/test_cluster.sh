@@ -39,6 +39,7 @@ dead=$(cl_free_port "$CL_UL")
 N3_TLS=(--etcd-cacert "$CL_TLS/ca.crt" --etcd-cert "$CL_TLS/client.crt" --etcd-key "$CL_TLS/client.key")
 cl_daemon_start 1 "http://198.18.0.1:$CL_ETCD_PORT" --etcd-lease-ttl ${TTL}s &&
 	cl_daemon_start 2 "http://198.18.0.1:$dead,http://198.18.0.1:$CL_ETCD_PORT" \
+		--metrics-addr 127.0.0.1:9464 \
 		--etcd-lease-ttl ${TTL}s &&
 	cl_daemon_start 3 "https://[fd00:ff::1]:$CL_ETCD_TLS_PORT" "${N3_TLS[@]}" \
 		--etcd-lease-ttl ${TTL}s || exit 1
@@ -128,6 +129,17 @@ if jq -e '.cluster.connected and (.cluster.nodes | length == 3) and
 else
 	bad "status: $(jq -c .cluster <<<"$st")"
 fi
+# n2's metrics (its own netns's loopback) say the same, and promtool takes them
+metrics2() { nsenter --net="/run/netns/$CL_PREFIX-n2" curl -s http://127.0.0.1:9464/metrics; }
+m=$(metrics2)
+rev2=$(pwn 2 status -o json | jq -r .cluster.enforced_revision)
+if grep -q '^podwall_cluster_connected 1$' <<<"$m" && grep -q '^podwall_cluster_live_nodes 3$' <<<"$m" &&
+	grep -q "^podwall_cluster_enforced_revision $rev2\$" <<<"$m" &&
+	promtool check metrics <<<"$m" >/dev/null 2>&1; then
+	ok "n2 metrics: connected, 3 live nodes, enforced revision $rev2, promtool clean"
+else
+	bad "n2 metrics: $(grep podwall_cluster <<<"$m")"
+fi
 
 # --- a node that does not follow: apply names it after --timeout
 cl_stop=${CL_DAEMON[3]}
@@ -185,6 +197,11 @@ fi
 expect_fail "apply while etcd is down fails with a clear error" 'etcd is unreachable.*nothing changed' \
 	pwn 2 apply -f "$M/a4.yaml"
 expect_out "status says since when" '"down_since"' pwn 1 status -o json
+if metrics2 | grep -q '^podwall_cluster_connected 0$'; then
+	ok "n2 metrics: podwall_cluster_connected 0 while etcd is down"
+else
+	bad "n2 metrics while etcd is down: $(metrics2 | grep podwall_cluster_connected)"
+fi
 sleep $((TTL + 1)) # longer than the leases: nobody may forget anybody meanwhile
 cl_etcd_start || exit 1
 t0=$(date +%s%N)

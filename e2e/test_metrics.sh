@@ -108,6 +108,14 @@ if grep -q '^podwall_policy_apply_duration_seconds_count 1$' "$M/metrics.txt" &&
 else
 	bad "apply count / endpoints: $(grep -E 'apply_duration_seconds_count|podwall_endpoints' "$M/metrics.txt")"
 fi
+if pw quarantine met-a/a --reason metrics-test >/dev/null &&
+	innode curl -s "http://$MADDR/metrics" | grep -q '^podwall_quarantined_pods 1$' &&
+	pw quarantine --lift met-a/a >/dev/null &&
+	innode curl -s "http://$MADDR/metrics" | grep -q '^podwall_quarantined_pods 0$'; then
+	ok "podwall_quarantined_pods follows quarantine and lift"
+else
+	bad "podwall_quarantined_pods: $(innode curl -s "http://$MADDR/metrics" | grep quarantined)"
+fi
 code=$(innode curl -s -o /dev/null -w '%{http_code}' "http://$MADDR/other")
 [ "$code" = 404 ] && ok "/other: 404" || bad "/other: $code"
 

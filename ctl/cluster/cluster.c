@@ -414,6 +414,23 @@ json_object *pw_cluster_nodes(struct pw_cluster *cl)
 	return arr;
 }
 
+void pw_cluster_get_stats(const struct pw_cluster *cl, struct pw_cluster_stats *out)
+{
+	bool self = false;
+
+	memset(out, 0, sizeof(*out));
+	out->connected = cl->up && cl->phase == PH_WATCH;
+	out->down_since = cl->up ? 0 : (int64_t)cl->down_since;
+	out->enforced_revision = cl->enforced;
+	out->etcd_revision = cl->etcd_rev;
+	for (size_t i = 0; i < cl->n_nodes; i++)
+		self |= !strcmp(cl->nodes[i].name, cl->o.node_name);
+	out->live_nodes = cl->n_nodes + !self;
+	out->relists = cl->relists;
+	out->compactions = cl->compactions;
+	out->watch_events = cl->watch_events;
+}
+
 json_object *pw_cluster_status(struct pw_cluster *cl)
 {
 	json_object *o = json_object_new_object();

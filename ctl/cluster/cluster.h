@@ -64,6 +64,17 @@ void pw_cluster_forget(struct pw_cluster *cl, void *ctx);
 
 /* `podwall get nodes`: [{name, status, revision, lag, self}] */
 json_object *pw_cluster_nodes(struct pw_cluster *cl);
+/* The figures of the state machine, for metrics. */
+struct pw_cluster_stats {
+	bool connected;		  /* etcd answers and the watch runs */
+	int64_t down_since;	  /* unix seconds etcd has been away, 0 when connected */
+	int64_t enforced_revision; /* the etcd revision this node's kernel enforces */
+	int64_t etcd_revision;	  /* the newest revision the node has seen */
+	size_t live_nodes;	  /* nodes whose lease is current, this one included */
+	uint64_t relists, compactions, watch_events;
+};
+void pw_cluster_get_stats(const struct pw_cluster *cl, struct pw_cluster_stats *out);
+
 /* `podwall status`'s "cluster" section */
 json_object *pw_cluster_status(struct pw_cluster *cl);
 

@@ -203,6 +203,48 @@ static void render_flowlog(FILE *f, struct daemon *d)
 	fprintf(f, "podwall_flow_log_rotations_total %llu\n", (unsigned long long)st.rotations);
 }
 
+static void render_quarantines(FILE *f, struct daemon *d)
+{
+	struct pw_cp_quarantine_row *rows = NULL;
+	size_t n = 0;
+
+	if (pw_cp_list_quarantines(d->cp, NULL, &rows, &n))
+		return;
+	family(f, "podwall_quarantined_pods", "gauge",
+	       "Pods under quarantine (podwall quarantine), on every node that knows them.");
+	fprintf(f, "podwall_quarantined_pods %zu\n", n);
+	free(rows);
+}
+
+static void render_cluster(FILE *f, struct daemon *d)
+{
+	struct pw_cluster_stats st;
+
+	if (!d->cluster)
+		return;
+	pw_cluster_get_stats(d->cluster, &st);
+	family(f, "podwall_cluster_connected", "gauge",
+	       "1 while etcd answers and the watch runs; 0 while enforcement stays as last known.");
+	fprintf(f, "podwall_cluster_connected %d\n", st.connected);
+	family(f, "podwall_cluster_down_since_seconds", "gauge",
+	       "When etcd went away, seconds since the epoch; 0 while connected.");
+	fprintf(f, "podwall_cluster_down_since_seconds %lld\n", (long long)st.down_since);
+	family(f, "podwall_cluster_enforced_revision", "gauge",
+	       "The etcd revision this node's kernel enforces.");
+	fprintf(f, "podwall_cluster_enforced_revision %lld\n", (long long)st.enforced_revision);
+	family(f, "podwall_cluster_seen_revision", "gauge",
+	       "The newest etcd revision this node has seen.");
+	fprintf(f, "podwall_cluster_seen_revision %lld\n", (long long)st.etcd_revision);
+	family(f, "podwall_cluster_live_nodes", "gauge", "Nodes whose etcd lease is current.");
+	fprintf(f, "podwall_cluster_live_nodes %zu\n", st.live_nodes);
+	family(f, "podwall_cluster_relists_total", "counter",
+	       "Full listings of the prefix (start, compaction, reconnection).");
+	fprintf(f, "podwall_cluster_relists_total %llu\n", (unsigned long long)st.relists);
+	family(f, "podwall_cluster_watch_events_total", "counter", "etcd watch events received.");
+	fprintf(f, "podwall_cluster_watch_events_total %llu\n",
+		(unsigned long long)st.watch_events);
+}
+
 static void render_daemon(FILE *f, struct daemon *d)
 {
 	family(f, "podwall_build_info", "gauge",
@@ -237,6 +279,8 @@ static int render(struct daemon *d, char **out, size_t *len)
 	}
 	render_apply(f, &d->metrics);
 	render_flowlog(f, d);
+	render_quarantines(f, d);
+	render_cluster(f, d);
 	pw_cp_counts_free(&c);
 	if (fclose(f))
 		return -ENOMEM;
