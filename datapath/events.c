@@ -295,11 +295,16 @@ static void *reader_main(void *arg)
 			usleep(1000);
 			continue;
 		}
+		uint64_t req;
+
 		n = perf_buffer__poll(dp->pb, PW_EV_DRAIN_MS);
 		if (n < 0 && n != -EINTR)
 			usleep(PW_EV_DRAIN_MS * 1000); /* never a tight loop, at that priority */
+		/* a pw_dp_events_sync() asked before this point is answered by this drain */
+		req = __atomic_load_n(&dp->ev_sync_req, __ATOMIC_ACQUIRE);
 		perf_buffer__consume(dp->pb);
 		sync_counters(dp);
+		__atomic_store_n(&dp->ev_sync_done, req, __ATOMIC_RELEASE);
 		if (pw_evq_room(dp->evq) < pw_evq_capacity(dp->evq) ||
 		    __atomic_load_n(&dp->ev_thread_err, __ATOMIC_ACQUIRE))
 			pw_evq_signal(dp->evq);
@@ -332,6 +337,8 @@ int pw_dp_events_thread(struct pw_dp *dp, size_t queue_events)
 		return err;
 	dp->ev_room = room;
 	dp->ev_stop = 0;
+	dp->ev_sync_req = 0;
+	dp->ev_sync_done = 0;
 	/* from here the thread moves noreader_seen; unread() counts what reached the caller */
 	dp->ev_noreader_base = 0;
 	dp->ev_noreader_delivered = 0;
@@ -388,6 +395,27 @@ static int deliver(struct pw_dp *dp, size_t max)
 		dp->ev_read_failed = true;
 	}
 	return (int)n;
+}
+
+int pw_dp_events_sync(struct pw_dp *dp)
+{
+	uint64_t req;
+	int n = 0;
+
+	if (!dp || !dp->pb)
+		return -EINVAL;
+	if (!dp->evq)
+		return pw_dp_events_consume(dp);
+	/* the thread's next drain (within PW_EV_DRAIN_MS) answers it; wait a bounded time */
+	req = __atomic_add_fetch(&dp->ev_sync_req, 1, __ATOMIC_ACQ_REL);
+	for (int i = 0; i < 50 * PW_EV_DRAIN_MS; i++) {
+		n += deliver(dp, PW_EVQ_DELIVER_MAX);
+		if (__atomic_load_n(&dp->ev_sync_done, __ATOMIC_ACQUIRE) >= req)
+			break;
+		usleep(200);
+	}
+	n += deliver(dp, PW_EVQ_DELIVER_MAX);
+	return n;
 }
 
 static void thread_stop(struct pw_dp *dp)

@@ -94,10 +94,12 @@ struct pw_dp {
 	 */
 	struct pw_evq *evq;
 	pthread_t ev_thread;
-	int ev_stop;	      /* atomic: the thread exits at its next look */
-	int ev_thread_err;    /* atomic: a counter read failed in the thread (-errno), to log */
-	size_t ev_room;	      /* queue items one drain can make at most */
-	size_t ev_ring_bytes; /* one CPU's ring */
+	int ev_stop;	       /* atomic: the thread exits at its next look */
+	int ev_thread_err;     /* atomic: a counter read failed in the thread (-errno), to log */
+	size_t ev_room;	       /* queue items one drain can make at most */
+	size_t ev_ring_bytes;  /* one CPU's ring */
+	uint64_t ev_sync_req;  /* atomic: pw_dp_events_sync() calls so far */
+	uint64_t ev_sync_done; /* atomic: the last of them a drain has answered */
 	uint64_t ev_noreader_base;	/* EV_NOREADER over CPUs when the thread started */
 	uint64_t ev_noreader_delivered; /* no-reader losses handed to on_lost since */
 

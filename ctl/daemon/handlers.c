@@ -267,7 +267,7 @@ static json_object *req_flows(struct daemon *d, struct client *cl, json_object *
 	struct timespec now;
 	int err;
 	/* what the rings hold below their wakeup watermark belongs in this answer */
-	pw_dp_events_consume(d->dp);
+	pw_dp_events_sync(d->dp);
 
 	if (!f || !argv) {
 		free(f);

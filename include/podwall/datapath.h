@@ -268,6 +268,13 @@ int pw_dp_events_consume(struct pw_dp *dp);
  */
 int pw_dp_events_thread(struct pw_dp *dp, size_t queue_events);
 /*
+ * Hand over every record emitted before the call, below the wakeup watermark too (an answer
+ * to `podwall flows` must include the probe that just ran): with the thread, wait (at most
+ * a fifth of a second; one drain, 20 ms at most, normally) until it has drained the rings once
+ * more, then deliver; without it, pw_dp_events_consume(). Returns the number handed over.
+ */
+int pw_dp_events_sync(struct pw_dp *dp);
+/*
  * Close the reader without losing what it holds: detach the rings from the programs (later
  * records count as unread, for the next reader), drain them into the callbacks, report the
  * last losses, free. pw_dp_close() without it frees the rings with whatever they held.
