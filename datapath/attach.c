@@ -25,10 +25,10 @@
 #include "attach.h"
 
 static const char *const sock_names[PW_SOCK_COUNT] = {
-	[PW_SOCK_CONNECT4] = "pw_connect4",
-	[PW_SOCK_CONNECT6] = "pw_connect6",
-	[PW_SOCK_SENDMSG4] = "pw_sendmsg4",
-	[PW_SOCK_SENDMSG6] = "pw_sendmsg6",
+	[PW_SOCK_CONNECT4] = "pw_connect4",	    [PW_SOCK_CONNECT6] = "pw_connect6",
+	[PW_SOCK_SENDMSG4] = "pw_sendmsg4",	    [PW_SOCK_SENDMSG6] = "pw_sendmsg6",
+	[PW_SOCK_RECVMSG4] = "pw_recvmsg4",	    [PW_SOCK_RECVMSG6] = "pw_recvmsg6",
+	[PW_SOCK_GETPEERNAME4] = "pw_getpeername4", [PW_SOCK_GETPEERNAME6] = "pw_getpeername6",
 };
 
 static const char *const dir_names[PW_DIR_MAX] = {"ingress", "egress"};
@@ -42,6 +42,14 @@ static struct bpf_program *sock_prog(struct pw_dp *dp, int i)
 		return dp->sock->progs.pw_connect6;
 	case PW_SOCK_SENDMSG4:
 		return dp->sock->progs.pw_sendmsg4;
+	case PW_SOCK_RECVMSG4:
+		return dp->sock->progs.pw_recvmsg4;
+	case PW_SOCK_RECVMSG6:
+		return dp->sock->progs.pw_recvmsg6;
+	case PW_SOCK_GETPEERNAME4:
+		return dp->sock->progs.pw_getpeername4;
+	case PW_SOCK_GETPEERNAME6:
+		return dp->sock->progs.pw_getpeername6;
 	default:
 		return dp->sock->progs.pw_sendmsg6;
 	}

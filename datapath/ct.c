@@ -164,6 +164,33 @@ int pw_dp_ct_flush(struct pw_dp *dp, uint32_t ep_id, pw_flow_end_fn cb, void *ct
 	return ct_walk(dp, flush_decide, &ep_id, cb, ctx, NULL);
 }
 
+static int peer_decide(const void *arg, const struct pw_ct_key *k, const struct pw_ct_entry *v)
+{
+	const struct pw_backend *b = ((const void *const *)arg)[0];
+	const uint8_t *proto = ((const void *const *)arg)[1];
+
+	if (k->ended || k->family != b->family || k->proto != *proto || k->dport != b->port ||
+	    memcmp(k->daddr, b->addr, sizeof(k->daddr)))
+		return 0;
+	(void)v;
+	return PW_END_FLUSHED;
+}
+
+int pw_dp_ct_flush_peer(struct pw_dp *dp, const struct pw_backend *b, uint8_t proto,
+			pw_flow_end_fn cb, void *ctx, uint64_t *removed)
+{
+	const void *arg[2] = {b, &proto};
+	struct pw_ct_sweep_stats st = {0};
+	int err;
+
+	if (!b)
+		return -EINVAL;
+	err = ct_walk(dp, peer_decide, arg, cb, ctx, &st);
+	if (removed)
+		*removed = st.expired;
+	return err;
+}
+
 int pw_dp_ct_count(struct pw_dp *dp, uint64_t *count)
 {
 	struct pw_map_usage u;

@@ -489,6 +489,7 @@ void pw_dp_close(struct pw_dp *dp)
 		return;
 	pw_events_close(dp);
 	pw_attach_release(dp);
+	pw_svc_end_close(dp);
 	sock__destroy(dp->sock);
 	tc__destroy(dp->tc);
 	pw_log_unroute_libbpf(dp);

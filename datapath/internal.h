@@ -39,6 +39,10 @@ enum pw_sock_prog {
 	PW_SOCK_CONNECT6,
 	PW_SOCK_SENDMSG4,
 	PW_SOCK_SENDMSG6,
+	PW_SOCK_RECVMSG4, /* Services: replies read as from the frontend */
+	PW_SOCK_RECVMSG6,
+	PW_SOCK_GETPEERNAME4,
+	PW_SOCK_GETPEERNAME6,
 	PW_SOCK_COUNT,
 };
 
@@ -64,6 +68,7 @@ struct pw_ev_cpu {
 struct pw_dp {
 	struct tc *tc;
 	struct sock *sock;
+	struct svcend *svcend; /* Service backends' connection ender, loaded on first use */
 	char *bpffs_dir; /* NULL: nothing pinned */
 	char *cgroup_root;
 	bool adopted;
@@ -107,6 +112,9 @@ struct pw_dp {
 	void *log_ctx;
 	enum pw_log_level log_level;
 };
+
+/* svc.c */
+void pw_svc_end_close(struct pw_dp *dp);
 
 /* log.c */
 void pw_log(const struct pw_dp *dp, enum pw_log_level level, const char *fmt, ...)

@@ -241,7 +241,8 @@ cl_daemon_start() {
 	nsenter --net="/run/netns/$CL_PREFIX-n$i" "$PW_DAEMON" --socket "$CL_WORK/n$i.sock" \
 		--bpffs "/sys/fs/bpf/podwall-$CL_TAG-$CL_RUN-n$i" --cgroup-root "$CL_CGROOT/n$i" \
 		--state-dir "$CL_WORK/n$i.state" --flow-log "$CL_WORK/n$i.flows" \
-		--node-name "n$i" --etcd "$urls" --etcd-prefix "$CL_ETCD_PREFIX" "$@" \
+		--node-name "n$i" --etcd "$urls" --etcd-prefix "$CL_ETCD_PREFIX" \
+		--service-cidr 198.19.128.0/24 "$@" \
 		2>>"$CL_WORK/n$i.log" &
 	CL_DAEMON[$i]=$!
 	for n in $(seq 500); do

@@ -120,6 +120,28 @@ expect_probe denied a4 tcp "$CL_IP_c3" 8080
 expect_out "apply again: unchanged, nothing written" 'client-egress unchanged' \
 	pwn 1 apply -f "$M/client-egress.yaml"
 
+# --- a Service applied through n3 reaches every node; n1 translates a1's connection to the
+# backend b2 on n2, which a1's egress policy allows
+cat >"$M/svc.yaml" <<EOY
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: cl}
+spec:
+  clusterIP: 198.19.128.10
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: cl, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: ["$CL_IP_b2"]}]
+EOY
+expect_out "apply a Service through n3" 'service/web created' pwn 3 apply -f "$M/svc.yaml"
+expect_probe ok a1 tcp 198.19.128.10 80
+expect_out "n2 lists the Service with its backend" 'web +198.19.128.10 +80->8080/TCP +1' \
+	pwn 2 get services -n cl
+
 # --- status and nodes
 expect_out "get nodes lists n1 n2 n3" 'n1 .*Ready' pwn 2 get nodes
 st=$(pwn 1 status -o json)

@@ -1051,6 +1051,19 @@ int nt_raw_syn(struct nt_env *env, int from, int to, int family, uint16_t sport,
 	return nt_probe_run(env, from, "ntrawsyn", nt_raw_syn_child, &rq, res);
 }
 
+int nt_raw_syn_to(struct nt_env *env, int from, const struct sockaddr_storage *dst,
+		  socklen_t dstlen, uint16_t sport, struct nt_result *res)
+{
+	struct nt_probe_req rq = {.family = dst->ss_family, .dstlen = dstlen, .timeout_ms = 1000};
+
+	if (from < 1 || from > env->npods || dstlen > sizeof(rq.dst))
+		return -EINVAL;
+	memcpy(&rq.dst, dst, dstlen);
+	nt_pod_sockaddr(env, from, dst->ss_family, 0, &rq.src);
+	rq.sport = sport;
+	return nt_probe_run(env, from, "ntrawsyn", nt_raw_syn_child, &rq, res);
+}
+
 /* --- sniffer ------------------------------------------------------------------------------- */
 
 struct nt_sniff_req {

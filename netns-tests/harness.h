@@ -169,6 +169,10 @@ int nt_udp_echo(struct nt_env *env, int from, int to, int family, uint16_t port,
 int nt_raw_syn(struct nt_env *env, int from, int to, int family, uint16_t sport, uint16_t dport,
 	       struct nt_result *res);
 
+/* The same to any address and port (dst's), e.g. a Service ClusterIP no pod owns. */
+int nt_raw_syn_to(struct nt_env *env, int from, const struct sockaddr_storage *dst,
+		  socklen_t dstlen, uint16_t sport, struct nt_result *res);
+
 /* An AF_PACKET listener on a pod's eth0 that reports TCP SYNs with the given ports. */
 struct nt_sniffer {
 	struct nt_child c;

@@ -25,6 +25,8 @@
 #                               bench/bench_ctl --markdown (regenerated when bench_ctl builds)
 #   perf/cluster.md             bench/cluster/run.sh --markdown (cluster mode, three nodes, etcd)
 #   perf/peers.md, perf/*.png   bench/peers/run.sh: against no enforcement and iptables+ipset
+#   perf/services.md            bench/services/run.sh: TCP_CRR through a ClusterIP, against
+#                               direct connections and kube-proxy-style iptables DNAT
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -276,6 +278,20 @@ if [ "$do_peers" = 1 ]; then
 	rm -f "$parts/peers.log"
 fi
 
+if has_target podwalld && has_target podwall; then
+	log "Services: ClusterIP translation (bench/services/run.sh)"
+	sv_args=()
+	[ "$quick" = 1 ] && sv_args=(--quick)
+	if opt_build podwalld podwall pwload; then
+		run_part services 300 bash "$top/bench/services/run.sh" --build "$build" \
+			"${sv_args[@]}" --markdown "$parts/services.md.new"
+	else
+		echo "podwalld, podwall or pwload did not build" >"$parts/services.log"
+		part_failed services bench/services/run.sh "not built" "$parts/services.log"
+		rm -f "$parts/services.log"
+	fi
+fi
+
 # --- assemble ------------------------------------------------------------------------------
 page=$out/performance.md
 tmp=$page.tmp.$$
@@ -326,6 +342,8 @@ section() { # part-file fallback-heading fallback-text
 	section "$parts/cluster.md" "## Cluster mode: apply to enforced on every node" \
 		"Not measured yet (\`bench/cluster/run.sh\`)."
 	section "$parts/peers.md" "## Against iptables+ipset" "Not measured yet (\`bench/peers/run.sh\`)."
+	section "$parts/services.md" "## Services: ClusterIP translation" \
+		"Not measured yet (\`bench/services/run.sh\`)."
 } >>"$tmp"
 mv "$tmp" "$page"
 log "wrote $page in $(( $(date +%s) - t0 )) s"

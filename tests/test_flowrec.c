@@ -190,6 +190,38 @@ static int r_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out)
 	return 0;
 }
 
+static int r_service(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		     uint8_t proto, char *buf, size_t len)
+{
+	struct renr *e = ctx;
+	uint64_t s = seed_of(e, addr[0] ^ port_be, proto);
+	char a[64], b[64];
+
+	if (rnd_next(&s) % 3 == 0)
+		return -ENOENT;
+	rnd_str(&s, a, sizeof(a));
+	rnd_str(&s, b, sizeof(b));
+	/* "namespace/name"; sometimes no slash at all */
+	snprintf(buf, len, rnd_next(&s) % 5 ? "%s/%s" : "%s%s", a, b);
+	return 0;
+}
+
+static int r_flow_service(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto,
+			  const uint32_t daddr[4], uint16_t dport_be, uint32_t front[4],
+			  uint16_t *front_port_be)
+{
+	struct renr *e = ctx;
+	uint64_t s = seed_of(e, daddr[0] ^ ep_id, dport_be);
+
+	if (rnd_next(&s) % 2)
+		return -ENOENT;
+	memset(front, 0, 16);
+	front[0] = (uint32_t)rnd_next(&s);
+	front[3] = family == PW_FAMILY_V6 ? (uint32_t)rnd_next(&s) : 0;
+	*front_port_be = (uint16_t)rnd_next(&s);
+	return 0;
+}
+
 static const char *r_quarantine(void *ctx, uint32_t ep_id)
 {
 	static char why[128];
@@ -308,7 +340,7 @@ static void rnd_event(uint64_t *s, struct pw_event *ev)
 	ev->family = rnd_next(s) % 3 ? PW_FAMILY_V4 : PW_FAMILY_V6;
 	ev->proto = rnd_proto(s);
 	ev->tcp_flags = (uint8_t)rnd_next(s);
-	ev->flags = (uint8_t)(rnd_next(s) % 2);
+	ev->flags = (uint8_t)(rnd_next(s) % 4); /* PW_EV_F_SOCK, PW_EV_F_SVC */
 	ev->sport = rnd_next(s) % 3 ? (uint16_t)rnd_next(s) : 0;
 	ev->dport = rnd_next(s) % 6 ? (uint16_t)rnd_next(s) : 0;
 	ev->ep_id = (uint32_t)(rnd_next(s) % 4);
@@ -382,6 +414,8 @@ static void test_same_bytes_as_jsonc(void **state)
 				       .endpoint = r_endpoint,
 				       .policy = r_policy,
 				       .isolating = r_isolating,
+				       .service = r_service,
+				       .flow_service = r_flow_service,
 				       .quarantine_reason = r_quarantine},
 				en2 = en1;
 	char node[128];

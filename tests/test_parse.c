@@ -60,6 +60,11 @@ static bool diag_has(const struct pw_diags *d, enum pw_diag_level lvl, const cha
 	return false;
 }
 
+#define SVC(spec) "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n" spec
+#define EPS(rest)                                                                          \
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n" \
+	"  labels: {kubernetes.io/service-name: web}\n" rest
+
 struct bad_case {
 	const char *name;
 	const char *yaml;
@@ -197,9 +202,9 @@ static const struct bad_case bad_cases[] = {
 	{"unknown metadata field", NS "metadata: {name: a, lables: {}}\n",
 	 "metadata: unknown field \"lables\""},
 	/* kinds and documents */
-	{"unknown kind", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
-	 "kind: unsupported kind \"Service\": podwall accepts Namespace, Pod, NetworkPolicy and "
-	 "List"},
+	{"unknown kind", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n",
+	 "kind: unsupported kind \"ConfigMap\": podwall accepts Namespace, Pod, NetworkPolicy, "
+	 "Service, EndpointSlice and List"},
 	{"old apiVersion",
 	 "apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: p}\n",
 	 "apiVersion: unsupported apiVersion \"extensions/v1beta1\" for NetworkPolicy (want "
@@ -273,6 +278,64 @@ static const struct bad_case bad_cases[] = {
 	{"annotation value a number",
 	 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations: {a: 1.5}\n",
 	 "metadata.annotations.a: must be a string: quote it (1.5 reads as a number)"},
+	/* Service */
+	{"service duplicate port",
+	 SVC("  clusterIP: 10.96.0.1\n  ports:\n  - {name: a, port: 80}\n"
+	     "  - {name: b, port: 80}\n"),
+	 "spec.ports[1].port: Duplicate value: port 80/TCP is also ports[0]"},
+	{"service duplicate port name",
+	 SVC("  clusterIP: 10.96.0.1\n  ports:\n  - {name: a, port: 80}\n"
+	     "  - {name: a, port: 81}\n"),
+	 "spec.ports[1].name: Duplicate value: \"a\""},
+	{"service unnamed ports",
+	 SVC("  clusterIP: 10.96.0.1\n  ports: [{port: 80}, {port: 81}]\n"),
+	 "spec.ports[0].name: Required value: a Service with several ports names each"},
+	{"service no clusterIP", SVC("  ports: [{port: 80}]\n"),
+	 "spec.clusterIP: Required value: podwall does not allocate ClusterIPs"},
+	{"service bad clusterIP", SVC("  clusterIP: 10.96.0.300\n  ports: [{port: 80}]\n"),
+	 "spec.clusterIP: Invalid value: \"10.96.0.300\": must be a valid IP address"},
+	{"service clusterIPs mismatch",
+	 SVC("  clusterIP: 10.96.0.1\n  clusterIPs: [10.96.0.2]\n  ports: [{port: 80}]\n"),
+	 "spec.clusterIPs[0]: Invalid value: \"10.96.0.2\": must match spec.clusterIP"},
+	{"service two v4 clusterIPs",
+	 SVC("  clusterIPs: [10.96.0.1, 10.96.0.2]\n  ports: [{port: 80}]\n"),
+	 "may specify no more than one IP for each IP family"},
+	{"service NodePort",
+	 SVC("  type: NodePort\n  clusterIP: 10.96.0.1\n  ports: [{port: 80}]\n"),
+	 "spec.type: Unsupported value: \"NodePort\""},
+	{"service unknown spec field", SVC("  clusterIP: 10.96.0.1\n  prots: [{port: 80}]\n"),
+	 "spec: unknown field \"prots\""},
+	{"service port 0", SVC("  clusterIP: 10.96.0.1\n  ports: [{port: 0}]\n"),
+	 "spec.ports[0].port: must be between 1 and 65535"},
+	{"service bad targetPort name",
+	 SVC("  clusterIP: 10.96.0.1\n  ports: [{port: 80, targetPort: Not_A_Name}]\n"),
+	 "spec.ports[0].targetPort: Invalid value: \"Not_A_Name\""},
+	{"service name DNS-1035",
+	 "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\n"
+	 "spec: {clusterIP: 10.96.0.1, ports: [{port: 80}]}\n",
+	 "must start with an alphabetic character"},
+	/* EndpointSlice */
+	{"slice without service label",
+	 "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s}\n"
+	 "addressType: IPv4\nendpoints: []\n",
+	 "metadata.labels: Required value: label \"kubernetes.io/service-name\""},
+	{"slice FQDN", EPS("addressType: FQDN\n"), "addressType: Unsupported value: \"FQDN\""},
+	{"slice address of the other family",
+	 EPS("addressType: IPv6\nendpoints: [{addresses: [198.18.0.1]}]\n"),
+	 "endpoints[0].addresses[0]: Invalid value: \"198.18.0.1\": must be an IPv6 address"},
+	{"slice endpoint without address", EPS("addressType: IPv4\nendpoints: [{addresses: []}]\n"),
+	 "endpoints[0].addresses: Required value: must contain at least 1 address"},
+	{"slice ready not a boolean",
+	 EPS("addressType: IPv4\nendpoints: [{addresses: [198.18.0.1], conditions: {ready: "
+	     "yes}}]\n"),
+	 "endpoints[0].conditions.ready: must be a boolean, not a string"},
+	{"slice duplicate port name",
+	 EPS("addressType: IPv4\nports: [{name: a, port: 1}, {name: a, port: 2}]\n"),
+	 "ports[1].name: Duplicate value: \"a\""},
+	{"slice with a spec", EPS("addressType: IPv4\nspec: {}\n"), "unknown field \"spec\""},
+	{"slice old apiVersion",
+	 "apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\nmetadata: {name: s}\n",
+	 "unsupported apiVersion \"discovery.k8s.io/v1beta1\" for EndpointSlice"},
 };
 
 static void test_bad_inputs(void **state)
@@ -754,6 +817,59 @@ static void test_warnings(void **state)
 	pw_diags_clear(&d);
 }
 
+/* Services and slices decode with the API server's defaults. */
+static void test_services(void **state)
+{
+	static const char yaml[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec:\n"
+		"  selector: {app: web}\n  clusterIP: 10.96.0.10\n"
+		"  clusterIPs: [10.96.0.10, \"fd00:10:96::10\"]\n  ipFamilyPolicy: "
+		"PreferDualStack\n"
+		"  ports:\n  - {name: http, port: 80, targetPort: http-alt}\n"
+		"  - {name: dns, port: 53, protocol: UDP}\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: headless}\n"
+		"spec: {clusterIP: None}\n"
+		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		"  name: web-abc\n  namespace: x\n  labels: {kubernetes.io/service-name: web}\n"
+		"addressType: IPv4\nports: [{name: http, port: 8080}, {name: dns, protocol: UDP}]\n"
+		"endpoints:\n- addresses: [198.18.0.1, 198.18.0.9]\n  targetRef: {kind: Pod, name: "
+		"a}\n"
+		"- addresses: [198.18.0.2]\n  conditions: {ready: false, serving: true}\n";
+	struct pw_manifest *m = NULL;
+	struct pw_diags d = {0};
+	const struct pw_service *s;
+	const struct pw_epslice *e;
+
+	assert_int_equal(parse(yaml, &m, &d), 0);
+	assert_int_equal(m->n, 3);
+	s = &m->objs[0].u.svc;
+	assert_int_equal(m->objs[0].kind, PW_KIND_SERVICE);
+	assert_string_equal(s->namespace, "x");
+	assert_int_equal(s->n_ips, 2);
+	assert_int_equal(s->ips[1].family, PW_FAMILY_V6);
+	assert_int_equal(s->n_ports, 2);
+	assert_string_equal(s->ports[0].target_name, "http-alt");
+	assert_int_equal(s->ports[0].target, 0);
+	assert_int_equal(s->ports[1].proto, IPPROTO_UDP);
+	assert_int_equal(s->ports[1].target, 53); /* targetPort defaults to port */
+	assert_true(m->objs[1].u.svc.headless);
+	e = &m->objs[2].u.eps;
+	assert_int_equal(m->objs[2].kind, PW_KIND_EPSLICE);
+	assert_string_equal(e->service, "web");
+	assert_int_equal(e->family, PW_FAMILY_V4);
+	assert_int_equal(e->n_eps, 2);
+	assert_true(e->eps[0].ready); /* absent: ready */
+	assert_false(e->eps[1].ready);
+	assert_int_equal(e->eps[0].n_addrs, 2);
+	assert_string_equal(e->eps[0].pod_name, "a");
+	assert_string_equal(e->eps[0].pod_ns, "x");
+	assert_true(e->ports[0].port_set);
+	assert_false(e->ports[1].port_set);
+	assert_string_equal(e->ports[1].name, "dns");
+	pw_manifest_free(m);
+	pw_diags_clear(&d);
+}
+
 static void test_pods(void **state)
 {
 	static const char yaml[] =
@@ -1095,6 +1211,7 @@ int main(void)
 		cmocka_unit_test(test_absent_vs_empty),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_pods),
+		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_scalar_typing),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_files),

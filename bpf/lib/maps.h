@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <podwall/shared.h>
+#include <podwall/service.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -67,5 +68,34 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pw_metric);
 } PW_MAP_METRICS SEC(".maps");
+
+/* Services: only the socket programs read them; declared here so both objects share pins */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_SVC_MAX_DEFAULT);
+	__type(key, struct pw_svc_key);
+	__type(value, struct pw_svc_val);
+} PW_MAP_SVC SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_BACKEND_MAX_DEFAULT);
+	__type(key, __u32); /* backend id */
+	__type(value, struct pw_backend);
+} PW_MAP_BACKEND SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PW_SVC_REV_MAX_DEFAULT);
+	__type(key, struct pw_svc_rev_key);
+	__type(value, struct pw_svc_rev_val);
+} PW_MAP_SVC_REV SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PW_SVC_FLOW_MAX_DEFAULT);
+	__type(key, struct pw_svc_flow_key);
+	__type(value, struct pw_svc_rev_val);
+} PW_MAP_SVC_FLOW SEC(".maps");
 
 #endif /* PW_BPF_MAPS_H */

@@ -184,6 +184,10 @@ static const char *kind_resource(const char *kind)
 		return "pod";
 	if (!strcmp(kind, "Namespace"))
 		return "namespace";
+	if (!strcmp(kind, "Service"))
+		return "service";
+	if (!strcmp(kind, "EndpointSlice"))
+		return "endpointslice.discovery.k8s.io";
 	return kind;
 }
 

@@ -39,13 +39,15 @@ static const struct help helps[] = {
 	 "Delete the objects the manifests name (kind, namespace, name).\n\n"
 	 "  -f, --filename  a file, a directory (its *.yaml, *.yml, *.json) or - for stdin\n"
 	 "  --timeout DUR   cluster mode: as apply's\n"},
-	{"get", "namespaces|pods|networkpolicies|identities|quarantines|nodes [NAME] [-n NS|-A] [-o FMT]",
+	{"get", "namespaces|pods|networkpolicies|services|endpointslices|identities|quarantines|nodes [NAME] "
+	 "[-n NS|-A] [-o FMT]",
 	 "List objects as a table.\n\n"
 	 "  -n, --namespace NS      the namespace (default \"default\")\n"
 	 "  -A, --all-namespaces    every namespace\n"
 	 "  -o, --output FMT        json, yaml or wide\n"},
-	{"describe", "pod NS/NAME [-o json|yaml]",
-	 "The policies that select the pod and its effective allow list per direction.\n\n"
+	{"describe", "pod|service NS/NAME [-o json|yaml]",
+	 "A pod: the policies that select it and its effective allow list per direction.\n"
+	 "A service: its ports and ClusterIPs, and the ready backends each translates to.\n\n"
 	 "  -n, --namespace NS      namespace when NAME has no NS/ prefix\n"
 	 "  -o, --output FMT        json or yaml (default)\n"},
 	{"explain", "--from NS/POD|IP --to NS/POD|IP --port N [--proto tcp|udp|sctp]",

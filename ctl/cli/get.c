@@ -64,6 +64,25 @@ static const struct column id_cols[] = {
 	{NULL},
 };
 
+static const struct column svc_cols[] = {
+	{"NAMESPACE", "namespace", false, true},
+	{"NAME", "name"},
+	{"CLUSTER-IPS", "clusterIPs"},
+	{"PORTS", "portsText"},
+	{"BACKENDS", "backends"},
+	{NULL},
+};
+
+static const struct column eps_cols[] = {
+	{"NAMESPACE", "namespace", false, true},
+	{"NAME", "name"},
+	{"SERVICE", "service"},
+	{"ADDRESSTYPE", "addressType"},
+	{"ENDPOINTS", "endpoints"},
+	{"READY", "ready"},
+	{NULL},
+};
+
 static const struct resource resources[] = {
 	{{"namespaces", "namespace", "ns"}, "namespaces", false, ns_cols},
 	{{"pods", "pod", "po"}, "pods", true, pod_cols},
@@ -73,6 +92,11 @@ static const struct resource resources[] = {
 	 true,
 	 np_cols},
 	{{"identities", "identity", "id", "ids"}, "identities", false, id_cols},
+	{{"services", "service", "svc", "services.v1"}, "services", true, svc_cols},
+	{{"endpointslices", "endpointslice", "eps", "endpointslices.discovery.k8s.io"},
+	 "endpointslices",
+	 true,
+	 eps_cols},
 	{{"quarantines", "quarantine", "q"}, "quarantines", false, q_cols},
 	{{"nodes", "node", "no"}, "nodes", false, node_cols},
 };
@@ -132,7 +156,7 @@ int cmd_get(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		errorf("you must specify the type of resource to get: namespaces, pods, "
-		       "networkpolicies, identities, quarantines, nodes");
+		       "networkpolicies, services, endpointslices, identities, quarantines, nodes");
 		return 1;
 	}
 	r = find_resource(argv[optind]);
@@ -234,6 +258,7 @@ int cmd_describe(struct cli *c, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *ns_opt = NULL;
+	const struct resource *r;
 	char ns[256], name[256];
 	enum output out = OUT_YAML;
 	json_object *req, *resp = NULL, *result;
@@ -254,8 +279,9 @@ int cmd_describe(struct cli *c, int argc, char **argv)
 			return 1;
 		}
 	}
-	if (argc - optind != 2 || find_resource(argv[optind]) != &resources[1]) {
-		errorf("describe takes: pod NS/NAME (or pod NAME -n NS)");
+	r = argc - optind == 2 ? find_resource(argv[optind]) : NULL;
+	if (!r || (strcmp(r->what, "pods") && strcmp(r->what, "services"))) {
+		errorf("describe takes: pod|service NS/NAME (or pod|service NAME -n NS)");
 		return 1;
 	}
 	if (split_ref(argv[optind + 1], ns_opt, ns, sizeof(ns), name, sizeof(name))) {
@@ -264,6 +290,9 @@ int cmd_describe(struct cli *c, int argc, char **argv)
 	}
 	req = pw_proto_request(PW_OP_DESCRIBE);
 	if (req) {
+		json_object_object_add(
+			req, "kind",
+			json_object_new_string(strcmp(r->what, "services") ? "pod" : "service"));
 		json_object_object_add(req, "namespace", json_object_new_string(ns));
 		json_object_object_add(req, "name", json_object_new_string(name));
 	}

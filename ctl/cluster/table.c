@@ -46,6 +46,12 @@ static const char *kind_dir(enum pw_kind k)
 		return "pods";
 	case PW_KIND_NETPOL:
 		return "networkpolicies";
+	case PW_KIND_SERVICE:
+		return "services";
+	case PW_KIND_EPSLICE:
+		return "endpointslices";
+	default:
+		break;
 	}
 	return NULL;
 }
@@ -65,11 +71,12 @@ static int key_split(struct pw_cluster *cl, const char *key, enum pw_kind *k, ch
 		     char **name)
 {
 	const char *rest = key + strlen(cl->prefix), *slash;
-	static const enum pw_kind kinds[] = {PW_KIND_NAMESPACE, PW_KIND_POD, PW_KIND_NETPOL};
+	static const enum pw_kind kinds[] = {PW_KIND_NAMESPACE, PW_KIND_POD, PW_KIND_NETPOL,
+					     PW_KIND_SERVICE, PW_KIND_EPSLICE};
 
 	if (strncmp(key, cl->prefix, strlen(cl->prefix)))
 		return -EINVAL;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		const char *d = kind_dir(kinds[i]);
 		size_t n = strlen(d);
 
@@ -387,6 +394,16 @@ int pwc_core_sync(struct pw_cluster *cl)
 				case PW_KIND_NETPOL:
 					v->u.np.namespace = strdup(e->ns);
 					v->u.np.name = strdup(e->name);
+					break;
+				case PW_KIND_SERVICE:
+					v->u.svc.namespace = strdup(e->ns);
+					v->u.svc.name = strdup(e->name);
+					break;
+				case PW_KIND_EPSLICE:
+					v->u.eps.namespace = strdup(e->ns);
+					v->u.eps.name = strdup(e->name);
+					break;
+				default:
 					break;
 				}
 				dels.n++;

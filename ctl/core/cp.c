@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,11 @@ static void diag_add(struct pw_diags *d, const struct pw_object *o, const char *
 }
 
 /* --- start-up --------------------------------------------------------------------------------- */
+
+static void svc_err(void *ctx, const struct pw_object *o, const char *msg)
+{
+	diag_add(ctx, o, "%s", msg);
+}
 
 static int recover(struct pw_cp *cp)
 {
@@ -157,8 +163,24 @@ int pw_cp_new(const struct pw_cp_opts *opts, struct pw_cp **out)
 			goto fail;
 		}
 	}
+	{
+		char why[256] = "";
+		const char *cidrs = opts->sz >= offsetof(struct pw_cp_opts, service_cidrs) +
+							    sizeof(opts->service_cidrs)
+					    ? opts->service_cidrs
+					    : NULL;
+
+		err = pw_svcs_new(cidrs, &cp->svcs, why, sizeof(why));
+		if (err) {
+			if (why[0])
+				cp_log(cp, PW_LOG_ERROR, "%s", why);
+			goto fail;
+		}
+	}
 	if (cp->dp) {
 		err = recover(cp);
+		if (!err)
+			err = pw_svcs_recover(cp->svcs, cp->dp);
 		if (err)
 			goto fail;
 	}
@@ -174,6 +196,7 @@ void pw_cp_free(struct pw_cp *cp)
 	if (!cp)
 		return;
 	pw_state_clear(&cp->st);
+	pw_svcs_free(cp->svcs);
 	pw_desired_clear(&cp->cur);
 	free(cp->strays);
 	free(cp->rec_eps);
@@ -245,6 +268,12 @@ static int cp_sync(struct pw_cp *cp)
 		return 0;
 	cp->syncs++;
 	resolve_pods(cp);
+	err = pw_svcs_sync(cp->svcs, cp->dp, &cp->st, cp->cgroup_root);
+	if (err) {
+		cp_log(cp, PW_LOG_ERROR, "writing the Service maps failed (%s): restoring them",
+		       strerror(-err));
+		goto undo_store;
+	}
 	err = pw_compile(&cp->st, cp->written ? &cp->cur : NULL, &next);
 	if (err)
 		goto undo_store;
@@ -290,6 +319,11 @@ undo_store:
 	cp->sync_failures++;
 	pw_desired_clear(&next);
 	pw_state_rollback(&cp->st);
+	/* the Service tables follow the store back (they are a function of it) */
+	if (pw_svcs_sync(cp->svcs, cp->dp, &cp->st, cp->cgroup_root))
+		cp_log(cp, PW_LOG_ERROR,
+		       "restoring the Service maps failed: they hold a mix "
+		       "until the next change");
 	return err;
 }
 
@@ -303,6 +337,12 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 	int err;
 
 	cp->hold = false;
+	/* what the hold deferred: every slice's Service, once every source is in */
+	err = pw_svcs_check(cp->svcs, &cp->st, 0, true, svc_err, diags);
+	if (err) {
+		pw_state_rollback(&cp->st);
+		return err;
+	}
 	err = cp_sync(cp);
 	if (err)
 		diag_add(diags, NULL, "cannot enforce the changes: %s", strerror(-err));
@@ -312,6 +352,12 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 /* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
 static int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
 {
+	/*
+	 * This call's objects: a bad Service refuses its own input, also while holding at
+	 * start-up (one bad manifest file must not keep the others out)
+	 */
+	if (!err)
+		err = pw_svcs_check(cp->svcs, &cp->st, mark, !cp->hold, svc_err, diags);
 	if (err) {
 		pw_state_rollback_to(&cp->st, mark);
 		return err;
@@ -378,7 +424,7 @@ int pw_cp_sync_source(struct pw_cp *cp, const char *source, struct pw_manifest *
 	if (err)
 		goto out;
 	/* what this source wrote before and no longer holds */
-	for (k = PW_KIND_NAMESPACE; k <= PW_KIND_NETPOL; k++) {
+	for (k = PW_KIND_NAMESPACE; k < PW_KIND_COUNT; k++) {
 		for (i = 0; i < pw_state_count(&cp->st, k); i++) {
 			struct pw_sobj *o = pw_state_at(&cp->st, k, i);
 			void *nv;

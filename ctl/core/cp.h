@@ -29,6 +29,8 @@ struct pw_cp_opts {
 	void *log_ctx;
 	/* cgroup v2 directory pods' podwall.io/cgroup paths are relative to (for cgroup ids) */
 	const char *cgroup_root;
+	/* comma-separated service CIDRs a clusterIP must lie in; NULL: Kubernetes' defaults */
+	const char *service_cidrs;
 	/* cluster mode: identity numbers derived from the labels, equal on every node */
 	bool derived_ids;
 };
@@ -83,6 +85,8 @@ enum pw_cp_list {
 	PW_CP_PODS,
 	PW_CP_NETPOLS,
 	PW_CP_IDENTITIES,
+	PW_CP_SERVICES,
+	PW_CP_EPSLICES,
 };
 
 enum pw_cp_pod_state {
@@ -230,11 +234,83 @@ struct pw_cp_counts {
 	size_t namespaces, pods, local_pods, netpols, identities, cidr_identities, subjects;
 	size_t policy_keys;
 	uint64_t syncs, sync_failures, last_recompiled;
+	/* Services: objects, the frontends and backends the maps hold, backend flows ended */
+	size_t services, epslices, svc_frontends, svc_backends;
+	uint64_t svc_flows_ended, svc_conns_ended, svc_end_failures;
 	bool has_metrics; /* a datapath is open: metrics[] is what it counts (zeroed if unread) */
 	struct pw_metric metrics[PW_METRICS_SLOTS];
 };
 int pw_cp_counts(struct pw_cp *cp, struct pw_cp_counts *out);
 void pw_cp_counts_free(struct pw_cp_counts *c);
+
+/* --- Services --------------------------------------------------------------------------- */
+
+struct pw_cp_svc_row {
+	const struct pw_service *svc;
+	const char *source;
+	size_t frontends; /* (clusterIP, port) pairs the maps translate */
+	size_t backends;  /* ready backends over those frontends */
+};
+
+struct pw_cp_eps_row {
+	const struct pw_epslice *eps;
+	const char *source;
+	size_t ready; /* endpoints whose conditions.ready is not false */
+};
+
+int pw_cp_list_services(struct pw_cp *cp, const char *ns, struct pw_cp_svc_row **out, size_t *n);
+int pw_cp_list_epslices(struct pw_cp *cp, const char *ns, struct pw_cp_eps_row **out, size_t *n);
+
+struct pw_cp_svc_backend {
+	struct pw_addr addr;
+	uint16_t port;
+	const struct pw_pod *pod; /* the pod holding the address, or NULL */
+};
+
+/* One (clusterIP, Service port) as the maps translate it now. */
+struct pw_cp_svc_frontend {
+	struct pw_addr ip;
+	uint16_t port;
+	uint8_t proto;
+	const char *port_name; /* "" when unnamed */
+	uint32_t svc_id;       /* the frontend's number in records; 0 when not written */
+	size_t n_backends;
+	struct pw_cp_svc_backend *backends;
+};
+
+struct pw_cp_svc_info {
+	struct pw_cp_svc_row row;
+	size_t n_frontends;
+	struct pw_cp_svc_frontend *frontends;
+};
+/* -ENOENT when the core lacks the Service */
+int pw_cp_service_info(struct pw_cp *cp, const char *ns, const char *name,
+		       struct pw_cp_svc_info *out);
+void pw_cp_service_info_free(struct pw_cp_svc_info *info);
+
+/*
+ * A connection to a ClusterIP: the socket layer picks one ready backend and judges it, so the
+ * answer is the verdict for each (the connection works when it lands on an allowed one).
+ * -ENOENT when to is no frontend (addr, port, proto) of a Service.
+ */
+struct pw_cp_svc_verdict {
+	const struct pw_service *svc;
+	struct pw_addr ip;
+	uint8_t proto;
+	uint16_t port;
+	size_t n;		      /* ready backends */
+	size_t allowed;		      /* of which policy allows */
+	struct pw_cp_svc_backend *be; /* [n] */
+	struct pw_cp_verdict *v;      /* [n]: the verdict to each backend at its port */
+};
+int pw_cp_service_verdict(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
+			  const struct pw_addr *ip, uint8_t proto, uint16_t port,
+			  struct pw_cp_svc_verdict *out);
+void pw_cp_service_verdict_free(struct pw_cp_svc_verdict *v);
+
+/* The Service ("namespace/name") of a frontend (address, port in network order, proto) */
+int pw_cp_service_name(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		       uint8_t proto, char *buf, size_t len);
 
 /*
  * A peer identity in words: "any", "world", "host", a CIDR identity's prefix, a pod

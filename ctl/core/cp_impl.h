@@ -10,6 +10,7 @@
 #include "cp.h"
 #include "reconcile.h"
 #include "store.h"
+#include "svc.h"
 
 struct pw_cp {
 	struct pw_dp *dp;
@@ -17,6 +18,7 @@ struct pw_cp {
 	void *log_ctx;
 	char *cgroup_root;
 	struct pw_state st;
+	struct pw_svcs *svcs;  /* Services: checks, translation tables, queries (svc.h) */
 	struct pw_desired cur; /* what the maps hold */
 	bool written;	       /* cur is our own compile result (else read back at start) */
 	bool hold;

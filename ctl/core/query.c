@@ -3,6 +3,7 @@
  * The core's queries (cp.h): typed results read from the store and from the desired state the
  * maps hold (cur). Nothing here builds JSON: ctl/ipc/views.c does, at the request edge.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,47 @@ int pw_cp_list_netpols(struct pw_cp *cp, const char *ns, struct pw_cp_netpol_row
 {
 	void *rows = NULL;
 	int err = out ? list_rows(cp, PW_KIND_NETPOL, ns, sizeof(**out), netpol_fill, &rows, n)
+		      : -EINVAL;
+
+	if (!err)
+		*out = rows;
+	return err;
+}
+
+static void svc_fill(struct pw_cp *cp, const struct pw_sobj *so, void *row)
+{
+	struct pw_cp_svc_row *r = row;
+
+	r->svc = &so->obj.u.svc;
+	r->source = so->source;
+	r->frontends = pw_svcs_of_service(cp->svcs, r->svc->namespace, r->svc->name, &r->backends);
+}
+
+static void eps_fill(struct pw_cp *cp, const struct pw_sobj *so, void *row)
+{
+	struct pw_cp_eps_row *r = row;
+
+	r->eps = &so->obj.u.eps;
+	r->source = so->source;
+	for (size_t i = 0; i < r->eps->n_eps; i++)
+		r->ready += r->eps->eps[i].ready;
+}
+
+int pw_cp_list_services(struct pw_cp *cp, const char *ns, struct pw_cp_svc_row **out, size_t *n)
+{
+	void *rows = NULL;
+	int err = out ? list_rows(cp, PW_KIND_SERVICE, ns, sizeof(**out), svc_fill, &rows, n)
+		      : -EINVAL;
+
+	if (!err)
+		*out = rows;
+	return err;
+}
+
+int pw_cp_list_epslices(struct pw_cp *cp, const char *ns, struct pw_cp_eps_row **out, size_t *n)
+{
+	void *rows = NULL;
+	int err = out ? list_rows(cp, PW_KIND_EPSLICE, ns, sizeof(**out), eps_fill, &rows, n)
 		      : -EINVAL;
 
 	if (!err)
@@ -586,6 +628,18 @@ int pw_cp_counts(struct pw_cp *cp, struct pw_cp_counts *out)
 	out->syncs = cp->syncs;
 	out->sync_failures = cp->sync_failures;
 	out->last_recompiled = cp->cur.n_recompiled;
+	{
+		struct pw_svc_stats ss;
+
+		pw_svcs_stats(cp->svcs, &ss);
+		out->services = pw_state_count(&cp->st, PW_KIND_SERVICE);
+		out->epslices = pw_state_count(&cp->st, PW_KIND_EPSLICE);
+		out->svc_frontends = ss.frontends;
+		out->svc_backends = ss.backends;
+		out->svc_flows_ended = ss.flows_ended;
+		out->svc_conns_ended = ss.conns_ended;
+		out->svc_end_failures = ss.end_failures;
+	}
 	if (cp->dp) {
 		out->has_metrics = true;
 		/* unread: every counter stays zero, so the view lists none, as before */
@@ -720,4 +774,149 @@ int pw_cp_select_pods(struct pw_cp *cp, const char *ns, const char *selector, co
 	}
 	pw_selector_clear(&sel);
 	return 0;
+}
+
+/* --- Services ------------------------------------------------------------------------------ */
+
+static const struct pw_pod *pod_of_addr(struct pw_cp *cp, const struct pw_addr *a)
+{
+	for (size_t i = 0; i < pw_state_count(&cp->st, PW_KIND_POD); i++) {
+		const struct pw_pod *p = &pw_state_at(&cp->st, PW_KIND_POD, i)->obj.u.pod;
+
+		for (size_t j = 0; j < p->n_ips; j++) {
+			if (!memcmp(&p->ips[j], a, sizeof(*a)))
+				return p;
+		}
+	}
+	return NULL;
+}
+
+/* The backends of one frontend as pw_cp_svc_backend rows (*out the caller frees). */
+static int svc_backends(struct pw_cp *cp, const struct pw_addr *ip, uint16_t port, uint8_t proto,
+			struct pw_cp_svc_backend **out, size_t *n, uint32_t *svc_id)
+{
+	struct pw_svc_backend_ref *refs;
+	int err = pw_svcs_backends(cp->svcs, ip, port, proto, &refs, n, svc_id);
+
+	*out = NULL;
+	if (err)
+		return err;
+	*out = calloc(*n + 1, sizeof(**out));
+	for (size_t i = 0; *out && i < *n; i++)
+		(*out)[i] = (struct pw_cp_svc_backend){refs[i].addr, refs[i].port,
+						       pod_of_addr(cp, &refs[i].addr)};
+	free(refs);
+	return *out ? 0 : -ENOMEM;
+}
+
+void pw_cp_service_info_free(struct pw_cp_svc_info *info)
+{
+	if (!info)
+		return;
+	for (size_t i = 0; i < info->n_frontends; i++)
+		free(info->frontends[i].backends);
+	free(info->frontends);
+	memset(info, 0, sizeof(*info));
+}
+
+int pw_cp_service_info(struct pw_cp *cp, const char *ns, const char *name,
+		       struct pw_cp_svc_info *out)
+{
+	const struct pw_sobj *so;
+	const struct pw_service *svc;
+	int err = 0;
+
+	if (!cp || !ns || !name || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	so = pw_state_find(&cp->st, PW_KIND_SERVICE, ns, name);
+	if (!so)
+		return -ENOENT;
+	svc = &so->obj.u.svc;
+	svc_fill(cp, so, &out->row);
+	out->frontends = calloc(svc->n_ips * svc->n_ports + 1, sizeof(*out->frontends));
+	if (!out->frontends)
+		return -ENOMEM;
+	for (size_t a = 0; a < svc->n_ips && !err; a++) {
+		for (size_t p = 0; p < svc->n_ports && !err; p++) {
+			struct pw_cp_svc_frontend *f = &out->frontends[out->n_frontends++];
+			const struct pw_svc_port *sp = &svc->ports[p];
+
+			f->ip = svc->ips[a];
+			f->port = sp->port;
+			f->proto = sp->proto;
+			f->port_name = sp->name ? sp->name : "";
+			err = svc_backends(cp, &f->ip, f->port, f->proto, &f->backends,
+					   &f->n_backends, &f->svc_id);
+			if (err == -ENOENT)
+				err = 0; /* not written (yet): no backends */
+		}
+	}
+	if (err)
+		pw_cp_service_info_free(out);
+	return err;
+}
+
+void pw_cp_service_verdict_free(struct pw_cp_svc_verdict *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; v->v && i < v->n; i++)
+		pw_cp_verdict_free(&v->v[i]);
+	free(v->v);
+	free(v->be);
+	memset(v, 0, sizeof(*v));
+}
+
+int pw_cp_service_verdict(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
+			  const struct pw_addr *ip, uint8_t proto, uint16_t port,
+			  struct pw_cp_svc_verdict *out)
+{
+	char label[512], *slash;
+	uint32_t svc_id, w[4] = {0};
+	int err;
+
+	if (!cp || !from || !ip || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	memcpy(w, ip->a, ip->family == PW_FAMILY_V4 ? 4 : 16);
+	err = pw_svcs_name(cp->svcs, ip->family, w, htons(port), proto, label, sizeof(label));
+	if (err)
+		return err;
+	slash = strchr(label, '/');
+	if (slash) {
+		const struct pw_sobj *so;
+
+		*slash = '\0';
+		so = pw_state_find(&cp->st, PW_KIND_SERVICE, label, slash + 1);
+		out->svc = so ? &so->obj.u.svc : NULL;
+	}
+	out->ip = *ip;
+	out->proto = proto;
+	out->port = port;
+	err = svc_backends(cp, ip, port, proto, &out->be, &out->n, &svc_id);
+	if (!err) {
+		out->v = calloc(out->n + 1, sizeof(*out->v));
+		if (!out->v)
+			err = -ENOMEM;
+	}
+	for (size_t i = 0; !err && i < out->n; i++) {
+		char a[PW_PREFIX_STRLEN];
+		struct pw_cp_endpoint_ref to = {
+			.addr = pw_addr_str(&out->be[i].addr, a, sizeof(a))};
+
+		err = pw_cp_verdict(cp, from, &to, proto, out->be[i].port, &out->v[i]);
+		out->allowed += !err && !out->v[i].denied;
+	}
+	if (err)
+		pw_cp_service_verdict_free(out);
+	return err;
+}
+
+int pw_cp_service_name(struct pw_cp *cp, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		       uint8_t proto, char *buf, size_t len)
+{
+	if (!cp)
+		return -EINVAL;
+	return pw_svcs_name(cp->svcs, family, addr, port_be, proto, buf, len);
 }

@@ -31,7 +31,7 @@ void pw_state_clear(struct pw_state *st)
 		sobj_free(st->log[i].old);
 	free(st->log);
 	pw_qtab_clear(&st->qt);
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < PW_KIND_COUNT; k++) {
 		for (i = 0; i < st->n_objs[k]; i++)
 			sobj_free(st->objs[k][i]);
 		free(st->objs[k]);

@@ -43,8 +43,8 @@ struct pw_change {
 struct pw_state {
 	struct pw_idtab ids;
 	struct pw_htab index; /* (kind, namespace, name) */
-	size_t n_objs[4], cap_objs[4];
-	struct pw_sobj **objs[4]; /* by enum pw_kind; unordered */
+	size_t n_objs[PW_KIND_COUNT], cap_objs[PW_KIND_COUNT];
+	struct pw_sobj **objs[PW_KIND_COUNT]; /* by enum pw_kind; unordered */
 	size_t n_log, cap_log;
 	struct pw_change *log;
 	uint32_t next_ep_id;

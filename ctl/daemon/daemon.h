@@ -143,6 +143,7 @@ struct daemon {
 	const char *socket_path;
 	const char *bpffs;
 	const char *cgroup_root;
+	const char *service_cidrs; /* --service-cidr, NULL: the core's defaults */
 	const char *flow_log;
 	const char *state_dir;
 	bool uninstall;
@@ -255,6 +256,11 @@ int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], uint32_t 
 		    uint32_t ep_id, struct pw_flow_endpoint *out);
 int enrich_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out);
 int enrich_identity(void *ctx, uint32_t identity, struct pw_flow_endpoint *out);
+int enrich_service(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		   uint8_t proto, char *buf, size_t len);
+int enrich_flow_service(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto,
+			const uint32_t daddr[4], uint16_t dport_be, uint32_t front[4],
+			uint16_t *front_port_be);
 int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
 		     size_t max);
 

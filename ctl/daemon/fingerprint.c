@@ -135,6 +135,46 @@ uint64_t obj_fingerprint(const struct pw_object *o)
 		fp_rules(&f, np->egress_set, np->n_egress, np->egress);
 		break;
 	}
+	case PW_KIND_SERVICE: {
+		const struct pw_service *s = &o->u.svc;
+
+		fp_str(&f, s->namespace);
+		fp_str(&f, s->name);
+		fp_labels(&f, &s->labels);
+		fp_labels(&f, &s->annotations);
+		fp_u64(&f, s->headless | (uint64_t)s->n_ips << 1);
+		fp_bytes(&f, s->ips, s->n_ips * sizeof(s->ips[0]));
+		for (size_t i = 0; i < s->n_ports; i++) {
+			fp_str(&f, s->ports[i].name);
+			fp_str(&f, s->ports[i].target_name);
+			fp_u64(&f, s->ports[i].port | (uint64_t)s->ports[i].proto << 16 |
+					   (uint64_t)s->ports[i].target << 24);
+		}
+		break;
+	}
+	case PW_KIND_EPSLICE: {
+		const struct pw_epslice *e = &o->u.eps;
+
+		fp_str(&f, e->namespace);
+		fp_str(&f, e->name);
+		fp_labels(&f, &e->labels);
+		fp_labels(&f, &e->annotations);
+		fp_u64(&f, e->family);
+		for (size_t i = 0; i < e->n_ports; i++) {
+			fp_str(&f, e->ports[i].name);
+			fp_u64(&f, e->ports[i].port | (uint64_t)e->ports[i].proto << 16 |
+					   (uint64_t)e->ports[i].port_set << 24);
+		}
+		for (size_t i = 0; i < e->n_eps; i++) {
+			fp_bytes(&f, &e->eps[i].addr, sizeof(e->eps[i].addr));
+			fp_u64(&f, e->eps[i].ready | (uint64_t)e->eps[i].n_addrs << 1);
+			fp_str(&f, e->eps[i].pod_ns);
+			fp_str(&f, e->eps[i].pod_name);
+		}
+		break;
+	}
+	default:
+		break;
 	}
 	return f.h;
 }

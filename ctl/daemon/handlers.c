@@ -84,6 +84,8 @@ static json_object *req_get(struct daemon *d, json_object *req)
 		{"namespaces", PW_CP_NAMESPACES},
 		{"pods", PW_CP_PODS},
 		{"networkpolicies", PW_CP_NETPOLS},
+		{"services", PW_CP_SERVICES},
+		{"endpointslices", PW_CP_EPSLICES},
 		{"identities", PW_CP_IDENTITIES},
 	};
 	const char *what = pw_json_str(req, "what");
@@ -119,11 +121,22 @@ static json_object *req_get(struct daemon *d, json_object *req)
 static json_object *req_describe(struct daemon *d, json_object *req)
 {
 	const char *ns = pw_json_str(req, "namespace"), *name = pw_json_str(req, "name");
+	const char *kind = pw_json_str(req, "kind");
 	json_object *out = NULL;
 	int err;
 
 	if (!ns || !name)
 		return pw_proto_error(NULL, "describe needs \"namespace\" and \"name\"");
+	if (kind && !strcmp(kind, "service")) {
+		err = pw_cp_describe_service(d->cp, ns, name, &out);
+		if (err == -ENOENT)
+			return pw_proto_error(NULL, "services \"%s\" not found in namespace \"%s\"",
+					      name, ns);
+		if (err)
+			return pw_proto_error(NULL, "describe service %s/%s: %s", ns, name,
+					      strerror(-err));
+		return pw_proto_ok(out);
+	}
 	err = pw_cp_describe_pod(d->cp, ns, name, &out);
 	if (err == -ENOENT)
 		return pw_proto_error(NULL, "pods \"%s\" not found in namespace \"%s\"", name, ns);

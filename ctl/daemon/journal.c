@@ -223,6 +223,18 @@ static json_object *synth_delete_docs(const struct jkey *keys, size_t n)
 				     "apiVersion: v1\nkind: Pod\nmetadata:\n  namespace: %s\n"
 				     "  name: %s\n",
 				     keys[i].ns, keys[i].name);
+		else if (keys[i].kind == PW_KIND_SERVICE)
+			r = asprintf(&text,
+				     "apiVersion: v1\nkind: Service\nmetadata:\n  namespace: %s\n"
+				     "  name: %s\nspec:\n  clusterIP: None\n",
+				     keys[i].ns, keys[i].name);
+		else if (keys[i].kind == PW_KIND_EPSLICE)
+			/* the label and addressType a slice needs to parse; delete matches names */
+			r = asprintf(&text,
+				     "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+				     "metadata:\n  namespace: %s\n  name: %s\n  labels:\n"
+				     "    kubernetes.io/service-name: x\naddressType: IPv4\n",
+				     keys[i].ns, keys[i].name);
 		else
 			r = asprintf(&text,
 				     "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"

@@ -58,6 +58,9 @@ static void usage(FILE *f)
 		"  --ct-timeout KIND=DUR[,KIND=DUR...]\n"
 		"                       idle timeouts: tcp-syn (60s), tcp-established (6h),\n"
 		"                       tcp-closing (10s), udp (60s), other (30s)\n"
+		"  --service-cidr CIDR[,CIDR...]\n"
+		"                       ranges a Service's clusterIP must lie in (default\n"
+		"                       10.96.0.0/12,fd00:10:96::/112, as Kubernetes)\n"
 		"  --state-dir DIR      where objects applied by the CLI are journaled so a\n"
 		"                       restart keeps them (default %s)\n"
 		"  --uninstall          detach every program and remove the pins under --bpffs,\n"
@@ -118,6 +121,35 @@ static int opt_duration(const char *opt, const char *s, int64_t min_ns, int64_t 
 	}
 	*out = ns;
 	return 0;
+}
+
+/* "10.96.0.0/12,fd00:10:96::/112": each a prefix without host bits */
+static int opt_service_cidrs(const char *s)
+{
+	char *copy, *save = NULL, *item;
+	int err = 0;
+
+	if (!*s) {
+		fprintf(stderr, "podwalld: --service-cidr: expected CIDR[,CIDR...]\n");
+		return -EINVAL;
+	}
+	copy = strdup(s);
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ",", &save); item && !err; item = strtok_r(NULL, ",", &save)) {
+		struct pw_prefix p;
+		bool host = false;
+
+		if (pw_prefix_parse(item, &p, &host) || host) {
+			fprintf(stderr, "podwalld: --service-cidr \"%s\": %s\n", item,
+				host ? "host bits set (write the network, e.g. 10.96.0.0/12)"
+				     : "expected CIDR[,CIDR...] such as "
+				       "10.96.0.0/12,fd00:10:96::/112");
+			err = -EINVAL;
+		}
+	}
+	free(copy);
+	return err;
 }
 
 /* "tcp-closing=2s,udp=30s": each named timeout set; the others keep their defaults. */
@@ -187,6 +219,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		O_PERF_PAGES,
 		O_SWEEP,
 		O_CT_TIMEOUT,
+		O_SVC_CIDR,
 		O_ETCD,
 		O_ETCD_PREFIX,
 		O_ETCD_CACERT,
@@ -212,6 +245,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		{"perf-pages", required_argument, NULL, O_PERF_PAGES},
 		{"ct-sweep-interval", required_argument, NULL, O_SWEEP},
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
+		{"service-cidr", required_argument, NULL, O_SVC_CIDR},
 		{"metrics-addr", required_argument, NULL, O_METRICS},
 		{"state-dir", required_argument, NULL, O_STATE},
 		{"etcd", required_argument, NULL, O_ETCD},
@@ -339,6 +373,10 @@ int parse_args(struct daemon *d, int argc, char **argv)
 			break;
 		case O_CT_TIMEOUT:
 			err = opt_ct_timeouts(optarg, &d->cto);
+			break;
+		case O_SVC_CIDR:
+			d->service_cidrs = optarg;
+			err = opt_service_cidrs(optarg);
 			break;
 		case O_METRICS:
 			err = metrics_check_addr(optarg);

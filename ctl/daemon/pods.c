@@ -415,6 +415,35 @@ int enrich_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out)
 }
 
 /* A deny names the policies that isolate the endpoint in that direction (none allowed it). */
+int enrich_service(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		   uint8_t proto, char *buf, size_t len)
+{
+	struct daemon *d = ctx;
+
+	return pw_cp_service_name(d->cp, family, addr, port_be, proto, buf, len);
+}
+
+int enrich_flow_service(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto,
+			const uint32_t daddr[4], uint16_t dport_be, uint32_t front[4],
+			uint16_t *front_port_be)
+{
+	struct daemon *d = ctx;
+	struct pw_svc_flow_key k = {
+		.ep_id = ep_id, .port = dport_be, .family = family, .proto = proto};
+	struct pw_svc_rev_val v;
+	int err;
+
+	if (!d->dp)
+		return -ENOENT;
+	memcpy(k.addr, daddr, sizeof(k.addr));
+	err = pw_dp_svc_flow_lookup(d->dp, &k, &v);
+	if (err)
+		return err;
+	memcpy(front, v.addr, sizeof(v.addr));
+	*front_port_be = v.port;
+	return 0;
+}
+
 int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
 		     size_t max)
 {

@@ -76,6 +76,8 @@ static int run(struct daemon *d)
 		.policy = enrich_policy,
 		.isolating = enrich_isolating,
 		.identity = enrich_identity,
+		.service = enrich_service,
+		.flow_service = enrich_flow_service,
 		.quarantine_reason = enrich_quarantine,
 	};
 	fo.path = d->flow_log;
@@ -124,6 +126,7 @@ static int run(struct daemon *d)
 
 	co.dp = d->dp;
 	co.cgroup_root = d->cgroup_root;
+	co.service_cidrs = d->service_cidrs;
 	co.derived_ids = d->cluster_opts.endpoints != NULL;
 	err = pw_cp_new(&co, &d->cp);
 	if (err) {

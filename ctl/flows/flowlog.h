@@ -79,6 +79,19 @@ struct pw_flow_enricher {
 	 */
 	int (*identity)(void *ctx, uint32_t identity, struct pw_flow_endpoint *out);
 	/*
+	 * The Service (namespace/name into buf) of a frontend: ClusterIP addr, port (network
+	 * order), proto. 0 filled, -ENOENT unknown. NULL: not asked.
+	 */
+	int (*service)(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
+		       uint8_t proto, char *buf, size_t len);
+	/*
+	 * The Service frontend endpoint ep_id's egress flow to daddr:dport (a backend) came
+	 * through: 0 and front/front_port filled, -ENOENT when none. NULL: not asked.
+	 */
+	int (*flow_service)(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto,
+			    const uint32_t daddr[4], uint16_t dport_be, uint32_t front[4],
+			    uint16_t *front_port_be);
+	/*
 	 * The reason endpoint ep_id was quarantined for ("" when none was given), NULL when it
 	 * is not (any more). Asked for quarantine drops. NULL: not asked.
 	 */

@@ -552,6 +552,50 @@ static void jb_cookie_policy(struct pw_flowlog *fl, struct jbuf *b, const char *
 	jb_frag(b, f);
 }
 
+/* --- Services
+ * -------------------------------------------------------------------------------------- */
+
+/*
+ * The Service a socket call was sent to (its destination is then the backend chosen):
+ * Hubble's destination_service, plus the frontend as called.
+ */
+static void jb_service(struct pw_flowlog *fl, struct jbuf *b, uint8_t family,
+		       const uint32_t front[4], uint16_t port_be, uint8_t proto)
+{
+	char buf[INET6_ADDRSTRLEN + 16], addr[INET6_ADDRSTRLEN], name[512];
+	const char *slash;
+
+	if (!inet_ntop(family == PW_FAMILY_V6 ? AF_INET6 : AF_INET, front, addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "invalid");
+	snprintf(buf, sizeof(buf), family == PW_FAMILY_V6 ? "[%s]:%u" : "%s:%u", addr,
+		 ntohs(port_be));
+	JB_LIT(b, ",\"destination_service\":{\"frontend\":\"");
+	jb_cstr(b, buf);
+	JB_LIT(b, "\"");
+	if (fl->have_enr && fl->enr.service &&
+	    !fl->enr.service(fl->enr.ctx, family, front, port_be, proto, name, sizeof(name)) &&
+	    (slash = strchr(name, '/'))) {
+		JB_LIT(b, ",\"name\":");
+		pw_fl_jb_str(b, slash + 1, SIZE_MAX);
+		JB_LIT(b, ",\"namespace\":");
+		pw_fl_jb_str(b, name, (size_t)(slash - name));
+	}
+	JB_LIT(b, "}");
+}
+
+/* A pod's egress flow to a backend that its connect() reached through a Service frontend. */
+static void jb_flow_service(struct pw_flowlog *fl, struct jbuf *b, uint32_t ep_id, uint8_t family,
+			    uint8_t proto, const uint32_t daddr[4], uint16_t dport_be)
+{
+	uint32_t front[4];
+	uint16_t fport;
+
+	if (ep_id && fl->have_enr && fl->enr.flow_service &&
+	    !fl->enr.flow_service(fl->enr.ctx, ep_id, family, proto, daddr, dport_be, front,
+				  &fport))
+		jb_service(fl, b, family, front, fport, proto);
+}
+
 /* --- records ------------------------------------------------------------------------------------
  */
 
@@ -583,13 +627,22 @@ static int rec_finish(struct pw_flowlog *fl, struct jbuf *b)
 	return pw_fl_sink_line(fl, b->p, b->len);
 }
 
+/*
+ * The two ends, and between them the Service: of svc_ev (a socket call to a frontend), or
+ * looked up for a pod's egress flow (flow_svc).
+ */
 static void jb_endpoints(struct pw_flowlog *fl, struct jbuf *b, uint8_t family, const uint32_t s[4],
 			 const uint32_t d[4], uint32_t sid, uint32_t did, uint32_t ep_id,
-			 bool egress)
+			 bool egress, const struct pw_event *svc_ev, bool flow_svc, uint8_t proto,
+			 uint16_t dport_be)
 {
 	/* the subject endpoint is the source of its egress and the destination of its ingress */
 	JB_LIT(b, ",\"source\":");
 	jb_frag(b, endpoint_frag(fl, family, s, sid, egress ? ep_id : 0));
+	if (svc_ev)
+		jb_service(fl, b, family, svc_ev->saddr, svc_ev->sport, proto);
+	else if (flow_svc)
+		jb_flow_service(fl, b, ep_id, family, proto, d, dport_be);
 	JB_LIT(b, ",\"destination\":");
 	jb_frag(b, endpoint_frag(fl, family, d, did, egress ? 0 : ep_id));
 }
@@ -597,7 +650,10 @@ static void jb_endpoints(struct pw_flowlog *fl, struct jbuf *b, uint8_t family, 
 int pw_fl_emit_event(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t suppressed)
 {
 	bool egress = ev->direction == PW_DIR_EGRESS;
-	bool sock = ev->type == PW_EV_SOCK_DENY;
+	bool sock = ev->type == PW_EV_SOCK_DENY, svc = ev->flags & PW_EV_F_SVC;
+	static const uint32_t zero[4];
+	/* a socket record sent to a Service: its source fields hold the frontend, not a source */
+	const uint32_t *saddr = svc ? zero : ev->saddr;
 	struct jbuf *b;
 	char sum[160];
 	int sub;
@@ -627,10 +683,11 @@ int pw_fl_emit_event(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t 
 	JB_LIT(b, ",\"reason\":\"");
 	jb_cstr(b, pw_reason_str(ev->reason));
 	JB_LIT(b, "\"");
-	jb_ip(b, ev->family, ev->saddr, ev->daddr, sock);
+	jb_ip(b, ev->family, saddr, ev->daddr, sock);
 	jb_l4(b, ev->proto, ev->sport, ev->dport, !sock, ev->tcp_flags);
-	jb_endpoints(fl, b, ev->family, ev->saddr, ev->daddr, ev->src_identity, ev->dst_identity,
-		     ev->ep_id, egress);
+	jb_endpoints(fl, b, ev->family, saddr, ev->daddr, ev->src_identity, ev->dst_identity,
+		     ev->ep_id, egress, svc ? ev : NULL, !svc && !sock && egress, ev->proto,
+		     ev->dport);
 	if (sock)
 		JB_LIT(b, ",\"Type\":\"SOCK\"");
 	else
@@ -714,7 +771,10 @@ int pw_fl_emit_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 	jb_ip(b, key->family, key->saddr, key->daddr, false);
 	jb_l4(b, key->proto, key->sport, key->dport, true, val->tcp_flags[0] | val->tcp_flags[1]);
 	jb_endpoints(fl, b, key->family, key->saddr, key->daddr, val->src_identity,
-		     val->dst_identity, key->ep_id, egress);
+		     val->dst_identity, key->ep_id, egress, NULL, false, key->proto, key->dport);
+	/* after both ends here, as the flow-end record has always had it */
+	if (egress)
+		jb_flow_service(fl, b, key->ep_id, key->family, key->proto, key->daddr, key->dport);
 	JB_LIT(b, ",\"Type\":\"L3_L4\"");
 	if (egress)
 		JB_LIT(b, ",\"traffic_direction\":\"EGRESS\"");

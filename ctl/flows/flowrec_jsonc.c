@@ -238,6 +238,44 @@ static void add_event_type(json_object *o, int type, int sub)
 	json_object_object_add(o, "event_type", et);
 }
 
+/*
+ * The Service a socket call was sent to (its destination is then the backend chosen):
+ * Hubble's destination_service, plus the frontend as called.
+ */
+static void add_service(struct pw_flowlog *fl, json_object *o, uint8_t family,
+			const uint32_t front[4], uint16_t port_be, uint8_t proto)
+{
+	json_object *svc = json_object_new_object();
+	char buf[INET6_ADDRSTRLEN + 16], addr[INET6_ADDRSTRLEN], name[512];
+	const char *slash;
+
+	addr_str(family, front, addr, sizeof(addr));
+	snprintf(buf, sizeof(buf), family == PW_FAMILY_V6 ? "[%s]:%u" : "%s:%u", addr,
+		 ntohs(port_be));
+	add_lit(svc, "frontend", buf);
+	if (fl->have_enr && fl->enr.service &&
+	    !fl->enr.service(fl->enr.ctx, family, front, port_be, proto, name, sizeof(name)) &&
+	    (slash = strchr(name, '/'))) {
+		/* names from the API server: repaired as UTF-8 like every string from outside */
+		add_str(svc, "name", slash + 1, SIZE_MAX);
+		add_str(svc, "namespace", name, (size_t)(slash - name));
+	}
+	json_object_object_add(o, "destination_service", svc);
+}
+
+/* A pod's egress flow to a backend that its connect() reached through a Service frontend. */
+static void add_flow_service(struct pw_flowlog *fl, json_object *o, uint32_t ep_id, uint8_t family,
+			     uint8_t proto, const uint32_t daddr[4], uint16_t dport_be)
+{
+	uint32_t front[4];
+	uint16_t fport;
+
+	if (ep_id && fl->have_enr && fl->enr.flow_service &&
+	    !fl->enr.flow_service(fl->enr.ctx, ep_id, family, proto, daddr, dport_be, front,
+				  &fport))
+		add_service(fl, o, family, front, fport, proto);
+}
+
 static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *ev,
 				 uint64_t suppressed)
 {
@@ -245,6 +283,8 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 	bool egress = ev->direction == PW_DIR_EGRESS;
 	bool sock = ev->type == PW_EV_SOCK_DENY;
 	json_object *o = new_record(fl, pw_fl_wall(fl, ev->ts_ns), kind);
+	static const uint32_t zero[4];
+	const uint32_t *saddr;
 
 	if (!o)
 		return NULL;
@@ -264,11 +304,16 @@ static json_object *event_record(struct pw_flowlog *fl, const struct pw_event *e
 		break;
 	}
 	add_lit(o, "reason", pw_reason_str(ev->reason));
-	add_ip(o, ev->family, ev->saddr, ev->daddr, sock);
+	/* a socket record sent to a Service: its source fields hold the frontend, not a source */
+	saddr = ev->flags & PW_EV_F_SVC ? zero : ev->saddr;
+	add_ip(o, ev->family, saddr, ev->daddr, sock);
 	add_l4(o, ev->proto, ev->sport, ev->dport, !sock, ev->tcp_flags);
 	/* the subject endpoint is the source of its egress and the destination of its ingress */
-	add_endpoint(fl, o, "source", ev->family, ev->saddr, ev->src_identity,
-		     egress ? ev->ep_id : 0);
+	add_endpoint(fl, o, "source", ev->family, saddr, ev->src_identity, egress ? ev->ep_id : 0);
+	if (ev->flags & PW_EV_F_SVC)
+		add_service(fl, o, ev->family, ev->saddr, ev->sport, ev->proto);
+	else if (!sock && egress)
+		add_flow_service(fl, o, ev->ep_id, ev->family, ev->proto, ev->daddr, ev->dport);
 	add_endpoint(fl, o, "destination", ev->family, ev->daddr, ev->dst_identity,
 		     egress ? 0 : ev->ep_id);
 	add_lit(o, "Type", sock ? "SOCK" : "L3_L4");
@@ -368,6 +413,9 @@ int pw_fl_jsonc_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 		     egress ? key->ep_id : 0);
 	add_endpoint(fl, o, "destination", key->family, key->daddr, val->dst_identity,
 		     egress ? 0 : key->ep_id);
+	if (egress)
+		add_flow_service(fl, o, key->ep_id, key->family, key->proto, key->daddr,
+				 key->dport);
 	add_lit(o, "Type", "L3_L4");
 	add_lit(o, "traffic_direction", egress ? "EGRESS" : "INGRESS");
 	add_cookie_policy(fl, o, egress ? "egress_allowed_by" : "ingress_allowed_by", val->cookie);

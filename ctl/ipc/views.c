@@ -213,6 +213,8 @@ int pw_cp_get(struct pw_cp *cp, enum pw_cp_list what, const char *ns, json_objec
 
 	if (!cp || !out)
 		return -EINVAL;
+	if (what == PW_CP_SERVICES || what == PW_CP_EPSLICES)
+		return pw_view_services(cp, what == PW_CP_EPSLICES, ns, out);
 	switch (what) {
 	case PW_CP_NAMESPACES:
 		err = pw_cp_list_namespaces(cp, (struct pw_cp_ns_row **)&rows, &n);
@@ -425,16 +427,74 @@ static json_object *jside(struct pw_cp *cp, const struct pw_cp_side *s)
 	return o;
 }
 
+/*
+ * To a ClusterIP: the socket layer picks a ready backend and judges it, so each backend's
+ * verdict; -ENOENT when the address is no Service frontend.
+ */
+static int explain_service(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
+			   const struct pw_addr *ip, uint8_t proto, uint16_t port,
+			   json_object **out)
+{
+	struct pw_cp_svc_verdict sv;
+	json_object *o, *arr;
+	char buf[PW_PREFIX_STRLEN + 512];
+	int err = pw_cp_service_verdict(cp, from, ip, proto, port, &sv);
+
+	if (err)
+		return err;
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	if (sv.svc) {
+		snprintf(buf, sizeof(buf), "%s/%s", sv.svc->namespace, sv.svc->name);
+		json_object_object_add(o, "service", jstr(buf));
+	}
+	json_object_object_add(o, "clusterIP", jstr(pw_addr_str(ip, buf, sizeof(buf))));
+	for (size_t i = 0; i < sv.n; i++) {
+		json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "backend",
+				       jstr(pw_addr_str(&sv.be[i].addr, buf, sizeof(buf))));
+		json_object_object_add(b, "backendPort", json_object_new_int(sv.be[i].port));
+		if (sv.be[i].pod) {
+			snprintf(buf, sizeof(buf), "%s/%s", sv.be[i].pod->namespace,
+				 sv.be[i].pod->name);
+			json_object_object_add(b, "pod", jstr(buf));
+		}
+		json_object_object_add(b, "egress", jside(cp, &sv.v[i].egress));
+		json_object_object_add(b, "ingress", jside(cp, &sv.v[i].ingress));
+		json_object_object_add(b, "verdict", jstr(sv.v[i].denied ? "denied" : "allowed"));
+		json_object_array_add(arr, b);
+	}
+	json_object_object_add(o, "backends", arr);
+	json_object_object_add(o, "readyBackends", json_object_new_int64((int64_t)sv.n));
+	json_object_object_add(o, "allowedBackends", json_object_new_int64((int64_t)sv.allowed));
+	json_object_object_add(o, "verdict",
+			       jstr(!sv.n	 ? "refused (no ready backend)"
+				    : sv.allowed ? "allowed"
+						 : "denied"));
+	json_object_object_add(o, "protocol", jstr(pw_ipproto_str(proto)));
+	json_object_object_add(o, "port", json_object_new_int(port));
+	pw_cp_service_verdict_free(&sv);
+	*out = o;
+	return 0;
+}
+
 int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		  const struct pw_cp_endpoint_ref *to, uint8_t proto, uint16_t port,
 		  json_object **out)
 {
 	struct pw_cp_verdict v;
+	struct pw_addr ip;
 	json_object *o;
 	int err;
 
 	if (!cp || !from || !to || !out)
 		return -EINVAL;
+	if (to->addr && !pw_addr_parse(to->addr, &ip)) {
+		err = explain_service(cp, from, &ip, proto, port, out);
+		if (err != -ENOENT)
+			return err;
+	}
 	err = pw_cp_verdict(cp, from, to, proto, port, &v);
 	if (err)
 		return err;
@@ -528,6 +588,26 @@ int pw_cp_status(struct pw_cp *cp, json_object **out)
 	json_object_object_add(o, "syncFailures", json_object_new_int64((int64_t)c->sync_failures));
 	json_object_object_add(o, "lastSyncRecompiled",
 			       json_object_new_int64((int64_t)c->last_recompiled));
+	{
+		json_object *js = json_object_new_object();
+
+		json_object_object_add(js, "services", json_object_new_int64((int64_t)c->services));
+		json_object_object_add(js, "endpointSlices",
+				       json_object_new_int64((int64_t)c->epslices));
+		json_object_object_add(js, "frontends",
+				       json_object_new_int64((int64_t)c->svc_frontends));
+		json_object_object_add(js, "backends",
+				       json_object_new_int64((int64_t)c->svc_backends));
+		/* conntrack entries removed with their backend: flows that ended */
+		json_object_object_add(js, "backendFlowsEnded",
+				       json_object_new_int64((int64_t)c->svc_flows_ended));
+		/* client sockets aborted with their backend, and walks that failed to */
+		json_object_object_add(js, "backendConnsEnded",
+				       json_object_new_int64((int64_t)c->svc_conns_ended));
+		json_object_object_add(js, "backendEndFailures",
+				       json_object_new_int64((int64_t)c->svc_end_failures));
+		json_object_object_add(o, "services", js);
+	}
 	if (c->has_metrics)
 		json_object_object_add(o, "metrics", jmetrics(c->metrics));
 	pw_cp_counts_free(c);

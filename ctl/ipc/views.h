@@ -20,6 +20,12 @@ int pw_cp_describe_pod(struct pw_cp *cp, const char *ns, const char *name, json_
 int pw_cp_explain(struct pw_cp *cp, const struct pw_cp_endpoint_ref *from,
 		  const struct pw_cp_endpoint_ref *to, uint8_t proto, uint16_t port,
 		  json_object **out);
+/* svcviews.c: Services (slices false) or EndpointSlices (true) of ns (NULL: all) */
+int pw_view_services(struct pw_cp *cp, bool slices, const char *ns, json_object **out);
+/* a Service: ports, ClusterIPs and the backends each frontend translates to now */
+int pw_cp_describe_service(struct pw_cp *cp, const char *ns, const char *name, json_object **out);
+/* one backend as text: address:port and its pod */
+json_object *pw_view_svc_backend(const struct pw_cp_svc_backend *b);
 /* the quarantined pods: [{namespace, name, since, sinceUnix, reason, allowDns}] */
 int pw_cp_get_quarantines(struct pw_cp *cp, const char *ns, json_object **out);
 /* map usage against capacity, counters, pending pods, identities */

@@ -88,6 +88,14 @@ void pw_object_clear(struct pw_object *obj)
 	case PW_KIND_NETPOL:
 		pw_netpol_clear(&obj->u.np);
 		break;
+	case PW_KIND_SERVICE:
+		pw_service_clear(&obj->u.svc);
+		break;
+	case PW_KIND_EPSLICE:
+		pw_epslice_clear(&obj->u.eps);
+		break;
+	default:
+		break;
 	}
 	free(obj->src.file);
 	memset(obj, 0, sizeof(*obj));
@@ -114,6 +122,12 @@ const char *pw_object_name(const struct pw_object *obj)
 		return obj->u.pod.name;
 	case PW_KIND_NETPOL:
 		return obj->u.np.name;
+	case PW_KIND_SERVICE:
+		return obj->u.svc.name;
+	case PW_KIND_EPSLICE:
+		return obj->u.eps.name;
+	default:
+		break;
 	}
 	return NULL;
 }
@@ -125,6 +139,10 @@ const char *pw_object_namespace(const struct pw_object *obj)
 		return obj->u.pod.namespace;
 	case PW_KIND_NETPOL:
 		return obj->u.np.namespace;
+	case PW_KIND_SERVICE:
+		return obj->u.svc.namespace;
+	case PW_KIND_EPSLICE:
+		return obj->u.eps.namespace;
 	default:
 		return NULL;
 	}
@@ -139,6 +157,12 @@ const char *pw_kind_str(enum pw_kind kind)
 		return "Pod";
 	case PW_KIND_NETPOL:
 		return "NetworkPolicy";
+	case PW_KIND_SERVICE:
+		return "Service";
+	case PW_KIND_EPSLICE:
+		return "EndpointSlice";
+	default:
+		break;
 	}
 	return "Unknown";
 }

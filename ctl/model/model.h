@@ -39,6 +39,9 @@ enum pw_kind {
 	PW_KIND_NAMESPACE = 1,
 	PW_KIND_POD = 2,
 	PW_KIND_NETPOL = 3,
+	PW_KIND_SERVICE = 4,
+	PW_KIND_EPSLICE = 5, /* discovery.k8s.io/v1 EndpointSlice */
+	PW_KIND_COUNT,
 };
 
 /* An address; family is PW_FAMILY_V4 or PW_FAMILY_V6, bytes in network order. */
@@ -157,6 +160,8 @@ struct pw_netpol {
 	struct pw_np_rule *egress;
 };
 
+#include "svcmodel.h"
+
 struct pw_object {
 	enum pw_kind kind;
 	struct pw_source src;
@@ -164,6 +169,8 @@ struct pw_object {
 		struct pw_namespace ns;
 		struct pw_pod pod;
 		struct pw_netpol np;
+		struct pw_service svc;
+		struct pw_epslice eps;
 	} u;
 };
 
@@ -183,7 +190,7 @@ void pw_manifest_free(struct pw_manifest *m);
 const char *pw_object_name(const struct pw_object *obj);
 const char *pw_object_namespace(const struct pw_object *obj);
 
-/* "Namespace", "Pod", "NetworkPolicy" */
+/* "Namespace", "Pod", "NetworkPolicy", "Service", "EndpointSlice" */
 const char *pw_kind_str(enum pw_kind kind);
 /*
  * IP protocols: "TCP", "UDP", "SCTP", or NULL for another number. (pw_proto_* is the control

@@ -151,12 +151,17 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 	} else if (!strcmp(kind, "NetworkPolicy")) {
 		o.kind = PW_KIND_NETPOL;
 		want_api = "networking.k8s.io/v1";
+	} else if (!strcmp(kind, "Service")) {
+		o.kind = PW_KIND_SERVICE;
+	} else if (!strcmp(kind, "EndpointSlice")) {
+		o.kind = PW_KIND_EPSLICE;
+		want_api = "discovery.k8s.io/v1";
 	} else if (!strcmp(kind, "List") && !nested) {
 		want_api = "v1";
 	} else {
 		perr(c, kl, pj(path, prefix, "kind"),
-		     "unsupported kind \"%s\"%s: podwall accepts Namespace, Pod, NetworkPolicy and "
-		     "List",
+		     "unsupported kind \"%s\"%s: podwall accepts Namespace, Pod, NetworkPolicy, "
+		     "Service, EndpointSlice and List",
 		     kind, nested ? " in a List" : "");
 		return -1;
 	}
@@ -177,7 +182,10 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 		     want_api);
 		return -1;
 	}
-	if (get_map(c, n, line, prefix, o.kind ? obj_keys : list_keys) < 0)
+	if (get_map(c, n, line, prefix,
+		    o.kind == PW_KIND_EPSLICE ? pw_parse_epslice_keys
+		    : o.kind		      ? obj_keys
+					      : list_keys) < 0)
 		return -1;
 
 	if (!o.kind) {
@@ -210,6 +218,14 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 		break;
 	case PW_KIND_NETPOL:
 		ret = parse_netpol(c, n, line, prefix, &o.u.np);
+		break;
+	case PW_KIND_SERVICE:
+		ret = pw_parse_service(c, n, line, prefix, &o.u.svc);
+		break;
+	case PW_KIND_EPSLICE:
+		ret = pw_parse_epslice(c, n, line, prefix, &o.u.eps);
+		break;
+	default:
 		break;
 	}
 	if (!ret) {

@@ -97,4 +97,11 @@ int parse_pod(struct pctx *c, struct fy_node *obj, unsigned int line, const char
 int parse_netpol(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
 		 struct pw_netpol *np);
 
+/* svcparse.c: Service and EndpointSlice (an EndpointSlice has no spec: its own top keys) */
+extern const char *const pw_parse_epslice_keys[];
+int pw_parse_service(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+		     struct pw_service *svc);
+int pw_parse_epslice(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+		     struct pw_epslice *eps);
+
 #endif /* PW_CTL_PARSE_INT_H */

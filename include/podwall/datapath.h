@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <podwall/shared.h>
+#include <podwall/service.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -213,6 +214,36 @@ int pw_dp_ct_sweep(struct pw_dp *dp, uint64_t now_ns, const struct pw_ct_timeout
 int pw_dp_ct_flush(struct pw_dp *dp, uint32_t ep_id, pw_flow_end_fn cb, void *ctx);
 /* Number of entries, parked ones included, by walking the map */
 int pw_dp_ct_count(struct pw_dp *dp, uint64_t *count);
+/*
+ * Remove every live entry whose destination is b (address, port) for proto, in every scope:
+ * the client's egress entry and the backend pod's ingress entry. *removed gets the count.
+ */
+int pw_dp_ct_flush_peer(struct pw_dp *dp, const struct pw_backend *b, uint8_t proto,
+			pw_flow_end_fn cb, void *ctx, uint64_t *removed);
+
+/* --- Services (include/podwall/service.h) ------------------------------------------------ */
+
+/* A backend by id (> 0); ids are the control plane's, one per (family, address, port). */
+int pw_dp_backend_update(struct pw_dp *dp, uint32_t id, const struct pw_backend *b);
+int pw_dp_backend_delete(struct pw_dp *dp, uint32_t id);
+/*
+ * Point frontend `front` (slot ignored) at backend_ids[0..n): slots 1..n, then the count in
+ * slot 0, then the slots n+1..old_n (the previous count) go. n == 0: ECONNREFUSED.
+ */
+int pw_dp_svc_write(struct pw_dp *dp, const struct pw_svc_key *front, uint32_t svc_id,
+		    const uint32_t *backend_ids, size_t n, size_t old_n);
+/* Remove the frontend, then its old_n slots. */
+int pw_dp_svc_delete(struct pw_dp *dp, const struct pw_svc_key *front, size_t old_n);
+/*
+ * Abort every TCP and UDP socket connected to one of keys[0..n) (a removed backend), in each
+ * network namespace of netns_fds (the client pods'); *ended gets how many. Needs Linux 6.5
+ * (bpf_sock_destroy); the iterators load on first use.
+ */
+int pw_dp_svc_end_conns(struct pw_dp *dp, const struct pw_svc_end_key *keys, size_t n,
+			const int *netns_fds, size_t n_ns, uint64_t *ended);
+/* The frontend a client endpoint last reached backend k through; -ENOENT if none. */
+int pw_dp_svc_flow_lookup(struct pw_dp *dp, const struct pw_svc_flow_key *k,
+			  struct pw_svc_rev_val *out);
 
 /* --- events ------------------------------------------------------------------------------ */
 
@@ -314,6 +345,10 @@ enum pw_dp_map {
 	PW_DPMAP_FRAG,
 	PW_DPMAP_EVENTS,
 	PW_DPMAP_METRICS,
+	PW_DPMAP_SVC,	   /* Services: frontends and their backend slots */
+	PW_DPMAP_BACKEND,  /* Services: backend addresses */
+	PW_DPMAP_SVC_REV,  /* Services: socket -> frontend, for replies */
+	PW_DPMAP_SVC_FLOW, /* Services: (client, backend) -> frontend, for flow records */
 	PW_DPMAP_COUNT,
 };
 

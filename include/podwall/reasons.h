@@ -71,7 +71,9 @@
 	X(PW_DROP_FOREIGN_DST,    27, "foreign-destination",				\
 	  "INVALID_DESTINATION_MAC", 142)						\
 	/* router advertisement, redirect or MLD query sent by a pod */			\
-	X(PW_DROP_ROUTER_MSG,     28, "router-message",     "INVALID_PACKET_DROPPED", 134)
+	X(PW_DROP_ROUTER_MSG,     28, "router-message",     "INVALID_PACKET_DROPPED", 134)	\
+	/* socket: a Service port with no ready backend (connect() gets ECONNREFUSED) */	\
+	X(PW_DROP_NO_BACKEND,     29, "no-ready-backend",   "NO_SERVICE", 158)
 
 #define PW_REASON_ENUM(reason, value, name, hubble_name, hubble_code) reason = value,
 enum pw_reason {
