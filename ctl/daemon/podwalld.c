@@ -166,6 +166,8 @@ static int run(struct daemon *d)
 		quarantine_load(d);
 	}
 	kcounters_start(d);
+	/* what the start reported is in the file before the daemon answers anyone */
+	pw_flowlog_flush_writes(d->fl);
 	if (d->manifests) {
 		err = pw_mdir_open(d->manifests, mdir_event, d, &d->md);
 		if (err) {
