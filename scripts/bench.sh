@@ -21,6 +21,7 @@
 #   perf/audit.md               bench/bench_audit --markdown (per-policy audit, new-flow cost)
 #   perf/quarantine.md          bench/quarantine/run.sh --markdown (command -> last byte)
 #   perf/flows.md               bench/flows/run.sh --markdown (flow logs), when it is built
+#   perf/cni.md                 bench/cni/run.sh --markdown (pods through CNI), when built
 #   perf/cpscale.md             control-plane scale: its owner's hand-written head, then
 #                               bench/bench_ctl --markdown (regenerated when bench_ctl builds)
 #   perf/cluster.md             bench/cluster/run.sh --markdown (cluster mode, three nodes, etcd)
@@ -208,6 +209,21 @@ elif [ "$flows_state" = broken ]; then
 	rm -f "$parts/flows.log"
 fi
 
+# Pods through CNI (bench/cni/run.sh): ADD latency and churn with 1,000 policies
+if has_target podwall-cni && has_target pwcnirun &&
+	opt_build podwalld podwall pwprobe podwall-cni pwcnirun; then
+	log "pods through CNI (bench/cni/run.sh)"
+	cni_args=()
+	[ "$quick" = 1 ] && cni_args=(--quick)
+	if bash "$top/bench/cni/run.sh" --build "$build" "${cni_args[@]}" \
+		--markdown "$parts/cni.md.new" >"$parts/cni.log" 2>&1; then
+		mv "$parts/cni.md.new" "$parts/cni.md"
+	else
+		part_failed cni bench/cni/run.sh $? "$parts/cni.log"
+	fi
+	rm -f "$parts/cni.log" "$parts/cni.md.new"
+fi
+
 # Control-plane scale (bench/cpscale): perf/cpscale.md is its owner's page, a hand-written head
 # (what the run shows) followed by bench_ctl's --markdown output, which starts with "Measured
 # by": a run replaces that tail and keeps the head.
@@ -337,6 +353,7 @@ section() { # part-file fallback-heading fallback-text
 }
 {
 	[ -f "$parts/flows.md" ] && section "$parts/flows.md" "## Flow logs: kernel to file" ""
+	[ -f "$parts/cni.md" ] && section "$parts/cni.md" "## Pods through CNI" ""
 	section "$parts/cpscale.md" "## Control-plane scale" \
 		"Not measured yet: the control-plane scale benchmark (\`bench/cpscale\`, \`build/bench/bench_ctl\`) is not built in this tree."
 	section "$parts/cluster.md" "## Cluster mode: apply to enforced on every node" \

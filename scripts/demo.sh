@@ -3,10 +3,12 @@
 #
 # The podwall demo, on a simulated node made of network namespaces (run as root):
 #   - builds podwall if needed,
-#   - creates a node netns and four pods (kube-system/coredns, shop/frontend, shop/backend,
-#     payments/api) plus a "partner API" host outside the cluster (198.18.100.1), each a
-#     netns + veth (+ cgroup for pods), all named after this run's pid,
-#   - starts podwalld inside the node netns with a bpffs dir and cgroup root of its own,
+#   - creates a node netns, starts podwalld inside it with a bpffs dir and cgroup root of its
+#     own, and creates four pods (kube-system/coredns, shop/frontend, shop/backend,
+#     payments/api) the way a container runtime does: a netns and a cgroup, then CNI ADD of a
+#     conflist of the reference plugins (bridge + host-local, /usr/lib/cni) with podwall-cni
+#     chained; plus a "partner API" host outside the cluster (198.18.100.1), a plain veth;
+#     all named after this run's pid,
 #   - applies examples/ with the CLI, then opens connections between the pods and shows
 #     which are allowed and which are denied, and the flow records of those decisions,
 #   - removes everything it made, on every path (Ctrl-C included).
@@ -35,12 +37,14 @@ show() { printf '%s$ %s%s\n' "$D" "$*" "$N"; }
 
 step "building (cmake -B $build)"
 if [ ! -x "$build/ctl/podwalld" ] || [ ! -x "$build/ctl/podwall" ] ||
-	[ ! -x "$build/e2e/pwprobe" ]; then
+	[ ! -x "$build/e2e/pwprobe" ] || [ ! -x "$build/ctl/podwall-cni" ] ||
+	[ ! -x "$build/netns-tests/cni/pwcnirun" ] || [ ! -x /usr/lib/cni/bridge ]; then
 	"$top/scripts/deps.sh" >/dev/null
 	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 buildlog=$(mktemp /tmp/podwall-demo-build.XXXXXX)
-if ! cmake --build "$build" -j "$(nproc)" --target podwalld podwall pwprobe >"$buildlog" 2>&1; then
+if ! cmake --build "$build" -j "$(nproc)" --target podwalld podwall pwprobe podwall-cni pwcnirun \
+	>"$buildlog" 2>&1; then
 	cat "$buildlog" >&2
 	rm -f "$buildlog"
 	echo "demo.sh: the build failed" >&2
@@ -50,8 +54,12 @@ rm -f "$buildlog"
 PW_DAEMON=$build/ctl/podwalld
 PW_CLI=$build/ctl/podwall
 PW_PROBE=$build/e2e/pwprobe
+PW_CNI=$build/ctl/podwall-cni
+PW_CNIRUN=$build/netns-tests/cni/pwcnirun
 # shellcheck source=../e2e/topology.sh
 . "$top/e2e/topology.sh"
+# shellcheck source=../netns-tests/cni/cni_lib.sh
+. "$top/netns-tests/cni/cni_lib.sh"
 
 unexpected=0
 cleanup() {
@@ -78,17 +86,48 @@ trap 'exit 130' INT TERM
 trap 'exit 129' HUP
 trap 'exit 141' PIPE
 
-step "a simulated node: a node netns, four pods and a partner host outside the cluster"
+step "a simulated node: a node netns, podwalld, and a partner host outside the cluster"
 topo_init demo
-topo_pod coredns lxc-coredns kube-system/coredns 198.18.0.10 fd00::10
-topo_pod frontend lxc-frontend shop/frontend 198.18.0.11 fd00::11
-topo_pod backend lxc-backend shop/backend 198.18.0.12 fd00::12
-topo_pod payments lxc-payments payments/api 198.18.0.20 fd00::20
+# the pods' bridge network holds the examples' addresses; the partner host stays outside it
+CNI_NET4=198.18.0.0/24 CNI_NET6=fd00::/120 cni_init
 topo_pod partner ext-partner - 198.18.100.1 fd00::100:1
+show "nsenter --net=/run/netns/$TOPO_NODE podwalld --socket $TOPO_SOCK --bpffs $TOPO_BPFFS \\
+	--cgroup-root $TOPO_CGROOT --state-dir $TOPO_WORK/state --flow-log $TOPO_FLOWS"
+topo_daemon_start
+echo "its log (stderr):"
+sed 's/^/  /' "$TOPO_DLOG"
+
+step "pods through CNI: bridge + host-local, podwall-cni chained"
+show "cat $CNI_CONF"
+sed 's/^/  /' "$CNI_CONF"
+# pod KEY NS NAME IP4 IP6 NOTATION: netns + cgroup, then CNI ADD as a runtime runs it
+pod() {
+	show "CNI_COMMAND=ADD CNI_ARGS='K8S_POD_NAMESPACE=$2;K8S_POD_NAME=$3;...' (bridge -> podwall-cni)"
+	if ! CNI_IPS="$4,$5" cni_pod "$1" "$2" "$3" "$6"; then
+		echo "${R}CNI ADD of $2/$3 failed:${N} $CNI_OUT"
+		exit 1
+	fi
+	echo "  $2/$3: $(jq -r '[.ips[].address] | join(", ")' <<<"$CNI_OUT") on $(jq -r \
+		'[.interfaces[] | select(.sandbox == null and (.name | startswith("veth")))][0].name' \
+		<<<"$CNI_OUT"), cgroup $(pw get pods -n "$2" -o json | jq -r --arg n "$3" \
+		'.items[] | select(.name == $n) | .cgroup')"
+}
+pod coredns kube-system coredns 198.18.0.10 fd00::10 slice
+step "a pod whose Pod object podwalld has not seen yet is enforced fail-closed"
+show "podwall get pods -A"
+pw get pods -A
+show "podwall apply -f examples/00-namespaces.yaml; podwall apply -f examples/10-pods.yaml"
+pw apply -f "$top/examples/00-namespaces.yaml"
+pw apply -f "$top/examples/10-pods.yaml"
+pod frontend shop frontend 198.18.0.11 fd00::11 cgroupfs
+pod backend shop backend 198.18.0.12 fd00::12 uid
+pod payments payments api 198.18.0.20 fd00::20 slice
+show "podwall get pods -A   (no podwall.io annotations, no status.podIPs: CNI told podwalld)"
+pw get pods -A
 for p in coredns frontend backend payments partner; do
 	topo_serve "$p" 7000 7001 53
 done
-echo "node netns $TOPO_NODE; pods are netns $TOPO_PREFIX-<pod> with cgroups under $TOPO_CGROOT"
+echo "pods are netns $TOPO_PREFIX-<pod> with cgroups under $TOPO_CGROOT"
 echo "every pod serves TCP/UDP echo on 7000 and 7001 (coredns: also 53)"
 
 # probe FROM PROTO ADDR PORT WANT WHY: one live connection attempt from a pod
@@ -116,13 +155,6 @@ probe() {
 	printf '  %-20s -> %-32s %s%-42s%s %s%s%s\n' "${FROMS[$from]}" \
 		"${NAMES[$addr]:-$addr}:$port/$proto" "$color" "$verdict" "$N" "$D" "$why" "$N$mark"
 }
-
-step "podwalld in the node netns"
-show "nsenter --net=/run/netns/$TOPO_NODE podwalld --socket $TOPO_SOCK --bpffs $TOPO_BPFFS \\
-	--cgroup-root $TOPO_CGROOT --state-dir $TOPO_WORK/state --flow-log $TOPO_FLOWS"
-topo_daemon_start
-echo "its log (stderr):"
-sed 's/^/  /' "$TOPO_DLOG"
 
 step "before any policy: everything is open"
 probe frontend tcp 198.18.0.20 7000 allow "no policy yet"

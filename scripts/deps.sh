@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(cmake make gcc clang llvm pkg-config bpftool iproute2 util-linux
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libcmocka-dev libfyaml-dev libjson-c-dev
 	linux-libc-dev jq libmicrohttpd-dev prometheus curl libcurl4-openssl-dev etcd-server
-	etcd-client iptables openssl)
+	etcd-client iptables openssl containernetworking-plugins)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cnibind_int.h"
 #include "compile.h"
 #include "cp.h"
 #include "cp_impl.h"
@@ -25,9 +26,7 @@
 #include "store.h"
 
 
-static void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
+void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -195,6 +194,7 @@ void pw_cp_free(struct pw_cp *cp)
 {
 	if (!cp)
 		return;
+	pw_binds_clear(&cp->binds);
 	pw_state_clear(&cp->st);
 	pw_svcs_free(cp->svcs);
 	pw_desired_clear(&cp->cur);
@@ -275,6 +275,8 @@ static int cp_sync(struct pw_cp *cp)
 		goto undo_store;
 	}
 	err = pw_compile(&cp->st, cp->written ? &cp->cur : NULL, &next);
+	if (!err)
+		err = pw_binds_failclosed(&cp->binds, &cp->st, &next);
 	if (err)
 		goto undo_store;
 	if (cp->dp) {
@@ -350,7 +352,7 @@ int pw_cp_flush(struct pw_cp *cp, struct pw_diags *diags)
 }
 
 /* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
-static int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
+int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags)
 {
 	/*
 	 * This call's objects: a bad Service refuses its own input, also while holding at
@@ -385,6 +387,8 @@ static int put_all(struct pw_cp *cp, const char *source, struct pw_manifest *m,
 			continue; /* moved out already */
 		snprintf(ns, sizeof(ns), "%s", pw_obj_ns(o));
 		snprintf(name, sizeof(name), "%s", pw_obj_name(o));
+		if (k == PW_KIND_POD)
+			pw_binds_overlay(&cp->binds, &o->u.pod);
 		err = pw_state_put(&cp->st, o, source);
 		if (err) {
 			diag_add(diags, o, "cannot store: %s", strerror(-err));
@@ -393,6 +397,8 @@ static int put_all(struct pw_cp *cp, const char *source, struct pw_manifest *m,
 		so = pw_state_find(&cp->st, k, ns, name);
 		if (so)
 			so->mark = cp->mark;
+		if (so && k == PW_KIND_POD)
+			pw_binds_after_put(&cp->binds, so);
 	}
 	return 0;
 }
@@ -503,6 +509,8 @@ int pw_cp_link_event(struct pw_cp *cp, const char *ifname, uint32_t ifindex)
 			changed = true;
 		}
 	}
+	if (pw_binds_link_event(&cp->binds, ifname, ifindex))
+		changed = true;
 	if (!changed)
 		return 0;
 	mark = cp->st.n_log;

@@ -93,6 +93,8 @@ enum pw_cp_pod_state {
 	PW_CP_POD_ENFORCED, /* its endpoint is in the maps */
 	PW_CP_POD_PENDING,  /* bound to this node, its interface or cgroup not there yet */
 	PW_CP_POD_REMOTE,   /* not bound to this node: known for its labels and addresses */
+	/* bound through CNI, its Pod object not known (yet): nothing in or out but replies */
+	PW_CP_POD_FAIL_CLOSED,
 };
 const char *pw_cp_pod_state_str(enum pw_cp_pod_state s);
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The core's own state, shared by its transaction (cp.c) and its queries (query.c) and by
- * nobody outside ctl/core/.
+ * The core's own state, shared by its transaction (cp.c), its queries (query.c) and the CNI
+ * bindings (binds.c, cnibind.c), and by nobody outside ctl/core/.
  */
 #ifndef PW_CTL_CP_IMPL_H
 #define PW_CTL_CP_IMPL_H
 
+#include "cnibind_int.h"
 #include "compile.h"
 #include "cp.h"
 #include "reconcile.h"
@@ -31,6 +32,12 @@ struct pw_cp {
 	uint64_t syncs, sync_failures;
 	struct pw_rstats last;
 	char cookie_buf[512];
+	struct pw_binds binds; /* CNI bindings (binds.c, cnibind.c) */
 };
+
+void cp_log(struct pw_cp *cp, enum pw_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* End of one call: write it, or (held) keep it staged; undo this call's part on error. */
+int cp_finish(struct pw_cp *cp, size_t mark, int err, struct pw_diags *diags);
 
 #endif /* PW_CTL_CP_IMPL_H */

@@ -21,6 +21,8 @@ const char *pw_cp_pod_state_str(enum pw_cp_pod_state s)
 		return "pending";
 	case PW_CP_POD_REMOTE:
 		return "remote";
+	case PW_CP_POD_FAIL_CLOSED:
+		return "fail-closed";
 	}
 	return "unknown";
 }
@@ -150,8 +152,15 @@ int pw_cp_list_pods(struct pw_cp *cp, const char *ns, struct pw_cp_pod_row **out
 	void *rows = NULL;
 	int err = out ? list_rows(cp, PW_KIND_POD, ns, sizeof(**out), pod_fill, &rows, n) : -EINVAL;
 
-	if (!err)
+	if (!err) {
 		*out = rows;
+		/* and the sandboxes CNI bound whose Pod object is not known: fail-closed */
+		err = pw_binds_pod_rows(&cp->binds, &cp->st, ns, out, n);
+		if (err) {
+			free(*out);
+			*out = NULL;
+		}
+	}
 	return err;
 }
 

@@ -41,6 +41,8 @@
 #define BPFFS_DEFAULT	  "/sys/fs/bpf/podwall"
 #define STATE_DIR_DEFAULT "/var/lib/podwall"
 #define JOURNAL_NAME	  "cli-journal.jsonl"
+/* podwall-cni's bindings (container -> pod), in --state-dir (core/cnibind.h) */
+#define CNI_BINDINGS_NAME "cni-bindings.json"
 #define UNREAD_NAME	  "events-unread"  /* the no-reader event counter as last reported */
 #define CT_END_LOST_NAME  "flow-ends-lost" /* PW_METRIC_CT_END_LOST as last reported */
 #define SWEEP_INTERVAL_S  5		   /* default --ct-sweep-interval */

@@ -4,6 +4,8 @@
  * flows): parsed from a JSON line, answered from the core, the flow log and the daemon's state.
  */
 #define _GNU_SOURCE
+#include "cni.h"
+#include "cnibind.h"
 #include "daemon.h"
 
 /* --- requests ------------------------------------------------------------------------------ */
@@ -241,6 +243,16 @@ static json_object *req_status(struct daemon *d)
 	json_object_object_add(dm, "bpffs", json_object_new_string(d->bpffs));
 	if (d->cgroup_root)
 		json_object_object_add(dm, "cgroup_root", json_object_new_string(d->cgroup_root));
+	{
+		/* podwall-cni: containers bound, and those still waiting for their Pod object */
+		json_object *cni = json_object_new_object();
+		size_t nb, nfc;
+
+		pw_cp_binds_count(d->cp, &nb, &nfc);
+		json_object_object_add(cni, "bindings", json_object_new_int64((int64_t)nb));
+		json_object_object_add(cni, "failClosed", json_object_new_int64((int64_t)nfc));
+		json_object_object_add(dm, "cni", cni);
+	}
 	json_object_object_add(dm, "tc_mode", json_object_new_string(pw_dp_tc_mode_name(d->dp)));
 	json_object_object_add(dm, "adopted", json_object_new_boolean(pw_dp_adopted(d->dp)));
 	if (d->manifests)
@@ -378,6 +390,17 @@ json_object *handle(struct daemon *d, struct client *cl, const char *line, size_
 	case PW_OP_QUARANTINE:
 		res = req_quarantine(d, cl, req);
 		break;
+	case PW_OP_BIND:
+	case PW_OP_UNBIND:
+	case PW_OP_CHECK:
+	case PW_OP_GC: {
+		struct pw_cnid c = {d->cp, d->dp, pw_flowlog_on_flow_end, d->fl};
+		char ns[256];
+
+		res = pw_cnid_request(&c, op, req, ns);
+		pods_touch(d, ns[0] ? ns : NULL);
+		break;
+	}
 	default:
 		res = pw_proto_error(NULL, "unknown operation");
 		break;

@@ -20,6 +20,7 @@
  * desired state instead of forgetting it; the journal is compacted as it grows.
  */
 #define _GNU_SOURCE
+#include "cnibind.h"
 #include "daemon.h"
 
 static int open_datapath(struct daemon *d)
@@ -46,6 +47,7 @@ static int run(struct daemon *d)
 	struct pw_cp_opts co = {.sz = sizeof(co), .log = lib_log, .log_ctx = "core: "};
 	struct pw_flowlog_opts fo = d->fo;
 	struct jrec *jv = NULL;
+	char path[PATH_MAX];
 	size_t jn = 0;
 	/* TICK_MS: event drain; each second the flow log's deny windows; the sweep less often */
 	struct itimerspec its = {.it_interval.tv_nsec = TICK_MS * 1000000L,
@@ -160,6 +162,11 @@ static int run(struct daemon *d)
 			 UNREAD_NAME);
 		snprintf(d->ct_end_lost.path, sizeof(d->ct_end_lost.path), "%s/%s", d->state_dir,
 			 CT_END_LOST_NAME);
+		/* bindings before the journal: the pods it replays are overlaid */
+		snprintf(path, sizeof(path), "%s/%s", d->state_dir, CNI_BINDINGS_NAME);
+		err = pw_cp_binds_open(d->cp, path);
+		if (err)
+			dlog(PW_LOG_ERROR, "%s: %s", path, strerror(-err));
 		/* cluster mode: etcd is the record of what the CLI applied */
 		if (!d->cluster_opts.endpoints)
 			journal_load(d, true, &jv, &jn);

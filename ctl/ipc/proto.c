@@ -16,6 +16,9 @@ static const char *const op_names[PW_OP_COUNT] = {
 	[PW_OP_APPLY] = "apply",       [PW_OP_DELETE] = "delete",   [PW_OP_GET] = "get",
 	[PW_OP_DESCRIBE] = "describe", [PW_OP_EXPLAIN] = "explain", [PW_OP_STATUS] = "status",
 	[PW_OP_FLOWS] = "flows",       [PW_OP_QUARANTINE] = "quarantine",
+	/* podwall-cni: ADD, DEL, CHECK, GC */
+	[PW_OP_BIND] = "bind",	       [PW_OP_UNBIND] = "unbind",   [PW_OP_CHECK] = "check",
+	[PW_OP_GC] = "gc",
 };
 
 const char *pw_op_name(enum pw_op op)

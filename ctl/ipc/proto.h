@@ -38,6 +38,10 @@ enum pw_op {
 	PW_OP_STATUS,
 	PW_OP_FLOWS,
 	PW_OP_QUARANTINE,
+	PW_OP_BIND,   /* podwall-cni ADD: {"binding":{...}} (ctl/daemon/cni.c) */
+	PW_OP_UNBIND, /* podwall-cni DEL: {"containerID":...} */
+	PW_OP_CHECK,  /* podwall-cni CHECK: {"containerID":...,"interface":...} */
+	PW_OP_GC,     /* podwall-cni GC: {"valid":["containerID",...]} */
 	PW_OP_COUNT,
 };
 
