@@ -291,6 +291,27 @@ int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms);
 /* Consume what is ready without waiting, then report losses; returns the number handled */
 int pw_dp_events_consume(struct pw_dp *dp);
 /*
+ * Read the rings from a thread of the library's own (after pw_dp_events_open): it copies each
+ * record out of the kernel's rings into a queue of queue_events items (0: 262144, at least
+ * four rings' worth; memory is taken as it fills) as soon as a ring wakes it, and at least
+ * every 20 ms, at the lowest real-time priority where allowed (else nice -10). The callbacks
+ * keep running in the caller's thread, from pw_dp_events_consume()/poll(), in the order the
+ * records were read;
+ * pw_dp_events_fd() then returns an eventfd readable while the queue holds items. So the
+ * caller may spend seconds on other work (writing records, a conntrack sweep, no CPU on a
+ * loaded machine) without the rings overflowing; losses still happen only in the kernel (the
+ * thread stops draining while the queue could not take a full drain) and are reported as
+ * before. pw_dp_events_close() stops the thread and hands over what it queued first.
+ */
+int pw_dp_events_thread(struct pw_dp *dp, size_t queue_events);
+/*
+ * Hand over every record emitted before the call, below the wakeup watermark too (an answer
+ * to `podwall flows` must include the probe that just ran): with the thread, wait (at most
+ * a fifth of a second; one drain, 20 ms at most, normally) until it has drained the rings once
+ * more, then deliver; without it, pw_dp_events_consume(). Returns the number handed over.
+ */
+int pw_dp_events_sync(struct pw_dp *dp);
+/*
  * Close the reader without losing what it holds: detach the rings from the programs (later
  * records count as unread, for the next reader), drain them into the callbacks, report the
  * last losses, free. pw_dp_close() without it frees the rings with whatever they held.
