@@ -2,7 +2,10 @@
 /*
  * bench_tc: per-packet cost of podwall's TC program, measured with BPF_PROG_TEST_RUN, for a
  * new flow (allowed and denied) and for a packet of an established flow, at several ipcache
- * and policy map sizes, each beside an empty TC program measured in the same rounds.
+ * and policy map sizes, each beside an empty TC program measured in the same rounds, and the
+ * repeated cases beside their floor: a program doing only the one lookup the verdict needs
+ * (a conntrack hash lookup for the established packet, an ipcache LPM lookup for the denied
+ * SYN) on the datapath's own maps, also in the same rounds (bench/floor.bpf.c).
  *
  * The datapath is opened without pins or attachments. BPF_PROG_TEST_RUN resolves the skb's
  * ifindex in the caller's network namespace, so the program first moves into a private netns
@@ -42,6 +45,7 @@
 
 #include <podwall/datapath.h>
 #include "empty.skel.h"
+#include "floor.skel.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
@@ -124,6 +128,8 @@ struct point {
 	/* [family index][case]: the case and the empty program, same rounds */
 	struct series prog[2][CASE_COUNT];
 	struct series empty[2][CASE_COUNT];
+	/* the floor program of the case (CASE_EST, CASE_NEW_DENY only), same rounds */
+	struct series floor[2][CASE_COUNT];
 };
 
 /* --- the benchmark's state ---------------------------------------------------------------- */
@@ -137,7 +143,8 @@ struct bench {
 	struct opts o;
 	struct pw_dp *dp;
 	struct empty *empty;
-	int fd_in, fd_eg, fd_empty;
+	struct floor *floor;
+	int fd_in, fd_eg, fd_empty, fd_floor_hash, fd_floor_lpm;
 	int fd_ipc, fd_pol;
 	uint32_t ifindex;
 	char if_host[IFNAMSIZ], if_peer[IFNAMSIZ];
@@ -839,19 +846,30 @@ static int prime_established(struct bench *b, struct flow *f)
 	return err;
 }
 
-/* One A/B pair with repeat = R; which program goes first alternates with the round. */
+/*
+ * One A/B/C triple with repeat = R: podwall, the empty program and the case's floor program;
+ * which one goes first rotates with the round. The floor must hit (TC_ACT_OK), as podwall's
+ * own lookup does, or it would time a miss.
+ */
 static int measure_repeat(struct bench *b, struct flow *f, const struct pkt *p, int round,
-			  bool drop, unsigned int want, const char *what, double *prog_ns,
-			  double *empty_ns)
+			  bool drop, unsigned int want, const char *what, int fd_floor,
+			  double *prog_ns, double *empty_ns, double *floor_ns)
 {
 	uint64_t before[PW_REASON_MAX];
 	uint32_t ret, dur;
 	int i, err = 0;
 
-	for (i = 0; i < 2; i++) {
-		bool prog = (i == 0) == (round % 2 == 0);
+	for (i = 0; i < 3; i++) {
+		int which = (i + round) % 3; /* 0 podwall, 1 empty, 2 floor */
 
-		if (prog) {
+		if (which == 2) {
+			err = run_prog(fd_floor, p, &f->ctx, b->o.repeat, &ret, &dur);
+			if (err)
+				return err;
+			if (b->o.verify && ret != TC_ACT_OK && b->verify_failures++ < 5)
+				fprintf(stderr, "verify: %s: the floor's lookup missed\n", what);
+			*floor_ns = dur;
+		} else if (which == 0) {
 			if (b->o.verify && (err = read_reasons(b, before)) < 0)
 				return err;
 			err = run_prog(b->fd_in, p, &f->ctx, b->o.repeat, &ret, &dur);
@@ -918,7 +936,7 @@ static int measure_single(struct bench *b, struct flow *f, int round, uint16_t d
 static int measure_round(struct bench *b, struct flow *f, int round, struct point *pt, int fi,
 			 bool record)
 {
-	double pn[CASE_COUNT], en[CASE_COUNT];
+	double pn[CASE_COUNT], en[CASE_COUNT], fn[CASE_COUNT] = { 0 };
 	struct pkt est, deny;
 	int err, c;
 
@@ -934,11 +952,11 @@ static int measure_round(struct bench *b, struct flow *f, int round, struct poin
 	build_tcp(&est, f->family, f->pod, f->peer, EST_SPORT, ALLOW_PORT, TCP_ACK, true);
 	build_tcp(&deny, f->family, f->pod, f->peer, EST_SPORT + 1, DENY_PORT, TCP_SYN, true);
 	err = measure_repeat(b, f, &est, round, false, PW_OK_ESTABLISHED, case_name[CASE_EST],
-			     &pn[CASE_EST], &en[CASE_EST]);
+			     b->fd_floor_hash, &pn[CASE_EST], &en[CASE_EST], &fn[CASE_EST]);
 	if (!err)
 		err = measure_repeat(b, f, &deny, round, true, PW_DROP_POLICY,
-				     case_name[CASE_NEW_DENY], &pn[CASE_NEW_DENY],
-				     &en[CASE_NEW_DENY]);
+				     case_name[CASE_NEW_DENY], b->fd_floor_lpm,
+				     &pn[CASE_NEW_DENY], &en[CASE_NEW_DENY], &fn[CASE_NEW_DENY]);
 	if (!err)
 		err = measure_single(b, f, round, DENY_PORT, true, PW_DROP_POLICY,
 				     case_name[CASE_NEW_DENY1], &pn[CASE_NEW_DENY1],
@@ -951,9 +969,12 @@ static int measure_round(struct bench *b, struct flow *f, int round, struct poin
 		return err;
 	for (c = 0; c < CASE_COUNT; c++) {
 		struct series *sp = &pt->prog[fi][c], *se = &pt->empty[fi][c];
+		struct series *sf = &pt->floor[fi][c];
 
 		sp->v[sp->n++] = pn[c];
 		se->v[se->n++] = en[c];
+		if (c == CASE_EST || c == CASE_NEW_DENY)
+			sf->v[sf->n++] = fn[c];
 	}
 	return 0;
 }
@@ -1049,15 +1070,23 @@ static void report_header(struct bench *b, FILE *out, bool md)
 			     "finds no ring and returns at once.\n\n");
 }
 
-/* One cell per case: median (min..max), then x the empty program's median. */
-static void report_row(struct bench *b, FILE *out, bool md, const struct point *pt, int fi)
+/* A row's first cells: the scale point and the flow's family. */
+static void row_labels(FILE *out, bool md, const struct point *pt, int fi)
 {
-	char a[16], c[16], buf[64];
-	int k;
+	char a[16], c[16];
 
 	fprintf(out, md ? "| %s | %s | IPv%d |" : "%-8s%-8sIPv%d ",
 		fmt_scale(pt->ipc_target, a, sizeof(a)), fmt_scale(pt->pol_target, c, sizeof(c)),
 		fi ? 6 : 4);
+}
+
+/* One cell per case: median (min..max), then x the empty program's median. */
+static void report_row(struct bench *b, FILE *out, bool md, const struct point *pt, int fi)
+{
+	char buf[64];
+	int k;
+
+	row_labels(out, md, pt, fi);
 	for (k = 0; k < CASE_COUNT; k++) {
 		double ratio = series_stat(&pt->prog[fi][k]).med /
 			       series_stat(&pt->empty[fi][k]).med;
@@ -1106,7 +1135,6 @@ static void report_figures(struct bench *b, FILE *out, bool md)
  */
 static void report_delta(struct bench *b, FILE *out, bool md)
 {
-	char a[16], c[16];
 	int i, fi, k;
 
 	if (md) {
@@ -1128,13 +1156,72 @@ static void report_delta(struct bench *b, FILE *out, bool md)
 		for (fi = 0; fi < 2; fi++) {
 			if (!pt->measured || !(b->o.families & (1 << fi)))
 				continue;
-			fprintf(out, md ? "| %s | %s | IPv%d |" : "%-8s%-8sIPv%d ",
-				fmt_scale(pt->ipc_target, a, sizeof(a)),
-				fmt_scale(pt->pol_target, c, sizeof(c)), fi ? 6 : 4);
+			row_labels(out, md, pt, fi);
 			for (k = 0; k < CASE_COUNT; k++)
 				fprintf(out, md ? " %.0f |" : "%16.0f",
 					series_stat(&pt->prog[fi][k]).med -
 						series_stat(&pt->empty[fi][k]).med);
+			fputc('\n', out);
+		}
+	}
+}
+
+/*
+ * Each repeated case against its floor, same rounds: the ratio of the medians (both include
+ * the per-run cost every program pays, the empty program's), and the ratio of the costs above
+ * the empty program (the program's own work against the lookup's own work).
+ */
+static void report_floor(struct bench *b, FILE *out, bool md)
+{
+	static const int cases[2] = { CASE_EST, CASE_NEW_DENY };
+	static const char *const floor_name[2] = { "bare hash lookup", "bare LPM lookup" };
+	char buf[64];
+	int i, fi, k;
+
+	if (md) {
+		fprintf(out,
+			"\nAgainst the floor: the repeated cases beside a program doing only the one "
+			"lookup the verdict needs, on the same maps, in the same rounds "
+			"(`bench/floor.bpf.c`): a conntrack hash lookup (`pw_ct_key`, %zu bytes) for "
+			"the established packet, an ipcache LPM lookup of the destination for the "
+			"denied SYN. ns per packet, median (min..max); ×floor is podwall's median "
+			"over the floor's; above empty is (podwall - empty) / (floor - empty).\n\n",
+			sizeof(struct pw_ct_key));
+		fprintf(out, "| ipcache | policy | flow | established | %s | ×floor | above empty "
+			     "| new flow, denied | %s | ×floor | above empty |\n",
+			floor_name[0], floor_name[1]);
+		fprintf(out, "|---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	} else {
+		fprintf(out, "\nagainst the floor (repeat %u): xfloor = median / floor median; "
+			     "above = (prog - empty) / (floor - empty)\n%-8s%-8s%-5s%-18s%-18s%8s%8s  "
+			     "%-18s%-18s%8s%8s\n",
+			b->o.repeat, "ipcache", "policy", "flow", " established", " bare hash",
+			"xfloor", "above", " denied", " bare LPM", "xfloor", "above");
+	}
+	for (i = 0; i < b->n_pts; i++) {
+		const struct point *pt = &b->pts[i];
+
+		for (fi = 0; fi < 2; fi++) {
+			if (!pt->measured || !(b->o.families & (1 << fi)))
+				continue;
+			row_labels(out, md, pt, fi);
+			for (k = 0; k < 2; k++) {
+				double pm = series_stat(&pt->prog[fi][cases[k]]).med;
+				double em = series_stat(&pt->empty[fi][cases[k]]).med;
+				double fm = series_stat(&pt->floor[fi][cases[k]]).med;
+
+				cell(buf, sizeof(buf), &pt->prog[fi][cases[k]]);
+				fprintf(out, md ? " %s |" : " %-17s", buf);
+				cell(buf, sizeof(buf), &pt->floor[fi][cases[k]]);
+				fprintf(out, md ? " %s |" : " %-17s", buf);
+				fprintf(out, md ? " %.2f |" : "%8.2f", pm / fm);
+				if (fm > em)
+					fprintf(out, md ? " %.1f |" : "%8.1f", (pm - em) / (fm - em));
+				else
+					fprintf(out, md ? " n/a |" : "%8s", "n/a");
+				if (!md && k == 0)
+					fputs("  ", out);
+			}
 			fputc('\n', out);
 		}
 	}
@@ -1182,6 +1269,7 @@ static void report(struct bench *b, FILE *out, bool md)
 	report_header(b, out, md);
 	report_figures(b, out, md);
 	report_delta(b, out, md);
+	report_floor(b, out, md);
 	report_setup(b, out, md);
 	if (b->truncated) {
 		fprintf(out,
@@ -1268,6 +1356,34 @@ static int run(struct bench *b)
 			return err;
 		fprintf(stderr, " %.2f s\n", now_s() - t0);
 	}
+	return 0;
+}
+
+/* The floors look up the datapath's own conntrack and ipcache maps: the same fill. */
+static int floor_load(struct bench *b)
+{
+	int err;
+
+	b->floor = floor__open();
+	if (!b->floor) {
+		err = -errno;
+		fprintf(stderr, "opening the floor programs: %s\n", strerror(-err));
+		return err;
+	}
+	b->floor->rodata->floor_ep_id = 1; /* write_flow_entries' endpoint */
+	b->floor->rodata->floor_scope = PW_DIR_EGRESS; /* pw_tc_ingress: what the pod sends */
+	err = bpf_map__reuse_fd(b->floor->maps.floor_ct, pw_dp_map_fd(b->dp, PW_DPMAP_CT));
+	if (!err)
+		err = bpf_map__reuse_fd(b->floor->maps.floor_ipc, b->fd_ipc);
+	if (!err)
+		err = floor__load(b->floor);
+	if (err) {
+		fprintf(stderr, "loading the floor programs on the datapath's maps: %s\n",
+			strerror(-err));
+		return err;
+	}
+	b->fd_floor_hash = bpf_program__fd(b->floor->progs.pw_floor_hash);
+	b->fd_floor_lpm = bpf_program__fd(b->floor->progs.pw_floor_lpm);
 	return 0;
 }
 
@@ -1452,6 +1568,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	b->fd_empty = bpf_program__fd(b->empty->progs.pw_bench_empty);
+	err = floor_load(b);
+	if (err)
+		goto out;
 	if (b->o.events) {
 		err = pw_dp_events_open(b->dp, EVENT_PAGES, on_event, on_lost, b);
 		if (err) {
@@ -1491,6 +1610,7 @@ int main(int argc, char **argv)
 		err = -EPROTO;
 out:
 	empty__destroy(b->empty);
+	floor__destroy(b->floor);
 	pw_dp_close(b->dp);
 	free(b->pol_n);
 	free(b);

@@ -9,17 +9,27 @@
  * a ring is reported to nobody. The BPF side therefore counts its failed outputs per CPU
  * (PW_METRIC_EV_FULL, PW_METRIC_EV_NOREADER) and every drain compares those counters with
  * what the rings said (struct pw_ev_cpu).
+ *
+ * pw_dp_events_thread() moves the draining to a thread of its own: it copies every sample
+ * out of the kernel's rings into a queue (evq.c) as soon as a ring wakes it, so a caller busy
+ * writing records, or waiting for a CPU on a loaded machine, no longer lets the rings
+ * overflow; the callbacks still run in the caller's thread, from pw_dp_events_consume().
  */
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <linux/perf_event.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "events.h"
+#include "evq.h"
 
 /* the longest a record waits below the watermark in pw_dp_events_poll() */
 #define PW_EV_DRAIN_MS 20
@@ -30,7 +40,14 @@ static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 	struct pw_event ev;
 
 	if (size < sizeof(ev)) {
-		dp->ev_short++;
+		__atomic_fetch_add(&dp->ev_short, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (dp->evq) {
+		struct pw_evq_item it = {.kind = PW_EVQ_EVENT, .cpu = cpu};
+
+		memcpy(&it.ev, data, sizeof(it.ev));
+		pw_evq_push(dp->evq, &it); /* room was checked before the drain */
 		return;
 	}
 	/* perf samples are only 4-byte aligned: copy before reading the __u64 fields */
@@ -40,11 +57,25 @@ static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 		dp->on_event(dp->ev_ctx, cpu, &ev);
 }
 
-static void report_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
+/* noreader: records that found no ring (EV_NOREADER), which pw_dp_events_unread() counts */
+static void report_lost_kind(struct pw_dp *dp, int cpu, uint64_t cnt, bool noreader)
 {
+	if (dp->evq) {
+		struct pw_evq_item it = {.kind = noreader ? PW_EVQ_LOST_NOREADER : PW_EVQ_LOST,
+					 .cpu = cpu,
+					 .lost = cnt};
+
+		pw_evq_push(dp->evq, &it);
+		return;
+	}
 	dp->ev_lost += cnt;
 	if (dp->on_lost)
 		dp->on_lost(dp->ev_ctx, cpu, cnt);
+}
+
+static void report_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
+{
+	report_lost_kind(dp, cpu, cnt, false);
 }
 
 /* A ring's PERF_RECORD_LOST: only what the counters have not reported already is new. */
@@ -104,13 +135,16 @@ static int sync_counters(struct pw_dp *dp)
 		struct pw_ev_cpu *e = &dp->ev_cpu[c];
 
 		if (v[c].packets > e->noreader_seen) {
-			report_lost(dp, c, v[c].packets - e->noreader_seen);
-			e->noreader_seen = v[c].packets;
+			report_lost_kind(dp, c, v[c].packets - e->noreader_seen, true);
+			/* pw_dp_events_unread() reads it from the caller's thread */
+			__atomic_store_n(&e->noreader_seen, v[c].packets, __ATOMIC_RELEASE);
 		}
 	}
 out:
 	/* the drain itself worked: say so once, and report the losses at the next good read */
-	if (err && !dp->ev_read_failed)
+	if (err && !dp->ev_read_failed && dp->evq)
+		__atomic_store_n(&dp->ev_thread_err, err, __ATOMIC_RELEASE); /* logged by consume */
+	else if (err && !dp->ev_read_failed)
 		pw_warn(dp,
 			"cannot read the event loss counters of map %s: %s; losses are "
 			"reported late",
@@ -165,6 +199,7 @@ int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_eve
 	dp->on_event = on_event;
 	dp->on_lost = on_lost_cb;
 	dp->ev_ctx = ctx;
+	dp->ev_ring_bytes = pages_per_cpu * (size_t)sysconf(_SC_PAGESIZE);
 	dp->ev_lost = 0;
 	dp->ev_short = 0;
 	/*
@@ -225,7 +260,170 @@ int pw_dp_events_fd(struct pw_dp *dp)
 {
 	if (!dp || !dp->pb)
 		return -EINVAL;
-	return perf_buffer__epoll_fd(dp->pb);
+	return dp->evq ? pw_evq_fd(dp->evq) : perf_buffer__epoll_fd(dp->pb);
+}
+
+/* --- the reader thread ---------------------------------------------------------------------- */
+
+/* the most one consume call hands over, so a caller's other work waits at most that long */
+#define PW_EVQ_DELIVER_MAX 65536
+
+static void *reader_main(void *arg)
+{
+	struct pw_dp *dp = arg;
+
+	struct sched_param sp = {.sched_priority = 1};
+
+	/*
+	 * It only copies samples out of the rings, microseconds of CPU per wakeup, then sleeps:
+	 * run it ahead of the load that fills them (the flow log's writer, the pods, anything
+	 * else on a busy node) so it drains before they overflow: the lowest real-time priority
+	 * (its work is bounded: one drain per wakeup, a sleep after an error), else nice -10.
+	 * Best effort: without CAP_SYS_NICE it keeps its priority.
+	 */
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp))
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
+	while (!__atomic_load_n(&dp->ev_stop, __ATOMIC_ACQUIRE)) {
+		int n;
+
+		/*
+		 * Drain only when the queue can take all that the rings can hold: a consumer far
+		 * behind leaves the rest in the kernel, which counts what does not fit there.
+		 */
+		if (pw_evq_room(dp->evq) < dp->ev_room) {
+			pw_evq_signal(dp->evq);
+			usleep(1000);
+			continue;
+		}
+		uint64_t req;
+
+		n = perf_buffer__poll(dp->pb, PW_EV_DRAIN_MS);
+		if (n < 0 && n != -EINTR)
+			usleep(PW_EV_DRAIN_MS * 1000); /* never a tight loop, at that priority */
+		/* a pw_dp_events_sync() asked before this point is answered by this drain */
+		req = __atomic_load_n(&dp->ev_sync_req, __ATOMIC_ACQUIRE);
+		perf_buffer__consume(dp->pb);
+		sync_counters(dp);
+		__atomic_store_n(&dp->ev_sync_done, req, __ATOMIC_RELEASE);
+		if (pw_evq_room(dp->evq) < pw_evq_capacity(dp->evq) ||
+		    __atomic_load_n(&dp->ev_thread_err, __ATOMIC_ACQUIRE))
+			pw_evq_signal(dp->evq);
+	}
+	return NULL;
+}
+
+int pw_dp_events_thread(struct pw_dp *dp, size_t queue_events)
+{
+	size_t ring_bytes, room;
+	int err;
+
+	if (!dp || !dp->pb)
+		return -EINVAL;
+	if (dp->evq)
+		return -EBUSY;
+	/*
+	 * A sample takes 120 bytes of a ring (header, size, event); a drain also yields a loss
+	 * notice or two per CPU. Four drains' worth at least, 256k items (30 MiB, taken only
+	 * as it fills) by default: seconds of a flood while the caller is busy elsewhere.
+	 */
+	ring_bytes = dp->ev_ring_bytes;
+	room = (size_t)dp->ev_ncpu * (ring_bytes / 120 + 8);
+	if (!queue_events)
+		queue_events = 262144;
+	if (queue_events < 4 * room)
+		queue_events = 4 * room;
+	err = pw_evq_new(queue_events, &dp->evq);
+	if (err)
+		return err;
+	dp->ev_room = room;
+	dp->ev_stop = 0;
+	dp->ev_sync_req = 0;
+	dp->ev_sync_done = 0;
+	/* from here the thread moves noreader_seen; unread() counts what reached the caller */
+	dp->ev_noreader_base = 0;
+	dp->ev_noreader_delivered = 0;
+	for (int c = 0; c < dp->ev_ncpu; c++)
+		dp->ev_noreader_base += dp->ev_cpu[c].noreader_seen;
+	dp->ev_thread_err = 0;
+	err = -pthread_create(&dp->ev_thread, NULL, reader_main, dp);
+	if (err) {
+		pw_evq_free(dp->evq);
+		dp->evq = NULL;
+		pw_err(dp, "cannot start the event reader thread: %s", strerror(-err));
+	}
+	return err;
+}
+
+/* Hand what the thread queued to the callbacks, in order; returns the events handed. */
+static int deliver(struct pw_dp *dp, size_t max)
+{
+	const struct pw_evq_item *it;
+	size_t n = 0;
+	int terr;
+
+	pw_evq_clear(dp->evq);
+	while (n < max && (it = pw_evq_peek(dp->evq))) {
+		if (it->kind == PW_EVQ_EVENT) {
+			struct pw_event ev = it->ev;
+			int cpu = it->cpu;
+
+			pw_evq_pop(dp->evq);
+			dp->ev_handled++;
+			if (dp->on_event)
+				dp->on_event(dp->ev_ctx, cpu, &ev);
+		} else {
+			int cpu = it->cpu;
+			uint64_t cnt = it->lost;
+
+			if (it->kind == PW_EVQ_LOST_NOREADER)
+				dp->ev_noreader_delivered += cnt;
+			pw_evq_pop(dp->evq);
+			dp->ev_lost += cnt;
+			if (dp->on_lost)
+				dp->on_lost(dp->ev_ctx, cpu, cnt);
+		}
+		n++;
+	}
+	if (n == max && pw_evq_peek(dp->evq))
+		pw_evq_signal(dp->evq); /* more: the caller's loop comes back for it */
+	terr = __atomic_exchange_n(&dp->ev_thread_err, 0, __ATOMIC_ACQ_REL);
+	if (terr && !dp->ev_read_failed) {
+		pw_warn(dp,
+			"cannot read the event loss counters of map %s: %s; losses are "
+			"reported late",
+			pw_dp_map_name(PW_DPMAP_METRICS), strerror(-terr));
+		dp->ev_read_failed = true;
+	}
+	return (int)n;
+}
+
+int pw_dp_events_sync(struct pw_dp *dp)
+{
+	uint64_t req;
+	int n = 0;
+
+	if (!dp || !dp->pb)
+		return -EINVAL;
+	if (!dp->evq)
+		return pw_dp_events_consume(dp);
+	/* the thread's next drain (within PW_EV_DRAIN_MS) answers it; wait a bounded time */
+	req = __atomic_add_fetch(&dp->ev_sync_req, 1, __ATOMIC_ACQ_REL);
+	for (int i = 0; i < 50 * PW_EV_DRAIN_MS; i++) {
+		n += deliver(dp, PW_EVQ_DELIVER_MAX);
+		if (__atomic_load_n(&dp->ev_sync_done, __ATOMIC_ACQUIRE) >= req)
+			break;
+		usleep(200);
+	}
+	n += deliver(dp, PW_EVQ_DELIVER_MAX);
+	return n;
+}
+
+static void thread_stop(struct pw_dp *dp)
+{
+	if (!dp->evq)
+		return;
+	__atomic_store_n(&dp->ev_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(dp->ev_thread, NULL);
 }
 
 int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms)
@@ -237,6 +435,14 @@ int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms)
 		return -EINVAL;
 	dp->ev_handled = 0;
 	lost0 = dp->ev_lost;
+	if (dp->evq) {
+		struct pollfd p = {.fd = pw_evq_fd(dp->evq), .events = POLLIN};
+
+		if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+			return -errno;
+		deliver(dp, PW_EVQ_DELIVER_MAX);
+		return (int)dp->ev_handled;
+	}
 	/*
 	 * Records below the wakeup watermark raise no epoll event: wait in short slices and
 	 * drain after each, so a record is seen within PW_EV_DRAIN_MS however full the ring.
@@ -270,6 +476,8 @@ int pw_dp_events_consume(struct pw_dp *dp)
 	if (!dp || !dp->pb)
 		return -EINVAL;
 	dp->ev_handled = 0;
+	if (dp->evq)
+		return deliver(dp, PW_EVQ_DELIVER_MAX);
 	err = perf_buffer__consume(dp->pb);
 	if (err < 0)
 		return err;
@@ -285,10 +493,15 @@ int pw_dp_events_unread(struct pw_dp *dp, uint64_t *total)
 	if (!dp || !total)
 		return -EINVAL;
 	*total = 0;
+	if (dp->evq) {
+		/* what the thread saw and the caller did not get yet still goes to on_lost */
+		*total = dp->ev_noreader_base + dp->ev_noreader_delivered;
+		return 0;
+	}
 	if (dp->pb) {
 		/* as of the last look: whatever grew past it goes to on_lost at the next drain */
 		for (c = 0; c < dp->ev_ncpu; c++)
-			*total += dp->ev_cpu[c].noreader_seen;
+			*total += __atomic_load_n(&dp->ev_cpu[c].noreader_seen, __ATOMIC_ACQUIRE);
 		return 0;
 	}
 	err = pw_dp_metric_read(dp, PW_METRIC_EV_NOREADER, &m);
@@ -304,7 +517,7 @@ uint64_t pw_dp_events_lost(const struct pw_dp *dp)
 
 uint64_t pw_dp_events_short(const struct pw_dp *dp)
 {
-	return dp ? dp->ev_short : 0;
+	return dp ? __atomic_load_n(&dp->ev_short, __ATOMIC_RELAXED) : 0;
 }
 
 int pw_dp_events_close(struct pw_dp *dp)
@@ -313,6 +526,14 @@ int pw_dp_events_close(struct pw_dp *dp)
 
 	if (!dp || !dp->pb)
 		return -EINVAL;
+	/* the thread's queue first (it is older than what the rings hold), then read here */
+	if (dp->evq) {
+		thread_stop(dp);
+		while (deliver(dp, SIZE_MAX) > 0)
+			;
+		pw_evq_free(dp->evq);
+		dp->evq = NULL;
+	}
 	/*
 	 * Detach the rings first: from here on a record finds no ring and is counted in
 	 * EV_NOREADER, for the next reader to report (pw_dp_events_unread()). A program that
@@ -339,6 +560,9 @@ int pw_dp_events_close(struct pw_dp *dp)
 
 void pw_events_close(struct pw_dp *dp)
 {
+	thread_stop(dp);
+	pw_evq_free(dp->evq);
+	dp->evq = NULL;
 	perf_buffer__free(dp->pb);
 	dp->pb = NULL;
 	free(dp->ev_cpu);

@@ -6,6 +6,7 @@
  * The library's files call downward only (scripts/check-layers.sh checks it):
  *   dp.c                         the lifecycle: open, adopt, pin, close, destroy
  *   attach.c events.c maps.c ct.c  attaching, the event reader, map writers, conntrack
+ *   batch.c                      batched map writes with a per-key fallback (under maps.c)
  *   objects.c                    the object table: names, handles, pin paths, metrics
  *   log.c nl.c                   logging, interface lookups
  * This header holds the state they share and the bottom layer; each layer above has its own.
@@ -13,6 +14,7 @@
 #ifndef PW_DATAPATH_INTERNAL_H
 #define PW_DATAPATH_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,10 +93,28 @@ struct pw_dp {
 	struct pw_metric *ev_vals; /* [ev_ncpu]: one per-CPU counter slot as read */
 	int ev_ncpu;		   /* possible CPUs */
 	bool ev_read_failed;	   /* warned once that the counters cannot be read */
+	/*
+	 * pw_dp_events_thread(): a thread drains the rings into evq; the callbacks then run in
+	 * the caller's thread, from pw_dp_events_consume(). ev_cpu, ev_vals and
+	 * ev_read_failed belong to the thread while it runs.
+	 */
+	struct pw_evq *evq;
+	pthread_t ev_thread;
+	int ev_stop;	       /* atomic: the thread exits at its next look */
+	int ev_thread_err;     /* atomic: a counter read failed in the thread (-errno), to log */
+	size_t ev_room;	       /* queue items one drain can make at most */
+	size_t ev_ring_bytes;  /* one CPU's ring */
+	uint64_t ev_sync_req;  /* atomic: pw_dp_events_sync() calls so far */
+	uint64_t ev_sync_done; /* atomic: the last of them a drain has answered */
+	uint64_t ev_noreader_base;	/* EV_NOREADER over CPUs when the thread started */
+	uint64_t ev_noreader_delivered; /* no-reader losses handed to on_lost since */
 
 	pw_log_fn log;
 	void *log_ctx;
 	enum pw_log_level log_level;
+
+	/* maps.c: per map, batched writes found unusable (or turned off by the caller) */
+	bool batch_off[PW_DPMAP_COUNT];
 };
 
 /* svc.c */

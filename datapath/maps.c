@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Map writers: endpoints, ipcache, policy. Each call is one batch of bpf_map_update_elem
- * calls (LPM tries have no batch ops); the first failure stops the batch and is reported
- * with the map, the entry and, when the map is full, its capacity.
+ * Map writers: endpoints, ipcache, policy. The ipcache and policy writers send their keys in
+ * batches (batch.c: many per syscall where the kernel takes them, which 6.x does for LPM
+ * tries too); the first failure stops the call and is reported with the map, the entry and,
+ * when the map is full, its capacity.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "batch.h"
 #include "objects.h"
 
 /* --- CIDRs ------------------------------------------------------------------------------- */
@@ -118,56 +120,101 @@ static int ipcache_key(const struct pw_cidr *c, struct pw_ipcache_key *k)
 
 /* --- ipcache ----------------------------------------------------------------------------- */
 
+/* keys per write call: the kernel takes them in batches of up to this many (batch.c) */
+#define PW_WRITE_CHUNK 8192
+
+static struct pw_batch_map batch_map(struct pw_dp *dp, enum pw_dp_map m, size_t ksz, size_t vsz)
+{
+	return (struct pw_batch_map){ .fd = pw_dp_map_fd(dp, m), .key_size = ksz,
+				      .value_size = vsz, .batch_off = &dp->batch_off[m] };
+}
+
+void pw_dp_set_write_batches(struct pw_dp *dp, bool on)
+{
+	for (int m = 0; dp && m < PW_DPMAP_COUNT; m++)
+		dp->batch_off[m] = !on;
+}
+
 int pw_dp_ipcache_update(struct pw_dp *dp, const struct pw_ipcache_entry *e, size_t n)
 {
-	int fd = pw_dp_map_fd(dp, PW_DPMAP_IPCACHE);
-	struct pw_ipcache_key k;
+	struct pw_batch_map bm;
+	size_t cap = n < PW_WRITE_CHUNK ? n : PW_WRITE_CHUNK, i, c, failed;
+	struct pw_ipcache_key *keys = NULL;
+	struct pw_ipcache_val *vals = NULL;
 	char cb[64], what[128];
-	size_t i;
-	int err;
+	int err = 0;
 
-	if (fd < 0 || (n && !e))
+	if (pw_dp_map_fd(dp, PW_DPMAP_IPCACHE) < 0 || (n && !e))
 		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		err = ipcache_key(&e[i].cidr, &k);
-		if (err) {
-			pw_err(dp, "ipcache entry %zu: invalid CIDR (family %u, /%u)", i,
-			       e[i].cidr.family, e[i].cidr.prefixlen);
-			return err;
+	if (!n)
+		return 0;
+	bm = batch_map(dp, PW_DPMAP_IPCACHE, sizeof(*keys), sizeof(*vals));
+	keys = calloc(cap, sizeof(*keys));
+	vals = calloc(cap, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i += c) {
+		for (c = 0; c < cap && i + c < n; c++) {
+			err = ipcache_key(&e[i + c].cidr, &keys[c]);
+			if (err) {
+				pw_err(dp, "ipcache entry %zu: invalid CIDR (family %u, /%u)", i + c,
+				       e[i + c].cidr.family, e[i + c].cidr.prefixlen);
+				goto out;
+			}
+			vals[c] = e[i + c].val;
 		}
-		if (bpf_map_update_elem(fd, &k, &e[i].val, BPF_ANY)) {
-			err = -errno;
+		err = pw_batch_update(&bm, keys, vals, c, &failed);
+		if (err) {
+			const struct pw_ipcache_entry *f = &e[i + failed];
+
 			snprintf(what, sizeof(what), "%s -> identity %u (entry %zu of %zu)",
-				 pw_cidr_format(&e[i].cidr, cb, sizeof(cb)), e[i].val.identity, i,
+				 pw_cidr_format(&f->cidr, cb, sizeof(cb)), f->val.identity, i + failed,
 				 n);
-			return pw_dp_write_err(dp, PW_DPMAP_IPCACHE, err, "add", what);
+			err = pw_dp_write_err(dp, PW_DPMAP_IPCACHE, err, "add", what);
+			goto out;
 		}
 	}
-	return 0;
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 int pw_dp_ipcache_delete(struct pw_dp *dp, const struct pw_cidr *c, size_t n)
 {
-	int fd = pw_dp_map_fd(dp, PW_DPMAP_IPCACHE);
-	struct pw_ipcache_key k;
+	struct pw_batch_map bm;
+	size_t cap = n < PW_WRITE_CHUNK ? n : PW_WRITE_CHUNK, i, k, failed, deleted;
+	struct pw_ipcache_key *keys = NULL;
 	char cb[64];
-	size_t i;
-	int err;
+	int err = 0;
 
-	if (fd < 0 || (n && !c))
+	if (pw_dp_map_fd(dp, PW_DPMAP_IPCACHE) < 0 || (n && !c))
 		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		err = ipcache_key(&c[i], &k);
-		if (err)
-			return err;
+	if (!n)
+		return 0;
+	bm = batch_map(dp, PW_DPMAP_IPCACHE, sizeof(*keys), 0);
+	keys = calloc(cap, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n; i += k) {
+		for (k = 0; k < cap && i + k < n; k++) {
+			err = ipcache_key(&c[i + k], &keys[k]);
+			if (err)
+				goto out;
+		}
 		/* deleting what is absent is fine: reconciliation may repeat itself */
-		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT) {
-			err = -errno;
-			return pw_dp_write_err(dp, PW_DPMAP_IPCACHE, err, "delete",
-					       pw_cidr_format(&c[i], cb, sizeof(cb)));
+		err = pw_batch_delete(&bm, keys, k, &deleted, &failed);
+		if (err) {
+			err = pw_dp_write_err(dp, PW_DPMAP_IPCACHE, err, "delete",
+					      pw_cidr_format(&c[i + failed], cb, sizeof(cb)));
+			goto out;
 		}
 	}
-	return 0;
+out:
+	free(keys);
+	return err;
 }
 
 int pw_dp_ipcache_get(struct pw_dp *dp, const struct pw_cidr *c, struct pw_ipcache_val *out)
@@ -252,60 +299,112 @@ static void policy_str(const struct pw_policy_entry *e, char *buf, size_t len)
 		 e->port_hi);
 }
 
-int pw_dp_policy_update(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n)
+/*
+ * The trie keys of entries e[0..n), a chunk at a time: each entry's port range expands to
+ * its prefixes, all with the entry's value; owner[k] is the entry key k came from, so a
+ * failed key is reported as the entry the caller wrote.
+ */
+struct pol_chunk {
+	struct pw_policy_key *keys;
+	struct pw_policy_val *vals;
+	uint32_t *owner;
+	size_t n, cap;
+};
+
+static int pol_chunk_alloc(struct pol_chunk *ch, size_t n_entries)
 {
-	int fd = pw_dp_map_fd(dp, PW_DPMAP_POLICY);
-	struct pw_policy_key keys[PW_POLICY_MAX_PREFIXES];
+	size_t want = n_entries * PW_POLICY_MAX_PREFIXES;
+
+	ch->n = 0;
+	ch->cap = want < PW_WRITE_CHUNK ? want : PW_WRITE_CHUNK;
+	ch->keys = calloc(ch->cap, sizeof(*ch->keys));
+	ch->vals = calloc(ch->cap, sizeof(*ch->vals));
+	ch->owner = calloc(ch->cap, sizeof(*ch->owner));
+	return ch->keys && ch->vals && ch->owner ? 0 : -ENOMEM;
+}
+
+static void pol_chunk_free(struct pol_chunk *ch)
+{
+	free(ch->keys);
+	free(ch->vals);
+	free(ch->owner);
+}
+
+/* flush: write (vals) or delete (!vals) the chunk's keys; total counts what was done */
+static int pol_chunk_flush(struct pw_dp *dp, struct pol_chunk *ch, const struct pw_policy_entry *e,
+			   bool del, int *total)
+{
+	struct pw_batch_map bm = batch_map(dp, PW_DPMAP_POLICY, sizeof(*ch->keys),
+					   sizeof(*ch->vals));
+	size_t failed, done;
 	char what[160];
+	int err;
+
+	if (!ch->n)
+		return 0;
+	if (del) {
+		err = pw_batch_delete(&bm, ch->keys, ch->n, &done, &failed);
+	} else {
+		err = pw_batch_update(&bm, ch->keys, ch->vals, ch->n, &failed);
+		done = err ? failed : ch->n;
+	}
+	*total += (int)done;
+	if (err) {
+		policy_str(&e[ch->owner[failed]], what, sizeof(what));
+		return pw_dp_write_err(dp, PW_DPMAP_POLICY, err, del ? "delete" : "add", what);
+	}
+	ch->n = 0;
+	return 0;
+}
+
+static int policy_write(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n, bool del)
+{
+	struct pw_policy_key keys[PW_POLICY_MAX_PREFIXES];
+	struct pol_chunk ch = { 0 };
 	int i, cnt, err, total = 0;
+	char what[160];
 	size_t j;
 
-	if (fd < 0 || (n && !e))
+	if (pw_dp_map_fd(dp, PW_DPMAP_POLICY) < 0 || (n && !e))
 		return -EINVAL;
+	if (!n)
+		return 0;
+	err = pol_chunk_alloc(&ch, n);
+	if (err)
+		goto out;
 	for (j = 0; j < n; j++) {
 		cnt = pw_policy_expand(&e[j], keys, PW_POLICY_MAX_PREFIXES);
 		if (cnt < 0) {
 			policy_str(&e[j], what, sizeof(what));
 			pw_err(dp, "invalid policy entry %zu: %s", j, what);
-			return cnt;
+			err = cnt;
+			goto out;
+		}
+		if (ch.n + (size_t)cnt > ch.cap) {
+			err = pol_chunk_flush(dp, &ch, e, del, &total);
+			if (err)
+				goto out;
 		}
 		for (i = 0; i < cnt; i++) {
-			if (bpf_map_update_elem(fd, &keys[i], &e[j].val, BPF_ANY)) {
-				err = -errno;
-				policy_str(&e[j], what, sizeof(what));
-				return pw_dp_write_err(dp, PW_DPMAP_POLICY, err, "add", what);
-			}
-			total++;
+			ch.keys[ch.n] = keys[i];
+			ch.vals[ch.n] = e[j].val;
+			ch.owner[ch.n++] = (uint32_t)j;
 		}
 	}
-	return total;
+	err = pol_chunk_flush(dp, &ch, e, del, &total);
+out:
+	pol_chunk_free(&ch);
+	return err ? err : total;
+}
+
+int pw_dp_policy_update(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n)
+{
+	return policy_write(dp, e, n, false);
 }
 
 int pw_dp_policy_delete(struct pw_dp *dp, const struct pw_policy_entry *e, size_t n)
 {
-	int fd = pw_dp_map_fd(dp, PW_DPMAP_POLICY);
-	struct pw_policy_key keys[PW_POLICY_MAX_PREFIXES];
-	char what[160];
-	int i, cnt, err, total = 0;
-	size_t j;
-
-	if (fd < 0 || (n && !e))
-		return -EINVAL;
-	for (j = 0; j < n; j++) {
-		cnt = pw_policy_expand(&e[j], keys, PW_POLICY_MAX_PREFIXES);
-		if (cnt < 0)
-			return cnt;
-		for (i = 0; i < cnt; i++) {
-			if (bpf_map_delete_elem(fd, &keys[i]) == 0) {
-				total++;
-			} else if (errno != ENOENT) {
-				err = -errno;
-				policy_str(&e[j], what, sizeof(what));
-				return pw_dp_write_err(dp, PW_DPMAP_POLICY, err, "delete", what);
-			}
-		}
-	}
-	return total;
+	return policy_write(dp, e, n, true);
 }
 
 /* --- endpoints --------------------------------------------------------------------------- */
@@ -410,39 +509,106 @@ int pw_dp_endpoint_lookup_ifindex(struct pw_dp *dp, uint32_t ifindex, struct pw_
 }
 
 /* Bump policy_gen of matching endpoints in one endpoint map; key_size 4 or 8. */
+/*
+ * Every endpoint of map m (keys packed at key_size, values) read in a few syscalls
+ * (BPF_MAP_LOOKUP_BATCH). -EOPNOTSUPP (or another error): the caller walks the map instead.
+ */
+static int ep_read_batch(int fd, size_t key_size, size_t cap, void *keys, struct pw_endpoint *vals,
+			 size_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	uint64_t in_tok = 0, out_tok = 0;
+	size_t total = 0;
+
+	for (;;) {
+		__u32 cnt = (__u32)(cap - total);
+		int err;
+
+		if (!cnt)
+			break;
+		err = bpf_map_lookup_batch(fd, total ? &in_tok : NULL, &out_tok,
+					   (char *)keys + total * key_size, &vals[total], &cnt, &o);
+		if (err && errno != ENOENT)
+			return -errno;
+		total += cnt;
+		if (err)
+			break; /* ENOENT: the whole map is read */
+		in_tok = out_tok;
+	}
+	*n = total;
+	return 0;
+}
+
+/* The same, one key at a time: get_next_key, then a lookup per key. */
+static int ep_read_walk(int fd, size_t key_size, size_t cap, void *keys, struct pw_endpoint *vals,
+			size_t *n)
+{
+	uint64_t next = 0;
+	size_t got = 0, i;
+	void *prev = NULL;
+
+	/* keys first: an update moves its element to the head of its bucket, so updating
+	 * while walking revisits colliding keys forever */
+	while (got < cap && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		memcpy((char *)keys + got * key_size, &next, key_size);
+		prev = (char *)keys + got++ * key_size;
+		next = 0;
+	}
+	*n = 0;
+	for (i = 0; i < got; i++) {
+		void *k = (char *)keys + i * key_size;
+
+		if (bpf_map_lookup_elem(fd, k, &vals[*n]))
+			continue; /* gone meanwhile */
+		memmove((char *)keys + *n * key_size, k, key_size);
+		(*n)++;
+	}
+	return 0;
+}
+
 static int bump_map(struct pw_dp *dp, enum pw_dp_map m, uint32_t ep_id)
 {
 	int fd = pw_dp_map_fd(dp, m);
-	size_t cap = bpf_map__max_entries(pw_dp_map(dp, m)), n = 0, i;
-	uint64_t *keys = calloc(cap ? cap : 1, sizeof(*keys));
-	uint64_t next = 0;
-	void *prev = NULL;
-	struct pw_endpoint v;
+	size_t cap = bpf_map__max_entries(pw_dp_map(dp, m)), n = 0, i, k = 0;
+	size_t key_size = bpf_map__key_size(pw_dp_map(dp, m));
+	struct pw_endpoint *vals = calloc(cap ? cap : 1, sizeof(*vals));
+	char *keys = calloc(cap ? cap : 1, key_size);
 	int err = 0;
 
-	if (!keys)
-		return -ENOMEM;
-	/* keys first: an update moves its element to the head of its bucket, so updating
-	 * while walking revisits colliding keys forever */
-	while (n < cap && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		keys[n] = next;
-		prev = &keys[n++];
-		next = 0;
+	if (!keys || !vals || key_size > sizeof(uint64_t)) {
+		err = keys && vals ? -EINVAL : -ENOMEM;
+		goto out;
 	}
+	/*
+	 * Read in batches (a bump of 500 endpoints was 1,500 syscalls per map), walking only
+	 * where batches are refused.
+	 */
+	if (dp->batch_off[m] || ep_read_batch(fd, key_size, cap, keys, vals, &n))
+		ep_read_walk(fd, key_size, cap, keys, vals, &n);
+	/* the endpoints to bump, packed at the front */
 	for (i = 0; i < n; i++) {
-		if (bpf_map_lookup_elem(fd, &keys[i], &v))
+		if (ep_id && vals[i].ep_id != ep_id)
 			continue;
-		if (ep_id && v.ep_id != ep_id)
-			continue;
-		v.policy_gen++;
-		if (bpf_map_update_elem(fd, &keys[i], &v, BPF_EXIST) && errno != ENOENT) {
+		vals[i].policy_gen++;
+		if (k != i) {
+			memcpy(keys + k * key_size, keys + i * key_size, key_size);
+			vals[k] = vals[i];
+		}
+		k++;
+	}
+	for (i = 0; i < k; i++) {
+		/* BPF_EXIST: an endpoint deleted meanwhile is not brought back */
+		if (bpf_map_update_elem(fd, keys + i * key_size, &vals[i], BPF_EXIST) &&
+		    errno != ENOENT) {
 			err = -errno;
 			pw_err(dp, "map %s: cannot bump the policy generation of endpoint %u: %s",
-			       pw_dp_map_name(m), v.ep_id, strerror(-err));
+			       pw_dp_map_name(m), vals[i].ep_id, strerror(-err));
 			break;
 		}
 	}
+out:
 	free(keys);
+	free(vals);
 	return err;
 }
 
@@ -456,6 +622,44 @@ int pw_dp_bump_generation(struct pw_dp *dp, uint32_t ep_id)
 	if (!err)
 		err = bump_map(dp, PW_DPMAP_EP_CG, ep_id);
 	return err;
+}
+
+/* One map's entry of ep, by its key there: 0, or -ENOENT when that map does not hold it. */
+static int bump_key(struct pw_dp *dp, enum pw_dp_map m, const void *key, uint32_t ep_id)
+{
+	int fd = pw_dp_map_fd(dp, m), err;
+	struct pw_endpoint v;
+
+	if (bpf_map_lookup_elem(fd, key, &v))
+		return -ENOENT;
+	if (v.ep_id != ep_id)
+		return -ENOENT;
+	v.policy_gen++;
+	if (bpf_map_update_elem(fd, key, &v, BPF_EXIST) && errno != ENOENT) {
+		err = -errno;
+		pw_err(dp, "map %s: cannot bump the policy generation of endpoint %u: %s",
+		       pw_dp_map_name(m), ep_id, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int pw_dp_bump_endpoint(struct pw_dp *dp, const struct pw_endpoint *ep)
+{
+	int err = 0;
+
+	if (!dp || !ep)
+		return -EINVAL;
+	if (ep->ifindex)
+		err = bump_key(dp, PW_DPMAP_EP_IF, &ep->ifindex, ep->ep_id);
+	if (err != -ENOENT && err)
+		return err;
+	if (ep->cgroup_id) {
+		err = bump_key(dp, PW_DPMAP_EP_CG, &ep->cgroup_id, ep->ep_id);
+		if (err != -ENOENT && err)
+			return err;
+	}
+	return 0;
 }
 
 int pw_dp_iter_init(struct pw_dp *dp, enum pw_dp_map m, struct pw_dp_iter *it)

@@ -9,7 +9,9 @@
 #   options: --out DIR (where performance.md and perf/ go), --skip-pertc, --skip-peers
 #   environment: PODWALL_BUILD_DIR (default: build)
 #
-# docs/performance.md is assembled, never edited by hand:
+# docs/performance.md is assembled, never edited by hand. Every figure of its tables that
+# changed is shown beside the value the previous page had, "new (was old)" (perf-was.awk).
+#
 #   docs/perf/intro.md          hand-written: the page's introduction and the per-packet method,
 #                               with <!-- BEGIN name --> ... <!-- END name --> blocks; a block
 #                               is filled from perf/<name, spaces as dashes>.md when that part
@@ -20,6 +22,7 @@
 #   perf/bench_events.md        bench/bench_events --markdown
 #   perf/audit.md               bench/bench_audit --markdown (per-policy audit, new-flow cost)
 #   perf/quarantine.md          bench/quarantine/run.sh --markdown (command -> last byte)
+#   perf/bench_mapwrite.md      bench/bench_mapwrite --markdown (map writes, batched or not)
 #   perf/flows.md               bench/flows/run.sh --markdown (flow logs), when it is built
 #   perf/cni.md                 bench/cni/run.sh --markdown (pods through CNI), when built
 #   perf/cpscale.md             control-plane scale: its owner's hand-written head, then
@@ -77,7 +80,7 @@ fi
 
 # --- build ---------------------------------------------------------------------------------
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target bench_tc bench_events pwload pwpeers
+cmake --build "$build" -j "$(nproc)" --target bench_tc bench_events bench_mapwrite pwload pwpeers
 # The benchmarks that need the daemon are built when the tree configures them; one that does
 # not build is reported in its section and does not stop the others.
 targets=$(cmake --build "$build" --target help | awk '{ print $2 }')
@@ -196,6 +199,12 @@ if [ "$do_pertc" = 1 ]; then
 		BUILD=$2 "$0" --runs "$3" --markdown; } >"$1"' "$top/bench/quarantine/run.sh" \
 		"$parts/quarantine.md.new" "$build" "$q_runs"
 fi
+
+log "map writes, batched and one key per syscall (bench_mapwrite)"
+mw_args=()
+[ "$quick" = 1 ] && mw_args=(--quick)
+run_part bench_mapwrite 300 "$build/bench/bench_mapwrite" "${mw_args[@]}" \
+	--markdown "$parts/bench_mapwrite.md.new"
 
 if [ "$flows_state" = built ]; then
 	log "flow logs, kernel to file (bench/flows/run.sh)"
@@ -362,6 +371,11 @@ section() { # part-file fallback-heading fallback-text
 	section "$parts/services.md" "## Services: ClusterIP translation" \
 		"Not measured yet (\`bench/services/run.sh\`)."
 } >>"$tmp"
+# each changed figure beside the one it replaces
+if [ -f "$page" ]; then
+	awk -f "$top/scripts/perf-was.awk" "$page" "$tmp" >"$tmp.was"
+	mv "$tmp.was" "$tmp"
+fi
 mv "$tmp" "$page"
 log "wrote $page in $(( $(date +%s) - t0 )) s"
 if [ ${#failed[@]} -gt 0 ]; then

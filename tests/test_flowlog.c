@@ -131,7 +131,7 @@ struct cap {
 	char *line[MAX_CAP];
 };
 
-static void cap_fn(void *ctx, const char *line, size_t len, json_object *rec)
+static void cap_fn(void *ctx, const char *line, size_t len)
 {
 	struct cap *c = ctx;
 
@@ -141,7 +141,6 @@ static void cap_fn(void *ctx, const char *line, size_t len, json_object *rec)
 	/* the record as a consumer of the line sees it, not the in-memory object */
 	c->rec[c->n] = json_tokener_parse(line);
 	assert_non_null(c->rec[c->n]);
-	assert_non_null(rec);
 	c->n++;
 }
 
@@ -1364,7 +1363,7 @@ static int ring_collect(void *ctx, const char *line, size_t len)
 {
 	struct cap *c = ctx;
 
-	cap_fn(c, line, len, (json_object *)1);
+	cap_fn(c, line, len);
 	return 0;
 }
 
@@ -1380,7 +1379,7 @@ struct unsub_ctx {
 	int id, calls;
 };
 
-static void unsub_self(void *ctx, const char *line, size_t len, json_object *rec)
+static void unsub_self(void *ctx, const char *line, size_t len)
 {
 	struct unsub_ctx *u = ctx;
 

@@ -4,13 +4,20 @@
  * buffer or the machine's other load: synthetic flow_new events go through pw_flowlog_event()
  * as the daemon's reader hands them over, with an enricher that answers the way the daemon's
  * does (pod, namespace, labels, policy rule). Variants separate the costs: the record built
- * with and without enrichment, written to a file or kept only in the ring.
+ * with and without enrichment, with its fragments rendered once or re-rendered every record
+ * (pw_flowlog_invalidate() before each), written to a file (batched, as the daemon does) or
+ * kept only in the ring.
  *
- *   bench_flowlog [--records N] [--rounds R] [--dir DIR] [--markdown FILE]
+ * --old adds the path before the streaming writer (opts.legacy_json: a json-c tree per record,
+ * one write per record) to the same run, interleaved with the others, and prints how many
+ * times cheaper the new path is per record: the same-run ratio docs/performance.md quotes.
+ *
+ *   bench_flowlog [--records N] [--rounds R] [--dir DIR] [--old] [--markdown FILE]
  *
  * Prints, per variant, records/s and CPU time (utime + stime of this process) per 100k records:
- * the median of R rounds (default 5), the variants interleaved within each round so a burst
- * of other load on the machine does not land on one variant only.
+ * the median of R rounds (default 5), the variants interleaved within each round, in an order
+ * that rotates from round to round, so a burst of other load on the machine does not land on
+ * one variant only.
  * The file is created in DIR (default /tmp) and removed.
  */
 #define _GNU_SOURCE
@@ -77,6 +84,8 @@ struct variant {
 	const char *name;
 	bool file;
 	bool enrich;
+	bool old;  /* json-c tree and one write per record (before the streaming writer) */
+	bool cold; /* fragments re-rendered for every record */
 };
 
 struct result {
@@ -103,6 +112,9 @@ static int run(const struct variant *v, const char *dir, unsigned long n, struct
 		o.path = path;
 	if (v->enrich)
 		o.enricher = &enr;
+	o.legacy_json = v->old;
+	/* the daemon's write buffer; the old path wrote each record on its own */
+	o.write_buffer = v->old ? 0 : PW_FLOWLOG_WRITE_BUFFER_DEFAULT;
 	err = pw_flowlog_new(&o, &fl);
 	if (err)
 		return err;
@@ -131,6 +143,8 @@ static int run(const struct variant *v, const char *dir, unsigned long n, struct
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ev.ts_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		ev.sport = htons((uint16_t)(1024 + i % 60000));
+		if (v->cold)
+			pw_flowlog_invalidate(fl);
 		err = pw_flowlog_event(fl, (int)(i & 1), &ev);
 		if (err != 1) {
 			pw_flowlog_free(fl);
@@ -138,6 +152,8 @@ static int run(const struct variant *v, const char *dir, unsigned long n, struct
 			return err < 0 ? err : -EPROTO;
 		}
 	}
+	/* the last buffered records are written inside the timed part */
+	pw_flowlog_flush_writes(fl);
 	res->rate = n / (wall_s() - w0);
 	res->cpu_100k = (cpu_s() - c0) * 100000.0 / n;
 	pw_flowlog_get_stats(fl, &st);
@@ -151,10 +167,15 @@ static int run(const struct variant *v, const char *dir, unsigned long n, struct
 }
 
 static const struct variant variants[] = {
-	{"file sink, enriched (the daemon's path)", true, true},
-	{"file sink, not enriched", true, false},
-	{"ring only, enriched (no write)", false, true},
+	{"file sink, enriched (the daemon's path)", true, true, false, false},
+	{"file sink, enriched, fragments re-rendered every record", true, true, false, true},
+	{"file sink, not enriched", true, false, false, false},
+	{"ring only, enriched (no write)", false, true, false, false},
+	/* --old only: the path before the streaming writer */
+	{"before: json-c tree, a write per record; file sink, enriched", true, true, true, false},
+	{"before: json-c tree; ring only, enriched", false, true, true, false},
 };
+#define N_OLD	   2
 #define NV	   (sizeof(variants) / sizeof(variants[0]))
 #define MAX_ROUNDS 31
 
@@ -179,6 +200,7 @@ int main(int argc, char **argv)
 		{"rounds", required_argument, NULL, 'r'},
 		{"dir", required_argument, NULL, 'd'},
 		{"markdown", required_argument, NULL, 'm'},
+		{"old", no_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -186,6 +208,7 @@ int main(int argc, char **argv)
 	const char *dir = "/tmp", *md = NULL;
 	unsigned long n = 100000;
 	int o, err, rounds = 5;
+	size_t nv = NV - N_OLD;
 	FILE *f;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -202,10 +225,13 @@ int main(int argc, char **argv)
 		case 'm':
 			md = optarg;
 			break;
+		case 'o':
+			nv = NV;
+			break;
 		default:
-			fprintf(o == 'h' ? stdout : stderr,
-				"usage: bench_flowlog [--records N] [--rounds R] [--dir DIR] "
-				"[--markdown FILE]\n");
+			fprintf(o == 'h' ? stdout : stderr, "usage: bench_flowlog [--records N] "
+							    "[--rounds R] [--dir DIR] [--old] "
+							    "[--markdown FILE]\n");
 			return o == 'h' ? 0 : 2;
 		}
 	}
@@ -215,7 +241,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int r = 0; r < rounds; r++) {
-		for (size_t i = 0; i < NV; i++) {
+		/*
+		 * The order rotates each round: whatever the machine does to the first writer of
+		 * a round (reclaiming the page cache the last one filled, say) lands on each
+		 * variant in turn, and the median leaves it out.
+		 */
+		for (size_t k = 0; k < nv; k++) {
+			size_t i = (k + (size_t)r) % nv;
+
 			err = run(&variants[i], dir, n, &all[i][r]);
 			if (err) {
 				fprintf(stderr, "bench_flowlog: %s: %s\n", variants[i].name,
@@ -224,12 +257,18 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	printf("%-42s %12s %16s %14s\n", "variant", "records/s", "CPU s/100k rec", "bytes/record");
-	for (size_t i = 0; i < NV; i++) {
+	printf("%-62s %12s %16s %14s\n", "variant", "records/s", "CPU s/100k rec", "bytes/record");
+	for (size_t i = 0; i < nv; i++) {
 		median(all[i], rounds, &res[i]);
-		printf("%-42s %12.0f %16.2f %14.0f\n", variants[i].name, res[i].rate,
+		printf("%-62s %12.0f %16.3f %14.0f\n", variants[i].name, res[i].rate,
 		       res[i].cpu_100k, res[i].bytes_each);
 	}
+	if (nv == NV)
+		printf("same run, CPU per record, before / now: file sink, enriched x%.1f; ring "
+		       "only, "
+		       "enriched x%.1f\n",
+		       res[NV - 2].cpu_100k / res[0].cpu_100k,
+		       res[NV - 1].cpu_100k / res[3].cpu_100k);
 	if (!md)
 		return 0;
 	f = fopen(md, "w");
@@ -239,10 +278,16 @@ int main(int argc, char **argv)
 	}
 	fprintf(f,
 		"| variant (%lu synthetic flow_new records, median of %d rounds) | records/s "
-		"| CPU per 100k records | bytes/record |\n|---|---:|---:|---:|\n",
+		"| CPU per record | bytes/record |\n|---|---:|---:|---:|\n",
 		n, rounds);
-	for (size_t i = 0; i < NV; i++)
-		fprintf(f, "| %s | %.0f | %.2f s | %.0f |\n", variants[i].name, res[i].rate,
-			res[i].cpu_100k, res[i].bytes_each);
+	for (size_t i = 0; i < nv; i++)
+		fprintf(f, "| %s | %.0f | %.2f µs | %.0f |\n", variants[i].name, res[i].rate,
+			res[i].cpu_100k * 10.0, res[i].bytes_each);
+	if (nv == NV)
+		fprintf(f,
+			"\nSame run, CPU per record before / now: file sink, enriched ×%.1f; ring "
+			"only, enriched ×%.1f.\n",
+			res[NV - 2].cpu_100k / res[0].cpu_100k,
+			res[NV - 1].cpu_100k / res[3].cpu_100k);
 	return fclose(f) ? 1 : 0;
 }

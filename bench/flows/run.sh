@@ -37,7 +37,8 @@ clients=1,2
 pages=64,512
 markdown=""
 ends=1
-lib_args=()
+# bench_flowlog prints the path before the streaming writer beside it (same run)
+lib_args=(--old)
 
 usage() {
 	sed -n '7,8p' "$0" | sed 's/^# \{0,1\}//'
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--perf-pages) pages=$2; shift 2 ;;
 	--markdown) markdown=$2; shift 2 ;;
 	--quick) secs=2; maxconn=5000; ends=0; clients=2; pages=64
-		lib_args=(--records 5000 --rounds 3); shift ;;
+		lib_args=(--records 5000 --rounds 3 --old); shift ;;
 	--no-ends) ends=0; shift ;;
 	-h|--help) usage 0 ;;
 	*) usage ;;
@@ -404,6 +405,10 @@ done
 bytes_all=$((bytes_all + $(stat -c %s "$TOPO_FLOWS")))
 lines_all=$((lines_all + $(wc -l <"$TOPO_FLOWS")))
 bpr=$(calc "$lines_all ? $bytes_all / $lines_all : 0")
+# the daemon and its file (about a GB of page cache) go first: reclaiming that cache would be
+# charged to whichever bench_flowlog variant happens to allocate when it is reclaimed
+topo_daemon_stop TERM || log "podwalld exited with an error; see $TOPO_DLOG"
+rm -f "$TOPO_FLOWS"
 
 # the library's own cost per record, without the kernel or the perf buffer (bench_flowlog)
 lib_md=$TOPO_WORK/bench_flowlog.md
@@ -475,7 +480,30 @@ printf '\n%-15s %-8s %-12s %10s %10s %10s %8s %8s %14s\n' "ring (pages/CPU)" cli
 printf '%s\n' "${rows[@]}"
 echo
 printf '%s\n' "${notes[@]}"
+# the fastest flood that lost nothing, and the slowest that lost something
+best_ok=0
+best_ok_run=""
+worst_loss=""
+worst_loss_run=""
+for ((i = 0; i < ${#r_rate[@]}; i++)); do
+	rr=${r_rate[i]%.*}
+	what="${configs[${r_conf[i]}]} client(s), ring ${r_ring[i]}"
+	if [ "${r_lost[i]}" = 0 ]; then
+		if [ "$rr" -gt "$best_ok" ]; then best_ok=$rr; best_ok_run=$what; fi
+	elif [ -z "$worst_loss" ] || [ "$rr" -lt "$worst_loss" ]; then
+		worst_loss=$rr
+		worst_loss_run=$what
+	fi
+done
+if [ "$best_ok" -gt 0 ]; then
+	lossfree="The fastest flood with nothing lost: $best_ok decisions/s ($best_ok_run)"
+else
+	lossfree="No flood here was free of loss"
+fi
+[ -n "$worst_loss" ] && lossfree="$lossfree; the slowest that lost samples: $worst_loss decisions/s ($worst_loss_run)"
+lossfree="$lossfree."
 printf 'file: %s bytes, %s bytes/record\n' "$bytes_all" "$bpr"
+echo "$lossfree"
 printf '%s\n' "$ring_verdict" "${cmp[@]}"
 [ "$bad_ends" = 1 ] && echo "some flows got no flow_end (the flow ends rows say how many did)"
 [ -n "$lib_out" ] && printf '\nbench_flowlog (the library alone):\n%s\n' "$lib_out"
@@ -522,6 +550,8 @@ if [ -n "$markdown" ]; then
 		echo
 		echo "Records average $bpr bytes (JSON lines)."
 		echo
+		echo "$lossfree"
+		echo
 		echo "$ring_verdict"
 		if [ ${#cmp[@]} -gt 0 ]; then
 			printf '%s.\n' "${cmp[@]}" | sed 's/^/- /'
@@ -530,20 +560,23 @@ if [ -n "$markdown" ]; then
 			echo "one run to the next (each flood's rate is in the notes above)."
 		fi
 		echo
-		echo "Reading the figures: the daemon is the limit, not the kernel. It formats, enriches"
-		echo "and writes each record on one thread (1 s of CPU per 100k records is 10 µs a"
-		echo "record), sharing the machine's CPUs with the pods that make the load, so its CPU"
-		echo "time per record is the figure that carries over to other machines; records/s and"
-		echo "loss depend on how much CPU the load leaves it. The perf buffer absorbs what the"
+		echo "Reading the figures: a thread of the daemon (\`pw_dp_events_thread\`) copies the"
+		echo "samples out of the rings into a queue at each wakeup; the main thread formats,"
+		echo "enriches and writes them in batches (1 s of CPU per 100k records would be 10 µs a"
+		echo "record; the CPU column includes the kernel's work on the daemon's behalf: the"
+		echo "reads, the file writes). It shares the machine's CPUs with the pods that make the"
+		echo "load: records/s and loss depend on how much CPU the load leaves it, and on this"
+		echo "shared machine on the other work running (the load average above). The queue and"
+		echo "the perf buffer absorb what the daemon has not written yet; the perf buffer alone"
 		fill=()
 		for p in "${rings[@]}"; do
 			ms=$(calc "$max_rate ? 1000 * $(nproc) * $p * 4096 / $sample / $max_rate : 0")
 			fill+=("$ms ms at $p pages")
 		done
-		echo "daemon has not read yet: at the fastest flood here ($max_rate decisions/s), the"
-		echo "rings of all $(nproc) CPUs together would fill in $(join "${fill[@]}")"
-		echo "if the daemon read nothing; past that, samples are lost, and every loss is counted"
-		echo "and reported (a \`lost\` record, and \`podwall status\`)."
+		echo "(if the reader thread got no CPU) would fill, at the fastest flood here ($max_rate"
+		echo "decisions/s), in $(join "${fill[@]}") for the rings of all $(nproc) CPUs"
+		echo "together; past that, samples are lost, and every loss is counted and reported (a"
+		echo "\`lost\` record, and \`podwall status\`)."
 		if [ "$ends" = 1 ]; then
 			if [ "$bad_ends" = 0 ]; then
 				echo "Flow ends come from the conntrack sweep, which is not bounded by the perf"

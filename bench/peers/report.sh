@@ -41,6 +41,8 @@ meta() { awk -F= -v k="$1" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$work/
 	cat "$work/pw_verdicts" 2>/dev/null || true
 	echo "# iptables: round scale packets-accepted-by-the-measured-policy-rule"
 	cat "$work/ipt_verdicts" 2>/dev/null || true
+	echo "# podwalld with its flow log: round records-in-the-file {records, lost} (podwall status)"
+	cat "$work/pwd_records" 2>/dev/null || true
 } >"$out/peers-raw.txt"
 
 # Everything numeric, in one awk pass (portable awk: mawk has no asort).
@@ -253,6 +255,38 @@ END {
 		delta("podwall", hi, "iptables", hi, "rr", "rate"), \
 		delta("podwall", hi, "iptables", hi, "crr", "p50_us")
 	print "<!-- END summary -->"
+
+	# podwall as deployed (the daemon), flow log on and off: the cost of auditing
+	print "<!-- BEGIN daemon -->"
+	printf "| configuration |"
+	for (j = 1; j <= ntests; j++) printf " %s |", tname[tests[j]]
+	printf " TCP_RR p50 latency | TCP_CRR p50 latency |"
+	print ""
+	printf "|---|"
+	for (j = 1; j <= ntests + 2; j++) printf "---|"
+	print ""
+	n = split("0 1", dl, " ")
+	for (i = 1; i <= n; i++) {
+		printf "| podwalld, flow log %s |", dl[i] == 1 ? "on (--flow-log FILE)" : "off"
+		for (j = 1; j <= ntests; j++)
+			printf " %s |", cell("podwalld" SUBSEP dl[i] SUBSEP tests[j] SUBSEP tm[tests[j]], tm[tests[j]])
+		printf " %s |", cell("podwalld" SUBSEP dl[i] SUBSEP "rr" SUBSEP "p50_us", "p50_us")
+		printf " %s |", cell("podwalld" SUBSEP dl[i] SUBSEP "crr" SUBSEP "p50_us", "p50_us")
+		print ""
+	}
+	printf "| **on / off** |"
+	for (j = 1; j <= ntests; j++)
+		printf " **%s** |", rcell("podwalld", 1, "podwalld", 0, tests[j], tm[tests[j]])
+	printf " %s |", rcell("podwalld", 1, "podwalld", 0, "rr", "p50_us")
+	printf " %s |", rcell("podwalld", 1, "podwalld", 0, "crr", "p50_us")
+	print ""
+	printf "| on / baseline |"
+	for (j = 1; j <= ntests; j++)
+		printf " %s |", rcell("podwalld", 1, "baseline", 0, tests[j], tm[tests[j]])
+	printf " %s |", rcell("podwalld", 1, "baseline", 0, "rr", "p50_us")
+	printf " %s |", rcell("podwalld", 1, "baseline", 0, "crr", "p50_us")
+	print ""
+	print "<!-- END daemon -->"
 
 	print "<!-- BEGIN errors -->"
 	ne = 0
@@ -469,6 +503,19 @@ podwall's figure over iptables+ipset's at the same scale: above 1.00 means podwa
 for rates (and slower for latency).
 
 $(section vsipt)
+
+### podwall as deployed: the cost of the flow log
+
+The daemon itself (\`podwalld\`, started for the configuration with pins and a cgroup root of
+its own, and uninstalled after it) enforcing the measured policy on the same two pods (client
+egress and server ingress allow TCP and UDP 8080; the other port stays denied),
+once with \`--flow-log FILE\` and once without. Its event reader runs in both (the records of
+\`podwall flows\` are kept in memory either way): the difference is the file. Every TCP_CRR
+connection is two \`flow_new\` records (client egress, server ingress) and, at the next
+conntrack sweep, two \`flow_end\`. The ratio is the flow log's cost: TCP_CRR with it on over
+TCP_CRR with it off, per round, median and range.
+
+$(section daemon)
 EOF
 if [ -n "$plots" ]; then
 cat <<EOF

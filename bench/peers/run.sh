@@ -15,7 +15,11 @@
 #                  pods' cgroup root, with scale N's policy set written through the datapath
 #                  library (bench/peers/pwpeers.c defines the set);
 #   iptables N     the same policies as iptables-restore + ipset restore files, in the per-pod
-#                  chain -> per-policy chain -> ipset layout, conntrack accepting established.
+#                  chain -> per-policy chain -> ipset layout, conntrack accepting established;
+#   podwalld 1|0   podwall as deployed: the daemon itself (podwalld, its own pins and cgroup
+#                  root) enforcing the measured policy (client egress, server ingress, TCP and
+#                  UDP 8080) with --flow-log to a file (1) or without a flow log (0), started
+#                  for the configuration and uninstalled after it: the cost of auditing.
 # Each round visits every configuration in a rotated order and runs TCP_RR, TCP_CRR, TCP_STREAM
 # and UDP_RR (bench/peers/pwload.c) for each; round 0 is a warm-up and is discarded.
 set -euo pipefail
@@ -72,7 +76,9 @@ gw=198.19.255.254
 
 pwload=$build/bench/pwload
 pwpeers=$build/bench/pwpeers
-for b in "$pwload" "$pwpeers"; do
+pwdaemon=$build/ctl/podwalld
+pwcli=$build/ctl/podwall
+for b in "$pwload" "$pwpeers" "$pwdaemon" "$pwcli"; do
 	[ -x "$b" ] || { echo "run.sh: $b missing: build first" >&2; exit 1; }
 done
 for t in ip iptables-restore ipset nft nsenter taskset; do
@@ -93,6 +99,8 @@ cgtop=$cg2/pwbench-$id
 work=$(mktemp -d "/tmp/pwbench-$id.XXXXXX")
 srv_pids=()
 pwc_pid=""
+pwd_pid=""
+pwd_bpffs=/sys/fs/bpf/pwbench-$id
 
 log() { printf '[peers %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -115,6 +123,7 @@ cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	for p in "${srv_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	daemon_stop 2>/dev/null || true
 	if [ -n "$pwc_pid" ]; then
 		# closing its stdin makes it detach and exit; the kill is the fallback
 		[ -z "${pwc_in:-}" ] || exec {pwc_in}>&-
@@ -132,6 +141,7 @@ cleanup() {
 		[ -e "/run/netns/$ns" ] && left="$left netns:$ns"
 	done
 	[ -d "$cgtop" ] && left="$left cgroup:$cgtop"
+	[ -e "$pwd_bpffs" ] && left="$left bpffs:$pwd_bpffs"
 	if [ -n "$left" ]; then
 		echo "run.sh: left behind:$left" >&2
 		[ $rc -eq 0 ] && rc=1
@@ -200,7 +210,8 @@ setup_topology() {
 	if ! nsctl "$node" net.netfilter.nf_conntrack_tcp_timeout_time_wait 2; then
 		log "warning: could not shorten the node netns' conntrack TIME_WAIT timeout"
 	fi
-	mkdir -p "$cgtop/pw/client" "$cgtop/pw/server" "$cgtop/plain/client" "$cgtop/plain/server"
+	mkdir -p "$cgtop/pw/client" "$cgtop/pw/server" "$cgtop/plain/client" "$cgtop/plain/server" \
+		"$cgtop/pwd/client" "$cgtop/pwd/server"
 }
 
 # ipsets live in the network namespace that created them: prove it before relying on it.
@@ -307,6 +318,98 @@ pw_counter() { # $pwc_reply key -> value
 	echo "$pwc_reply" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'
 }
 
+# --- podwall as deployed: the daemon ---------------------------------------------------------
+
+# The objects the daemon enforces: the two pods on the node's veths and the measured policy
+# (the allowed port, TCP and UDP, client egress and server ingress; the other port stays denied).
+pwd_pod() { # NS NAME IFNAME IP: its interface and cgroup (relative to the daemon's root)
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata:\n  namespace: %s\n  name: %s\n' "$1" "$2"
+	printf '  labels:\n    app: %s\n' "$2"
+	printf '  annotations:\n    podwall.io/interface: %s\n    podwall.io/cgroup: %s\n' "$3" "$2"
+	printf 'status:\n  podIPs:\n  - ip: %s\n' "$4"
+}
+
+daemon_manifests() {
+	local f=$work/pwd-objects.yaml ns
+	: >"$f"
+	for ns in pwb-c pwb-s; do
+		printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' $ns >>"$f"
+	done
+	pwd_pod pwb-c client "$hc" "$client_ip" >>"$f"
+	pwd_pod pwb-s server "$hs" "$server_ip" >>"$f"
+	cat >>"$f" <<EOF
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  namespace: pwb-s
+  name: allow-client
+spec:
+  podSelector:
+    matchLabels:
+      app: server
+  ingress:
+  - from:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: pwb-c
+    ports:
+    - {protocol: TCP, port: $port}
+    - {protocol: UDP, port: $port}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  namespace: pwb-c
+  name: client-egress
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: pwb-s
+    ports:
+    - {protocol: TCP, port: $port}
+    - {protocol: UDP, port: $port}
+EOF
+}
+
+daemon_start() { # 1: with --flow-log, 0: without
+	local args=(--socket "$work/pwd.sock" --bpffs "$pwd_bpffs" --cgroup-root "$cgtop/pwd"
+		--state-dir "$work/pwd-state")
+	[ "$1" = 1 ] && args+=(--flow-log "$work/pwd-flows.jsonl")
+	rm -rf "$work/pwd-state" "$work/pwd-flows.jsonl"
+	nsenter --net="/run/netns/$node" "$pwdaemon" "${args[@]}" 2>>"$work/pwd.log" &
+	pwd_pid=$!
+	for _ in $(seq 500); do
+		"$pwcli" --socket "$work/pwd.sock" status >/dev/null 2>&1 && break
+		kill -0 "$pwd_pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	if ! "$pwcli" --socket "$work/pwd.sock" apply -f "$work/pwd-objects.yaml" >/dev/null; then
+		echo "run.sh: podwalld did not take the benchmark's objects: $(tail -5 "$work/pwd.log")" >&2
+		exit 1
+	fi
+}
+
+# Stop it and take its programs off the veths and the cgroup root (a stopped daemon keeps
+# enforcing by design), so the next configuration starts from nothing attached.
+daemon_stop() {
+	[ -n "$pwd_pid" ] || return 0
+	kill -TERM "$pwd_pid" 2>/dev/null || true
+	wait "$pwd_pid" 2>/dev/null || true
+	pwd_pid=""
+	nsenter --net="/run/netns/$node" "$pwdaemon" --bpffs "$pwd_bpffs" \
+		--cgroup-root "$cgtop/pwd" --uninstall >>"$work/pwd.log" 2>&1 || true
+	rm -rf "$pwd_bpffs" 2>/dev/null || true
+}
+
+daemon_records() { # flow records the daemon wrote (flow log on)
+	if [ -f "$work/pwd-flows.jsonl" ]; then wc -l <"$work/pwd-flows.jsonl"; else echo 0; fi
+}
+
 # --- configurations ------------------------------------------------------------------------
 
 cur_pw_scale=""
@@ -330,12 +433,14 @@ config_apply() { # kind scale
 	iptables)
 		ip netns exec "$node" ipset restore <"$work/ipset.$2"
 		ip netns exec "$node" iptables-restore -w <"$work/iptables.$2" ;;
+	podwalld) daemon_start "$2" ;;
 	esac
 }
 
 config_remove() { # kind
 	case "$1" in
 	podwall) pwc off ;;
+	podwalld) daemon_stop ;;
 	iptables)
 		# remove the table itself, not just its rules: an empty iptables-nft table would
 		# still hook every packet and keep conntrack on for the next configuration
@@ -358,6 +463,7 @@ tests=(rr crr stream udp_rr)
 run_config() { # round kind scale
 	local r=$1 kind=$2 scale=$3 set=plain t line before after
 	[ "$kind" = podwall ] && set=pw
+	[ "$kind" = podwalld ] && set=pwd
 	config_apply "$kind" "$scale"
 	servers_start "$set"
 	# the allowed port must answer; the other port only without enforcement
@@ -407,6 +513,15 @@ run_config() { # round kind scale
 			exit 1
 		fi
 		echo "$r $scale $pk" >>"$work/ipt_verdicts"
+	elif [ "$kind" = podwalld ] && [ "$scale" = 1 ]; then
+		# every connection is admitted twice (client egress, server ingress), so recorded twice
+		local nrec; nrec=$(daemon_records)
+		if [ "$nrec" -le 0 ]; then
+			echo "run.sh: podwalld with its flow log wrote no record" >&2
+			exit 1
+		fi
+		echo "$r $nrec $("$pwcli" --socket "$work/pwd.sock" status -o json |
+			jq -c '.daemon.flow_stats | {records, lost}' 2>/dev/null)" >>"$work/pwd_records"
 	fi
 	servers_stop
 	config_remove "$kind"
@@ -431,7 +546,8 @@ done
 pwc_start
 log "podwall datapath open in the node netns (TC: $tc_mode)"
 
-configs=("baseline 0")
+daemon_manifests
+configs=("baseline 0" "podwalld 1" "podwalld 0")
 for n in "${scale_list[@]}"; do configs+=("podwall $n" "iptables $n"); done
 nc=${#configs[@]}
 load_start=$(cut -d' ' -f1 /proc/loadavg)

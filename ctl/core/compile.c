@@ -26,6 +26,9 @@
 #include "namedcidr.h"
 #include "enforcement.h"
 
+/* numbers each compile's result (pw_desired.gen); one control plane per process, one thread */
+static uint64_t compile_gen;
+
 /* --- growable arrays -------------------------------------------------------------------------- */
 
 struct kvec {
@@ -1031,6 +1034,7 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 		old = prev && !idvec_has(&dirty, s->id) ? pw_desired_subject(prev, s->id) : NULL;
 		if (old) {
 			*ds = *old;
+			ds->carried = true;
 			ds->keys = malloc((old->n + 1) * sizeof(*ds->keys));
 			if (!ds->keys) {
 				err = -ENOMEM;
@@ -1042,6 +1046,7 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 			err = compile_subject(&c, s, ds);
 			if (err)
 				goto out;
+			ds->carried = false;
 			d.n_recompiled++;
 		}
 		d.n_subjects++;
@@ -1053,6 +1058,8 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 	if (err)
 		goto out;
 	qsort(d.eps, d.n_eps, sizeof(*d.eps), cmp_ep);
+	d.gen = ++compile_gen;
+	d.carried_from = prev ? prev->gen : 0;
 	pw_desired_clear(out);
 	*out = d;
 	memset(&d, 0, sizeof(d));

@@ -36,6 +36,8 @@ struct pw_dsubject {
 	uint32_t flags; /* PW_EP_F_ISOLATE_*, PW_EP_F_AUDIT_ISOLATE_* */
 	size_t n;
 	struct pw_dkey *keys; /* sorted by (dir, peer, proto, port_bits, port), unique */
+	/* copied unchanged from the desired state numbered carried_from (not recompiled) */
+	bool carried;
 };
 
 struct pw_dipc {
@@ -54,6 +56,13 @@ struct pw_desired {
 	struct pw_endpoint *eps; /* by ep_id */
 	/* subjects recomputed by the last compile (the rest was carried over) */
 	size_t n_recompiled;
+	/*
+	 * gen numbers each compile's result (a copy keeps it); carried_from is the gen of the
+	 * state the carried subjects were copied from. The reconciler skips diffing a carried
+	 * subject only against that very state.
+	 */
+	uint64_t gen;
+	uint64_t carried_from;
 };
 
 void pw_desired_clear(struct pw_desired *d);

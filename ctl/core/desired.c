@@ -54,6 +54,8 @@ int pw_desired_copy(struct pw_desired *dst, const struct pw_desired *src)
 		memcpy(d.eps, src->eps, src->n_eps * sizeof(*d.eps));
 	d.n_eps = src->n_eps;
 	d.n_recompiled = src->n_recompiled;
+	d.gen = src->gen;
+	d.carried_from = src->carried_from;
 	*dst = d;
 	return 0;
 nomem:

@@ -121,6 +121,8 @@ void pods_touch_snap(struct daemon *d, const struct snap *s, size_t n)
 /* After the core took the change: remember what each object now holds. */
 void snap_commit(struct daemon *d, const struct snap *s, size_t n, bool del)
 {
+	/* policies and CIDRs the flow log has rendered may have changed with it */
+	pw_flowlog_invalidate(d->fl);
 	for (size_t i = 0; i < n; i++) {
 		if (del)
 			fp_del(d, s[i].kind, s[i].ns, s[i].name);

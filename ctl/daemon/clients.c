@@ -4,6 +4,8 @@
  * flow records, close.
  */
 #define _GNU_SOURCE
+#include <malloc.h>
+
 #include "daemon.h"
 
 /* --- clients ------------------------------------------------------------------------------- */
@@ -116,6 +118,28 @@ void client_send(struct daemon *d, struct client *cl, json_object *msg)
 	json_object_put(msg);
 }
 
+/*
+ * A large request (a cluster applied at once: megabytes of JSON, its parse tree, the manifest
+ * objects it moved into the core) leaves that much freed memory in the heap, which glibc keeps
+ * mapped: the daemon's RSS would stay at its peak for good. Once such a request is answered
+ * and its receive buffer dropped, the free pages go back to the kernel (malloc_trim).
+ */
+#define PW_BIG_REQUEST (256u << 10)
+
+static bool trim_due;
+
+static void release_after_big_request(struct client *cl)
+{
+	if (pw_linebuf_pending(&cl->in) == 0 && cl->in.cap >= PW_BIG_REQUEST) {
+		pw_linebuf_free(&cl->in);
+		pw_linebuf_init(&cl->in, PW_PROTO_MAX_LINE);
+	}
+	if (trim_due) {
+		malloc_trim(0);
+		trim_due = false;
+	}
+}
+
 static void client_ready(struct daemon *d, struct watch *w, uint32_t events)
 {
 	struct client *cl = (struct client *)w;
@@ -153,9 +177,12 @@ static void client_ready(struct daemon *d, struct watch *w, uint32_t events)
 				if (res)
 					client_send(d, cl, res);
 			}
+			if (len >= PW_BIG_REQUEST)
+				trim_due = true;
 			if (cl->dead)
 				return;
 		}
+		release_after_big_request(cl);
 		if (r < 0) {
 			client_send(d, cl,
 				    pw_proto_error(NULL, "request longer than %u bytes",
@@ -244,5 +271,9 @@ void clients_reap(struct daemon *d, bool all)
 		free(cl->out);
 		free(cl);
 		d->nclients--;
+	}
+	if (trim_due) {
+		malloc_trim(0);
+		trim_due = false;
 	}
 }

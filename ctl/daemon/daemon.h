@@ -264,6 +264,7 @@ void pods_touch(struct daemon *d, const char *ns);
 int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], uint32_t identity,
 		    uint32_t ep_id, struct pw_flow_endpoint *out);
 int enrich_policy(void *ctx, uint32_t cookie, struct pw_flow_policy *out);
+int enrich_identity(void *ctx, uint32_t identity, struct pw_flow_endpoint *out);
 int enrich_service(void *ctx, uint8_t family, const uint32_t addr[4], uint16_t port_be,
 		   uint8_t proto, char *buf, size_t len);
 int enrich_flow_service(void *ctx, uint32_t ep_id, uint8_t family, uint8_t proto,
@@ -273,7 +274,7 @@ int enrich_isolating(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flo
 		     size_t max);
 
 /* flows.c */
-void follower_cb(void *ctx, const char *line, size_t len, json_object *rec);
+void follower_cb(void *ctx, const char *line, size_t len);
 void events_ready(struct daemon *d, struct watch *w, uint32_t events);
 
 /* kcounters.c */

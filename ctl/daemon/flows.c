@@ -8,14 +8,15 @@
 /* --- flow records -------------------------------------------------------------------------- */
 
 /* A follower gets {"flow":RECORD} lines; a slow one loses records (counted), not our memory. */
-void follower_cb(void *ctx, const char *line, size_t len, json_object *rec)
+void follower_cb(void *ctx, const char *line, size_t len)
 {
 	static const char head[] = "{\"flow\":";
 	struct client *cl = ctx;
 	struct daemon *d = cl->d;
 	char *buf;
 
-	if (cl->dead || (cl->filter && !pw_flowfilter_match(cl->filter, rec)))
+	/* an empty filter does not parse the line back */
+	if (cl->dead || !pw_flowfilter_match_line(cl->filter, line, len))
 		return;
 	if (cl->out_len - cl->out_off > FOLLOW_BACKLOG_MAX) {
 		cl->dropped++;
@@ -39,4 +40,6 @@ void events_ready(struct daemon *d, struct watch *w, uint32_t events)
 
 	if (n < 0 && n != -EINTR)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-n));
+	/* a drain is a batch: its records go to the file in one write */
+	pw_flowlog_flush_writes(d->fl);
 }

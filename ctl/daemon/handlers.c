@@ -211,6 +211,8 @@ static json_object *settings_json(const struct daemon *d)
 					: (d->fo.rl_window_ns ?: PW_FLOWLOG_RL_WINDOW_DEFAULT) /
 						  NSEC_PER_MSEC));
 	json_object_object_add(o, "deny_burst", jint64(d->fo.rl_burst ?: 1));
+	json_object_object_add(o, "flow_aggregate_s",
+			       jint64((int64_t)(d->fo.aggregate_ns / NSEC_PER_SEC)));
 	if (d->node_name[0])
 		json_object_object_add(o, "node_name", json_object_new_string(d->node_name));
 	json_object_object_add(o, "perf_pages_per_cpu", jint64(d->perf_pages ?: 64));
@@ -297,7 +299,7 @@ static json_object *req_flows(struct daemon *d, struct client *cl, json_object *
 	struct timespec now;
 	int err;
 	/* what the rings hold below their wakeup watermark belongs in this answer */
-	pw_dp_events_consume(d->dp);
+	pw_dp_events_sync(d->dp);
 
 	if (!f || !argv) {
 		free(f);

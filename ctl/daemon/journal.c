@@ -4,6 +4,8 @@
  * reply, replayed at start, compacted as it grows.
  */
 #define _GNU_SOURCE
+#include <malloc.h>
+
 #include "daemon.h"
 
 /* --- the CLI journal ------------------------------------------------------------------------ */
@@ -363,4 +365,6 @@ void journal_maybe_compact(struct daemon *d)
 		journal_compact(d, v, n);
 	jrecs_free(v, n);
 	d->journal_base = d->journal_records;
+	/* the records just read hold the whole cluster: give their pages back (clients.c) */
+	malloc_trim(0);
 }

@@ -194,6 +194,11 @@ static void render_flowlog(FILE *f, struct daemon *d)
 	       "Allowed flows skipped by --flow-sample (by design, not lost).");
 	fprintf(f, "podwall_flow_records_sampled_out_total %llu\n",
 		(unsigned long long)st.sampled_out);
+	family(f, "podwall_flow_records_aggregated_total", "counter",
+	       "Allowed flows and flow ends counted only in flow_aggregate records "
+	       "(--flow-aggregate; by design, not lost).");
+	fprintf(f, "podwall_flow_records_aggregated_total %llu\n",
+		(unsigned long long)st.aggregated);
 	family(f, "podwall_flow_log_rotations_total", "counter", "Flow-log file rotations.");
 	fprintf(f, "podwall_flow_log_rotations_total %llu\n", (unsigned long long)st.rotations);
 }

@@ -36,6 +36,10 @@ static void usage(FILE *f)
 		"                       the rest counted into the next record (default 5s;\n"
 		"                       0: record every deny)\n"
 		"  --deny-burst N       records per key per window (default 1)\n"
+		"  --flow-aggregate DUR one flow_aggregate record per (identities, port,\n"
+		"                       protocol, direction, verdict, policy) per DUR\n"
+		"                       (1s to 1h) instead of a record per allowed flow;\n"
+		"                       denies keep their records (default: off)\n"
 		"  --node-name NAME     this node's name: the records' node_name, and in\n"
 		"                       cluster mode the spec.nodeName of its pods (default:\n"
 		"                       the host name)\n"
@@ -218,6 +222,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		O_SAMPLE,
 		O_DENY_WINDOW,
 		O_DENY_BURST,
+		O_AGGREGATE,
 		O_NODE,
 		O_PERF_PAGES,
 		O_SWEEP,
@@ -243,6 +248,7 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		{"flow-sample", required_argument, NULL, O_SAMPLE},
 		{"deny-window", required_argument, NULL, O_DENY_WINDOW},
 		{"deny-burst", required_argument, NULL, O_DENY_BURST},
+		{"flow-aggregate", required_argument, NULL, O_AGGREGATE},
 		{"node-name", required_argument, NULL, O_NODE},
 		{"perf-pages", required_argument, NULL, O_PERF_PAGES},
 		{"ct-sweep-interval", required_argument, NULL, O_SWEEP},
@@ -318,6 +324,11 @@ int parse_args(struct daemon *d, int argc, char **argv)
 		case O_DENY_BURST:
 			err = opt_number("--deny-burst", optarg, 1, 1000000, false, &v);
 			d->fo.rl_burst = (unsigned int)v;
+			break;
+		case O_AGGREGATE:
+			err = opt_duration("--flow-aggregate", optarg, NSEC_PER_SEC,
+					   3600 * NSEC_PER_SEC, &ns);
+			d->fo.aggregate_ns = (uint64_t)ns;
 			break;
 		case O_ETCD:
 			d->cluster_opts.endpoints = optarg;

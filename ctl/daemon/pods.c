@@ -77,6 +77,8 @@ void pods_touch(struct daemon *d, const char *ns)
 {
 	struct podns *g;
 
+	/* the flow log's rendered endpoints may name these pods */
+	pw_flowlog_invalidate(d->fl);
 	if (d->pods_all_stale)
 		return; /* everything is listed again anyway */
 	g = ns ? podns_get(d, ns, true) : NULL;
@@ -353,6 +355,34 @@ int enrich_endpoint(void *ctx, uint8_t family, const uint32_t addr[4], uint32_t 
 	out->n_labels = p->n_labels;
 	out->ep_id = p->ep_id;
 	return 0;
+}
+
+/*
+ * An identity alone (the ends of --flow-aggregate records): pods of one identity share their
+ * namespace and labels, so any pod holding it describes it. The library keeps the answer until
+ * pw_flowlog_invalidate(), so the walk runs once per identity and change, not per record.
+ */
+int enrich_identity(void *ctx, uint32_t identity, struct pw_flow_endpoint *out)
+{
+	struct daemon *d = ctx;
+
+	pods_sync(d);
+	for (size_t i = 0; identity && i < d->n_podns; i++) {
+		const struct podns *g = d->podns[i];
+
+		for (size_t j = 0; j < g->npods; j++) {
+			const struct podinfo *p = &g->pods[j];
+
+			if (p->identity != identity)
+				continue;
+			memset(out, 0, sizeof(*out));
+			out->ns = p->ns;
+			out->labels = (const char *const *)p->labels;
+			out->n_labels = p->n_labels;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 /* The core names a cookie "namespace/name" and a rule such as "ingress[2]". */

@@ -128,6 +128,7 @@ void link_event(void *ctx, const char *ifname, uint32_t ifindex)
 
 	dlog(PW_LOG_DEBUG, "link %s %s (ifindex %u)", ifname, ifindex ? "up" : "gone", ifindex);
 	err = pw_cp_link_event(d->cp, ifname, ifindex);
+	pw_flowlog_invalidate(d->fl);
 	if (err)
 		dlog(PW_LOG_ERROR, "link %s (ifindex %u): %s", ifname, ifindex, strerror(-err));
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * podwalld: the 100 ms timer: drain the event rings, flush deny windows every second, sweep
- * conntrack every --ct-sweep-interval.
+ * podwalld: the 100 ms timer: drain the event rings and write the flow log's buffer, flush
+ * deny windows and aggregates every second, sweep conntrack every --ct-sweep-interval.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -18,6 +18,8 @@ void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 	err = pw_dp_events_consume(d->dp);
 	if (err < 0 && err != -EINTR)
 		dlog(PW_LOG_ERROR, "reading datapath events: %s", strerror(-err));
+	/* records below the rings' watermark reach the file within one tick */
+	pw_flowlog_flush_writes(d->fl);
 	if (d->cluster)
 		pw_cluster_tick(d->cluster);
 	metrics_tick(d);
@@ -38,6 +40,7 @@ void timer_ready(struct daemon *d, struct watch *w, uint32_t events)
 		dlog(PW_LOG_ERROR, "conntrack sweep: %s", strerror(-err));
 		return;
 	}
+	pw_flowlog_flush_writes(d->fl);
 	d->sweeps++;
 	d->swept += st.expired;
 	kcounters_tick(d);

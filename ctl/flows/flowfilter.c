@@ -481,6 +481,26 @@ bool pw_flowfilter_match_cb(const void *ctx, json_object *rec)
 	return pw_flowfilter_match(ctx, rec);
 }
 
+bool pw_flowfilter_match_line(const struct pw_flowfilter *f, const char *line, size_t len)
+{
+	json_tokener *tok;
+	json_object *rec;
+	bool ok;
+
+	/* an empty filter takes everything: no need to parse the record back */
+	if (!f || (!f->n_namespaces && !f->n_pods && !f->n_kinds && !f->verdicts &&
+		   !f->directions && !f->n_ports && !f->has_since))
+		return true;
+	tok = json_tokener_new();
+	if (!tok)
+		return false;
+	rec = json_tokener_parse_ex(tok, line, (int)len);
+	ok = rec && pw_flowfilter_match(f, rec);
+	json_object_put(rec);
+	json_tokener_free(tok);
+	return ok;
+}
+
 /* --- table -------------------------------------------------------------------------------------
  */
 

@@ -63,6 +63,8 @@ int pw_flowfilter_parse(struct pw_flowfilter *f, int argc, char *const argv[], i
 bool pw_flowfilter_match(const struct pw_flowfilter *f, json_object *rec);
 /* pw_flowfilter_match with the pw_flow_match_fn signature (ctx is the filter) */
 bool pw_flowfilter_match_cb(const void *ctx, json_object *rec);
+/* The same on a record's text (a live follower's line); NULL or empty f: true, unparsed. */
+bool pw_flowfilter_match_line(const struct pw_flowfilter *f, const char *line, size_t len);
 
 /*
  * "5m", "90s", "1h30m", "2d", "250ms" (a sum of number+unit pairs) into ns; -EINVAL when

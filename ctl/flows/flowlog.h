@@ -74,6 +74,11 @@ struct pw_flow_enricher {
 	int (*isolating)(void *ctx, uint32_t ep_id, uint8_t direction, struct pw_flow_policy *out,
 			 size_t max);
 	/*
+	 * Describe an identity alone (the ends of --flow-aggregate records): namespace and
+	 * labels; 0 filled, -ENOENT unknown. NULL: aggregate ends carry the identity only.
+	 */
+	int (*identity)(void *ctx, uint32_t identity, struct pw_flow_endpoint *out);
+	/*
 	 * The Service (namespace/name into buf) of a frontend: ClusterIP addr, port (network
 	 * order), proto. 0 filled, -ENOENT unknown. NULL: not asked.
 	 */
@@ -93,6 +98,13 @@ struct pw_flow_enricher {
 	const char *(*quarantine_reason)(void *ctx, uint32_t ep_id);
 };
 
+/*
+ * The library renders each endpoint, identity, policy rule and isolating set once and reuses
+ * the text (flowrec.c). Call this whenever what the enricher answers may have changed (pods,
+ * namespaces, policies): every cached answer is asked again. O(1).
+ */
+void pw_flowlog_invalidate(struct pw_flowlog *fl);
+
 /* --- options ------------------------------------------------------------------------------ */
 
 enum pw_flowlog_fsync {
@@ -108,6 +120,8 @@ enum pw_flowlog_fsync {
 #define PW_FLOWLOG_RL_WINDOW_DEFAULT (5ull * 1000000000ull)
 #define PW_FLOWLOG_RL_SLOTS_DEFAULT  4096
 #define PW_FLOWLOG_RL_WAYS	     4
+#define PW_FLOWLOG_WRITE_BUFFER_DEFAULT	  (1u << 20) /* what the daemon uses */
+#define PW_FLOWLOG_WRITE_DELAY_MS_DEFAULT 100
 
 struct pw_flowlog_opts {
 	size_t sz; /* sizeof(struct pw_flowlog_opts) */
@@ -138,6 +152,26 @@ struct pw_flowlog_opts {
 	int64_t clock_offset_ns;
 	pw_log_fn log;
 	void *log_ctx;
+	/*
+	 * Batched writes: records collect in a buffer of this many bytes, written when full,
+	 * when one has waited write_delay_ms (0: PW_FLOWLOG_WRITE_DELAY_MS_DEFAULT), on
+	 * pw_flowlog_flush_writes()/flush/sync/reopen/free and before a rotation. 0: one write
+	 * per record. Ignored with PW_FLOWLOG_FSYNC_ALWAYS (each record is written and synced).
+	 */
+	size_t write_buffer;
+	unsigned int write_delay_ms;
+	/*
+	 * --flow-aggregate: one flow_aggregate record per (source identity, destination
+	 * identity, destination port, protocol, direction, verdict, policy) per interval of this
+	 * many ns; allowed and audited flows (flow_new, audit, flow_end) are then counted there
+	 * instead of written one by one; denies keep their rate-limited records. 0: off.
+	 */
+	uint64_t aggregate_ns;
+	/*
+	 * Build each record as a json-c object tree (the path before the streaming writer). For
+	 * bench_flowlog's same-run comparison and the equivalence test only; slower, same bytes.
+	 */
+	bool legacy_json;
 };
 
 int pw_flowlog_new(const struct pw_flowlog_opts *opts, struct pw_flowlog **out);
@@ -185,6 +219,8 @@ int pw_flowlog_flush(struct pw_flowlog *fl, uint64_t now_ns);
 /* Same for every key, window ended or not (shutdown). */
 int pw_flowlog_flush_all(struct pw_flowlog *fl);
 
+/* Write what the write buffer holds now (the daemon calls it after each drain of the rings). */
+int pw_flowlog_flush_writes(struct pw_flowlog *fl);
 /* fsync the file sink (whatever the policy). */
 int pw_flowlog_sync(struct pw_flowlog *fl);
 /* Close and reopen the file (after an external rotation, SIGHUP). */
@@ -196,10 +232,12 @@ int64_t pw_flowlog_clock_offset(const struct pw_flowlog *fl);
 /* --- live stream and history ------------------------------------------------------------- */
 
 /*
- * A subscriber sees every record as it is emitted: the line (no trailing '\n') and the
- * parsed record (borrowed for the call). It may unsubscribe itself from the callback.
+ * A subscriber sees every record as it is emitted: the line (NUL-terminated at len, no
+ * trailing '\n'), before it reaches the file. The library never parses it back: a subscriber
+ * that filters parses what it needs (json_tokener_parse), so records cost nothing extra while
+ * nobody follows. It may unsubscribe itself from the callback.
  */
-typedef void (*pw_flowlog_sub_fn)(void *ctx, const char *line, size_t len, json_object *rec);
+typedef void (*pw_flowlog_sub_fn)(void *ctx, const char *line, size_t len);
 /* Returns a subscription id (> 0) or -errno. */
 int pw_flowlog_subscribe(struct pw_flowlog *fl, pw_flowlog_sub_fn fn, void *ctx);
 int pw_flowlog_unsubscribe(struct pw_flowlog *fl, int id);
@@ -226,6 +264,8 @@ struct pw_flowlog_stats {
 	uint64_t suppressed;	     /* denies counted into another record by the rate limit */
 	uint64_t suppressed_pending; /* of those, not yet carried by an emitted record */
 	uint64_t sampled_out;	     /* allowed flows skipped by sampling (by design, not loss) */
+	uint64_t aggregated; /* allowed/audited flows and flow ends counted in aggregates only */
+	uint64_t aggregates; /* flow_aggregate records written */
 	uint64_t lost;		     /* perf-buffer samples lost (running total) */
 	uint64_t lost_reports;	     /* loss reports received */
 	uint64_t rl_evictions;	     /* rate-limit slots reused for another key */

@@ -12,7 +12,8 @@
 
 /* the record kinds of docs/flowlog.md */
 static const char *const known_kinds[] = {
-	"flow_new", "flow_denied", "sock_deny", "revoked", "audit", "flow_end", "lost", NULL,
+	"flow_new", "flow_denied", "sock_deny", "revoked", "audit", "flow_end", "lost",
+	"flow_aggregate", NULL,
 };
 
 /* json-c's default nesting is 32; records nest 4 deep */

@@ -20,7 +20,10 @@ struct pw_label {
 	char *value;
 };
 
-/* A string map kept sorted by key, keys unique: labels and annotations. */
+/*
+ * A string map kept sorted by key, keys unique: labels and annotations. v is one allocation
+ * holding the pairs and their strings (selector.c): change it only through pw_labels_*.
+ */
 struct pw_labels {
 	size_t n;
 	struct pw_label *v;

@@ -162,6 +162,12 @@ int pw_policy_expand(const struct pw_policy_entry *e, struct pw_policy_key *keys
  * on one. Call after the policy writes that tightened it have landed.
  */
 int pw_dp_bump_generation(struct pw_dp *dp, uint32_t ep_id);
+/*
+ * The same for one endpoint found by its keys (ep->ifindex, ep->cgroup_id; either may be 0)
+ * instead of a walk of both maps: a few syscalls. A key whose entry is another endpoint's, or
+ * absent, is left alone.
+ */
+int pw_dp_bump_endpoint(struct pw_dp *dp, const struct pw_endpoint *ep);
 
 /* --- conntrack --------------------------------------------------------------------------- */
 
@@ -285,6 +291,27 @@ int pw_dp_events_poll(struct pw_dp *dp, int timeout_ms);
 /* Consume what is ready without waiting, then report losses; returns the number handled */
 int pw_dp_events_consume(struct pw_dp *dp);
 /*
+ * Read the rings from a thread of the library's own (after pw_dp_events_open): it copies each
+ * record out of the kernel's rings into a queue of queue_events items (0: 262144, at least
+ * four rings' worth; memory is taken as it fills) as soon as a ring wakes it, and at least
+ * every 20 ms, at the lowest real-time priority where allowed (else nice -10). The callbacks
+ * keep running in the caller's thread, from pw_dp_events_consume()/poll(), in the order the
+ * records were read;
+ * pw_dp_events_fd() then returns an eventfd readable while the queue holds items. So the
+ * caller may spend seconds on other work (writing records, a conntrack sweep, no CPU on a
+ * loaded machine) without the rings overflowing; losses still happen only in the kernel (the
+ * thread stops draining while the queue could not take a full drain) and are reported as
+ * before. pw_dp_events_close() stops the thread and hands over what it queued first.
+ */
+int pw_dp_events_thread(struct pw_dp *dp, size_t queue_events);
+/*
+ * Hand over every record emitted before the call, below the wakeup watermark too (an answer
+ * to `podwall flows` must include the probe that just ran): with the thread, wait (at most
+ * a fifth of a second; one drain, 20 ms at most, normally) until it has drained the rings once
+ * more, then deliver; without it, pw_dp_events_consume(). Returns the number handed over.
+ */
+int pw_dp_events_sync(struct pw_dp *dp);
+/*
  * Close the reader without losing what it holds: detach the rings from the programs (later
  * records count as unread, for the next reader), drain them into the callbacks, report the
  * last losses, free. pw_dp_close() without it frees the rings with whatever they held.
@@ -353,6 +380,12 @@ enum pw_dp_prog {
 int pw_dp_prog_fd(struct pw_dp *dp, enum pw_dp_prog p);
 /* fd of a map, for tests and the benchmark only */
 int pw_dp_map_fd(struct pw_dp *dp, enum pw_dp_map m);
+/*
+ * Map writers (ipcache, policy) send many entries per syscall where the kernel takes batches,
+ * and generation bumps read the endpoint maps in batches (the default); with on = false, one
+ * entry per syscall: for benchmarks and tests comparing the two.
+ */
+void pw_dp_set_write_batches(struct pw_dp *dp, bool on);
 
 /*
  * Walk the entries of a hash or LPM map (keys and values as defined in shared.h), e.g. to read
