@@ -124,10 +124,34 @@ else
 	ok "-n db: policies of db only"
 fi
 
+out=$(pw suggest --flows "$M/flows.jsonl" --objects "$M/objects.yaml" --diff 2>/dev/null)
+rc=$?
+if [ $rc = 1 ] && [ "$(grep -c '^+ networkpolicy .*: new$' <<<"$out")" = 3 ]; then
+	ok "--diff before apply: three new policies, exit 1"
+else
+	bad "--diff before apply (rc $rc): $out"
+fi
+
 if out=$(pw apply -f - <"$M/suggested.yaml" 2>&1) && grep -q 'suggested-web created' <<<"$out"; then
 	ok "podwall apply -f - takes the suggestion unchanged"
 else
 	bad "apply of the suggestion: $out"
+fi
+
+out=$(pw suggest --flows "$M/flows.jsonl" --objects "$M/objects.yaml" --diff 2>/dev/null)
+rc=$?
+if [ $rc = 0 ] && [ "$(grep -c '^= networkpolicy .*: unchanged$' <<<"$out")" = 3 ]; then
+	ok "--diff after apply: three unchanged, exit 0"
+else
+	bad "--diff after apply (rc $rc): $out"
+fi
+out=$(pw suggest --flows "$M/flows.jsonl" --objects "$M/objects.yaml" --ipblock-prefix 24 \
+	--diff 2>/dev/null)
+rc=$?
+if [ $rc = 1 ] && grep -q "^-.*cidr: $OUT/32" <<<"$out" && grep -q '^+.*cidr: 198.18.3.0/24' <<<"$out"; then
+	ok "--diff of a wider ipBlock shows the spec lines that change"
+else
+	bad "--diff --ipblock-prefix 24 (rc $rc): $out"
 fi
 
 echo "# every observed flow still passes"

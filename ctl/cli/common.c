@@ -94,7 +94,10 @@ static const struct help helps[] = {
 	 "      --objects FILE|DIR  Pod manifests: ports they name become named ports\n"
 	 "      --ipblock-prefix N[,M]  widen outside peers to /N (IPv4) and /M (IPv6) before\n"
 	 "                          aggregating (default 32,128: exact addresses)\n"
-	 "  -o, --output FMT        yaml (default) or json (a List)\n"},
+	 "  -o, --output FMT        yaml (default) or json (a List)\n"
+	 "      --diff              what the suggestion would change against the policies in\n"
+	 "                          force: new, unchanged, or a diff of each spec (exit 1 when\n"
+	 "                          something would change, as kubectl diff)\n"},
 	{"help", "[COMMAND]", "Help about a command.\n"},
 };
 

@@ -6,6 +6,7 @@
  * line, and prints YAML that `podwall apply -f -` takes unchanged.
  */
 #include <poll.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 #include "flowread.h"
@@ -185,6 +186,174 @@ static int read_live(struct cli *c, struct sg_cli *s, int64_t dur_ns)
 	return 0;
 }
 
+/*
+ * A spec as compared by --diff: keys sorted, empty lists dropped (the API server omits them;
+ * with policyTypes explicit, `ingress: []` and no ingress mean the same).
+ */
+static int strcmpp(const char *const *a, const char *const *b)
+{
+	return strcmp(*a, *b);
+}
+
+static json_object *normalized(json_object *v)
+{
+	if (json_object_is_type(v, json_type_object)) {
+		json_object *o = json_object_new_object();
+		const char *keys[256];
+		size_t n = 0;
+
+		json_object_object_foreach(v, k, val)
+		{
+			if (n < 256 && !(json_object_is_type(val, json_type_array) &&
+					 !json_object_array_length(val)))
+				keys[n++] = k;
+		}
+		qsort(keys, n, sizeof(*keys), (int (*)(const void *, const void *))strcmpp);
+		for (size_t i = 0; i < n; i++)
+			json_object_object_add(o, keys[i],
+					       normalized(json_object_object_get(v, keys[i])));
+		return o;
+	}
+	if (json_object_is_type(v, json_type_array)) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			json_object_array_add(a, normalized(json_object_array_get_idx(v, i)));
+		return a;
+	}
+	return json_object_get(v);
+}
+
+/* the spec's YAML into a temporary file; its path into path (PATH_MAX) */
+static int spec_file(json_object *np, char *path)
+{
+	json_object *spec = normalized(pw_json_object(np, "spec"));
+	int fd;
+	FILE *f;
+
+	snprintf(path, PATH_MAX, "/tmp/podwall-suggest-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		json_object_put(spec);
+		return -errno;
+	}
+	pw_yaml_emit(f, spec);
+	fclose(f);
+	json_object_put(spec);
+	return 0;
+}
+
+/* `diff -u` of two specs, labelled; returns 1 when they differ */
+static int diff_specs(json_object *cur, json_object *sug, const char *label)
+{
+	char a[PATH_MAX], b[PATH_MAX], la[PATH_MAX + 32], lb[PATH_MAX + 32];
+	int rc = -1;
+
+	a[0] = b[0] = 0;
+	if (spec_file(cur, a) || spec_file(sug, b))
+		goto out;
+	snprintf(la, sizeof(la), "%s (in force)", label);
+	snprintf(lb, sizeof(lb), "%s (suggested)", label);
+	fflush(stdout);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execlp("diff", "diff", "-u", "--label", la, "--label", lb, a, b, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0) {
+		int st;
+
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		rc = WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? WEXITSTATUS(st) : -1;
+	}
+out:
+	if (a[0])
+		unlink(a);
+	if (b[0])
+		unlink(b);
+	return rc;
+}
+
+/*
+ * --diff: each suggested policy against the one of that name in force: new, unchanged, or a
+ * unified diff of the specs; and the earlier suggestions (managed-by podwall-suggest) the new
+ * one no longer contains. Exit status as kubectl diff: 0 nothing would change, 1 something.
+ */
+static int print_diff(struct cli *c, json_object *pols, const char *ns)
+{
+	json_object *req = pw_proto_request(PW_OP_GET), *resp = NULL, *result, *items;
+	int changes = 0, err;
+
+	if (req) {
+		json_object_object_add(req, "what", json_object_new_string("networkpolicies"));
+		if (ns)
+			json_object_object_add(req, "namespace", json_object_new_string(ns));
+		json_object_object_add(req, "objects", json_object_new_boolean(1));
+	}
+	err = call(c, req, &resp, &result);
+	if (err)
+		return -1;
+	items = json_object_is_type(result, json_type_array) ? result
+							     : pw_json_array(result, "items");
+	for (size_t i = 0; i < json_object_array_length(pols); i++) {
+		json_object *sug = json_object_array_get_idx(pols, i), *cur = NULL;
+		json_object *md = pw_json_object(sug, "metadata");
+		const char *sn = pw_json_str(md, "namespace"), *nm = pw_json_str(md, "name");
+		char label[512];
+
+		for (size_t j = 0; items && j < json_object_array_length(items) && !cur; j++) {
+			json_object *it = json_object_array_get_idx(items, j),
+				    *im = pw_json_object(it, "metadata");
+
+			if (!strcmp(pw_json_str(im, "namespace") ?: "", sn) &&
+			    !strcmp(pw_json_str(im, "name") ?: "", nm))
+				cur = it;
+		}
+		snprintf(label, sizeof(label), "networkpolicy %s/%s", sn, nm);
+		if (!cur) {
+			printf("+ %s: new\n", label);
+			changes++;
+			continue;
+		}
+		err = diff_specs(cur, sug, label);
+		if (err < 0) {
+			errorf("cannot compare %s: running diff failed", label);
+			json_object_put(resp);
+			return -1;
+		}
+		if (!err)
+			printf("= %s: unchanged\n", label);
+		changes += err;
+	}
+	for (size_t j = 0; items && j < json_object_array_length(items); j++) {
+		json_object *it = json_object_array_get_idx(items, j),
+			    *im = pw_json_object(it, "metadata"), *l = pw_json_object(im, "labels");
+		const char *mb = pw_json_str(l, "app.kubernetes.io/managed-by");
+		bool kept = false;
+
+		if (!mb || strcmp(mb, "podwall-suggest"))
+			continue;
+		for (size_t i = 0; i < json_object_array_length(pols) && !kept; i++) {
+			json_object *md = pw_json_object(json_object_array_get_idx(pols, i), "metadata");
+
+			kept = !strcmp(pw_json_str(md, "namespace"), pw_json_str(im, "namespace") ?: "") &&
+			       !strcmp(pw_json_str(md, "name"), pw_json_str(im, "name") ?: "");
+		}
+		if (!kept) {
+			printf("- networkpolicy %s/%s: suggested before, not by these flows (delete it "
+			       "to drop what it allows)\n",
+			       pw_json_str(im, "namespace"), pw_json_str(im, "name"));
+			changes++;
+		}
+	}
+	json_object_put(resp);
+	return changes ? 1 : 0;
+}
+
 int cmd_suggest(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -195,6 +364,7 @@ int cmd_suggest(struct cli *c, int argc, char **argv)
 		{"objects", required_argument, NULL, 'O'},
 		{"ipblock-prefix", required_argument, NULL, 'P'},
 		{"live", required_argument, NULL, 'L'},
+		{"diff", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -204,6 +374,7 @@ int cmd_suggest(struct cli *c, int argc, char **argv)
 	size_t nfiles = 0, nobjects = 0;
 	enum output out = OUT_YAML;
 	int64_t live_ns = 0;
+	bool diff = false;
 	json_object *pols = NULL;
 	int o, err = 0;
 
@@ -260,6 +431,9 @@ int cmd_suggest(struct cli *c, int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'D':
+			diff = true;
+			break;
 		case 'h':
 			err = usage_of("suggest", stdout);
 			goto out;
@@ -300,6 +474,15 @@ int cmd_suggest(struct cli *c, int argc, char **argv)
 	if (err) {
 		errorf("building the policies: %s", strerror(-err));
 		goto out;
+	}
+	if (diff) {
+		int rc = print_diff(c, pols, opts.ns);
+
+		json_object_put(pols);
+		pw_suggest_free(s.sg);
+		free(files);
+		free(objects);
+		return rc < 0 ? 2 : rc;
 	}
 	if (out == OUT_JSON) {
 		json_object *list = json_object_new_object();
