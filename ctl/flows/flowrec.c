@@ -57,7 +57,8 @@ static inline bool jb_need(struct jbuf *b, size_t n)
 
 static inline void jb_mem(struct jbuf *b, const void *s, size_t n)
 {
-	if (!jb_need(b, n))
+	/* an empty fragment may have no buffer at all: memcpy() must not see NULL */
+	if (!n || !jb_need(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;

@@ -692,6 +692,7 @@ static int name_workloads(struct pw_suggest *s)
 		free(base);
 		if (!n)
 			return -ENOMEM;
+		free(w->name); /* a second build names them again */
 		w->name = n;
 	}
 	return 0;
