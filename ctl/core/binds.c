@@ -330,7 +330,7 @@ int pw_binds_failclosed(const struct pw_binds *bs, const struct pw_state *st, st
 			e.prefix.prefixlen = a->family == PW_FAMILY_V4 ? 32 : 128;
 			memcpy(e.prefix.a, a->a, sizeof(e.prefix.a));
 			/* an address a Pod object claims keeps that pod's identity */
-			if (bsearch(&e, d->ipc, n_ipc0, sizeof(*d->ipc), pw_dipc_cmp))
+			if (n_ipc0 && bsearch(&e, d->ipc, n_ipc0, sizeof(*d->ipc), pw_dipc_cmp))
 				continue;
 			e.identity = PW_ID_UNKNOWN;
 			e.cidr_identity = longest_cidr(&st->ids, a);

@@ -49,6 +49,20 @@ struct pw_svcs {
 	struct pw_svc_stats stats;
 };
 
+
+/* bsearch/qsort on an empty table: C leaves a NULL base undefined even when n is 0 */
+static void *bsearch_n(const void *k, const void *v, size_t n, size_t sz,
+		       int (*cmp)(const void *, const void *))
+{
+	return n ? bsearch(k, v, n, sz, cmp) : NULL;
+}
+
+static void qsort_n(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, sz, cmp);
+}
+
 static void fe_free(struct fe *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -183,7 +197,7 @@ int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp)
 			for (i = 0; i < n; i++)
 				kv[i] = (struct kv){keys[i], vals[i]};
 			if (n > 1) /* NULL when empty (UBSan) */
-				qsort(kv, n, sizeof(*kv), fe_slot_cmp);
+				qsort_n(kv, n, sizeof(*kv), fe_slot_cmp);
 			for (i = 0; i < n; i++) {
 				keys[i] = kv[i].k;
 				vals[i] = kv[i].v;
@@ -221,7 +235,7 @@ int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp)
 		s->fe[s->n_fe++] = f;
 	}
 	if (s->n_fe > 1) /* NULL when empty (UBSan) */
-		qsort(s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
+		qsort_n(s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 	err = err ?: pw_dp_iter_init(dp, PW_DPMAP_BACKEND, &it);
 	while (!err && (r = pw_dp_iter_next(&it, &id, &b)) == 1) {
 		struct be e = {.b = b, .id = id}, *nv;
@@ -250,7 +264,7 @@ int pw_svcs_recover(struct pw_svcs *s, struct pw_dp *dp)
 	if (!err && r < 0)
 		err = r;
 	if (s->n_be > 1) /* NULL when empty (UBSan) */
-		qsort(s->be, s->n_be, sizeof(*s->be), be_cmp);
+		qsort_n(s->be, s->n_be, sizeof(*s->be), be_cmp);
 	free(keys);
 	free(vals);
 	return err;
@@ -457,7 +471,7 @@ static int add_fe(struct build *b, const struct fe *v)
 
 static const struct be *be_find(const struct be *v, size_t n, const struct be *k)
 {
-	return bsearch(k, v, n, sizeof(*v), be_cmp);
+	return bsearch_n(k, v, n, sizeof(*v), be_cmp);
 }
 
 /* Backends of one frontend (service svc, port sp, family) into b->be as a sorted, unique run. */
@@ -503,7 +517,7 @@ static int frontend_backends(const struct pw_state *st, const struct pw_service 
 	}
 	/* sorted and unique: two slices may list one endpoint */
 	if (b->n_be - n0 > 1) /* NULL when empty (UBSan) */
-		qsort(b->be + n0, b->n_be - n0, sizeof(*b->be), be_cmp);
+		qsort_n(b->be + n0, b->n_be - n0, sizeof(*b->be), be_cmp);
 	w = n0;
 	for (size_t r = n0; r < b->n_be; r++) {
 		if (w > n0 && !be_cmp(&b->be[w - 1], &b->be[r]))
@@ -703,7 +717,7 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
 	if (b.n_be) /* b.be is NULL when empty (UBSan) */
 		memcpy(nbe, b.be, b.n_be * sizeof(*nbe));
 	if (b.n_be > 1) /* NULL when empty (UBSan) */
-		qsort(nbe, b.n_be, sizeof(*nbe), be_cmp);
+		qsort_n(nbe, b.n_be, sizeof(*nbe), be_cmp);
 	for (i = 0; i < b.n_be; i++) {
 		if (n_nbe && !be_cmp(&nbe[n_nbe - 1], &nbe[i]))
 			continue;
@@ -727,11 +741,11 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
 		}
 		for (j = 0; j < f->n; j++)
 			f->ids[j] = be_find(nbe, n_nbe, &b.be[first + j])->id;
-		old = bsearch(f, s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
+		old = bsearch_n(f, s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 		f->svc_id = old ? old->svc_id : s->next_svc_id++;
 	}
 	if (b.n_fe > 1) /* NULL when empty (UBSan) */
-		qsort(nfe, b.n_fe, sizeof(*nfe), fe_cmp);
+		qsort_n(nfe, b.n_fe, sizeof(*nfe), fe_cmp);
 
 	if (dp) {
 		/* backends first: a slot never names a backend the map lacks */
@@ -741,14 +755,14 @@ int pw_svcs_sync(struct pw_svcs *s, struct pw_dp *dp, const struct pw_state *st,
 		}
 		for (i = 0; i < b.n_fe && !err; i++) {
 			const struct fe *old =
-				bsearch(&nfe[i], s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
+				bsearch_n(&nfe[i], s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 
 			if (!old || !ids_equal(old, &nfe[i]))
 				err = pw_dp_svc_write(dp, &nfe[i].key, nfe[i].svc_id, nfe[i].ids,
 						      nfe[i].n, old ? old->n : 0);
 		}
 		for (i = 0; i < s->n_fe && !err; i++) {
-			if (!bsearch(&s->fe[i], nfe, b.n_fe, sizeof(*nfe), fe_cmp))
+			if (!bsearch_n(&s->fe[i], nfe, b.n_fe, sizeof(*nfe), fe_cmp))
 				err = pw_dp_svc_delete(dp, &s->fe[i].key, s->fe[i].n);
 		}
 		/* backends no frontend names any more: gone, and their flows with them */
@@ -815,7 +829,7 @@ static const struct fe *fe_lookup(const struct pw_svcs *s, uint8_t family, const
 	k.key.port = port_be;
 	k.key.family = family;
 	k.key.proto = proto;
-	return bsearch(&k, s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
+	return bsearch_n(&k, s->fe, s->n_fe, sizeof(*s->fe), fe_cmp);
 }
 
 int pw_svcs_name(const struct pw_svcs *s, uint8_t family, const uint32_t addr[4], uint16_t port_be,

@@ -257,7 +257,7 @@ out:
 
 static bool req_has_value(const struct pw_sel_req *r, const char *v)
 {
-	return bsearch(&v, r->values, r->n_values, sizeof(*r->values), cmp_str) != NULL;
+	return r->n_values && bsearch(&v, r->values, r->n_values, sizeof(*r->values), cmp_str) != NULL;
 }
 
 bool pw_selector_matches(const struct pw_selector *s, const struct pw_labels *labels)
