@@ -70,25 +70,7 @@ ns() { # NAME [MODE]
 	[ -n "${2:-}" ] && printf '  annotations:\n    podwall.io/enforcement: %s\n' "$2"
 	return 0
 }
-pod() { # NS NAME APP IFNAME IP4 IP6
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata:
-  namespace: $1
-  name: $2
-  labels:
-    app: $3
-  annotations:
-    podwall.io/interface: $4
-    podwall.io/cgroup: $1/$2
-status:
-  podIPs:
-  - ip: $5
-  - ip: $6
-EOF
-}
+pod() { pod_manifest "$@"; } # testlib.sh
 {
 	ns aq-a
 	ns aq-b

@@ -60,25 +60,7 @@ metadata:
   name: e2e-b
 EOF
 
-pod() { # NS NAME APP IFNAME IP4 IP6
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata:
-  namespace: $1
-  name: $2
-  labels:
-    app: $3
-  annotations:
-    podwall.io/interface: $4
-    podwall.io/cgroup: $1/$2
-status:
-  podIPs:
-  - ip: $5
-  - ip: $6
-EOF
-}
+pod() { pod_manifest "$@"; } # testlib.sh
 {
 	pod e2e-a a1 client lxc-a1 $A1 fd00::1:1
 	pod e2e-a a2 other lxc-a2 $A2 fd00::1:2

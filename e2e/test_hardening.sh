@@ -82,20 +82,8 @@ kind: Namespace
 metadata:
   name: hd-b
 EOF
-pod() { # NS NAME APP IFNAME IP4 IP6
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata:
-  namespace: $1
-  name: $2
-  labels:
-    app: $3
-  annotations:
-    podwall.io/interface: $4
-    podwall.io/cgroup: $1/$2
-spec:
+# every pod names its ports (http 7000/TCP, alt 7001/UDP)
+pod() { pod_manifest "$@" "spec:
   containers:
   - name: main
     ports:
@@ -103,13 +91,7 @@ spec:
       containerPort: 7000
     - name: alt
       containerPort: 7001
-      protocol: UDP
-status:
-  podIPs:
-  - ip: $5
-  - ip: $6
-EOF
-}
+      protocol: UDP"; }
 {
 	pod hd-a a1 client lxc-a1 $A1 fd00::2:1
 	pod hd-a a2 other lxc-a2 $A2 fd00::2:2

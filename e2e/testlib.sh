@@ -118,3 +118,29 @@ expect_opt_error() {
 		bad "option error: $what: rc=$rc, /$pat/ not in: $out"
 	fi
 }
+
+# pod_manifest NS NAME APP IFNAME IP4 IP6 [SPEC]: a Pod document bound by annotations (app=APP,
+# host interface IFNAME, cgroup NS/NAME), with SPEC (YAML lines such as "spec:" and its
+# containers) before its status
+pod_manifest() {
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  namespace: $1
+  name: $2
+  labels:
+    app: $3
+  annotations:
+    podwall.io/interface: $4
+    podwall.io/cgroup: $1/$2
+EOF
+	[ -n "${7:-}" ] && printf '%s\n' "$7"
+	cat <<EOF
+status:
+  podIPs:
+  - ip: $5
+  - ip: $6
+EOF
+}
