@@ -307,6 +307,31 @@ static unsigned int event_line(struct fy_event *e)
 	return m ? (unsigned int)m->line + 1 : 0;
 }
 
+/*
+ * libfyaml 0.7 (Debian 12) mis-iterates a single-quoted scalar holding two escaped quotes in a
+ * row (''''): its chunk iterator yields extra quotes, the formatted text no longer fits the
+ * length the scanner recorded, and the fallback that still returns the right text leaks the
+ * iterator's chunk array (libfyaml issue 233; found by fuzz_manifest). A daemon fed such
+ * manifests would grow without bound, so they are refused by name. Returns true when the
+ * scalar event e is such a scalar; buf is the whole input the marks index.
+ */
+static bool sq_consecutive_escapes(struct fy_event *e, const char *buf, size_t len)
+{
+	struct fy_token *t = fy_event_get_token(e);
+	const struct fy_mark *s = fy_event_start_mark(e), *end = fy_event_end_mark(e);
+	size_t i, run = 0;
+
+	if (!t || !s || !end || fy_token_scalar_style(t) != FYSS_SINGLE_QUOTED)
+		return false;
+	/* the interior, between the opening and the closing quote */
+	for (i = s->input_pos + 1; i + 1 < end->input_pos && i < len; i++) {
+		run = buf[i] == '\'' ? run + 1 : 0;
+		if (run >= 4)
+			return true;
+	}
+	return false;
+}
+
 /* Pass 1: limits, aliases and tags over the event stream. */
 static int prescan(struct pctx *c, const char *buf, size_t len)
 {
@@ -342,6 +367,14 @@ static int prescan(struct pctx *c, const char *buf, size_t len)
 			}
 			/* fall through */
 		case FYET_SCALAR:
+			if (e->type == FYET_SCALAR && sq_consecutive_escapes(e, buf, len)) {
+				perr(c, event_line(e), "",
+				     "a single-quoted string with two escaped quotes in a row ('''') "
+				     "is not supported (the YAML library leaks memory on it): write "
+				     "it double-quoted");
+				ret = -EINVAL;
+				break;
+			}
 			if (++nodes > c->lim.max_nodes) {
 				limit_err(c, event_line(e), "", "YAML nodes", c->lim.max_nodes);
 				ret = -EFBIG;
