@@ -44,7 +44,16 @@ static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx,
 {
 	__u32 segs = pw_skb_segs(skb), len = skb->len;
 
-	e->last_seen_ns = bpf_ktime_get_ns();
+	/*
+	 * The precise clock costs about as much as the conntrack lookup on this kind of machine
+	 * (a KVM guest: ~35 ns, docs/performance.md), so it is read only when the coarse one (the
+	 * last tick, never ahead of it) shows a tick has passed since last_seen_ns. last_seen_ns
+	 * stays the time of one of the flow's packets, never before its start, at most one tick
+	 * (4 ms at HZ=250) before its last one: flow records count in milliseconds, idle
+	 * timeouts in seconds.
+	 */
+	if (bpf_ktime_get_coarse_ns() > e->last_seen_ns)
+		e->last_seen_ns = bpf_ktime_get_ns();
 	if (idx) {
 		__sync_fetch_and_add(&e->packets[1], segs);
 		__sync_fetch_and_add(&e->bytes[1], len);
