@@ -86,7 +86,7 @@ static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx,
 	__u32 segs = pw_skb_segs(skb), len = skb->len;
 	__u64 now = pw_ct_tick_ns();
 
-	/* another CPU's tick may have started earlier: last_seen never goes back (or before start) */
+	/* another CPU's tick may have begun earlier: last_seen never goes back, nor before start */
 	if (now > e->last_seen_ns)
 		e->last_seen_ns = now;
 	if (idx) {

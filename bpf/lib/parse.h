@@ -145,13 +145,13 @@ static __always_inline int pw_load(struct __sk_buff *skb, __u32 off, __u32 end, 
  * clang may otherwise fold the field offset into the pointer first, and the verifier refuses
  * a context access through a modified pointer.
  */
-#define PW_SKB_FIELD(skb, field)                                                                  \
-	({                                                                                         \
-		void *_v;                                                                          \
-		asm volatile("%0 = *(u32 *)(%1 + %2)"                                              \
-			     : "=r"(_v)                                                            \
-			     : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, field)));        \
-		_v;                                                                                \
+#define PW_SKB_FIELD(skb, field)                                                            \
+	({                                                                                  \
+		void *_v;                                                                   \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                                       \
+			     : "=r"(_v)                                                     \
+			     : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, field))); \
+		_v;                                                                         \
 	})
 
 /* Bounds the variable offset of a direct read for the verifier; headers lie far before. */
