@@ -80,6 +80,10 @@ struct pw_pkt {
 		__u32 nd_target[4];    /* neighbour advertisement: the address it claims */
 	};
 	__u32 frag_id;
+	/* the Ethernet header as it is on the wire: read in one piece (even offset, no hole) */
+	__u8 eth_dst[6];
+	__u8 eth_src[6];
+	__be16 eth_proto;
 	__u8 frag;	 /* enum pw_frag_kind */
 	__u8 frag_proto; /* protocol named where the fragmentation happened */
 	__u8 tcp_flags;
@@ -102,10 +106,6 @@ struct pw_pkt {
 	 * link-layer address option (if any) the frame's own source: nothing else to read.
 	 */
 	__u8 nd_exact;
-	/* the Ethernet header as it is on the wire: read in one piece */
-	__u8 eth_dst[6];
-	__u8 eth_src[6];
-	__be16 eth_proto;
 	__u8 arp_sha[6]; /* ARP: sender hardware address */
 };
 
