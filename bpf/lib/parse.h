@@ -173,7 +173,12 @@ static __always_inline int pw_load_hdr(struct __sk_buff *skb, __u32 off, __u32 e
 	if (off + len > end)
 		return -1;
 	if (off <= PW_DIRECT_MAX && data + off + len <= data_end) {
-		__builtin_memcpy(to, data + off, len);
+		/*
+		 * Word loads, not byte loads: the packet's alignment is unknown to clang (it would
+		 * copy byte by byte and reassemble), and the CPUs podwall runs on (x86-64, arm64)
+		 * load unaligned words, which the verifier then allows on packet data.
+		 */
+		__builtin_memcpy(to, __builtin_assume_aligned(data + off, 4), len);
 		return 0;
 	}
 	return bpf_skb_load_bytes(skb, off, to, len);
