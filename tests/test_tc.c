@@ -2805,6 +2805,53 @@ static void test_ct_clock(void **state)
 	RUN(clock_rows);
 }
 
+/*
+ * PW_EP_F_NO_ANY_PEER_*: the compiler sets it where the subject's entry set names no "any
+ * peer" (test_compile); the datapath then skips that lookup and decides the same. Set where
+ * such an entry exists (never by the compiler), it shows the lookup is really skipped.
+ */
+static bool pre_no_any_a(void)
+{
+	return !set_flags(EP_A, EP_FLAGS_A | PW_EP_F_NO_ANY_PEER_INGRESS);
+}
+
+static bool pre_no_any_a_both(void)
+{
+	return !set_flags(EP_A,
+			  EP_FLAGS_A | PW_EP_F_NO_ANY_PEER_INGRESS | PW_EP_F_NO_ANY_PEER_EGRESS);
+}
+
+static const struct step no_any_rows[] = {
+	{"ingress, exact peer, any-peer lookup skipped: allowed",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 42000, 22, TCP_SYN)},
+	 .pre = pre_no_any_a,
+	 NEWFLOW(106)},
+	{"ingress, peer without entry, any-peer lookup skipped: denied",
+	 EP_A,
+	 IN,
+	 {TCP(4, W4, A4, 42001, 22, TCP_SYN)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"egress, any-peer entry, flag kept off by the compiler: allowed",
+	 EP_A,
+	 EG,
+	 {UDP(4, A4, W4, 42002, 53)},
+	 NEWFLOW(104)},
+	{"egress, the flag set anyway: the any-peer entry is not consulted",
+	 EP_A,
+	 EG,
+	 {UDP(4, A4, W4, 42003, 53)},
+	 .pre = pre_no_any_a_both,
+	 DROPPED(PW_DROP_POLICY),
+	 .post = post_isolate_a},
+};
+
+static void test_no_any_peer(void **state)
+{
+	RUN(no_any_rows);
+}
+
 static void test_lengths(void **state)
 {
 	RUN(len_rows);
@@ -2912,6 +2959,7 @@ int main(void)
 		cmocka_unit_test(test_frag_ct),	     cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_l2),	     cmocka_unit_test(test_audit_policies),
 		cmocka_unit_test(test_ct_clock),
+		cmocka_unit_test(test_no_any_peer),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -574,6 +574,15 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 	free(kv.v);
 	out->n = k;
 	out->keys = keys;
+	/* an isolated direction whose enforced set names no "any peer": the datapath skips it */
+	for (dir = 0; dir < PW_DIR_MAX; dir++) {
+		if (!(out->flags & (dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS)))
+			continue;
+		for (i = 0; i < k && !(keys[i].dir == dir && keys[i].peer == PW_ID_ANY); i++)
+			;
+		if (i == k)
+			out->flags |= dir ? PW_EP_F_NO_ANY_PEER_EGRESS : PW_EP_F_NO_ANY_PEER_INGRESS;
+	}
 	return 0;
 }
 
