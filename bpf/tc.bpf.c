@@ -250,7 +250,7 @@ static __always_inline int pw_tc_new_flow(struct __sk_buff *skb, struct pw_tc_st
 /*
  * Inlined: a BPF-to-BPF call (and its return, through the return thunk on a CPU with SRSO
  * mitigations) plus the state passed by pointer was a measurable share of the established
- * packet (docs/performance.md). The event record is not on the stack (pw_tc_ev_scratch), so the
+ * packet (docs/performance.md). The event record is not on the stack (pw_tc_evbuf_v1), so the
  * one frame holds the lookup keys within the 512-byte BPF stack.
  */
 static __always_inline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
@@ -345,13 +345,13 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct pw_event);
-} pw_tc_ev_scratch SEC(".maps");
+} pw_tc_evbuf_v1 SEC(".maps");
 
 static __always_inline void pw_tc_event(struct __sk_buff *skb, const struct pw_tc_state *s,
 					__u32 type, __u32 reason)
 {
 	__u32 zero = 0;
-	struct pw_event *ev = bpf_map_lookup_elem(&pw_tc_ev_scratch, &zero);
+	struct pw_event *ev = bpf_map_lookup_elem(&pw_tc_evbuf_v1, &zero);
 
 	if (!ev)
 		return;

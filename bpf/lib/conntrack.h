@@ -52,7 +52,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct pw_ct_clock);
-} pw_ct_clock SEC(".maps");
+} pw_ct_clock_v1 SEC(".maps");
 
 /*
  * A time for last_seen_ns: the precise clock (bpf_ktime_get_ns) costs about as much as the
@@ -69,7 +69,7 @@ static __always_inline __u64 pw_ct_tick_ns(void)
 	struct pw_ct_clock *c;
 	__u32 zero = 0;
 
-	c = bpf_map_lookup_elem(&pw_ct_clock, &zero);
+	c = bpf_map_lookup_elem(&pw_ct_clock_v1, &zero);
 	if (!c)
 		return bpf_ktime_get_ns();
 	if (c->jiffies != j) {
