@@ -5,7 +5,7 @@
 #
 #   bench/peers/run.sh --build BUILD_DIR --out docs/perf [--quick] [--rounds N] [--seconds S]
 #                      [--scales 10,1000,10000,100000] [--wide w1:250,w64:250,...] [--cpu N]
-#                      [--ipset-limit]   (also count the ipsets a netns takes: about 90 s)
+#                      [--ipset-limit]   (also count the ipsets a netns takes: minutes)
 #
 # Topology (design.md's test topology): a node netns and two pod netns, client and server, each
 # joined to the node by a veth; the node routes between them. Every name carries this shell's
@@ -247,7 +247,7 @@ check_ipset_netns() {
 # node netns, destroyed right after). The kernel grows its table in steps, so it is counted.
 count_ipset_limit() {
 	local n
-	log "counting the ipsets one netns takes (about 90 s)"
+	log "counting the ipsets one netns takes (a few minutes)"
 	for ((n = 0; n < 70000; n++)); do echo "create pwlim$n hash:ip hashsize 64 maxelem 64"; done |
 		ip netns exec "$node" ipset restore 2>/dev/null || true
 	n=$(ip netns exec "$node" ipset list -n | grep -c '^pwlim' || true)
