@@ -447,6 +447,46 @@ static void limits_default(struct pw_parse_limits *l, const struct pw_parse_opts
 #undef PW_LIM
 }
 
+/*
+ * libfyaml 0.7 (Debian 12) frees a simple key twice when a tab precedes a block indicator after
+ * a value inside an explicit key ("? a: \t- b", or the key's content on the lines below the
+ * "?"; upstream commit 0bb4406, "Fix double free in case of a bad key"), and its parser then
+ * crashes when destroyed (found by fuzz_manifest). Kubernetes objects never need explicit keys,
+ * so an input that opens one ("? " starting a line's content, also after "- ", ": " or "? ")
+ * and has a tab anywhere after it is refused before libfyaml sees it. Returns the 1-based line
+ * of that tab, or 0.
+ */
+static unsigned int explicit_key_tab_line(const char *s, size_t len)
+{
+	unsigned int line = 1;
+	bool explicit = false;
+	size_t i = 0;
+
+	while (i < len) {
+		bool start = true; /* still in the line's indentation and block indicators */
+
+		for (; i < len && s[i] != '\n' && s[i] != '\r'; i++) {
+			if (s[i] == '\t' && explicit)
+				return line;
+			if (!start || s[i] == ' ' || s[i] == '\t')
+				continue;
+			if ((s[i] == '-' || s[i] == '?' || s[i] == ':') &&
+			    (i + 1 == len || s[i + 1] == ' ' || s[i + 1] == '\t' || s[i + 1] == '\n' ||
+			     s[i + 1] == '\r'))
+				explicit |= s[i] == '?';
+			else
+				start = false;
+		}
+		if (i < len && s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+			i++;
+		if (i < len) {
+			i++;
+			line++;
+		}
+	}
+	return 0;
+}
+
 /* YAML 1.2's c-printable: tab, line breaks, and no other C0 or C1 control, nor U+FFFE/FFFF */
 static bool yaml_printable(uint32_t cp)
 {
@@ -524,6 +564,7 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 	struct fy_document *fyd;
 	struct fy_parser *p = NULL;
 	struct pctx c = {0};
+	unsigned int line;
 	uint32_t bad_cp;
 	size_t at;
 	int err;
@@ -545,8 +586,7 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 		goto out;
 	}
 	if (buf && (at = text_bad_at((const unsigned char *)buf, len, &bad_cp)) < len) {
-		unsigned int line = 1;
-
+		line = 1;
 		for (size_t i = 0; i < at; i++)
 			line += buf[i] == '\n';
 		if (bad_cp == UINT32_MAX)
@@ -557,6 +597,13 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 			     "character U+%04X at offset %zu is not allowed in YAML (control "
 			     "characters other than tab and line breaks)",
 			     (unsigned int)bad_cp, at);
+		err = -EINVAL;
+		goto out;
+	}
+	if (buf && (line = explicit_key_tab_line(buf, len))) {
+		perr(&c, line, "",
+		     "a tab after an explicit key (\"? \") is not supported (the YAML library crashes "
+		     "on some): use spaces, or plain keys");
 		err = -EINVAL;
 		goto out;
 	}
