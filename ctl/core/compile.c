@@ -124,6 +124,10 @@ struct cctx {
 	struct pw_htab memo; /* struct peer_memo by peer pointer */
 	size_t n_memos;
 	struct peer_memo **memos;
+	/* identities born, died or changed locality since the last commit, by id */
+	struct idvec changed;
+	/* while compiling a subject's entries towards these peers only (changed), else NULL */
+	const struct idvec *only;
 };
 
 static int cmp_np(const void *a, const void *b)
@@ -289,14 +293,36 @@ static uint32_t ptr_hash(const void *p)
 	return pw_hash_bytes(PW_FNV32_INIT, &v, sizeof(v));
 }
 
+/* The peer's identities among c->only: a few tests, no memo (it holds whole peer sets). */
+static int peer_ids_only(struct cctx *c, const struct pw_netpol *np, const struct pw_np_peer *p,
+			 struct idvec *out)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; !p->ipblock && i < c->only->n; i++) {
+		const struct pw_ident *id = pw_ident_get(&c->st->ids, c->only->v[i]);
+
+		if (id && id->refs && peer_matches(np, p, id)) {
+			err = idvec_push(out, id->id);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 static int peer_ids(struct cctx *c, const struct pw_netpol *np, const struct pw_np_peer *p,
 		    struct idvec *out)
 {
 	uint32_t h = ptr_hash(p);
-	struct peer_memo *m = pw_htab_find(&c->memo, h, memo_eq, p), **nv;
+	struct peer_memo *m, **nv;
 	size_t i;
 	int err;
 
+	if (c->only)
+		return peer_ids_only(c, np, p, out);
+	m = pw_htab_find(&c->memo, h, memo_eq, p);
 	if (!m) {
 		m = calloc(1, sizeof(*m));
 		nv = realloc(c->memos, (c->n_memos + 1) * sizeof(*nv));
@@ -437,9 +463,13 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 						 (uint32_t)port, (uint32_t)port, cookie);
 		} else if (all_peers) {
 			/* any destination: every pod identity that has the port, at its number */
-			for (j = 0; j < c->alive.n && !err; j++) {
-				const struct pw_ident *d = c->alive_p[j];
-				int port = pw_ident_named_port(d, p->port_name, p->proto);
+			size_t n_d = c->only ? c->only->n : c->alive.n;
+
+			for (j = 0; j < n_d && !err; j++) {
+				const struct pw_ident *d =
+					c->only ? pw_ident_get(t, c->only->v[j]) : c->alive_p[j];
+				int port = d && d->refs ? pw_ident_named_port(d, p->port_name, p->proto)
+							: -ENOENT;
 
 				if (port > 0)
 					err = emit_range(kv, s->id, d->id, dir, p->proto,
@@ -455,8 +485,12 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 					err = emit_range(kv, s->id, d->id, dir, p->proto,
 							 (uint32_t)port, (uint32_t)port, cookie);
 			}
-			/* ipBlock peers: each pod address in the block at its pod's number */
-			for (j = 0; j < r->n_peers && !err; j++) {
+			/*
+			 * ipBlock peers: each pod address in the block at its pod's number (never
+			 * towards c->only's label identities; such a rule's subjects are compiled
+			 * whole: dirty_policies)
+			 */
+			for (j = 0; j < r->n_peers && !err && !c->only; j++) {
 				if (r->peers[j].ipblock)
 					err = emit_named_ipblock(c, s, r->peers[j].ipblock, p, dir,
 								 cookie, kv);
@@ -555,17 +589,20 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 	}
 	/* for duplicate keys the first policy (by namespace/name) and rule attributes */
 	seq = malloc((kv.n + 1) * sizeof(*seq));
-	keys = malloc((kv.n + 1) * sizeof(*keys));
+	keys = pw_dkeys_alloc(kv.n);
 	if (!seq || !keys || kv.n > UINT32_MAX) {
 		free(seq);
-		free(keys);
+		pw_dkeys_put(keys);
 		free(kv.v);
 		return seq && keys ? -E2BIG : -ENOMEM;
 	}
-	for (i = 0; i < kv.n; i++)
-		seq[i] = seqkey_of(&kv.v[i], (uint32_t)i);
-	qsort(seq, kv.n, sizeof(*seq), cmp_seqkey);
-	for (i = k = 0; i < kv.n; i++) {
+	for (i = j = 0; i < kv.n; i++) {
+		/* towards c->only's peers only: ANY and CIDR peers (all_peers, ipBlock) go */
+		if (!c->only || idvec_has(c->only, kv.v[i].peer))
+			seq[j++] = seqkey_of(&kv.v[i], (uint32_t)i);
+	}
+	qsort(seq, j, sizeof(*seq), cmp_seqkey);
+	for (i = k = 0; i < j; i++) {
 		if (k && seq[i].hi == seq[i - 1].hi && seq[i].lo >> 32 == seq[i - 1].lo >> 32)
 			continue;
 		keys[k++] = kv.v[(uint32_t)seq[i].lo];
@@ -577,8 +614,55 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 	return 0;
 }
 
+/*
+ * The subject s, whose entries towards every peer outside c->changed are those of old: its
+ * entries towards the changed identities are compiled (a few peers, not every identity) and
+ * put in place of old's. Keys with different peers never merge, so this is what compiling s
+ * whole gives (tests/test_compile.c compares every incremental compile with a full one).
+ */
+static int compile_subject_peers(struct cctx *c, const struct pw_ident *s,
+				 const struct pw_dsubject *old, struct pw_dsubject *out)
+{
+	struct pw_dsubject fresh;
+	struct pw_dkey *keys;
+	size_t i = 0, j = 0, k = 0;
+	int err;
+
+	c->only = &c->changed;
+	err = compile_subject(c, s, &fresh);
+	c->only = NULL;
+	if (err)
+		return err;
+	keys = pw_dkeys_alloc(old->n + fresh.n);
+	if (!keys) {
+		pw_dkeys_put(fresh.keys);
+		return -ENOMEM;
+	}
+	while (i < old->n || j < fresh.n) {
+		if (i < old->n && idvec_has(&c->changed, old->keys[i].peer))
+			i++; /* towards a changed peer: fresh has what stays */
+		else if (j == fresh.n || (i < old->n && pw_dkey_cmp(&old->keys[i],
+								    &fresh.keys[j]) < 0))
+			keys[k++] = old->keys[i++];
+		else
+			keys[k++] = fresh.keys[j++];
+	}
+	pw_dkeys_put(fresh.keys);
+	*out = fresh; /* its flags: the same policies select s */
+	out->keys = keys;
+	out->n = k;
+	return 0;
+}
+
+/* How a policy's entries can change when an identity is born or dies */
+enum np_dep {
+	NP_DEP_NONE,
+	NP_DEP_PEER,  /* only its entries towards that identity */
+	NP_DEP_WHOLE, /* others too: egress named ports towards an ipBlock follow the pods */
+};
+
 /* Could this policy's entries change when identity id is born or dies? */
-static bool np_depends_on(const struct pw_netpol *np, const struct pw_ident *id)
+static enum np_dep np_depends_on(const struct pw_netpol *np, const struct pw_ident *id)
 {
 	const struct pw_np_rule *rules[2] = {np->ingress, np->egress};
 	size_t nr[2] = {np->n_ingress, np->n_egress};
@@ -590,22 +674,22 @@ static bool np_depends_on(const struct pw_netpol *np, const struct pw_ident *id)
 
 			/* egress named ports towards an ipBlock: the pods in the block */
 			if (k == 1 && pw_rule_named_ipblock(r))
-				return true;
+				return NP_DEP_WHOLE;
 			if (!r->peers_set || !r->n_peers) {
 				/* egress named ports, no peers: each identity having them */
 				for (j = 0; k == 1 && j < r->n_ports; j++) {
 					if (r->ports[j].port_name)
-						return true;
+						return NP_DEP_PEER;
 				}
 				continue;
 			}
 			for (j = 0; j < r->n_peers; j++) {
 				if (peer_matches(np, &r->peers[j], id))
-					return true;
+					return NP_DEP_PEER;
 			}
 		}
 	}
-	return false;
+	return NP_DEP_NONE;
 }
 
 static bool np_has_ipblock(const struct pw_netpol *np)
@@ -724,9 +808,13 @@ static bool ns_mode_changed(const struct pw_state *st, const char *ns)
 	return false;
 }
 
-/* Policies whose subjects the changes since the last commit may have changed. */
+/*
+ * Policies whose subjects the changes since the last commit may have changed: in out, those
+ * whose subjects must be compiled whole; in peer_only, those that changed only towards the
+ * changed identities (a peer born or died, the policy itself as it was).
+ */
 static int dirty_policies(struct cctx *c, const struct pw_ident *const *changed, size_t n_changed,
-			  struct npvec *out)
+			  struct npvec *out, struct npvec *peer_only)
 {
 	const struct pw_state *st = c->st;
 	bool cidrs = pw_idtab_cidrs_changed(&st->ids);
@@ -752,31 +840,57 @@ static int dirty_policies(struct cctx *c, const struct pw_ident *const *changed,
 	/* current policies not written whose peers saw an identity come or go */
 	for (j = 0; j < c->n_nps && !err; j++) {
 		const struct pw_netpol *np = &c->nps[j]->obj.u.np;
-		bool dirty = false;
+		enum np_dep dep = NP_DEP_NONE, d;
 
 		if (n_logged && bsearch(&np, out->v, n_logged, sizeof(*out->v), cmp_ptr))
 			continue;
 		if (cidrs && np_has_ipblock(np))
-			dirty = true;
-		if (!dirty && !pw_labels_get(&np->annotations, PW_ANNOT_ENFORCEMENT))
-			dirty = ns_mode_changed(st, np->namespace);
-		for (i = 0; i < n_changed && !dirty; i++)
-			dirty = np_depends_on(np, changed[i]);
-		if (dirty)
+			dep = NP_DEP_WHOLE;
+		if (!dep && !pw_labels_get(&np->annotations, PW_ANNOT_ENFORCEMENT) &&
+		    ns_mode_changed(st, np->namespace))
+			dep = NP_DEP_WHOLE;
+		for (i = 0; i < n_changed && dep != NP_DEP_WHOLE; i++) {
+			d = np_depends_on(np, changed[i]);
+			dep = d > dep ? d : dep;
+		}
+		if (dep == NP_DEP_WHOLE)
 			err = npvec_push(out, np);
+		else if (dep == NP_DEP_PEER)
+			err = npvec_push(peer_only, np);
 	}
-	if (!err)
+	if (!err) {
 		npvec_sort_unique(out, cmp_np_ns);
+		npvec_sort_unique(peer_only, cmp_np_ns);
+	}
 	return err;
 }
 
-/* Subjects whose entries the changes since the last commit may have changed. */
-static int dirty_subjects(struct cctx *c, struct idvec *dirty)
+/* Does a policy of nps (sorted by cmp_np_ns) select subject s? */
+static bool nps_select(const struct npvec *nps, const struct pw_ident *s)
+{
+	size_t j;
+
+	for (j = npvec_lower_bound(nps, s->ns); j < nps->n; j++) {
+		const struct pw_netpol *np = nps->v[j];
+
+		if (strcmp(np->namespace, s->ns))
+			break;
+		if (pw_selector_matches(&np->pod_sel, &s->pod_labels))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Subjects whose entries the changes since the last commit may have changed: dirty, to compile
+ * whole; peers, to compile towards the changed identities only (compile_subject_peers).
+ */
+static int dirty_subjects(struct cctx *c, struct idvec *dirty, struct idvec *peers)
 {
 	const struct pw_idtab *t = &c->st->ids;
 	const struct pw_ident **changed;
-	struct npvec nps = {0};
-	size_t i, j, n_changed = 0;
+	struct npvec nps = {0}, nps_peer = {0};
+	size_t i, n_changed = 0;
 	int err = 0;
 
 	changed = malloc((t->n_ids + 1) * sizeof(*changed));
@@ -790,29 +904,26 @@ static int dirty_subjects(struct cctx *c, struct idvec *dirty)
 			continue;
 		changed[n_changed++] = id;
 		err = idvec_push(dirty, id->id);
+		if (!err)
+			err = idvec_push(&c->changed, id->id); /* ids[] is by id: sorted */
 	}
 	if (!err)
-		err = dirty_policies(c, changed, n_changed, &nps);
-	for (i = 0; i < c->alive.n && !err && nps.n; i++) {
+		err = dirty_policies(c, changed, n_changed, &nps, &nps_peer);
+	for (i = 0; i < c->alive.n && !err && (nps.n || nps_peer.n); i++) {
 		const struct pw_ident *s = c->alive_p[i];
 
 		if (!s->local_refs)
 			continue;
-		for (j = npvec_lower_bound(&nps, s->ns); j < nps.n; j++) {
-			const struct pw_netpol *np = nps.v[j];
-
-			if (strcmp(np->namespace, s->ns))
-				break;
-			if (pw_selector_matches(&np->pod_sel, &s->pod_labels)) {
-				err = idvec_push(dirty, s->id);
-				break;
-			}
-		}
+		if (nps_select(&nps, s))
+			err = idvec_push(dirty, s->id);
+		else if (nps_select(&nps_peer, s))
+			err = idvec_push(peers, s->id);
 	}
 	if (!err)
 		idvec_sort_unique(dirty);
 	free(changed);
 	free(nps.v);
+	free(nps_peer.v);
 	return err;
 }
 
@@ -987,7 +1098,7 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 {
 	struct cctx c = {.st = st};
 	struct pw_desired d = {0};
-	struct idvec dirty = {0};
+	struct idvec dirty = {0}, peers = {0};
 	size_t i, n_subj = 0;
 	int err = -ENOMEM;
 
@@ -1014,7 +1125,7 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 		}
 	}
 	if (prev) {
-		err = dirty_subjects(&c, &dirty);
+		err = dirty_subjects(&c, &dirty, &peers);
 		if (err)
 			goto out;
 	}
@@ -1032,16 +1143,18 @@ int pw_compile(const struct pw_state *st, const struct pw_desired *prev, struct 
 		if (!s->local_refs)
 			continue;
 		old = prev && !idvec_has(&dirty, s->id) ? pw_desired_subject(prev, s->id) : NULL;
-		if (old) {
+		if (old && idvec_has(&peers, s->id)) {
+			err = compile_subject_peers(&c, s, old, ds);
+			if (err)
+				goto out;
+			ds->carried = false;
+			d.n_recompiled++;
+			d.n_recompiled_peers++;
+		} else if (old) {
+			/* its keys are never written: shared with prev, not copied */
 			*ds = *old;
 			ds->carried = true;
-			ds->keys = malloc((old->n + 1) * sizeof(*ds->keys));
-			if (!ds->keys) {
-				err = -ENOMEM;
-				goto out;
-			}
-			if (old->n)
-				memcpy(ds->keys, old->keys, old->n * sizeof(*ds->keys));
+			ds->keys = pw_dkeys_share(old->keys);
 		} else {
 			err = compile_subject(&c, s, ds);
 			if (err)
@@ -1071,5 +1184,7 @@ out:
 	free(c.alive_p);
 	free(c.by_ns);
 	free(dirty.v);
+	free(peers.v);
+	free(c.changed.v);
 	return err;
 }

@@ -164,7 +164,7 @@ static int read_policy(struct pw_dp *dp, struct pw_desired *d)
 		for (j = i; j < b.n && keys[j].subject == keys[i].subject; j++)
 			;
 		s->id = keys[i].subject;
-		s->keys = malloc((j - i) * sizeof(*s->keys));
+		s->keys = pw_dkeys_alloc(j - i);
 		if (!s->keys) {
 			err = -ENOMEM;
 			goto out;
