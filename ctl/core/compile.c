@@ -983,12 +983,98 @@ static bool ipcache_unchanged(const struct pw_state *st)
 	return true;
 }
 
+static void host_prefix_of(const struct pw_addr *a, struct pw_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = a->family;
+	p->prefixlen = a->family == PW_FAMILY_V4 ? 32 : 128;
+	memcpy(p->a, a->a, sizeof(p->a));
+}
+
+/*
+ * The host prefixes of the Pods written since the last commit, old and new versions, sorted
+ * and unique in *touched: only their ipcache entries can have changed when no Namespace was
+ * written (its labels are in its pods' identities) and no prefix was born or died. Returns
+ * false when the whole ipcache must be rebuilt.
+ */
+static bool ipcache_touched(const struct pw_state *st, struct pw_dipc **touched, size_t *n)
+{
+	size_t i, j, k, cap = 0;
+	struct pw_dipc *v;
+
+	*touched = NULL;
+	*n = 0;
+	if (pw_idtab_cidrs_changed(&st->ids))
+		return false;
+	for (i = 0; i < st->n_log; i++) {
+		if (st->log[i].kind == PW_KIND_NAMESPACE)
+			return false;
+		if (st->log[i].kind == PW_KIND_POD)
+			cap += 2 * PW_POD_MAX_IPS;
+	}
+	v = calloc(cap + 1, sizeof(*v));
+	if (!v)
+		return false;
+	for (i = k = 0; i < st->n_log; i++) {
+		const struct pw_sobj *ver[2] = {st->log[i].old, st->log[i].cur};
+
+		for (j = 0; st->log[i].kind == PW_KIND_POD && j < 2; j++) {
+			const struct pw_pod *pod = ver[j] ? &ver[j]->obj.u.pod : NULL;
+
+			for (size_t a = 0; pod && a < pod->n_ips; a++)
+				host_prefix_of(&pod->ips[a], &v[k++].prefix);
+		}
+	}
+	if (k)
+		qsort(v, k, sizeof(*v), pw_dipc_cmp);
+	for (i = j = 0; i < k; i++) {
+		if (!j || pw_dipc_cmp(&v[j - 1], &v[i]))
+			v[j++] = v[i];
+	}
+	*touched = v;
+	*n = j;
+	return true;
+}
+
+static bool dipc_in(const struct pw_dipc *v, size_t n, const struct pw_dipc *e)
+{
+	return n && bsearch(e, v, n, sizeof(*v), pw_dipc_cmp);
+}
+
+/*
+ * The ipcache entries of prev, with those of the touched prefixes replaced by fresh (sorted,
+ * unique, touched prefixes only): what a full rebuild gives, since no other entry changed.
+ */
+static int ipcache_merge(const struct pw_desired *prev, const struct pw_dipc *touched,
+			 size_t n_touched, const struct pw_dipc *fresh, size_t n_fresh,
+			 struct pw_desired *out)
+{
+	size_t i = 0, j = 0, k = 0;
+
+	out->ipc = malloc((prev->n_ipc + n_fresh + 1) * sizeof(*out->ipc));
+	if (!out->ipc)
+		return -ENOMEM;
+	while (i < prev->n_ipc || j < n_fresh) {
+		if (i < prev->n_ipc && dipc_in(touched, n_touched, &prev->ipc[i]))
+			i++;
+		else if (j == n_fresh || (i < prev->n_ipc && pw_dipc_cmp(&prev->ipc[i],
+									 &fresh[j]) < 0))
+			out->ipc[k++] = prev->ipc[i++];
+		else
+			out->ipc[k++] = fresh[j++];
+	}
+	out->n_ipc = k;
+	return 0;
+}
+
 static int compile_ipcache(struct cctx *c, const struct pw_desired *prev, struct pw_desired *out)
 {
 	const struct pw_state *st = c->st;
 	const struct pw_idtab *t = &st->ids;
-	size_t n_pods = pw_state_count(st, PW_KIND_POD), i, j, n = 0, k;
+	size_t n_pods = pw_state_count(st, PW_KIND_POD), i, j, n = 0, k, n_touched = 0;
+	struct pw_dipc *touched = NULL, *fresh = NULL;
 	struct ipc_item *items = NULL;
+	bool part;
 	int err = -ENOMEM;
 
 	if (prev && ipcache_unchanged(st)) {
@@ -1000,6 +1086,11 @@ static int compile_ipcache(struct cctx *c, const struct pw_desired *prev, struct
 		out->n_ipc = prev->n_ipc;
 		return 0;
 	}
+	/*
+	 * A few pods written: rebuild their addresses' entries only (sorting every address was
+	 * a fifth of a label change's time at 10,000 pods).
+	 */
+	part = prev && ipcache_touched(st, &touched, &n_touched);
 	items = malloc((n_pods * PW_POD_MAX_IPS + t->n_cidrs + 1) * sizeof(*items));
 	if (!items)
 		goto out;
@@ -1008,43 +1099,55 @@ static int compile_ipcache(struct cctx *c, const struct pw_desired *prev, struct
 		const struct pw_pod *pod = &o->obj.u.pod;
 
 		for (j = 0; j < pod->n_ips; j++) {
-			struct ipc_item *it = &items[n++];
+			struct ipc_item *it = &items[n];
 
 			memset(it, 0, sizeof(*it));
-			it->e.prefix.family = pod->ips[j].family;
-			it->e.prefix.prefixlen = pod->ips[j].family == PW_FAMILY_V4 ? 32 : 128;
-			memcpy(it->e.prefix.a, pod->ips[j].a, sizeof(it->e.prefix.a));
+			host_prefix_of(&pod->ips[j], &it->e.prefix);
+			if (part && !dipc_in(touched, n_touched, &it->e))
+				continue;
 			it->e.identity = o->ident->id;
 			it->e.cidr_identity = longest_cidr(t, &pod->ips[j]);
 			it->pod = pod;
+			n++;
 		}
 	}
 	for (i = 0; i < t->n_cidrs; i++) {
 		const struct pw_cidr_ident *ci = t->cidrs[i];
-		struct ipc_item *it;
+		struct ipc_item *it = &items[n];
 
 		if (!ci->refs)
 			continue;
-		it = &items[n++];
 		memset(it, 0, sizeof(*it));
 		it->e.prefix = ci->prefix;
+		if (part && !dipc_in(touched, n_touched, &it->e))
+			continue;
 		it->e.identity = ci->id;
 		it->e.cidr_identity = ci->id;
+		n++;
 	}
 	/* one entry per prefix: the first of its owners in cmp_ipc_item's order */
-	qsort(items, n, sizeof(*items), cmp_ipc_item);
-	out->ipc = malloc((n + 1) * sizeof(*out->ipc));
-	if (!out->ipc)
+	if (n)
+		qsort(items, n, sizeof(*items), cmp_ipc_item);
+	fresh = malloc((n + 1) * sizeof(*fresh));
+	if (!fresh)
 		goto out;
 	for (i = k = 0; i < n; i++) {
-		if (k && !pw_dipc_cmp(&out->ipc[k - 1], &items[i].e))
+		if (k && !pw_dipc_cmp(&fresh[k - 1], &items[i].e))
 			continue;
-		out->ipc[k++] = items[i].e;
+		fresh[k++] = items[i].e;
 	}
+	if (part) {
+		err = ipcache_merge(prev, touched, n_touched, fresh, k, out);
+		goto out;
+	}
+	out->ipc = fresh;
 	out->n_ipc = k;
+	fresh = NULL;
 	err = 0;
 out:
 	free(items);
+	free(fresh);
+	free(touched);
 	return err;
 }
 

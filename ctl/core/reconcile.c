@@ -320,11 +320,21 @@ static int plan_subject(const struct pw_dsubject *c, const struct pw_dsubject *n
 	bool shrunk = false;
 	int err = 0;
 
+	if (!force && c && n && c->keys == n->keys)
+		return 0; /* one shared array (compile.h): nothing to diff */
 	while (!err && (i < nc || j < nn)) {
 		const struct pw_dkey *a = i < nc ? &c->keys[i] : NULL;
 		const struct pw_dkey *b = j < nn ? &n->keys[j] : NULL;
-		int cmp = !a ? 1 : !b ? -1 : pw_dkey_cmp(a, b);
+		int cmp;
 		struct pw_policy_entry e;
+
+		/* a recompiled subject keeps most of its keys: equal ones cost one inlined compare */
+		if (!force && a && b && !memcmp(a, b, sizeof(*a))) {
+			i++;
+			j++;
+			continue;
+		}
+		cmp = !a ? 1 : !b ? -1 : pw_dkey_cmp(a, b);
 
 		if (cmp < 0) {
 			dkey_to_entry(a, &e);
