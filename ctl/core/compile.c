@@ -92,9 +92,22 @@ static void idvec_sort_unique(struct idvec *iv)
 	iv->n = k;
 }
 
+/* hand-written, not bsearch(): merging a subject's keys asks once per key */
 static bool idvec_has(const struct idvec *iv, uint32_t id)
 {
-	return iv->n && bsearch(&id, iv->v, iv->n, sizeof(id), cmp_u32) != NULL;
+	size_t lo = 0, hi = iv->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (iv->v[mid] == id)
+			return true;
+		if (iv->v[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 /* --- prefix helpers --------------------------------------------------------------------------- */
@@ -991,6 +1004,9 @@ static void host_prefix_of(const struct pw_addr *a, struct pw_prefix *p)
 	memcpy(p->a, a->a, sizeof(p->a));
 }
 
+/* past this many addresses written, the ipcache is rebuilt whole */
+#define IPCACHE_TOUCHED_MAX 64
+
 /*
  * The host prefixes of the Pods written since the last commit, old and new versions, sorted
  * and unique in *touched: only their ipcache entries can have changed when no Namespace was
@@ -1012,6 +1028,9 @@ static bool ipcache_touched(const struct pw_state *st, struct pw_dipc **touched,
 		if (st->log[i].kind == PW_KIND_POD)
 			cap += 2 * PW_POD_MAX_IPS;
 	}
+	/* many pods: one sort of every address costs less than a lookup per address each */
+	if (cap > IPCACHE_TOUCHED_MAX)
+		return false;
 	v = calloc(cap + 1, sizeof(*v));
 	if (!v)
 		return false;
@@ -1036,9 +1055,16 @@ static bool ipcache_touched(const struct pw_state *st, struct pw_dipc **touched,
 	return true;
 }
 
+/* v: a few prefixes (IPCACHE_TOUCHED_MAX at most), asked once per pod address */
 static bool dipc_in(const struct pw_dipc *v, size_t n, const struct pw_dipc *e)
 {
-	return n && bsearch(e, v, n, sizeof(*v), pw_dipc_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].prefix.family == e->prefix.family &&
+		    v[i].prefix.prefixlen == e->prefix.prefixlen &&
+		    !memcmp(v[i].prefix.a, e->prefix.a, sizeof(e->prefix.a)))
+			return true;
+	}
+	return false;
 }
 
 /*
