@@ -248,6 +248,7 @@ struct jrec {
 		enum pw_kind kind;
 		char *ns, *name;
 	} * keys;
+	char *strs; /* non-NULL: the keys' strings, all in this one block */
 	bool keep;
 };
 

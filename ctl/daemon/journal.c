@@ -59,6 +59,8 @@ void journal_cache_start(struct daemon *d)
 static void jcache_push(struct daemon *d, enum pw_op op, const struct snap *s, size_t n)
 {
 	struct jrec *nv, *r;
+	size_t len = 0;
+	char *p;
 
 	if (!d->jcache_ok)
 		return;
@@ -71,20 +73,26 @@ static void jcache_push(struct daemon *d, enum pw_op op, const struct snap *s, s
 	r = &nv[d->n_jcache++];
 	memset(r, 0, sizeof(*r));
 	r->op = op;
+	/* the strings in one block: a strdup each cost twice their size (a whole cluster's) */
+	for (size_t i = 0; i < n; i++)
+		len += (s[i].ns ? strlen(s[i].ns) + 1 : 0) + strlen(s[i].name) + 1;
 	r->keys = calloc(n ? n : 1, sizeof(*r->keys));
-	for (size_t i = 0; r->keys && i < n; i++) {
+	r->strs = p = malloc(len + 1);
+	if (!r->keys || !r->strs) {
+		journal_cache_drop(d);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
 		struct jkey *k = &r->keys[r->n_keys++];
 
 		k->kind = s[i].kind;
-		k->ns = s[i].ns ? strdup(s[i].ns) : NULL;
-		k->name = strdup(s[i].name);
-		if (!k->name || (s[i].ns && !k->ns)) {
-			journal_cache_drop(d);
-			return;
+		if (s[i].ns) {
+			k->ns = strcpy(p, s[i].ns);
+			p += strlen(p) + 1;
 		}
+		k->name = strcpy(p, s[i].name);
+		p += strlen(p) + 1;
 	}
-	if (!r->keys)
-		journal_cache_drop(d);
 }
 
 /* s[0..n): the request's objects (snapshot()), whose keys the record holds */
@@ -116,10 +124,11 @@ int journal_append(struct daemon *d, enum pw_op op, json_object *docs, const str
 void jrecs_free(struct jrec *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < v[i].n_keys; j++) {
+		for (size_t j = 0; !v[i].strs && j < v[i].n_keys; j++) {
 			free(v[i].keys[j].ns);
 			free(v[i].keys[j].name);
 		}
+		free(v[i].strs);
 		free(v[i].keys);
 		json_object_put(v[i].rec);
 	}
@@ -222,6 +231,7 @@ int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out
 			v[n] = d->jcache[n];
 			v[n].rec = rec;
 			d->jcache[n].keys = NULL; /* moved; the cache is rebuilt by compaction */
+			d->jcache[n].strs = NULL;
 			d->jcache[n].n_keys = 0;
 			n++;
 			continue;
@@ -356,8 +366,10 @@ static void jcache_rebuild(struct daemon *d, struct jrec *v, size_t n, bool all,
 			continue;
 		c[k].op = v[i].op;
 		c[k].keys = v[i].keys;
+		c[k].strs = v[i].strs;
 		c[k++].n_keys = v[i].n_keys;
 		v[i].keys = NULL;
+		v[i].strs = NULL;
 		v[i].n_keys = 0;
 	}
 	d->jcache = c;
