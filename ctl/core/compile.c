@@ -481,8 +481,9 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 			for (j = 0; j < n_d && !err; j++) {
 				const struct pw_ident *d =
 					c->only ? pw_ident_get(t, c->only->v[j]) : c->alive_p[j];
-				int port = d && d->refs ? pw_ident_named_port(d, p->port_name, p->proto)
-							: -ENOENT;
+				int port = d && d->refs
+						   ? pw_ident_named_port(d, p->port_name, p->proto)
+						   : -ENOENT;
 
 				if (port > 0)
 					err = emit_range(kv, s->id, d->id, dir, p->proto,
@@ -654,8 +655,8 @@ static int compile_subject_peers(struct cctx *c, const struct pw_ident *s,
 	while (i < old->n || j < fresh.n) {
 		if (i < old->n && idvec_has(&c->changed, old->keys[i].peer))
 			i++; /* towards a changed peer: fresh has what stays */
-		else if (j == fresh.n || (i < old->n && pw_dkey_cmp(&old->keys[i],
-								    &fresh.keys[j]) < 0))
+		else if (j == fresh.n ||
+			 (i < old->n && pw_dkey_cmp(&old->keys[i], &fresh.keys[j]) < 0))
 			keys[k++] = old->keys[i++];
 		else
 			keys[k++] = fresh.keys[j++];
@@ -1083,8 +1084,8 @@ static int ipcache_merge(const struct pw_desired *prev, const struct pw_dipc *to
 	while (i < prev->n_ipc || j < n_fresh) {
 		if (i < prev->n_ipc && dipc_in(touched, n_touched, &prev->ipc[i]))
 			i++;
-		else if (j == n_fresh || (i < prev->n_ipc && pw_dipc_cmp(&prev->ipc[i],
-									 &fresh[j]) < 0))
+		else if (j == n_fresh ||
+			 (i < prev->n_ipc && pw_dipc_cmp(&prev->ipc[i], &fresh[j]) < 0))
 			out->ipc[k++] = prev->ipc[i++];
 		else
 			out->ipc[k++] = fresh[j++];

@@ -328,7 +328,7 @@ static int plan_subject(const struct pw_dsubject *c, const struct pw_dsubject *n
 		int cmp;
 		struct pw_policy_entry e;
 
-		/* a recompiled subject keeps most of its keys: equal ones cost one inlined compare */
+		/* a recompiled subject keeps most keys: an equal one costs one inlined compare */
 		if (!force && a && b && !memcmp(a, b, sizeof(*a))) {
 			i++;
 			j++;

@@ -505,8 +505,9 @@ void journal_maybe_compact(struct daemon *d)
 		return;
 	cached = d->jcache_ok && d->n_jcache == d->journal_records;
 	if (cached)
-		dlog(PW_LOG_INFO, "state: compacting the journal from the object keys kept of its "
-				  "%zu records (no manifest parsed again)",
+		dlog(PW_LOG_INFO,
+		     "state: compacting the journal from the object keys kept of its %zu records "
+		     "(no manifest parsed again)",
 		     d->n_jcache);
 	if (journal_load(d, false, &v, &n) == 0)
 		journal_compact(d, v, n);

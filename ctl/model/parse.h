@@ -93,9 +93,9 @@ struct pw_parse_job {
 	const char *name;
 	const char *buf;
 	size_t len;
-	struct pw_manifest *m;	 /* out */
+	struct pw_manifest *m; /* out */
 	struct pw_diags diags; /* out, its own */
-	int err;		 /* out */
+	int err;	       /* out */
 };
 
 /*

@@ -16,7 +16,7 @@
 #include "parse.h"
 
 /* below this much input, starting threads costs more than it saves */
-#define PAR_MIN_BYTES (256u << 10)
+#define PAR_MIN_BYTES	(256u << 10)
 #define PAR_MAX_THREADS 4
 
 struct jobs_run {
