@@ -126,42 +126,31 @@ static int docs_add(struct docs *d, const char *arg)
  */
 static int docs_check(const struct docs *d, size_t *objects)
 {
-	struct pw_parse_job *jobs = calloc(d->n ? d->n : 1, sizeof(*jobs));
 	int bad = 0;
 
 	*objects = 0;
-	if (!jobs) {
-		errorf("out of memory");
-		return -ENOMEM;
-	}
 	for (size_t i = 0; i < d->n; i++) {
-		jobs[i].name = d->v[i].name;
-		jobs[i].buf = d->v[i].data;
-		jobs[i].len = d->v[i].len;
-	}
-	/* several files at once on several CPUs; reported in the order given */
-	pw_parse_jobs(jobs, d->n);
-	for (size_t i = 0; i < d->n; i++) {
-		struct pw_diags *diags = &jobs[i].diags;
-		int err = jobs[i].err;
+		struct pw_diags diags = {0};
+		struct pw_manifest *m = NULL;
+		int err;
 
-		for (size_t j = 0; j < diags->n; j++) {
-			if (diags->v[j].level == PW_DIAG_WARNING)
-				fprintf(stderr, "Warning: %s\n", diags->v[j].text);
+		err = pw_parse_buffer(d->v[i].name, d->v[i].data, d->v[i].len, NULL, &m, &diags);
+		for (size_t j = 0; j < diags.n; j++) {
+			if (diags.v[j].level == PW_DIAG_WARNING)
+				fprintf(stderr, "Warning: %s\n", diags.v[j].text);
 			else
-				fprintf(stderr, "error: %s\n", diags->v[j].text);
+				fprintf(stderr, "error: %s\n", diags.v[j].text);
 		}
 		if (err) {
-			if (!diags->n_errors)
+			if (!diags.n_errors)
 				errorf("%s: %s", d->v[i].name, strerror(-err));
 			bad = err;
 		} else {
-			*objects += jobs[i].m->n;
+			*objects += m->n;
 		}
-		pw_manifest_free(jobs[i].m);
-		pw_diags_clear(diags);
+		pw_manifest_free(m);
+		pw_diags_clear(&diags);
 	}
-	free(jobs);
 	return bad;
 }
 

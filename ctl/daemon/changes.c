@@ -11,72 +11,55 @@
 int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *diags)
 {
 	struct pw_manifest *all = calloc(1, sizeof(*all));
-	struct pw_parse_job *jobs = NULL;
-	size_t n = 0, n_docs = docs ? json_object_array_length(docs) : 0;
-	bool no_data = false;
 	int err = 0;
 
 	*out = NULL;
 	if (!all)
 		return -ENOMEM;
-	if (!n_docs) {
+	if (!docs || !json_object_array_length(docs)) {
 		err = -EINVAL;
 		goto out;
 	}
-	jobs = calloc(n_docs, sizeof(*jobs));
-	if (!jobs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* a document without data ends the request there; those before it are still parsed */
-	for (; n < n_docs; n++) {
-		json_object *doc = json_object_array_get_idx(docs, n), *data;
+	for (size_t i = 0; i < json_object_array_length(docs); i++) {
+		json_object *doc = json_object_array_get_idx(docs, i), *data;
+		const char *name = pw_json_str(doc, "name") ?: "<request>";
+		struct pw_manifest *m = NULL;
+		struct pw_object *v;
+		int e;
 
 		if (!json_object_object_get_ex(doc, "data", &data) ||
 		    !json_object_is_type(data, json_type_string)) {
-			no_data = true;
-			break;
+			err = -EINVAL;
+			goto out;
 		}
-		jobs[n].name = pw_json_str(doc, "name") ?: "<request>";
-		jobs[n].buf = json_object_get_string(data);
-		jobs[n].len = (size_t)json_object_get_string_len(data);
-	}
-	/* every file's errors are collected, in the request's order */
-	pw_parse_jobs(jobs, n);
-	for (size_t i = 0; i < n; i++) {
-		struct pw_manifest *m = jobs[i].m;
-		struct pw_object *v;
-
-		if (diags)
-			pw_diags_move(diags, &jobs[i].diags);
-		pw_diags_clear(&jobs[i].diags);
-		if (jobs[i].err) {
-			err = jobs[i].err;
+		e = pw_parse_buffer(name, json_object_get_string(data),
+				    (size_t)json_object_get_string_len(data), NULL, &m, diags);
+		if (e) {
+			err = e;
+			continue; /* collect every file's errors */
+		}
+		if (err || !m->n) {
+			pw_manifest_free(m);
 			continue;
 		}
-		if (err || !m->n)
-			continue;
 		v = realloc(all->objs, (all->n + m->n) * sizeof(*v));
 		if (!v) {
+			pw_manifest_free(m);
 			err = -ENOMEM;
-			continue;
+			goto out;
 		}
 		all->objs = v;
 		/* move the objects: the slots of m are zeroed so its free releases nothing */
 		memcpy(all->objs + all->n, m->objs, m->n * sizeof(*v));
 		all->n += m->n;
 		memset(m->objs, 0, m->n * sizeof(*v));
+		pw_manifest_free(m);
 	}
-	if (no_data)
-		err = -EINVAL;
 	if (!err) {
 		*out = all;
 		all = NULL;
 	}
 out:
-	for (size_t i = 0; jobs && i < n; i++)
-		pw_manifest_free(jobs[i].m);
-	free(jobs);
 	pw_manifest_free(all);
 	return err;
 }

@@ -88,25 +88,6 @@ struct pw_parse_opts {
 int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct pw_parse_opts *opts,
 		    struct pw_manifest **out, struct pw_diags *diags);
 
-/* One buffer of pw_parse_jobs(): its input, then pw_parse_buffer()'s result for it. */
-struct pw_parse_job {
-	const char *name;
-	const char *buf;
-	size_t len;
-	struct pw_manifest *m; /* out */
-	struct pw_diags diags; /* out, its own */
-	int err;	       /* out */
-};
-
-/*
- * pw_parse_buffer() on each job (default limits), several at once when there is enough input
- * and more than one CPU (parse_jobs.c). The caller frees each job's m and diags.
- */
-void pw_parse_jobs(struct pw_parse_job *jobs, size_t n);
-
-/* Append src's diagnostics to dst, in order; src is left empty. */
-void pw_diags_move(struct pw_diags *dst, struct pw_diags *src);
-
 /*
  * Read and parse a file ("-" is standard input, named "<stdin>"). Besides the above, returns
  * the -errno of a failed open/read, with a diagnostic.
