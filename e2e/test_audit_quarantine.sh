@@ -142,7 +142,8 @@ EOF
 sed 's/enforcement: audit/enforcement: sometimes/' "$M/audit-server.yaml" >"$M/bad-mode.yaml"
 
 echo "# daemon up"
-topo_daemon_start || exit 1
+# ended flows reach the flow log within about two seconds, for the recorded-once check
+topo_daemon_start --ct-sweep-interval 1s --ct-timeout tcp-closing=1s,udp=2s || exit 1
 expect_out "apply namespaces and pods" 'pod/c1 created' pw apply -f "$M/base.yaml"
 expect_fail "a bad enforcement value is refused by name" \
 	'podwall.io/enforcement.*Unsupported value: "sometimes"' pw apply -f "$M/bad-mode.yaml"
@@ -166,6 +167,20 @@ fi
 n_tcp=$(pw flows --verdict AUDIT --kind audit --port 7001 -o json --limit 0 | jq -s 'length')
 [ "$n_tcp" = 2 ] && ok "flows --verdict AUDIT filters them (2 on port 7001)" ||
 	bad "flows --verdict AUDIT --port 7001: $n_tcp records, expected 2"
+# recorded once: the three flows' ends are FORWARDED records marked "audit", so the AUDIT
+# verdict still lists each audited flow once
+audited_ends() {
+	[ "$(pw flows --kind flow_end -o json --limit 0 |
+		jq -s '[.[] | select(.audit == true and .verdict == "FORWARDED")] | length')" -ge 3 ]
+}
+if wait_for 20 audited_ends; then
+	ok "the audited flows ended: flow_end FORWARDED with \"audit\": true"
+else
+	bad "no flow_end marked audit for the three audited flows: $(pw flows --kind flow_end -o json --limit 0 | jq -c '[.verdict, .audit]' | tr '\n' ' ')"
+fi
+n_all=$(pw flows --verdict AUDIT -o json --limit 0 | jq -s 'length')
+[ "$n_all" = 3 ] && ok "each audited flow has exactly one AUDIT record (all kinds)" ||
+	bad "flows --verdict AUDIT: $n_all records of any kind, expected 3"
 expect_out "explain: enforced allowed, audit denied" \
 	'"verdict":"allowed".*"auditVerdict":"denied"|"auditVerdict":"denied".*"verdict":"allowed"' \
 	pwc explain --from aq-a/a2 --to aq-b/b1 --port 7000 -o json

@@ -184,6 +184,51 @@ expect_out "n3 catches up: the next apply waits for it and succeeds" 'configured
 expect_out "apply allow-other through n1" 'allow-other created' pwn 1 apply -f "$M/allow-other.yaml"
 expect_probe ok c3 tcp "$CL_IP_b2" 8080
 
+# --- quarantine through n1 of n2's pod: written to etcd, held on every node, and cut on n2
+# before the command returns (the answer waits for every live node)
+expect_out "quarantine cl/b2 (on n2) through n1" 'pod/b2 quarantined' \
+	pwn 1 quarantine cl/b2 --reason "cluster test"
+expect_probe timeout a1 tcp "$CL_IP_b2" 8080
+expect_probe timeout c3 tcp "$CL_IP_b2" 8080
+for i in 1 2 3; do
+	expect_out "n$i lists the quarantine with its reason" 'cl +b2 .*cluster test' \
+		pwn $i get quarantines
+done
+expect_out "etcd holds it under the prefix" "$CL_ETCD_PREFIX/v1/quarantines/cl/b2" \
+	cl_etcdctl get --prefix --keys-only "$CL_ETCD_PREFIX/v1/quarantines/"
+expect_fail "a pod etcd does not hold is refused by name" 'pods "nope" not found.*nothing changed' \
+	pwn 2 quarantine cl/nope
+expect_fail "lifting what is not quarantined is refused" 'not quarantined.*nothing changed' \
+	pwn 2 quarantine --lift cl/c3
+# lifted while b2's node is away: its pinned quarantine holds meanwhile, and the restarted
+# daemon, which restores it from its own state file, lifts it once etcd's listing lacks it
+cl_daemon_kill 2 TERM
+if wait_for $((TTL + 5)) nodes_ready 1 2; then
+	ok "n2's daemon stopped: n1 sees two live nodes"
+else
+	bad "n2 stopped: $(pwn 1 get nodes 2>&1)"
+fi
+expect_probe timeout c3 tcp "$CL_IP_b2" 8080
+expect_out "lift through n3 while n2 is away" 'pod/b2 lifted' pwn 3 quarantine --lift cl/b2
+cl_daemon_start 2 "http://198.18.0.1:$dead,http://198.18.0.1:$CL_ETCD_PORT" \
+	--metrics-addr 127.0.0.1:9464 --etcd-lease-ttl ${TTL}s || exit 1
+c3_reaches_b2() { [ "$(cl_probe c3 tcp "$CL_IP_b2" 8080 300)" = ok ]; }
+if wait_for 10 nodes_ready 1 3 && wait_for 10 c3_reaches_b2; then
+	ok "n2 back: the quarantine lifted in its absence is lifted on n2 too"
+else
+	bad "n2 back, c3 -> b2: $(cl_probe c3 tcp "$CL_IP_b2" 8080 300)"
+fi
+expect_out "n2 says why it lifted it" 'cl/b2: its quarantine is not in etcd any more' \
+	cat "$CL_WORK/n2.log"
+expect_probe ok a1 tcp "$CL_IP_b2" 8080
+for i in 1 2 3; do
+	if out=$(pwn $i get quarantines) && ! grep -q b2 <<<"$out"; then
+		ok "n$i lists no quarantine after the lift"
+	else
+		bad "n$i still lists: $(pwn $i get quarantines)"
+	fi
+done
+
 # --- a daemon restart in cluster mode: enforcement holds while it is away, then it adopts
 cl_daemon_kill 1 TERM
 expect_probe ok a1 tcp "$CL_IP_b2" 8080

@@ -7,9 +7,10 @@
  * The fixture: a private netns with one veth pair, an unpinned datapath, one endpoint isolated
  * in both directions with its addresses in the ipcache, and NO policy entry at all. So no
  * packet may pass but what podwall passes without policy by design: ARP (claims checked) and
- * link-scoped IPv6 neighbour discovery and MLD (ICMPv6 types 130-137 and 143, after any
- * extension headers, AH included, as the datapath walks them). Which ND/MLD is link-scoped
- * is the datapath's rule (tests/test_tc.c); this harness checks nothing else passes. Verdict invariant, checked on every run: anything else the program lets
+ * link-scoped IPv6 neighbour discovery and MLD (ICMPv6 types 130-137 and 143, bare or behind
+ * hop-by-hop options only; MLD from a link-local or unspecified source). Which of those is
+ * link-scoped is the datapath's finer rule (tests/test_tc.c); this harness checks nothing else
+ * passes. Verdict invariant, checked on every run: anything else the program lets
  * through is an allow for an isolated endpoint without a matching entry, and aborts.
  * Conntrack could only hold entries for allowed flows: it is checked to stay empty.
  *
@@ -130,6 +131,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static bool exempt(const uint8_t *p, size_t n)
 {
 	size_t off = ETH_HLEN;
+	const uint8_t *src;
 	uint8_t nh;
 
 	if (n < ETH_HLEN)
@@ -139,19 +141,16 @@ static bool exempt(const uint8_t *p, size_t n)
 	if (!(p[12] == 0x86 && p[13] == 0xdd) || n < off + 40)
 		return false;
 	nh = p[off + 6];
+	src = p + off + 8;
 	off += 40;
 	for (int i = 0; i < 8; i++) {
-		if (nh == 0 || nh == 43 || nh == 60) {
+		if (nh == 43 || nh == 60 || nh == 51)
+			return false; /* hosts send ND bare, MLD behind hop-by-hop only */
+		if (nh == 0) {
 			if (n < off + 8)
 				return false;
 			nh = p[off];
 			off += ((size_t)p[off + 1] + 1) * 8;
-		} else if (nh == 51) {
-			/* AH: its length counts 4-byte units, minus 2 (RFC 4302) */
-			if (n < off + 8)
-				return false;
-			nh = p[off];
-			off += ((size_t)p[off + 1] + 2) * 4;
 		} else if (nh == 44) {
 			if (n < off + 8 || ((p[off + 2] << 8 | p[off + 3]) & 0xfff8))
 				return false;
@@ -163,7 +162,15 @@ static bool exempt(const uint8_t *p, size_t n)
 	}
 	if (nh != IPPROTO_ICMPV6 || n < off + 1)
 		return false;
-	return (p[off] >= 130 && p[off] <= 137) || p[off] == 143;
+	if (p[off] >= 133 && p[off] <= 137)
+		return true;
+	if ((p[off] >= 130 && p[off] <= 132) || p[off] == 143) {
+		static const uint8_t zero[16];
+
+		/* MLD: from fe80::/10 or :: only (RFC 2710, 3810) */
+		return (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) || !memcmp(src, zero, 16);
+	}
+	return false;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

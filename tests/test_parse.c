@@ -1181,7 +1181,7 @@ static void test_sq_escapes(void **state)
 {
 	static const char *const bad[] = {
 		"a: 'x''''y'\n", "a:\n  'x''''''''y'\n", "\r''''''''''''''''''''\n",
-		"k: {a: 'x''''a''''y'}\n",
+		"k: {a: 'x''''a''''y'}\n", "a: '''''x'\n", "a: 'x'''''\n",
 	};
 	struct pw_manifest *m = NULL;
 	struct pw_diags d = {0};

@@ -95,6 +95,7 @@ struct pw_pkt {
 	__u8 arp_op;	/* ARP: its (validated) operation; 0 for IP */
 	__u8 nd_type;	/* ICMPv6 ND/MLD that may bypass policy (link-scoped, whole); 0 otherwise */
 	__u8 hop_limit; /* IPv6 hop limit (ND/MLD link-scope check) */
+	__u8 ext_other; /* IPv6: a routing, destination-options or AH header was walked */
 	__u8 icmp6_type; /* ICMPv6 type whenever its header was read, else 0 */
 	/*
 	 * nd_type's message is exactly its fixed part and the options a host sends, its
@@ -159,18 +160,26 @@ static __always_inline int pw_icmp_is_error(__u8 family, __u8 type)
  * Neighbour discovery (133-137) and MLD (130-132, 143): the link needs them to work at all,
  * so they pass without policy, but only when they cannot leave the link: RFC 4861 makes
  * receivers drop ND below hop limit 255 and MLD is sent with hop limit 1 (RFC 2710, 3810),
- * so a forwarded copy is dead on arrival. A fragmented one is never valid (RFC 6980). Any
- * other packet of these types is an ordinary ICMPv6 packet under policy: otherwise a pod
- * could reach any address, and any host could reach the pod, with a "neighbour solicitation".
+ * so a forwarded copy is dead on arrival. A fragmented one is never valid (RFC 6980), nor one
+ * behind a routing, destination-options or AH header (hosts send ND bare and MLD behind a
+ * hop-by-hop Router Alert only; fuzz_tc found MLD behind AH passing). MLD comes from a
+ * link-local source, or :: before the host has one (RFC 2710 3, RFC 3810 5.2.13: receivers
+ * ignore any other, so passing it would only carry bytes). Any other packet of these types is
+ * an ordinary ICMPv6 packet under policy: otherwise a pod could reach any address, and any
+ * host could reach the pod, with a "neighbour solicitation".
  */
-static __always_inline int pw_icmp6_nd_passes(__u8 type, __u8 hop_limit, __u8 frag)
+static __always_inline int pw_icmp6_nd_passes(__u8 type, const struct pw_pkt *p)
 {
-	if (frag != PW_FRAG_NONE)
+	__u32 s0 = bpf_ntohl(p->t.saddr[0]);
+
+	if (p->frag != PW_FRAG_NONE || p->ext_other)
 		return 0;
 	if (type >= 133 && type <= 137)
-		return hop_limit == 255;
+		return p->hop_limit == 255;
 	if ((type >= 130 && type <= 132) || type == 143)
-		return hop_limit == 1;
+		return p->hop_limit == 1 &&
+		       ((s0 & 0xffc00000) == 0xfe800000 ||
+			!(p->t.saddr[0] | p->t.saddr[1] | p->t.saddr[2] | p->t.saddr[3]));
 	return 0;
 }
 
@@ -399,7 +408,7 @@ static __always_inline int pw_parse_l4(struct __sk_buff *skb, __u32 off, __u32 e
 			p->icmp_error = 1;
 			pw_parse_inner(skb, off + sizeof(icmp), end, p);
 		} else if (p->t.family == PW_FAMILY_V6 &&
-			   pw_icmp6_nd_passes(icmp.type, p->hop_limit, p->frag)) {
+			   pw_icmp6_nd_passes(icmp.type, p)) {
 			/* the 4 bytes after the header are flags/reserved; the target follows */
 			if ((icmp.type == PW_ICMP6_NA || icmp.type == PW_ICMP6_NS) &&
 			    pw_load(skb, off + sizeof(icmp), end, p->nd_target, 16))
@@ -491,12 +500,14 @@ static __always_inline int pw_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 		case IPPROTO_DSTOPTS:
 			if (pw_load(skb, off, end, &oh, sizeof(oh)))
 				return PW_DROP_MALFORMED;
+			p->ext_other |= nh != IPPROTO_HOPOPTS;
 			nh = oh.nexthdr;
 			off += (oh.hdrlen + 1) * 8;
 			break;
 		case IPPROTO_AH:
 			if (pw_load(skb, off, end, &oh, sizeof(oh)))
 				return PW_DROP_MALFORMED;
+			p->ext_other = 1;
 			nh = oh.nexthdr;
 			off += (oh.hdrlen + 2) * 4;
 			break;

@@ -33,8 +33,7 @@ static void waiter_reply(struct pw_cluster *cl, struct waiter *w, json_object *r
 	free(w);
 }
 
-static json_object *error_res(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_object *error_res(const char *fmt, ...)
+json_object *pwc_error_res(const char *fmt, ...)
 {
 	json_object *o = json_object_new_object();
 	char buf[2048];
@@ -48,12 +47,13 @@ static json_object *error_res(const char *fmt, ...)
 	return o;
 }
 
-static json_object *ok_res(json_object *objects, int64_t rev)
+static json_object *ok_res(json_object *objects, const char *list_key, int64_t rev)
 {
 	json_object *o = json_object_new_object(), *r = json_object_new_object();
 
-	json_object_object_add(r, "objects", objects);
-	json_object_object_add(r, "warnings", json_object_new_array());
+	json_object_object_add(r, list_key, objects);
+	if (!strcmp(list_key, "objects"))
+		json_object_object_add(r, "warnings", json_object_new_array());
 	json_object_object_add(r, "revision", json_object_new_int64(rev));
 	json_object_object_add(o, "ok", json_object_new_boolean(true));
 	json_object_object_add(o, "result", r);
@@ -97,11 +97,12 @@ void pwc_check_waiters(struct pw_cluster *cl)
 		if (!w->rev)
 			continue; /* its transactions are in flight (each has its own timeout) */
 		if (!laggards(cl, w->rev, buf, sizeof(buf))) {
-			waiter_reply(cl, w, ok_res(json_object_get(w->objects), w->rev));
+			waiter_reply(cl, w,
+				     ok_res(json_object_get(w->objects), w->list_key, w->rev));
 		} else if (now >= w->deadline_ms) {
 			waiter_reply(
 				cl, w,
-				error_res("timed out after %.3gs: the change is stored in etcd "
+				pwc_error_res("timed out after %.3gs: the change is stored in etcd "
 					  "(revision %lld) but not yet enforced by: %s%s",
 					  (double)w->timeout_ms / 1000, (long long)w->rev, buf,
 					  cl->up ? "" : "; etcd is unreachable"));
@@ -125,7 +126,7 @@ static void on_txn(void *ctx, int err, json_object *resp, const char *msg)
 	}
 	if (err) {
 		waiter_reply(cl, w,
-			     error_res("%s: %s", msg,
+			     pwc_error_res("%s: %s", msg,
 				       w->next_op > 1 ? "the first part of the change is stored, "
 							"the rest is not"
 						      : "nothing changed"));
@@ -133,8 +134,9 @@ static void on_txn(void *ctx, int err, json_object *resp, const char *msg)
 	}
 	if (!json_object_get_boolean(json_object_object_get(resp, "succeeded"))) {
 		waiter_reply(cl, w,
-			     error_res("not found: an object to delete is no longer in etcd: "
-				       "nothing changed"));
+			     pwc_error_res("not found: %s is no longer in etcd: nothing changed",
+				       strcmp(w->list_key, "objects") ? "a quarantine to lift"
+								      : "an object to delete"));
 		return;
 	}
 	if (json_object_object_get_ex(resp, "header", &hdr))
@@ -155,7 +157,7 @@ static void txn_next(struct waiter *w)
 	if (pw_etcd_call(w->cl->etcd, "/v3/kv/txn", json_object_get(b), CALL_TIMEOUT_MS, on_txn,
 			 w)) {
 		w->busy = false;
-		waiter_reply(w->cl, w, error_res("out of memory: nothing changed"));
+		waiter_reply(w->cl, w, pwc_error_res("out of memory: nothing changed"));
 	}
 }
 
@@ -240,6 +242,76 @@ static void objtexts_free(struct objtext *v, size_t n)
 	free(v);
 }
 
+/*
+ * One put (value) or delete (NULL: the key must still be there, or the transaction fails
+ * and nothing changes: "not found", as kubectl) into the transactions of t; etcd refuses a
+ * transaction of more than --max-txn-ops operations, so a new one starts every TXN_MAX_OPS.
+ */
+void pwc_txn_add(struct pwc_txns *t, const char *key, const char *value)
+{
+	json_object *op = json_object_new_object(), *rq = json_object_new_object();
+
+	if (!t->txn || t->n == TXN_MAX_OPS) {
+		t->txn = json_object_new_object();
+		t->succ = json_object_new_array();
+		t->cmp = json_object_new_array();
+		json_object_object_add(t->txn, "compare", t->cmp);
+		json_object_object_add(t->txn, "success", t->succ);
+		json_object_array_add(t->ops, t->txn);
+		t->n = 0;
+	}
+	json_object_object_add(rq, "key", pw_etcd_str(key));
+	if (!value) {
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "key", pw_etcd_str(key));
+		json_object_object_add(c, "target", json_object_new_string("VERSION"));
+		json_object_object_add(c, "result", json_object_new_string("GREATER"));
+		json_object_object_add(c, "version", pw_etcd_i64(0));
+		json_object_array_add(t->cmp, c);
+		json_object_object_add(op, "request_delete_range", rq);
+	} else {
+		json_object_object_add(rq, "value", pw_etcd_str(value));
+		json_object_object_add(op, "request_put", rq);
+	}
+	json_object_array_add(t->succ, op);
+	t->n++;
+}
+
+/*
+ * Run the transactions ops (taken, with objects) and answer through reply once every live node
+ * enforces them: NULL then. With nothing to write, the answer is returned at once.
+ */
+json_object *pwc_waiter_start(struct pw_cluster *cl, json_object *objects, json_object *ops,
+			      const char *list_key, int64_t timeout_ms, pw_cluster_reply_fn reply,
+			      void *ctx)
+{
+	struct waiter *w;
+
+	if (!json_object_array_length(ops)) {
+		json_object_put(ops);
+		return ok_res(objects, list_key, cl->enforced);
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		json_object_put(ops);
+		json_object_put(objects);
+		return pwc_error_res("out of memory: nothing changed");
+	}
+	w->cl = cl;
+	w->ctx = ctx;
+	w->reply = reply;
+	w->list_key = list_key;
+	w->objects = objects;
+	w->ops = ops;
+	w->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+	w->deadline_ms = pwc_now_ms() + w->timeout_ms;
+	w->next = cl->waiters;
+	cl->waiters = w;
+	txn_next(w);
+	return NULL;
+}
+
 static json_object *outcome(const struct pw_object *o, const char *action)
 {
 	json_object *j = json_object_new_object();
@@ -256,27 +328,26 @@ json_object *pw_cluster_apply(struct pw_cluster *cl, json_object *docs, bool del
 			      int64_t timeout_ms, pw_cluster_reply_fn reply, void *ctx)
 {
 	struct objtext *tv = NULL;
-	size_t nt = 0, nops = 0;
-	json_object *objects = json_object_new_array(), *res = NULL, *ops = json_object_new_array();
-	json_object *txn = NULL, *succ = NULL, *cmp = NULL;
-	struct waiter *w = NULL;
+	size_t nt = 0;
+	json_object *objects = json_object_new_array(), *res = NULL;
+	struct pwc_txns txb = {.ops = json_object_new_array()};
 	char **keys = NULL;
 	int err;
 
 	if (cl->phase != PH_WATCH || !cl->up) {
-		res = error_res("etcd is unreachable%s%s: nothing changed (this node goes on "
+		res = pwc_error_res("etcd is unreachable%s%s: nothing changed (this node goes on "
 				"enforcing what it had)",
 				cl->last_error[0] ? ": " : "", cl->last_error);
 		goto out;
 	}
 	err = split_docs(docs, &tv, &nt);
 	if (err) {
-		res = error_res("cannot split the manifests into objects: %s", strerror(-err));
+		res = pwc_error_res("cannot split the manifests into objects: %s", strerror(-err));
 		goto out;
 	}
 	keys = calloc(nt + 1, sizeof(*keys));
 	if (!keys) {
-		res = error_res("out of memory: nothing changed");
+		res = pwc_error_res("out of memory: nothing changed");
 		goto out;
 	}
 	for (size_t i = 0; i < nt; i++) {
@@ -288,7 +359,7 @@ json_object *pw_cluster_apply(struct pw_cluster *cl, json_object *docs, bool del
 
 		err = pw_parse_buffer(tv[i].doc, tv[i].text, strlen(tv[i].text), NULL, &m, &diags);
 		if (err || m->n != 1) {
-			res = error_res("%s: an object does not survive its conversion to JSON "
+			res = pwc_error_res("%s: an object does not survive its conversion to JSON "
 					"(%s): nothing changed",
 					tv[i].doc, diags.n ? diags.v[0].text : "not one object");
 			pw_manifest_free(m);
@@ -301,7 +372,7 @@ json_object *pw_cluster_apply(struct pw_cluster *cl, json_object *docs, bool del
 		e = keys[i] ? pwc_ent_find(cl, keys[i]) : NULL;
 		if (del) {
 			if (!e || !e->value) {
-				res = error_res("%s \"%s\" not found: nothing changed",
+				res = pwc_error_res("%s \"%s\" not found: nothing changed",
 						pw_kind_str(o->kind), pw_obj_name(o));
 				pw_manifest_free(m);
 				goto out;
@@ -316,70 +387,17 @@ json_object *pw_cluster_apply(struct pw_cluster *cl, json_object *docs, bool del
 		pw_manifest_free(m);
 		if (!strcmp(action, "unchanged"))
 			continue;
-		/* etcd refuses a transaction of more than --max-txn-ops operations */
-		if (!txn || nops == TXN_MAX_OPS) {
-			txn = json_object_new_object();
-			succ = json_object_new_array();
-			cmp = json_object_new_array();
-			json_object_object_add(txn, "compare", cmp);
-			json_object_object_add(txn, "success", succ);
-			json_object_array_add(ops, txn);
-			nops = 0;
-		}
-		{
-			json_object *op = json_object_new_object(), *rq = json_object_new_object();
-
-			json_object_object_add(rq, "key", pw_etcd_str(keys[i]));
-			if (del) {
-				json_object *c = json_object_new_object();
-
-				/* deleted meanwhile through another node: "not found", as kubectl
-				 */
-				json_object_object_add(c, "key", pw_etcd_str(keys[i]));
-				json_object_object_add(c, "target",
-						       json_object_new_string("VERSION"));
-				json_object_object_add(c, "result",
-						       json_object_new_string("GREATER"));
-				json_object_object_add(c, "version", pw_etcd_i64(0));
-				json_object_array_add(cmp, c);
-				json_object_object_add(op, "request_delete_range", rq);
-			} else {
-				json_object_object_add(rq, "value", pw_etcd_str(tv[i].text));
-				json_object_object_add(op, "request_put", rq);
-			}
-			json_object_array_add(succ, op);
-		}
-		nops++;
+		pwc_txn_add(&txb, keys[i], del ? NULL : tv[i].text);
 	}
-	if (!json_object_array_length(ops)) {
-		res = ok_res(objects, cl->enforced);
-		objects = NULL;
-		goto out;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		res = error_res("out of memory: nothing changed");
-		goto out;
-	}
-	w->cl = cl;
-	w->ctx = ctx;
-	w->reply = reply;
-	w->del = del;
-	w->objects = objects;
-	w->ops = ops;
-	w->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
-	w->deadline_ms = pwc_now_ms() + w->timeout_ms;
-	objects = ops = NULL;
-	w->next = cl->waiters;
-	cl->waiters = w;
-	txn_next(w);
+	res = pwc_waiter_start(cl, objects, txb.ops, "objects", timeout_ms, reply, ctx);
+	objects = txb.ops = NULL;
 out:
 	for (size_t i = 0; keys && i < nt; i++)
 		free(keys[i]);
 	free(keys);
 	objtexts_free(tv, nt);
 	json_object_put(objects);
-	json_object_put(ops);
+	json_object_put(txb.ops);
 	return res;
 }
 

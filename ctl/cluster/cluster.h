@@ -39,6 +39,8 @@ struct pw_cluster_opts {
 	void *log_ctx;
 	/* the core's pods changed (flow-record caches are stale) */
 	void (*pods_changed)(void *ctx);
+	/* the core's quarantines changed through etcd (the node's own state file is stale) */
+	void (*quarantines_changed)(void *ctx);
 	void *ctx;
 };
 
@@ -61,6 +63,14 @@ typedef void (*pw_cluster_reply_fn)(void *ctx, json_object *response);
 json_object *pw_cluster_apply(struct pw_cluster *cl, json_object *docs, bool del,
 			      int64_t timeout_ms, pw_cluster_reply_fn reply, void *ctx);
 void pw_cluster_forget(struct pw_cluster *cl, void *ctx);
+/*
+ * `podwall quarantine` (lift: --lift) of pods, through etcd so every node holds it: the
+ * answer ({"pods": [{namespace, name, action}], "revision"}) comes as for pw_cluster_apply(),
+ * once every live node enforces it. o->must_exist refuses a pod etcd does not hold.
+ */
+json_object *pw_cluster_quarantine(struct pw_cluster *cl, const struct pw_cp_qref *pods, size_t n,
+				   bool lift, const struct pw_cp_qopts *o, int64_t timeout_ms,
+				   pw_cluster_reply_fn reply, void *ctx);
 
 /* `podwall get nodes`: [{name, status, revision, lag, self}] */
 json_object *pw_cluster_nodes(struct pw_cluster *cl);

@@ -3,8 +3,9 @@
  * Cluster mode's internals, shared by its files and by nobody else:
  *   table.c    the local view of etcd (object keys, nodes) and feeding the core from it
  *   apply.c    podwall apply/delete: transactions, then waiting for every live node
+ *   quarantine.c  podwall quarantine through etcd (above apply.c)
  *   cluster.c  the connection: lease, list, watch, node key; queries; life
- * Files call downward only: cluster.c -> apply.c -> table.c.
+ * Files call downward only: cluster.c, quarantine.c -> apply.c -> table.c.
  */
 #ifndef PW_CLUSTER_INT_H
 #define PW_CLUSTER_INT_H
@@ -22,6 +23,9 @@
 #define RETRY_MS	1000
 #define CALL_TIMEOUT_MS 5000
 #define SOURCE		"etcd"
+/* quarantines are no Kubernetes kind: their entries carry this one (model kinds start at 1) */
+#define KIND_QUARANTINE ((enum pw_kind)0)
+#define QUAR_DIR	"quarantines"
 
 /* One object key: what etcd holds and what the core holds. */
 struct ent {
@@ -49,7 +53,7 @@ struct waiter {
 	void *ctx;
 	pw_cluster_reply_fn reply;
 	json_object *objects; /* outcomes, for the reply */
-	bool del;
+	const char *list_key; /* their key in the reply: "objects", or "pods" (quarantine) */
 	int64_t deadline_ms;
 	int64_t timeout_ms;
 	int64_t rev;	  /* 0 until the last transaction answered */
@@ -99,6 +103,7 @@ void pwc_log(struct pw_cluster *cl, enum pw_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int64_t pwc_now_ms(void);
 char *pwc_obj_key(struct pw_cluster *cl, enum pw_kind k, const char *ns, const char *name);
+char *pwc_quar_key(struct pw_cluster *cl, const char *ns, const char *name);
 struct ent *pwc_ent_find(struct pw_cluster *cl, const char *key);
 /* a put (value) or a delete (NULL) seen in etcd at mod_rev */
 int pwc_ent_update(struct pw_cluster *cl, const char *key, const char *value, size_t len,
@@ -115,5 +120,15 @@ void pwc_log_diags(struct pw_cluster *cl, const struct pw_diags *d);
 /* apply.c */
 void pwc_check_waiters(struct pw_cluster *cl);
 void pwc_waiters_free(struct pw_cluster *cl);
+/* transactions being built: ops is the array of transaction bodies */
+struct pwc_txns {
+	json_object *ops, *txn, *succ, *cmp;
+	size_t n; /* operations in txn */
+};
+void pwc_txn_add(struct pwc_txns *t, const char *key, const char *value);
+json_object *pwc_waiter_start(struct pw_cluster *cl, json_object *objects, json_object *ops,
+			      const char *list_key, int64_t timeout_ms, pw_cluster_reply_fn reply,
+			      void *ctx);
+json_object *pwc_error_res(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* PW_CLUSTER_INT_H */

@@ -66,18 +66,25 @@ char *pwc_obj_key(struct pw_cluster *cl, enum pw_kind k, const char *ns, const c
 	return n < 0 ? NULL : s;
 }
 
+char *pwc_quar_key(struct pw_cluster *cl, const char *ns, const char *name)
+{
+	char *s;
+
+	return asprintf(&s, "%s%s/%s/%s", cl->prefix, QUAR_DIR, ns, name) < 0 ? NULL : s;
+}
+
 /* "<prefix>pods/NS/NAME" into kind, ns, name; -EINVAL for anything else */
 static int key_split(struct pw_cluster *cl, const char *key, enum pw_kind *k, char **ns,
 		     char **name)
 {
 	const char *rest = key + strlen(cl->prefix), *slash;
-	static const enum pw_kind kinds[] = {PW_KIND_NAMESPACE, PW_KIND_POD, PW_KIND_NETPOL,
-					     PW_KIND_SERVICE, PW_KIND_EPSLICE};
+	static const enum pw_kind kinds[] = {PW_KIND_NAMESPACE,	   PW_KIND_POD,	    PW_KIND_NETPOL,
+					     PW_KIND_SERVICE,	   PW_KIND_EPSLICE, KIND_QUARANTINE};
 
 	if (strncmp(key, cl->prefix, strlen(cl->prefix)))
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		const char *d = kind_dir(kinds[i]);
+		const char *d = kinds[i] == KIND_QUARANTINE ? QUAR_DIR : kind_dir(kinds[i]);
 		size_t n = strlen(d);
 
 		if (strncmp(rest, d, n) || rest[n] != '/')
@@ -263,6 +270,91 @@ int pwc_node_update(struct pw_cluster *cl, const char *name, const char *value, 
 
 /* --- feeding the core ------------------------------------------------------------------------ */
 
+/*
+ * Quarantines (<prefix>quarantines/NS/NAME, value {reason, allowDns, sinceUnix}): the core's
+ * quarantine table follows etcd's, every node alike. A quarantine this node restored from its
+ * own state file (etcd was away) and that etcd no longer holds is lifted. Returns the number
+ * of changes made to the core.
+ */
+static size_t quar_sync(struct pw_cluster *cl)
+{
+	struct pw_cp_quarantine_row *rows = NULL;
+	size_t changed = 0, n = 0;
+	struct pw_diags diags = {0};
+
+	for (size_t b = 0; b < HASH_BUCKETS; b++) {
+		for (struct ent *e = cl->ht[b]; e; e = e->hnext) {
+			struct pw_cp_qref r = {e->ns, e->name};
+			json_object *o;
+			int err;
+
+			if (e->kind != KIND_QUARANTINE || (e->value && e->cp_rev == e->mod_rev) ||
+			    (!e->value && !e->cp_rev) || (e->value && e->bad_rev == e->mod_rev))
+				continue;
+			if (!e->value) {
+				/* lifted in etcd: not quarantined here either is fine */
+				pw_cp_quarantine(cl->o.cp, &r, 1, true, NULL, &diags);
+				pw_diags_clear(&diags);
+				e->cp_rev = 0;
+				changed++;
+				continue;
+			}
+			o = json_tokener_parse(e->value);
+			if (!o || !json_object_is_type(o, json_type_object)) {
+				pwc_log(cl, PW_LOG_ERROR,
+					"%s (revision %lld): not a JSON object; ignored", e->key,
+					(long long)e->mod_rev);
+				e->bad_rev = e->mod_rev;
+				json_object_put(o);
+				continue;
+			}
+			{
+				json_object *v;
+				struct pw_cp_qopts q = {
+					.allow_dns = json_object_object_get_ex(o, "allowDns", &v) &&
+						     json_object_get_boolean(v),
+					.since = pw_etcd_get_i64(o, "sinceUnix"),
+				};
+
+				if (json_object_object_get_ex(o, "reason", &v) &&
+				    json_object_is_type(v, json_type_string))
+					q.reason = json_object_get_string(v);
+				if (!q.since)
+					q.since = time(NULL);
+				err = pw_cp_quarantine(cl->o.cp, &r, 1, false, &q, &diags);
+			}
+			json_object_put(o);
+			if (err) {
+				pwc_log_diags(cl, &diags);
+				pw_diags_clear(&diags);
+				continue; /* retried by the next sync */
+			}
+			e->cp_rev = e->mod_rev;
+			changed++;
+		}
+	}
+	if (pw_cp_list_quarantines(cl->o.cp, NULL, &rows, &n))
+		return changed;
+	for (size_t i = 0; i < n; i++) {
+		char *key = pwc_quar_key(cl, rows[i].ns, rows[i].name);
+		struct ent *e = key ? pwc_ent_find(cl, key) : NULL;
+		struct pw_cp_qref r = {rows[i].ns, rows[i].name};
+
+		if (key && (!e || !e->value)) {
+			pwc_log(cl, PW_LOG_INFO,
+				"pod %s/%s: its quarantine is not in etcd any more (lifted while "
+				"this node was away): lifted",
+				rows[i].ns, rows[i].name);
+			if (!pw_cp_quarantine(cl->o.cp, &r, 1, true, NULL, &diags))
+				changed++;
+			pw_diags_clear(&diags);
+		}
+		free(key);
+	}
+	free(rows);
+	return changed;
+}
+
 static bool ent_wanted(struct pw_cluster *cl, const struct ent *e)
 {
 	if (!e->value || e->bad_rev == e->mod_rev)
@@ -342,6 +434,9 @@ int pwc_core_sync(struct pw_cluster *cl)
 	for (size_t b = 0; b < HASH_BUCKETS && !err; b++) {
 		for (struct ent *e = cl->ht[b]; e && !err; e = e->hnext) {
 			bool want = ent_wanted(cl, e);
+
+			if (e->kind == KIND_QUARANTINE)
+				continue; /* quar_sync(), once the pods are in */
 
 			if (want && e->cp_rev != e->mod_rev) {
 				size_t before = puts.n;
@@ -434,6 +529,8 @@ int pwc_core_sync(struct pw_cluster *cl)
 	cl->last_sync_changes = puts.n + dels.n;
 	if ((puts.n || dels.n) && cl->o.pods_changed)
 		cl->o.pods_changed(cl->o.ctx);
+	if (quar_sync(cl) && cl->o.quarantines_changed)
+		cl->o.quarantines_changed(cl->o.ctx);
 	ents_prune(cl);
 out:
 	if (err) {

@@ -319,6 +319,7 @@ void journal_maybe_compact(struct daemon *d);
 
 /* quarantine.c */
 void quarantine_load(struct daemon *d);
+void quarantine_changed(void *ctx);
 json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *req);
 const char *enrich_quarantine(void *ctx, uint32_t ep_id);
 

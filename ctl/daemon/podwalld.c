@@ -225,6 +225,7 @@ static int run(struct daemon *d)
 	}
 	if (d->cluster_opts.endpoints) {
 		/* the core stays held until the first listing from etcd: no gap at a restart */
+		d->cluster_opts.quarantines_changed = quarantine_changed;
 		err = cluster_start(d);
 		if (err)
 			return err;

@@ -7,6 +7,11 @@
  * start before the first write, so a restarted daemon keeps every quarantine (with its reason
  * and start time) instead of clearing the flags it does not know about. The file is replaced
  * atomically (write, fsync, rename) before the request is answered.
+ *
+ * In cluster mode (--etcd) a quarantine is written through etcd, so every node holds it, and
+ * the answer waits for every live node (ctl/cluster/quarantine.c); each node's core follows
+ * etcd's quarantines and this file follows the core, so a node restarted while etcd is away
+ * still holds what it held.
  */
 #define _GNU_SOURCE
 #include "daemon.h"
@@ -43,6 +48,19 @@ static int quarantine_save(struct daemon *d)
 out:
 	json_object_put(list);
 	return err;
+}
+
+/* cluster mode: etcd changed the quarantines this node enforces */
+void quarantine_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+	int err = quarantine_save(d);
+
+	if (err)
+		dlog(PW_LOG_ERROR,
+		     "state: cannot write %s: %s; the quarantines are enforced but a restart "
+		     "without etcd will not know them",
+		     d->quarantines, strerror(-err));
 }
 
 void quarantine_load(struct daemon *d)
@@ -158,6 +176,16 @@ json_object *req_quarantine(struct daemon *d, struct client *cl, json_object *re
 					     i);
 			goto out;
 		}
+	}
+	if (d->cluster) {
+		res = pw_cluster_quarantine(d->cluster, refs, n, lift, &o,
+					    pw_json_int(req, "timeout_ms", 0), cluster_reply, cl);
+		if (!res)
+			for (i = 0; i < n; i++)
+				dlog(PW_LOG_INFO, "cli (pid %d): pod %s/%s: %s written to etcd",
+				     cl->pid, refs[i].ns, refs[i].name,
+				     lift ? "quarantine lift" : "quarantine");
+		goto out;
 	}
 	err = pw_cp_quarantine(d->cp, refs, n, lift, &o, &diags);
 	if (err) {

@@ -765,10 +765,13 @@ int pw_fl_emit_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 	why_name = pw_fl_end_reason(why, &ipfix, &end);
 	/* the record's time is when the end was observed; the flow's own times are below */
 	b = rec_begin(fl, pw_fl_wall(fl, pw_fl_mono_now()), "flow_end");
+	/*
+	 * An audited flow passed: its AUDIT verdict was recorded once, by its `audit` record
+	 * (design.md); the end says FORWARDED and marks the admission with "audit".
+	 */
+	JB_LIT(b, ",\"verdict\":\"FORWARDED\"");
 	if (audit)
-		JB_LIT(b, ",\"verdict\":\"AUDIT\"");
-	else
-		JB_LIT(b, ",\"verdict\":\"FORWARDED\"");
+		JB_LIT(b, ",\"audit\":true");
 	jb_ip(b, key->family, key->saddr, key->daddr, false);
 	jb_l4(b, key->proto, key->sport, key->dport, true, val->tcp_flags[0] | val->tcp_flags[1]);
 	jb_endpoints(fl, b, key->family, key->saddr, key->daddr, val->src_identity,

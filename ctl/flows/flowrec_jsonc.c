@@ -406,7 +406,9 @@ int pw_fl_jsonc_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 	o = new_record(fl, pw_fl_wall(fl, pw_fl_mono_now()), "flow_end");
 	if (!o)
 		return -ENOMEM;
-	add_lit(o, "verdict", audit ? "AUDIT" : "FORWARDED");
+	add_lit(o, "verdict", "FORWARDED"); /* AUDIT is recorded once, by the audit record */
+	if (audit)
+		json_object_object_add(o, "audit", json_object_new_boolean(1));
 	add_ip(o, key->family, key->saddr, key->daddr, false);
 	add_l4(o, key->proto, key->sport, key->dport, true, val->tcp_flags[0] | val->tcp_flags[1]);
 	add_endpoint(fl, o, "source", key->family, key->saddr, val->src_identity,

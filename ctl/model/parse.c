@@ -323,8 +323,8 @@ static bool sq_consecutive_escapes(struct fy_event *e, const char *buf, size_t l
 
 	if (!t || !s || !end || fy_token_scalar_style(t) != FYSS_SINGLE_QUOTED)
 		return false;
-	/* the interior, between the opening and the closing quote */
-	for (i = s->input_pos + 1; i + 1 < end->input_pos && i < len; i++) {
+	/* libfyaml's marks bound the text between the quotes */
+	for (i = s->input_pos; i < end->input_pos && i < len; i++) {
 		run = buf[i] == '\'' ? run + 1 : 0;
 		if (run >= 4)
 			return true;
