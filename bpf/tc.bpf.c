@@ -248,10 +248,12 @@ static __always_inline int pw_tc_new_flow(struct __sk_buff *skb, struct pw_tc_st
 }
 
 /*
- * Not inlined, nor is the event writer: each gets its own frame, so the deepest call chain
- * holds either the lookup keys or the event record, never both (the BPF stack is 512 bytes).
+ * Inlined: a BPF-to-BPF call (and its return, through the return thunk on a CPU with SRSO
+ * mitigations) plus the state passed by pointer was a measurable share of the established
+ * packet (docs/performance.md). The event record is not on the stack (pw_tc_evbuf_v1), so the
+ * one frame holds the lookup keys within the 512-byte BPF stack.
  */
-static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
+static __always_inline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 {
 	struct pw_pkt *p = &s->pkt;
 	struct pw_ct_entry *e;
@@ -332,24 +334,40 @@ static __noinline int pw_tc_decide(struct __sk_buff *skb, struct pw_tc_state *s)
 	return idx ? PW_OK_REPLY : PW_OK_ESTABLISHED;
 }
 
-static __noinline void pw_tc_event(struct __sk_buff *skb, const struct pw_tc_state *s, __u32 type,
-				   __u32 reason)
-{
-	struct pw_event ev;
+/*
+ * The event record is built in this CPU's slot, not on the stack: the decision's frame and a
+ * 104-byte record do not fit the BPF stack together. Private to this object (never pinned):
+ * a record lives there only between its fill and its copy into the ring, on one CPU, and TC
+ * programs are not preempted by each other on a CPU.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_event);
+} pw_tc_evbuf_v1 SEC(".maps");
 
-	__builtin_memset(&ev, 0, sizeof(ev));
-	ev.type = type;
-	ev.reason = reason;
-	ev.direction = s->dir;
-	ev.tcp_flags = s->pkt.tcp_flags;
-	pw_event_fill_tuple(&ev, &s->pkt.t);
-	ev.ep_id = s->ep_id;
-	ev.src_identity = s->src_id;
-	ev.dst_identity = s->dst_id;
-	ev.cookie = s->cookie;
-	ev.ifindex = skb->ifindex;
-	ev.pkt_len = skb->len;
-	pw_event_emit(skb, &ev);
+static __always_inline void pw_tc_event(struct __sk_buff *skb, const struct pw_tc_state *s,
+					__u32 type, __u32 reason)
+{
+	__u32 zero = 0;
+	struct pw_event *ev = bpf_map_lookup_elem(&pw_tc_evbuf_v1, &zero);
+
+	if (!ev)
+		return;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->reason = reason;
+	ev->direction = s->dir;
+	ev->tcp_flags = s->pkt.tcp_flags;
+	pw_event_fill_tuple(ev, &s->pkt.t);
+	ev->ep_id = s->ep_id;
+	ev->src_identity = s->src_id;
+	ev->dst_identity = s->dst_id;
+	ev->cookie = s->cookie;
+	ev->ifindex = skb->ifindex;
+	ev->pkt_len = skb->len;
+	pw_event_emit(skb, ev);
 }
 
 static __always_inline int pw_tc_exit(struct __sk_buff *skb, struct pw_tc_state *s, int reason)

@@ -858,13 +858,24 @@ static void test_policy_types_default(void **state)
 		       "{podSelector: {matchLabels: {pod: a}}, egress: [{ports: [{port: 53, "
 		       "protocol: UDP}]}]}"));
 	w_sync(&w);
-	assert_int_equal(ep_flags(&w, pod(&w, "x/a")),
-			 PW_EP_F_ISOLATE_INGRESS | PW_EP_F_ISOLATE_EGRESS);
+	/* ingress isolated with no rule: no entry names any peer, the datapath skips that lookup */
+	assert_int_equal(ep_flags(&w, pod(&w, "x/a")), PW_EP_F_ISOLATE_INGRESS |
+							       PW_EP_F_ISOLATE_EGRESS |
+							       PW_EP_F_NO_ANY_PEER_INGRESS);
 	assert_false(allowed(&w, "x/a", "y/a", TCP, 80));
 	assert_false(allowed(&w, "y/a", "x/a", TCP, 80));
 	assert_true(addr_egress(&w, "x/a", "203.0.113.53", UDP, 53));
 	/* unselected pods carry no isolation */
 	assert_int_equal(ep_flags(&w, pod(&w, "x/b")), 0);
+	/* a second policy allowing any peer on one port: the lookup is back, and it passes */
+	w_apply(&w, NP("x", "q",
+		       "{podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: "
+		       "[{ports: [{port: 80}]}]}"));
+	w_sync(&w);
+	assert_int_equal(ep_flags(&w, pod(&w, "x/a")),
+			 PW_EP_F_ISOLATE_INGRESS | PW_EP_F_ISOLATE_EGRESS);
+	assert_true(allowed(&w, "y/a", "x/a", TCP, 80));
+	assert_false(allowed(&w, "y/a", "x/a", TCP, 81));
 	w_free(&w);
 }
 
@@ -1491,6 +1502,8 @@ static void test_incremental_random(void **state)
 		NP("z", "r8",
 		   "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: "
 		   "198.18.0.2/32}}]}]}"),
+		/* any peer on 443: y's subjects keep ANY keys (NO_ANY_PEER) while their peers move */
+		NP("y", "r9", "{podSelector: {}, ingress: [{ports: [{port: 443}]}]}"),
 	};
 	static const char *const extras[] = {NULL, ", role: db", ", role: web", ", team: t"};
 	uint32_t seed = 12345;
@@ -1506,13 +1519,13 @@ static void test_incremental_random(void **state)
 		r = seed >> 8;
 		k = (int)(r % 5);
 		if (k == 0) {
-			w_apply(&w_rand, pols[(r >> 4) % 9]);
+			w_apply(&w_rand, pols[(r >> 4) % 10]);
 		} else if (k == 1) {
 			char what[32];
-			int i = (int)((r >> 4) % 9);
+			int i = (int)((r >> 4) % 10);
 
-			snprintf(what, sizeof(what), "np/%c/r%d", "xxyyzzxyz"[i], i);
-			if (pw_state_find(&w_rand.st, PW_KIND_NETPOL, (char[]){"xxyyzzxyz"[i], 0},
+			snprintf(what, sizeof(what), "np/%c/r%d", "xxyyzzxyzy"[i], i);
+			if (pw_state_find(&w_rand.st, PW_KIND_NETPOL, (char[]){"xxyyzzxyzy"[i], 0},
 					  what + 5))
 				w_delete(&w_rand, what);
 		} else if (k == 2) {
@@ -1756,7 +1769,9 @@ static void test_reconcile_datapath(void **state)
 	rb_matrix(&r, "T03 8004", TCP, 8004, "*>x/a", NULL);
 	/* one identity allowed, TCP 80 and the block 8000/14: exactly two trie keys */
 	assert_int_equal(pw_desired_policy_keys(&r.rb.d), 2);
-	assert_int_equal(rb_ep(&r, 0)->flags, PW_EP_F_ISOLATE_INGRESS);
+	/* its only peer is an identity: the any-peer lookup is skipped */
+	assert_int_equal(rb_ep(&r, 0)->flags,
+			 PW_EP_F_ISOLATE_INGRESS | PW_EP_F_NO_ANY_PEER_INGRESS);
 
 	/* explain reads the same entries */
 	{

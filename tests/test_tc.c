@@ -2742,6 +2742,116 @@ static const struct step len_rows[] = {
 	 NEWFLOW(101)},
 };
 
+/*
+ * last_seen_ns comes from a per-CPU clock of the tick (bpf/lib/conntrack.h): never before the
+ * flow's start, never ahead of now, and it moves once a tick has passed (30 ms here: more than
+ * a tick at any HZ).
+ */
+static const struct tp flow_clock = {TCP(4, A4, B4, 41500, 80, TCP_SYN)};
+static uint64_t clock_t0;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool pre_tick_later(void)
+{
+	usleep(30000);
+	clock_t0 = mono_ns();
+	return true;
+}
+
+static bool post_clock_moved(void)
+{
+	uint64_t now = mono_ns();
+	struct pw_ct_entry e;
+
+	return ct_get(EPID_A, PW_DIR_EGRESS, &flow_clock, &e) && e.packets[0] == 3 &&
+	       e.last_seen_ns > e.created_ns + 20000000ull && e.last_seen_ns <= now &&
+	       e.last_seen_ns + 1000000000ull > clock_t0;
+}
+
+static bool post_clock_kept(void)
+{
+	struct pw_ct_entry e;
+
+	return ct_get(EPID_A, PW_DIR_EGRESS, &flow_clock, &e) && e.packets[0] == 2 &&
+	       e.last_seen_ns >= e.created_ns && e.last_seen_ns <= mono_ns();
+}
+
+static const struct step clock_rows[] = {
+	{"syn", EP_A, EG, {TCP(4, A4, B4, 41500, 80, TCP_SYN)}, NEWFLOW(101)},
+	{"ack at once: last seen not before the start",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41500, 80, TCP_ACK)},
+	 .reason = PW_OK_ESTABLISHED,
+	 .post = post_clock_kept},
+	{"ack 30 ms later: last seen moved",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 41500, 80, TCP_ACK)},
+	 .pre = pre_tick_later,
+	 .reason = PW_OK_ESTABLISHED,
+	 .post = post_clock_moved},
+};
+
+static void test_ct_clock(void **state)
+{
+	RUN(clock_rows);
+}
+
+/*
+ * PW_EP_F_NO_ANY_PEER_*: the compiler sets it where the subject's entry set names no "any
+ * peer" (test_compile); the datapath then skips that lookup and decides the same. Set where
+ * such an entry exists (never by the compiler), it shows the lookup is really skipped.
+ */
+static bool pre_no_any_a(void)
+{
+	return !set_flags(EP_A, EP_FLAGS_A | PW_EP_F_NO_ANY_PEER_INGRESS);
+}
+
+static bool pre_no_any_a_both(void)
+{
+	return !set_flags(EP_A,
+			  EP_FLAGS_A | PW_EP_F_NO_ANY_PEER_INGRESS | PW_EP_F_NO_ANY_PEER_EGRESS);
+}
+
+static const struct step no_any_rows[] = {
+	{"ingress, exact peer, any-peer lookup skipped: allowed",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 42000, 22, TCP_SYN)},
+	 .pre = pre_no_any_a,
+	 NEWFLOW(106)},
+	{"ingress, peer without entry, any-peer lookup skipped: denied",
+	 EP_A,
+	 IN,
+	 {TCP(4, W4, A4, 42001, 22, TCP_SYN)},
+	 DROPPED(PW_DROP_POLICY)},
+	{"egress, any-peer entry, flag kept off by the compiler: allowed",
+	 EP_A,
+	 EG,
+	 {UDP(4, A4, W4, 42002, 53)},
+	 NEWFLOW(104)},
+	{"egress, the flag set anyway: the any-peer entry is not consulted",
+	 EP_A,
+	 EG,
+	 {UDP(4, A4, W4, 42003, 53)},
+	 .pre = pre_no_any_a_both,
+	 DROPPED(PW_DROP_POLICY),
+	 .post = post_isolate_a},
+};
+
+static void test_no_any_peer(void **state)
+{
+	RUN(no_any_rows);
+}
+
 static void test_lengths(void **state)
 {
 	RUN(len_rows);
@@ -2848,6 +2958,8 @@ int main(void)
 		cmocka_unit_test(test_related_frag), cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_frag_ct),	     cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_l2),	     cmocka_unit_test(test_audit_policies),
+		cmocka_unit_test(test_ct_clock),
+		cmocka_unit_test(test_no_any_peer),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -38,13 +38,57 @@ static __always_inline __u32 pw_skb_segs(const struct __sk_buff *skb)
 	return skb->gso_segs ? skb->gso_segs : 1;
 }
 
+/*
+ * This CPU's clock of the current tick: the precise time of the first packet it accounted
+ * since jiffies last moved. Private to the TC object (never pinned).
+ */
+struct pw_ct_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_ct_clock);
+} pw_ct_clock_v1 SEC(".maps");
+
+/*
+ * A time for last_seen_ns: the precise clock (bpf_ktime_get_ns) costs about as much as the
+ * conntrack lookup on this kind of machine (a KVM guest: ~35 ns, docs/performance.md), and a
+ * coarse one could say a time before the flow's start. So the precise clock is read once per
+ * tick per CPU, when jiffies moved (the verifier inlines bpf_jiffies64 into one load), and
+ * every packet of that tick on that CPU gets that time: at most one tick (4 ms at HZ=250)
+ * before its own, never after it. Flow records count in milliseconds, idle timeouts in
+ * seconds.
+ */
+static __always_inline __u64 pw_ct_tick_ns(void)
+{
+	__u64 j = bpf_jiffies64();
+	struct pw_ct_clock *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&pw_ct_clock_v1, &zero);
+	if (!c)
+		return bpf_ktime_get_ns();
+	if (c->jiffies != j) {
+		c->jiffies = j;
+		c->ns = bpf_ktime_get_ns();
+	}
+	return c->ns;
+}
+
 /* Account one skb; idx 0 is the flow's original direction, 1 its reply. */
 static __always_inline void pw_ct_account(struct pw_ct_entry *e, int idx,
 					  const struct __sk_buff *skb, __u8 proto, __u8 tcp_flags)
 {
 	__u32 segs = pw_skb_segs(skb), len = skb->len;
+	__u64 now = pw_ct_tick_ns();
 
-	e->last_seen_ns = bpf_ktime_get_ns();
+	/* another CPU's tick may have begun earlier: last_seen never goes back, nor before start */
+	if (now > e->last_seen_ns)
+		e->last_seen_ns = now;
 	if (idx) {
 		__sync_fetch_and_add(&e->packets[1], segs);
 		__sync_fetch_and_add(&e->bytes[1], len);

@@ -40,18 +40,19 @@ static __always_inline int pw_policy_allows(__u32 subject, __u32 peer, __u8 dir,
 
 /*
  * Does the entry set of (subject, dir) allow the flow: the exact peer, the peer's CIDR
- * identity, then any peer (at most three trie lookups). dir carries PW_POL_DIR_AUDIT for the
- * as-if-audit-enforced set.
+ * identity, then any peer (at most three trie lookups; the last only when any_peer: the set
+ * may hold an any-peer entry). dir carries PW_POL_DIR_AUDIT for the as-if-audit-enforced set.
  */
 static __always_inline int pw_policy_match(__u32 subject, const struct pw_ipcache_val *peer,
-					   __u8 dir, __u8 proto, __be16 dport, __u32 *cookie)
+					   __u8 dir, __u8 proto, __be16 dport, int any_peer,
+					   __u32 *cookie)
 {
 	if (pw_policy_allows(subject, peer->identity, dir, proto, dport, cookie))
 		return 1;
 	if (peer->cidr_identity && peer->cidr_identity != peer->identity &&
 	    pw_policy_allows(subject, peer->cidr_identity, dir, proto, dport, cookie))
 		return 1;
-	return pw_policy_allows(subject, PW_ID_ANY, dir, proto, dport, cookie);
+	return any_peer && pw_policy_allows(subject, PW_ID_ANY, dir, proto, dport, cookie);
 }
 
 /*
@@ -71,6 +72,8 @@ static __always_inline int pw_policy_decide(const struct pw_endpoint *ep, __u8 d
 	__u32 isolate = dir == PW_DIR_EGRESS ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS;
 	__u32 audit =
 		dir == PW_DIR_EGRESS ? PW_EP_F_AUDIT_ISOLATE_EGRESS : PW_EP_F_AUDIT_ISOLATE_INGRESS;
+	__u32 no_any =
+		dir == PW_DIR_EGRESS ? PW_EP_F_NO_ANY_PEER_EGRESS : PW_EP_F_NO_ANY_PEER_INGRESS;
 	struct pw_ipcache_val peer;
 	__u32 subject = ep->identity, unused;
 
@@ -80,11 +83,11 @@ static __always_inline int pw_policy_decide(const struct pw_endpoint *ep, __u8 d
 	dport = pw_policy_port(proto, dport);
 	if (!(ep->flags & isolate)) {
 		if (!(ep->flags & audit) ||
-		    pw_policy_match(subject, &peer, dir | PW_POL_DIR_AUDIT, proto, dport, &unused))
+		    pw_policy_match(subject, &peer, dir | PW_POL_DIR_AUDIT, proto, dport, 1, &unused))
 			return PW_OK_NOT_ISOLATED;
 		return PW_OK_AUDIT; /* cookie 0: no rule decided; the audit policies isolate it */
 	}
-	if (pw_policy_match(subject, &peer, dir, proto, dport, &d->cookie))
+	if (pw_policy_match(subject, &peer, dir, proto, dport, !(ep->flags & no_any), &d->cookie))
 		return PW_OK_POLICY;
 	return ep->flags & PW_EP_F_AUDIT ? PW_OK_AUDIT : PW_DROP_POLICY;
 }

@@ -544,6 +544,26 @@ static struct seqkey seqkey_of(const struct pw_dkey *k, uint32_t seq)
 	};
 }
 
+/* An isolated direction whose enforced set names no "any peer": the datapath skips it. */
+static void set_no_any_peer(struct pw_dsubject *out)
+{
+	size_t i;
+	uint8_t dir;
+
+	out->flags &= ~(uint32_t)(PW_EP_F_NO_ANY_PEER_INGRESS | PW_EP_F_NO_ANY_PEER_EGRESS);
+	for (dir = 0; dir < PW_DIR_MAX; dir++) {
+		if (!(out->flags & (dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS)))
+			continue;
+		for (i = 0;
+		     i < out->n && !(out->keys[i].dir == dir && out->keys[i].peer == PW_ID_ANY);
+		     i++)
+			;
+		if (i == out->n)
+			out->flags |=
+				dir ? PW_EP_F_NO_ANY_PEER_EGRESS : PW_EP_F_NO_ANY_PEER_INGRESS;
+	}
+}
+
 static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_dsubject *out)
 {
 	struct pw_dkey *keys;
@@ -625,6 +645,7 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 	free(kv.v);
 	out->n = k;
 	out->keys = keys;
+	set_no_any_peer(out);
 	return 0;
 }
 
@@ -662,9 +683,10 @@ static int compile_subject_peers(struct cctx *c, const struct pw_ident *s,
 			keys[k++] = fresh.keys[j++];
 	}
 	pw_dkeys_put(fresh.keys);
-	*out = fresh; /* its flags: the same policies select s */
+	*out = fresh; /* its isolation flags: the same policies select s */
 	out->keys = keys;
 	out->n = k;
+	set_no_any_peer(out); /* fresh's keys were towards the changed peers only */
 	return 0;
 }
 

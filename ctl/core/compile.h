@@ -33,7 +33,7 @@ struct pw_dkey {
 
 struct pw_dsubject {
 	uint32_t id;
-	uint32_t flags; /* PW_EP_F_ISOLATE_*, PW_EP_F_AUDIT_ISOLATE_* */
+	uint32_t flags; /* PW_EP_F_ISOLATE_*, PW_EP_F_AUDIT_ISOLATE_*, PW_EP_F_NO_ANY_PEER_* */
 	size_t n;
 	/*
 	 * sorted by (dir, peer, proto, port_bits, port), unique; from pw_dkeys_alloc() and
