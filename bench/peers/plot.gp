@@ -6,10 +6,17 @@
 #   col2, base2, ttl2  optional second panel (8: RR latency), its baseline and title
 set terminal pngcairo size 900,(exists("col2") ? 860 : 540) font "DejaVu Sans,10"
 set output out
-set xlabel "policy entries (podwall policy-map entries; iptables: rules + set members, see the table)"
-set logscale x 10
-set xrange [5:200000]
-set format x "10^{%L}"
+#   xlab, xmin, xmax, xbase  optional: another x axis (label, range, log base)
+if (exists("xlab")) {
+	set xlabel xlab
+	set logscale x xbase
+	set xrange [xmin:xmax]
+} else {
+	set xlabel "policy entries (podwall policy-map entries; iptables: rules + set members, see the table)"
+	set logscale x 10
+	set xrange [5:200000]
+	set format x "10^{%L}"
+}
 set grid
 set key outside bottom center horizontal
 pwc = "#6a3d9a"

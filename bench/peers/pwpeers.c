@@ -8,22 +8,37 @@
  *                                    (iptables-restore): the same policies in the per-pod chain ->
  *                                    per-policy chain -> ipset layout of kube-router and Calico's
  *                                    iptables mode
- *   pwpeers check                    self-check of the policy set (ctest runs it)
+ *   pwpeers shape|iptables wP:M ...  the "wide" set instead: P policies all selecting the server,
+ *                                    M pods on the node (files DIR/ipset.wP:M, DIR/iptables.wP:M)
+ *   pwpeers check                    self-check of the policy sets (ctest runs it)
  *   pwpeers podwall OPTIONS          open the real datapath in the current (node) netns and take
- *                                    commands on stdin: scale N | on | off | stats | quit
+ *                                    commands on stdin: scale N|wP:M | on | off | stats |
+ *                                    empty on | empty off | quit
+ *                                    (empty: bench/empty.bpf.c's programs on podwall's hooks)
  *
  * The policy set at scale N. Every policy is an ingress policy selecting one subject pod and
  * allowing a set of peer pods on TCP ports; policies are spread over subject pods; every peer is
  * a distinct pod with a label identity of its own (the worst case for podwall, whose entries are
  * per peer identity, and the common case for ipsets, whose members are per pod IP):
- *   P = round(sqrt(N / 10)) policies, clamped to 1..100 (ipset allows 256 sets per netns);
+ *   P = round(sqrt(N / 10)) policies, clamped to 1..100 (kept from when 256 ipsets per netns
+ *   was taken for the limit: the wide set below goes far past it);
  *   S = ceil(P / 10) subject pods, the server is the middle one;
  *   one measured policy, the middle of the server's, allows its peers on TCP and UDP port 8080
  *   and its middle peer is the client; every other policy allows its peers on one TCP port;
  *   peers are shared out so that podwall's policy entries (peers x ports) total exactly N
  *   (N even), which makes iptables' rules + set members come out close to N as well.
  * Addresses: client 198.18.0.1, server 198.18.0.2, other subjects 198.18.0.16+, peers from
- * 198.18.1.0 up (100k peers fit below 198.19.255.0).
+ * 198.18.1.0 up (120k peers fit below 198.19.240.0).
+ *
+ * The wide set wP:M, where iptables' linear chains show: P policies, every one selecting the
+ * server, each allowing WIDE_PEERS peers on a TCP port of its own (the measured one, in their
+ * middle, on TCP and UDP 8080 with the client among its peers), and M pods on the node: the
+ * client, the server and M - 2 other isolated pods (198.19.240.0+). iptables renders it as
+ * kube-router does: one dispatch rule per pod (the server's in the middle), the server's chain
+ * jumps to every policy chain in turn, each policy chain marks a packet its ipset and port match,
+ * and only after all of them does the pod chain drop what is unmarked; so a new flow to the
+ * server costs about M/2 dispatch rules and P ipset lookups. podwall writes the same policies as
+ * entries, the other pods as ipcache entries and endpoints.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -41,13 +56,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <fcntl.h>
 #include <podwall/datapath.h>
+
+#include "empty.skel.h"
 
 #define MEAS_PORT      8080
 #define POLICY_PORT0   10000
 #define MAX_POLICIES   100
 #define PER_SUBJECT    10
-#define MAX_SCALE      120000 /* peers must fit 198.18.1.0 .. 198.19.254.255 */
+#define MAX_SCALE      120000 /* peers must fit 198.18.1.0 .. 198.19.239.255 */
+#define WIDE_PEERS     10
+#define WIDE_MAX_POL   8192 /* ports 10000.. stay below 65536; peers stay below MAX_SCALE */
+#define WIDE_MAX_PODS  4000 /* other pods fit 198.19.240.0 .. 198.19.255.253 */
+#define OTHER_IP0      V4(198, 19, 240, 0)
+#define OTHER_ID0      (PW_ID_FIRST_LOCAL + 200000)
+#define OTHER_CG0      0xfff0000000000000ull /* no cgroup has such an id: cgroup-only entries */
+#define EP_OTHER0      1000
 #define V4(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (d))
 #define CLIENT_IP      V4(198, 18, 0, 1)
 #define SERVER_IP      V4(198, 18, 0, 2)
@@ -71,7 +99,9 @@ struct policy {
 struct shape {
 	uint32_t n;
 	uint32_t npol, nsubj, server_subj, meas_pol, client_peer; /* client_peer: global index */
-	struct policy pol[MAX_POLICIES];
+	bool wide;
+	uint32_t npods; /* wide: pods on the node, client and server included */
+	struct policy *pol;
 	/* what each enforcer compiles */
 	uint32_t pw_policy_entries, pw_ipcache_entries;
 	uint32_t ipt_rules, ipt_sets, ipt_members;
@@ -84,6 +114,9 @@ static int shape_make(uint32_t n, struct shape *s)
 	memset(s, 0, sizeof(*s));
 	if (n < 2 || n > MAX_SCALE)
 		return -EINVAL;
+	s->pol = calloc(MAX_POLICIES, sizeof(*s->pol));
+	if (!s->pol)
+		return -ENOMEM;
 	s->n = n;
 	s->npol = (uint32_t)lround(sqrt((double)n / 10));
 	if (s->npol < 1)
@@ -143,6 +176,79 @@ static int shape_make(uint32_t n, struct shape *s)
 	return 0;
 }
 
+static void shape_free(struct shape *s)
+{
+	free(s->pol);
+	s->pol = NULL;
+}
+
+/* The wide set: npol policies selecting the server, npods pods on the node. */
+static int shape_wide(uint32_t npol, uint32_t npods, struct shape *s)
+{
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	if (npol < 1 || npol > WIDE_MAX_POL || npods < 2 || npods > WIDE_MAX_PODS)
+		return -EINVAL;
+	s->pol = calloc(npol, sizeof(*s->pol));
+	if (!s->pol)
+		return -ENOMEM;
+	s->wide = true;
+	s->npol = npol;
+	s->npods = npods;
+	s->nsubj = 1;
+	s->server_subj = 0;
+	s->meas_pol = npol / 2;
+	for (i = 0; i < npol; i++) {
+		struct policy *p = &s->pol[i];
+
+		p->subject = 0;
+		p->peer0 = i * WIDE_PEERS;
+		p->npeers = WIDE_PEERS;
+		p->udp_too = i == s->meas_pol;
+		p->port = p->udp_too ? MEAS_PORT : (uint16_t)(POLICY_PORT0 + i);
+		s->pw_policy_entries += p->npeers * (p->udp_too ? 2 : 1);
+		s->ipt_members += p->npeers;
+		/* the pod chain's jump, the mark rule(s), the RETURN on the mark */
+		s->ipt_rules += 1 + (p->udp_too ? 2 : 1) + 1;
+	}
+	s->n = s->pw_policy_entries;
+	s->client_peer = s->pol[s->meas_pol].peer0 + WIDE_PEERS / 2;
+	/* FORWARD: conntrack + jump; a dispatch rule per pod; the server's DROP and ACCEPT; the
+	 * other pods' shared DROP */
+	s->ipt_rules += 2 + npods + 2 + 1;
+	s->ipt_sets = npol;
+	s->pw_ipcache_entries = npol * WIDE_PEERS + npods - 1; /* the client is a peer */
+	return 0;
+}
+
+/* "N" (the scaled set) or "wP:M" (the wide set) */
+static int shape_parse(const char *arg, struct shape *s)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (arg[0] == 'w') {
+		a = strtoul(arg + 1, &end, 10);
+		if (end == arg + 1 || *end != ':')
+			return -EINVAL;
+		b = strtoul(end + 1, &end, 10);
+		if (*end || a > WIDE_MAX_POL || b > WIDE_MAX_PODS)
+			return -EINVAL;
+		return shape_wide((uint32_t)a, (uint32_t)b, s);
+	}
+	a = strtoul(arg, &end, 10);
+	if (end == arg || *end || a > MAX_SCALE)
+		return -EINVAL;
+	return shape_make((uint32_t)a, s);
+}
+
+/* the other pods of a wide set: index 0 .. npods - 3 */
+static uint32_t other_ip(uint32_t k)
+{
+	return OTHER_IP0 + k;
+}
+
 static uint32_t subject_ip(const struct shape *s, uint32_t subj)
 {
 	return subj == s->server_subj ? SERVER_IP : SUBJECT_IP0 + subj;
@@ -174,6 +280,8 @@ static void shape_print(const struct shape *s, FILE *f)
 {
 	const struct policy *m = &s->pol[s->meas_pol];
 
+	if (s->wide)
+		fprintf(f, "wide=w%u:%u pods=%u ", s->npol, s->npods, s->npods);
 	fprintf(f,
 		"scale=%u policies=%u subjects=%u server_subject=%u measured_policy=%u "
 		"measured_policy_peers=%u pw_policy_entries=%u pw_ipcache_entries=%u "
@@ -185,14 +293,59 @@ static void shape_print(const struct shape *s, FILE *f)
 
 /* --- iptables + ipset ------------------------------------------------------------------------ */
 
-static int write_iptables(const struct shape *s, const char *dir)
+/*
+ * The wide set as kube-router renders it: every policy chain of the pod is walked (a match only
+ * marks the packet), and the pod chain decides on the mark after the last one.
+ */
+static void write_wide_rules(const struct shape *s, FILE *f)
+{
+	char a[INET_ADDRSTRLEN];
+	uint32_t i, k, other = 0;
+
+	fprintf(f, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+		   ":PW-FW - [0:0]\n:PW-POD-0 - [0:0]\n:PW-OTHER - [0:0]\n");
+	for (i = 0; i < s->npol; i++)
+		fprintf(f, ":PW-POL-%u - [0:0]\n", i);
+	fprintf(f, "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n"
+		   "-A FORWARD -j PW-FW\n");
+	/* one dispatch rule per pod on the node, the server's in the middle */
+	for (k = 0; k < s->npods; k++) {
+		if (k == s->npods / 2)
+			fprintf(f, "-A PW-FW -d %s/32 -j PW-POD-0\n", ipstr(SERVER_IP, a));
+		else if (k == 0)
+			fprintf(f, "-A PW-FW -d %s/32 -j PW-OTHER\n", ipstr(CLIENT_IP, a));
+		else
+			fprintf(f, "-A PW-FW -d %s/32 -j PW-OTHER\n", ipstr(other_ip(other++), a));
+	}
+	fprintf(f, "-A PW-OTHER -j DROP\n");
+	for (i = 0; i < s->npol; i++)
+		fprintf(f, "-A PW-POD-0 -j PW-POL-%u\n", i);
+	fprintf(f, "-A PW-POD-0 -m mark ! --mark 0x10000/0x10000 -j DROP\n-A PW-POD-0 -j ACCEPT\n");
+	for (i = 0; i < s->npol; i++) {
+		const struct policy *p = &s->pol[i];
+
+		fprintf(f,
+			"-A PW-POL-%u -p tcp -m set --match-set pwp-%u src -m tcp --dport %u "
+			"-j MARK --set-xmark 0x10000/0x10000\n",
+			i, i, p->port);
+		if (p->udp_too)
+			fprintf(f,
+				"-A PW-POL-%u -p udp -m set --match-set pwp-%u src -m udp --dport "
+				"%u -j MARK --set-xmark 0x10000/0x10000\n",
+				i, i, p->port);
+		fprintf(f, "-A PW-POL-%u -m mark --mark 0x10000/0x10000 -j RETURN\n", i);
+	}
+	fprintf(f, "COMMIT\n");
+}
+
+static int write_iptables(const struct shape *s, const char *dir, const char *name)
 {
 	char path[4096], a[INET_ADDRSTRLEN];
 	uint32_t i, j, subj;
 	FILE *f = NULL;
 	int err = 0;
 
-	snprintf(path, sizeof(path), "%s/ipset.%u", dir, s->n);
+	snprintf(path, sizeof(path), "%s/ipset.%s", dir, name);
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
@@ -213,10 +366,14 @@ static int write_iptables(const struct shape *s, const char *dir)
 	if (fclose(f))
 		return -errno;
 
-	snprintf(path, sizeof(path), "%s/iptables.%u", dir, s->n);
+	snprintf(path, sizeof(path), "%s/iptables.%s", dir, name);
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
+	if (s->wide) {
+		write_wide_rules(s, f);
+		goto close;
+	}
 	fprintf(f, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 		   ":PW-FW - [0:0]\n");
 	for (subj = 0; subj < s->nsubj; subj++)
@@ -252,6 +409,7 @@ static int write_iptables(const struct shape *s, const char *dir)
 				i, p->port, i);
 	}
 	fprintf(f, "COMMIT\n");
+close:
 	if (fclose(f))
 		err = -errno;
 	return err;
@@ -268,6 +426,12 @@ struct pwside {
 	size_t npol;
 	struct pw_cidr *ipc;
 	size_t nipc;
+	uint32_t nother; /* the wide set's other pods, written as endpoints */
+	/* the empty programs (bench/empty.bpf.c): socket ones always on their own cgroup root */
+	struct empty *empty;
+	struct bpf_link *empty_sock[8];
+	int empty_tc[4]; /* tcx links: client in, client out, server in, server out */
+	bool empty_on, tcx;
 };
 
 static void log_cb(void *ctx, enum pw_log_level level, const char *msg)
@@ -340,21 +504,57 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Replace the maps' policy set with scale n's, through the library's batched writers. */
-static int pw_scale(struct pwside *pw, uint32_t n, char *msg, size_t len)
+static void other_endpoint(uint32_t k, struct pw_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->ep_id = EP_OTHER0 + k;
+	ep->identity = OTHER_ID0 + k;
+	ep->cgroup_id = OTHER_CG0 + k;
+	ep->flags = PW_EP_F_ISOLATE_INGRESS;
+	ep->n_v4 = 1;
+	ep->v4[0] = htonl(other_ip(k));
+}
+
+/* The wide set's other pods as endpoints (count: npods - 2), replacing the previous ones. */
+static int others_write(struct pwside *pw, uint32_t count)
+{
+	struct pw_endpoint ep;
+	uint32_t k;
+	int err;
+
+	for (k = 0; k < pw->nother; k++) {
+		other_endpoint(k, &ep);
+		err = pw_dp_endpoint_delete(pw->dp, &ep);
+		if (err < 0)
+			return err;
+	}
+	pw->nother = 0;
+	for (k = 0; k < count; k++) {
+		other_endpoint(k, &ep);
+		err = pw_dp_endpoint_upsert(pw->dp, &ep);
+		if (err < 0)
+			return err;
+		pw->nother = k + 1;
+	}
+	return 0;
+}
+
+/* Replace the maps' policy set with scale arg's, through the library's batched writers. */
+static int pw_scale(struct pwside *pw, const char *arg, char *msg, size_t len)
 {
 	struct pw_policy_entry *pol = NULL;
 	struct pw_ipcache_entry *ipc = NULL;
 	struct pw_cidr *cidrs = NULL;
 	size_t npol = 0, nipc = 0, k;
 	struct shape s;
-	uint32_t i, j, subj;
+	uint32_t i, j, subj, nother;
 	double t0 = mono_s(), t1;
 	int err, written;
 
-	err = shape_make(n, &s);
+	err = shape_parse(arg, &s);
 	if (err)
 		return err;
+	nother = s.wide ? s.npods - 2 : 0;
 	pol = calloc(s.pw_policy_entries, sizeof(*pol));
 	ipc = calloc(s.pw_ipcache_entries, sizeof(*ipc));
 	cidrs = calloc(s.pw_ipcache_entries, sizeof(*cidrs));
@@ -394,6 +594,12 @@ static int pw_scale(struct pwside *pw, uint32_t n, char *msg, size_t len)
 		cidrs[nipc] = ipc[nipc].cidr;
 		nipc++;
 	}
+	for (k = 0; k < nother; k++) {
+		cidr_v4(&ipc[nipc].cidr, other_ip((uint32_t)k));
+		ipc[nipc].val.identity = OTHER_ID0 + (uint32_t)k;
+		cidrs[nipc] = ipc[nipc].cidr;
+		nipc++;
+	}
 
 	/* no traffic runs during a switch, so delete-then-add is safe and keeps shared keys */
 	if (pw->npol) {
@@ -413,6 +619,9 @@ static int pw_scale(struct pwside *pw, uint32_t n, char *msg, size_t len)
 	pw->npol = pw->nipc = 0;
 	t1 = mono_s();
 
+	err = others_write(pw, nother);
+	if (err < 0)
+		goto out;
 	err = pw_dp_ipcache_update(pw->dp, ipc, nipc);
 	if (err < 0)
 		goto out;
@@ -433,13 +642,14 @@ static int pw_scale(struct pwside *pw, uint32_t n, char *msg, size_t len)
 		goto out;
 	err = 0;
 	snprintf(msg, len,
-		 "scale=%u policy_entries=%zu trie_entries=%d ipcache_entries=%zu "
+		 "scale=%s policy_entries=%zu trie_entries=%d ipcache_entries=%zu endpoints=%u "
 		 "delete_s=%.3f add_s=%.3f",
-		 n, npol, written, nipc + 2, t1 - t0, mono_s() - t1);
+		 arg, npol, written, nipc + 2, nother + 2, t1 - t0, mono_s() - t1);
 out:
 	free(pol);
 	free(ipc);
 	free(cidrs);
+	shape_free(&s);
 	return err;
 }
 
@@ -493,6 +703,141 @@ static int pw_onoff(struct pwside *pw, bool on)
 	return err;
 }
 
+/* --- the empty programs on podwall's hooks ---------------------------------------------------- */
+
+#define TCX_INGRESS  46 /* BPF_TCX_INGRESS / _EGRESS: libbpf 1.1's headers predate them */
+#define TCX_EGRESS   47
+#define EMPTY_HANDLE 0x7eb1 /* clsact filters of the empty program, distinct from podwall's */
+
+static const enum bpf_attach_type empty_sock_types[8] = {
+	BPF_CGROUP_INET4_CONNECT,     BPF_CGROUP_INET6_CONNECT,	    BPF_CGROUP_UDP4_SENDMSG,
+	BPF_CGROUP_UDP6_SENDMSG,      BPF_CGROUP_UDP4_RECVMSG,	    BPF_CGROUP_UDP6_RECVMSG,
+	BPF_CGROUP_INET4_GETPEERNAME, BPF_CGROUP_INET6_GETPEERNAME,
+};
+
+/* Load the empty programs and attach the socket ones to their own cgroup root, for good. */
+static int empty_open(struct pwside *pw, const char *cgroot)
+{
+	struct bpf_program *progs[8];
+	int i, cg_fd, err = 0;
+
+	for (i = 0; i < 4; i++)
+		pw->empty_tc[i] = -1;
+	pw->empty = empty__open_and_load();
+	if (!pw->empty)
+		return -errno;
+	progs[0] = pw->empty->progs.pw_empty_connect4;
+	progs[1] = pw->empty->progs.pw_empty_connect6;
+	progs[2] = pw->empty->progs.pw_empty_sendmsg4;
+	progs[3] = pw->empty->progs.pw_empty_sendmsg6;
+	progs[4] = pw->empty->progs.pw_empty_recvmsg4;
+	progs[5] = pw->empty->progs.pw_empty_recvmsg6;
+	progs[6] = pw->empty->progs.pw_empty_getpeername4;
+	progs[7] = pw->empty->progs.pw_empty_getpeername6;
+	cg_fd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0)
+		return -errno;
+	for (i = 0; i < 8; i++) {
+		pw->empty_sock[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
+		if (!pw->empty_sock[i]) {
+			err = -errno;
+			break;
+		}
+	}
+	close(cg_fd);
+	return err;
+}
+
+static int empty_tc_one(struct pwside *pw, int slot, uint32_t ifindex, bool ingress, bool on)
+{
+	int prog = bpf_program__fd(pw->empty->progs.pw_bench_empty);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = EMPTY_HANDLE, .priority = 1);
+	int err;
+
+	if (pw->tcx && on) {
+		pw->empty_tc[slot] = bpf_link_create(prog, (int)ifindex,
+						     ingress ? TCX_INGRESS : TCX_EGRESS, NULL);
+		return pw->empty_tc[slot] < 0 ? -errno : 0;
+	}
+	if (pw->tcx) { /* the link is this process's only reference: closing it detaches */
+		if (pw->empty_tc[slot] >= 0)
+			close(pw->empty_tc[slot]);
+		pw->empty_tc[slot] = -1;
+		return 0;
+	}
+	if (on) {
+		err = bpf_tc_hook_create(&hook);
+		if (err && err != -EEXIST)
+			return err;
+		o.prog_fd = prog;
+		return bpf_tc_attach(&hook, &o);
+	}
+	err = bpf_tc_detach(&hook, &o);
+	return err == -ENOENT || err == -ENODEV || err == -EINVAL ? 0 : err;
+}
+
+/* What the kernel has attached: TC programs on both veths, socket programs on the root. */
+static void empty_count(struct pwside *pw, const char *cgroot, int *ntc, int *nsock)
+{
+	uint32_t ifs[2] = {pw->if_client, pw->if_server}, cnt;
+	int i, d, cg_fd;
+
+	*ntc = *nsock = 0;
+	for (i = 0; i < 2 && pw->tcx; i++)
+		for (d = 0; d < 2; d++) {
+			cnt = 0;
+			if (!bpf_prog_query((int)ifs[i], d ? TCX_EGRESS : TCX_INGRESS, 0, NULL,
+					    NULL, &cnt))
+				*ntc += (int)cnt;
+		}
+	if (!pw->tcx) /* clsact: count what this process attached */
+		*ntc = pw->empty_on ? 4 : 0;
+	cg_fd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0)
+		return;
+	for (i = 0; i < 8; i++) {
+		cnt = 0;
+		if (!bpf_prog_query(cg_fd, empty_sock_types[i], 0, NULL, NULL, &cnt))
+			*nsock += (int)cnt;
+	}
+	close(cg_fd);
+}
+
+static int empty_onoff(struct pwside *pw, bool on, const char *cgroot, char *msg, size_t len)
+{
+	int i, err = 0, ntc, nsock;
+
+	if (on != pw->empty_on) {
+		for (i = 0; i < 4 && !err; i++)
+			err = empty_tc_one(pw, i, i < 2 ? pw->if_client : pw->if_server, !(i % 2),
+					   on);
+		if (err && on) /* leave nothing half attached */
+			for (i = 0; i < 4; i++)
+				empty_tc_one(pw, i, i < 2 ? pw->if_client : pw->if_server, !(i % 2),
+					     false);
+		if (!err)
+			pw->empty_on = on;
+	}
+	empty_count(pw, cgroot, &ntc, &nsock);
+	snprintf(msg, len, "tc_progs=%d sock_progs=%d", ntc, nsock);
+	return err;
+}
+
+static void empty_close(struct pwside *pw, const char *cgroot)
+{
+	char msg[64];
+	int i;
+
+	if (!pw->empty)
+		return;
+	empty_onoff(pw, false, cgroot, msg, sizeof(msg));
+	for (i = 0; i < 8; i++)
+		bpf_link__destroy(pw->empty_sock[i]);
+	empty__destroy(pw->empty);
+}
+
 static int run_podwall(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -501,9 +846,11 @@ static int run_podwall(int argc, char **argv)
 		{"server-if", required_argument, NULL, 's'},
 		{"client-cg", required_argument, NULL, 'C'},
 		{"server-cg", required_argument, NULL, 'S'},
+		{"empty-cgroup-root", required_argument, NULL, 'e'},
 		{},
 	};
 	const char *cgroot = NULL, *cif = NULL, *sif = NULL, *ccg = NULL, *scg = NULL;
+	const char *ecg = NULL;
 	struct pw_dp_opts o = {.sz = sizeof(o)};
 	struct pwside pw = {};
 	char line[256], msg[512];
@@ -527,13 +874,16 @@ static int run_podwall(int argc, char **argv)
 		case 'S':
 			scg = optarg;
 			break;
+		case 'e':
+			ecg = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
-	if (!cgroot || !cif || !sif || !ccg || !scg) {
+	if (!cgroot || !cif || !sif || !ccg || !scg || !ecg) {
 		fprintf(stderr, "pwpeers podwall: --cgroup-root --client-if --server-if "
-				"--client-cg --server-cg are required\n");
+				"--client-cg --server-cg --empty-cgroup-root are required\n");
 		return 2;
 	}
 	if ((err = pw_dp_ifindex(cif, &pw.if_client)) ||
@@ -548,7 +898,7 @@ static int run_podwall(int argc, char **argv)
 	o.tc_mode = PW_TC_AUTO;
 	o.policy_max = 2 * MAX_SCALE;
 	o.ipcache_max = 2 * MAX_SCALE;
-	o.ep_max = 64;
+	o.ep_max = WIDE_MAX_PODS + 64;
 	o.ct_max = 262144;
 	o.log = log_cb;
 	o.log_level = PW_LOG_WARN;
@@ -562,16 +912,22 @@ static int run_podwall(int argc, char **argv)
 		fprintf(stderr, "pwpeers podwall: endpoints: %s\n", strerror(-err));
 		goto out;
 	}
+	pw.tcx = !strcmp(pw_dp_tc_mode_name(pw.dp), "tcx");
+	err = empty_open(&pw, ecg);
+	if (err) {
+		fprintf(stderr, "pwpeers podwall: empty programs on %s: %s\n", ecg, strerror(-err));
+		goto out;
+	}
 	printf("ready tc_mode=%s\n", pw_dp_tc_mode_name(pw.dp));
 	fflush(stdout);
 
 	while (fgets(line, sizeof(line), stdin)) {
-		unsigned int n;
-
 		line[strcspn(line, "\n")] = 0;
 		msg[0] = 0;
-		if (sscanf(line, "scale %u", &n) == 1)
-			err = pw_scale(&pw, n, msg, sizeof(msg));
+		if (!strncmp(line, "scale ", 6))
+			err = pw_scale(&pw, line + 6, msg, sizeof(msg));
+		else if (!strcmp(line, "empty on") || !strcmp(line, "empty off"))
+			err = empty_onoff(&pw, !strcmp(line, "empty on"), ecg, msg, sizeof(msg));
 		else if (!strcmp(line, "on"))
 			err = pw_onoff(&pw, true);
 		else if (!strcmp(line, "off"))
@@ -590,6 +946,7 @@ static int run_podwall(int argc, char **argv)
 	}
 	err = 0;
 out:
+	empty_close(&pw, ecg);
 	pw_onoff(&pw, false);
 	pw_dp_destroy(pw.dp);
 	free(pw.pol);
@@ -605,6 +962,7 @@ out:
 static int run_check(void)
 {
 	static const uint32_t scales[] = {10, 1000, 10000, 100000};
+	static const char *const wides[] = {"w1:2", "w16:110", "w256:250", "w8192:4000"};
 	struct pw_policy_key keys[32];
 	struct pw_policy_entry e = {.port_lo = MEAS_PORT, .port_hi = MEAS_PORT};
 	const uint32_t last = V4(198, 19, 254, 255);
@@ -628,8 +986,8 @@ static int run_check(void)
 		m = &s.pol[s.meas_pol];
 		CHECK(s.pw_policy_entries == n, "scale %u: %u podwall entries", n,
 		      s.pw_policy_entries);
-		CHECK(s.ipt_sets <= 200, "scale %u: %u ipsets (the kernel allows 256)", n,
-		      s.ipt_sets);
+		CHECK(s.ipt_sets <= MAX_POLICIES, "scale %u: %u ipsets (at most %d)", n, s.ipt_sets,
+		      MAX_POLICIES);
 		CHECK(s.pol[s.meas_pol].subject == s.server_subj && m->port == MEAS_PORT &&
 			      m->udp_too,
 		      "scale %u: measured policy %u is not the server's port %u policy", n,
@@ -655,7 +1013,40 @@ static int run_check(void)
 		      s.ipt_members + s.ipt_rules);
 		CHECK(subject_ip(&s, s.nsubj - 1) < PEER_IP0, "scale %u: subjects reach the peers",
 		      n);
+		shape_free(&s);
 	}
+	/* the wide set: every policy selects the server, the client is the measured policy's */
+	for (i = 0; i < sizeof(wides) / sizeof(wides[0]); i++) {
+		const struct policy *m;
+		uint32_t j, ports = 0;
+
+		memset(&s, 0, sizeof(s));
+		CHECK(!shape_parse(wides[i], &s), "%s refused", wides[i]);
+		if (!s.pol)
+			continue;
+		m = &s.pol[s.meas_pol];
+		CHECK(s.wide && s.nsubj == 1 && s.server_subj == 0, "%s: not one subject",
+		      wides[i]);
+		CHECK(m->port == MEAS_PORT && m->udp_too && s.client_peer >= m->peer0 &&
+			      s.client_peer < m->peer0 + m->npeers,
+		      "%s: the client is not a peer of the measured policy", wides[i]);
+		for (j = 0; j < s.npol; j++) {
+			CHECK(s.pol[j].subject == 0, "%s: policy %u selects another pod", wides[i],
+			      j);
+			CHECK(j == s.meas_pol || s.pol[j].port != MEAS_PORT,
+			      "%s: filler policy %u allows the measured port", wides[i], j);
+			ports += s.pol[j].npeers * (s.pol[j].udp_too ? 2 : 1);
+		}
+		CHECK(ports == s.pw_policy_entries, "%s: %u entries, %u counted", wides[i], ports,
+		      s.pw_policy_entries);
+		CHECK(PEER_IP0 + s.npol * WIDE_PEERS <= OTHER_IP0 &&
+			      other_ip(s.npods - 3) < V4(198, 19, 255, 254),
+		      "%s: addresses overlap", wides[i]);
+		shape_free(&s);
+	}
+	CHECK(shape_parse("w0:10", &s) == -EINVAL && shape_parse("w5", &s) == -EINVAL &&
+		      shape_parse("w10:1", &s) == -EINVAL && shape_parse("12x", &s) == -EINVAL,
+	      "a malformed scale is accepted");
 	/* a single port is one trie entry, so N podwall entries are N map entries */
 	e.proto = IPPROTO_TCP;
 	CHECK(pw_policy_expand(&e, keys, 32) == 1, "a single port does not expand to one key");
@@ -667,25 +1058,30 @@ static int run_check(void)
 int main(int argc, char **argv)
 {
 	struct shape s;
-	long n;
 	int err;
 
 	if (argc >= 3 && (!strcmp(argv[1], "shape") || !strcmp(argv[1], "iptables"))) {
-		n = strtol(argv[2], NULL, 10);
-		err = shape_make((uint32_t)n, &s);
+		err = shape_parse(argv[2], &s);
 		if (err) {
-			fprintf(stderr, "pwpeers: scale must be 2..%d\n", MAX_SCALE);
+			fprintf(stderr,
+				"pwpeers: %s: a scale is 2..%d, or wP:M with 1..%d policies and "
+				"2..%d pods\n",
+				argv[2], MAX_SCALE, WIDE_MAX_POL, WIDE_MAX_PODS);
 			return 2;
 		}
 		if (!strcmp(argv[1], "shape")) {
 			shape_print(&s, stdout);
+			shape_free(&s);
 			return 0;
 		}
-		if (argc != 4)
+		if (argc != 4) {
+			shape_free(&s);
 			goto usage;
-		err = write_iptables(&s, argv[3]);
+		}
+		err = write_iptables(&s, argv[3], argv[2]);
 		if (err)
 			fprintf(stderr, "pwpeers iptables: %s: %s\n", argv[3], strerror(-err));
+		shape_free(&s);
 		return err ? 1 : 0;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "podwall"))
@@ -694,7 +1090,8 @@ int main(int argc, char **argv)
 		return run_check();
 usage:
 	fprintf(stderr,
-		"usage: pwpeers shape N | iptables N DIR | check | podwall --cgroup-root DIR "
-		"--client-if IF --server-if IF --client-cg DIR --server-cg DIR\n");
+		"usage: pwpeers shape N|wP:M | iptables N|wP:M DIR | check | podwall "
+		"--cgroup-root DIR --client-if IF --server-if IF --client-cg DIR --server-cg DIR "
+		"--empty-cgroup-root DIR\n");
 	return 2;
 }

@@ -41,6 +41,8 @@ meta() { awk -F= -v k="$1" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$work/
 	cat "$work/pw_verdicts" 2>/dev/null || true
 	echo "# iptables: round scale packets-accepted-by-the-measured-policy-rule"
 	cat "$work/ipt_verdicts" 2>/dev/null || true
+	echo "# podwalld without policy: round packets-counted-not-isolated"
+	cat "$work/nopolicy_verdicts" 2>/dev/null || true
 	echo "# podwalld with its flow log: round records-in-the-file {records, lost} (podwall status)"
 	cat "$work/pwd_records" 2>/dev/null || true
 } >"$out/peers-raw.txt"
@@ -108,6 +110,23 @@ function delta(a, sa, b, sb, t, m) {
 		return sprintf("%s (within the run's spread, %.2f–%.2f)", pct(rmed), rmin, rmax)
 	return sprintf("%s (%.2f–%.2f)", pct(rmed), rmin, rmax)
 }
+# a target against a median ratio and its per-round range
+function tgt(m, lo, hi, t) {
+	return (m >= t ? "met" : "not met") (lo < t && hi >= t ? " by the median, but the rounds fall on both sides of it" : "")
+}
+# wP:M -> a sort key and a name
+function wkey(s,    a) { split(substr(s, 2), a, ":"); return a[1] * 100000 + a[2] }
+function wname(s,    a) {
+	split(substr(s, 2), a, ":")
+	return a[1] " polic" (a[1] == 1 ? "y" : "ies") ", " a[2] " pods"
+}
+function rowname(k, s) {
+	if (k == "baseline") return "baseline (nothing attached)"
+	if (k == "empty") return "empty programs on podwall's hooks"
+	if (k == "nopolicy") return "podwalld, pods known, no policy"
+	if (k == "podwall") return "podwall, " scalename(s)
+	return "iptables+ipset, " scalename(s)
+}
 function scalename(s) {
 	if (s >= 1000 && s % 1000 == 0) return (s / 1000) "k"
 	return s
@@ -128,8 +147,18 @@ FNR == NR {
 		errs[f["kind"] " " scalename(f["scale"]) " " f["test"]] += f["errors"]
 	if (f["kind"] != "baseline" && !((f["kind"], f["scale"]) in seen)) {
 		seen[f["kind"], f["scale"]] = 1
-		if (f["kind"] == "podwall") pwscales[++npw] = f["scale"] + 0
+		if (f["kind"] == "podwall") { pwscales[++npw] = f["scale"] + 0; pwset[f["scale"] + 0] = 1 }
+		if (f["kind"] == "pwwide") wscales[++nw] = f["scale"]
 	}
+	next
+}
+/wide=/ { # shapes of the wide sets
+	delete f
+	for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+	wshape[f["wide"]] = sprintf("| %s | %s | %s | **%s** | %s | %s | %s | %s | **%s** |",
+		f["policies"], f["pods"], f["measured_policy_peers"], f["pw_policy_entries"],
+		f["pw_ipcache_entries"], f["ipt_rules"], f["ipt_sets"], f["ipt_members"],
+		f["ipt_total"])
 	next
 }
 { # shapes
@@ -149,6 +178,11 @@ BEGIN {
 }
 END {
 	isort(pwscales, npw)
+	for (i = 2; i <= nw; i++) { # by policies, then pods
+		t = wscales[i]
+		for (j = i - 1; j >= 1 && wkey(wscales[j]) > wkey(t); j--) wscales[j + 1] = wscales[j]
+		wscales[j + 1] = t
+	}
 	print "<!-- BEGIN shapes -->"
 	print "| scale | policies | subject pods | peers of the measured policy | podwall policy entries | podwall ipcache entries | iptables rules | ipsets | set members | iptables rules + members |"
 	print "|---|---|---|---|---|---|---|---|---|---|"
@@ -164,13 +198,15 @@ END {
 	print ""
 	nrow = 0
 	row[++nrow] = "baseline" SUBSEP 0
+	row[++nrow] = "empty" SUBSEP 0
+	row[++nrow] = "nopolicy" SUBSEP 0
 	for (i = 1; i <= npw; i++) {
 		row[++nrow] = "podwall" SUBSEP pwscales[i]
 		row[++nrow] = "iptables" SUBSEP pwscales[i]
 	}
 	for (i = 1; i <= nrow; i++) {
 		split(row[i], rk, SUBSEP)
-		printf "| %s |", rk[1] == "baseline" ? "baseline (nothing attached)" : rk[1] == "podwall" ? "podwall, " scalename(rk[2]) : "iptables+ipset, " scalename(rk[2])
+		printf "| %s |", rowname(rk[1], rk[2])
 		for (j = 1; j <= ntests; j++)
 			printf " %s |", cell(rk[1] SUBSEP rk[2] SUBSEP tests[j] SUBSEP tm[tests[j]], tm[tests[j]])
 		print ""
@@ -182,7 +218,7 @@ END {
 	print "|---|---|---|---|---|---|---|"
 	for (i = 1; i <= nrow; i++) {
 		split(row[i], rk, SUBSEP)
-		printf "| %s |", rk[1] == "baseline" ? "baseline" : rk[1] == "podwall" ? "podwall, " scalename(rk[2]) : "iptables+ipset, " scalename(rk[2])
+		printf "| %s |", rowname(rk[1], rk[2])
 		n = split("rr crr udp_rr", lt, " ")
 		for (j = 1; j <= n; j++) {
 			printf " %s |", cell(rk[1] SUBSEP rk[2] SUBSEP lt[j] SUBSEP "p50_us", "p50_us")
@@ -202,7 +238,7 @@ END {
 	print ""
 	for (i = 2; i <= nrow; i++) {
 		split(row[i], rk, SUBSEP)
-		printf "| %s |", rk[1] == "podwall" ? "podwall, " scalename(rk[2]) : "iptables+ipset, " scalename(rk[2])
+		printf "| %s |", rowname(rk[1], rk[2])
 		for (j = 1; j <= ntests; j++)
 			printf " %s |", rcell(rk[1], rk[2], "baseline", 0, tests[j], tm[tests[j]])
 		printf " %s |", rcell(rk[1], rk[2], "baseline", 0, "rr", "p50_us")
@@ -288,6 +324,76 @@ END {
 	print ""
 	print "<!-- END daemon -->"
 
+	# the hooks' own cost against podwall's logic: each step over the one before it
+	print "<!-- BEGIN hooks -->"
+	printf "| step | TCP_CRR (conn/s) | TCP_RR (trans/s) | TCP_CRR p50 latency | TCP_RR p50 latency |\n"
+	print "|---|---|---|---|---|"
+	nst = 0
+	stp[++nst] = "empty" SUBSEP 0 SUBSEP "baseline" SUBSEP 0 SUBSEP "the hooks: empty programs / baseline"
+	stp[++nst] = "nopolicy" SUBSEP 0 SUBSEP "empty" SUBSEP 0 SUBSEP "podwall's logic, no policy: podwalld without policy / empty programs"
+	stp[++nst] = "podwalld" SUBSEP 0 SUBSEP "nopolicy" SUBSEP 0 SUBSEP "enforcing the measured policy: podwalld with it / podwalld without policy"
+	if (10000 in pwset)
+		stp[++nst] = "podwall" SUBSEP 10000 SUBSEP "empty" SUBSEP 0 SUBSEP "podwall at 10k entries (library) / empty programs"
+	stp[++nst] = "nopolicy" SUBSEP 0 SUBSEP "baseline" SUBSEP 0 SUBSEP "all of it, no policy: podwalld without policy / baseline"
+	for (i = 1; i <= nst; i++) {
+		split(stp[i], qq, SUBSEP)
+		printf "| %s | %s | %s | %s | %s |\n", qq[5], rcell(qq[1], qq[2], qq[3], qq[4], "crr", "rate"), \
+			rcell(qq[1], qq[2], qq[3], qq[4], "rr", "rate"), rcell(qq[1], qq[2], qq[3], qq[4], "crr", "p50_us"), \
+			rcell(qq[1], qq[2], qq[3], qq[4], "rr", "p50_us")
+	}
+	print "<!-- END hooks -->"
+
+	# issue 17's target at 10k entries
+	print "<!-- BEGIN target10k -->"
+	if (10000 in pwset) {
+		ratio("podwall", 10000, "baseline", 0, "crr", "rate"); c = rmed; cl = rmin; ch = rmax
+		ratio("podwall", 10000, "baseline", 0, "rr", "rate"); r = rmed; rl = rmin; rh = rmax
+		ratio("podwall", 10000, "baseline", 0, "crr", "p50_us"); lc = rmed
+		ratio("podwall", 10000, "baseline", 0, "rr", "p50_us"); lr = rmed
+		printf "At 10k policy entries podwall's TCP_CRR rate is **%.2f** of the baseline's (per-round %.2f–%.2f; target >= 0.95: %s) and its TCP_RR rate **%.2f** (per-round %.2f–%.2f; target >= 0.97: %s). Median latency: TCP_CRR x%.2f, TCP_RR x%.2f of the baseline's.\n", \
+			c, cl, ch, tgt(c, cl, ch, 0.95), r, rl, rh, tgt(r, rl, rh, 0.97), lc, lr
+	} else
+		print "No 10k-entry scale in this run."
+	print "<!-- END target10k -->"
+
+	# the wide sets
+	print "<!-- BEGIN wshapes -->"
+	print "| policies selecting the server | pods on the node | peers per policy | podwall policy entries | podwall ipcache entries | iptables rules | ipsets | set members | iptables rules + members |"
+	print "|---|---|---|---|---|---|---|---|---|"
+	for (i = 1; i <= nw; i++) print wshape[wscales[i]]
+	print "<!-- END wshapes -->"
+	print "<!-- BEGIN wide -->"
+	print "| wide set | podwall TCP_CRR (conn/s) | iptables+ipset TCP_CRR (conn/s) | **podwall / iptables, TCP_CRR** | podwall / baseline, TCP_CRR | iptables / baseline, TCP_CRR | TCP_CRR p50 µs, podwall | TCP_CRR p50 µs, iptables | podwall / iptables, TCP_RR |"
+	print "|---|---|---|---|---|---|---|---|---|"
+	first = ""
+	for (i = 1; i <= nw; i++) {
+		w = wscales[i]
+		printf "| %s | %s | %s | **%s** | %s | %s | %s | %s | %s |\n", wname(w), \
+			cell("pwwide" SUBSEP w SUBSEP "crr" SUBSEP "rate", "rate"), \
+			cell("iptwide" SUBSEP w SUBSEP "crr" SUBSEP "rate", "rate"), \
+			rcell("pwwide", w, "iptwide", w, "crr", "rate"), \
+			rcell("pwwide", w, "baseline", 0, "crr", "rate"), \
+			rcell("iptwide", w, "baseline", 0, "crr", "rate"), \
+			cell("pwwide" SUBSEP w SUBSEP "crr" SUBSEP "p50_us", "p50_us"), \
+			cell("iptwide" SUBSEP w SUBSEP "crr" SUBSEP "p50_us", "p50_us"), \
+			rcell("pwwide", w, "iptwide", w, "rr", "rate")
+		if (ratio("pwwide", w, "iptwide", w, "crr", "rate") && rmed >= 1.5 && first == "") {
+			first = w; fmed = rmed; fmin = rmin; fmax = rmax
+		} else if (first == "" && rmed != "") {
+			below = w; bmed = rmed; bmin = rmin; bmax = rmax
+		}
+	}
+	print "<!-- END wide -->"
+	print "<!-- BEGIN widesummary -->"
+	if (first != "")
+		printf "The first wide set where podwall's TCP_CRR is at least 1.5x iptables+ipset's: **%s**, %.2fx (per-round %.2f–%.2f%s).\n", \
+			wname(first), fmed, fmin, fmax, (fmin >= 1.5 ? ", every round at least 1.5x" : "; not every round reaches 1.5x")
+	if (first != "" && below != "")
+		printf "The last one below it: %s, %.2fx (per-round %.2f–%.2f).\n", wname(below), bmed, bmin, bmax
+	else if (nw)
+		print "No wide set in this run gives podwall a TCP_CRR of 1.5x iptables+ipset's."
+	print "<!-- END widesummary -->"
+
 	print "<!-- BEGIN errors -->"
 	ne = 0
 	for (e in errs) { printf "%s%s: %d", ne ? "; " : "", e, errs[e]; ne++ }
@@ -299,6 +405,17 @@ END {
 	stat("baseline" SUBSEP 0 SUBSEP "crr" SUBSEP "rate"); print gmed, gmin, gmax > (plotdir "/plot.baseline")
 	stat("baseline" SUBSEP 0 SUBSEP "crr" SUBSEP "p50_us"); print gmed, gmin, gmax > (plotdir "/plot.baseline")
 	stat("baseline" SUBSEP 0 SUBSEP "rr" SUBSEP "p50_us"); print gmed, gmin, gmax > (plotdir "/plot.baseline")
+	# the wide plot: TCP_CRR against policies, for the pod count of the largest set
+	if (nw) split(substr(wscales[nw], 2), wl, ":")
+	for (i = 1; i <= nw; i++) {
+		w = wscales[i]; split(substr(w, 2), wp, ":")
+		if (wp[2] != wl[2]) continue
+		n = split("pwwide iptwide", kinds, " ")
+		for (j = 1; j <= n; j++) {
+			stat(kinds[j] SUBSEP w SUBSEP "crr" SUBSEP "rate")
+			print wp[1], gmed, gmin, gmax > (plotdir "/plot." kinds[j])
+		}
+	}
 	n = split("podwall iptables", kinds, " ")
 	for (j = 1; j <= n; j++) {
 		file = plotdir "/plot." kinds[j]
@@ -318,6 +435,16 @@ AWK
 
 # Plots: connection rate and latency against the number of policy entries.
 plots=""
+wideplot=""
+wide_pods() { # the pod count of the wide set with the most policies (what the plot shows)
+	awk '/wide=/ {
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^policies=/) q = substr($i, 10) + 0
+			if ($i ~ /^pods=/) m = substr($i, 6)
+		}
+		if (q > best) { best = q; p = m }
+	} END { print p }' "$work/shapes"
+}
 if command -v gnuplot >/dev/null; then
 	b=$work/plot.baseline
 	crr_b=$(sed -n 1p "$b" | cut -d' ' -f1)
@@ -333,6 +460,14 @@ if command -v gnuplot >/dev/null; then
 		ttl2='TCP\\_RR latency (1-byte request and response) against policy entries'" \
 		"$here/plot.gp"
 	plots=yes
+	if [ -s "$work/plot.pwwide" ]; then
+		gnuplot -e "pw='$work/plot.pwwide'; ipt='$work/plot.iptwide'; out='$out/peers-wide.png'; \
+			base=$crr_b; col=2; ylab='TCP\\_CRR connections/s (median, min–max)'; \
+			xlab='NetworkPolicies selecting the server pod'; xmin=0.7; xmax=8000; xbase=4; \
+			ttl='Connection rate against policies selecting one pod ($(wide_pods) pods on the node)'" \
+			"$here/plot.gp"
+		wideplot=yes
+	fi
 fi
 
 section() { sed -n "/<!-- BEGIN $1 -->/,/<!-- END $1 -->/p" "$work/tables.md" | sed '1d;$d'; }
@@ -345,9 +480,14 @@ cat <<EOF
 <!-- generated by bench/peers/run.sh (scripts/bench.sh); edit bench/peers/report.sh, not this -->
 
 One simulated node, one client pod and one server pod, and the same load measured with nothing
-attached, with podwall enforcing policy sets of growing size, and with the same policies as
-iptables rules and ipsets, the layout kube-router and Calico's iptables mode use. All
+attached, with programs that do nothing on podwall's hooks, with podwall knowing the pods but no
+policy, with podwall enforcing policy sets of growing size, and with the same policies as
+iptables rules and ipsets, in the layouts kube-router and Calico's iptables mode use. All
 configurations run interleaved in the same run.
+
+$(section target10k)
+
+$(section widesummary)
 EOF
 if [ "$quick" = 1 ]; then
 	echo
@@ -359,11 +499,11 @@ cat <<EOF
 ### Running it
 
 \`\`\`sh
-sudo scripts/bench.sh            # this whole page, about 8 minutes; rewrites docs/performance.md
-sudo scripts/bench.sh --quick    # a smoke run of every part, about 2 minutes, into build/perf-quick/
-# only this section, into another directory:
+sudo scripts/bench.sh            # every part; rewrites docs/performance.md
+sudo scripts/bench.sh --quick    # a smoke run of every part, into build/perf-quick/
+# only this section (about 20 minutes; --quick about 3), into another directory:
 sudo bench/peers/run.sh --build build --out /tmp/perf [--quick] [--rounds N] [--seconds S] \\
-	[--scales 10,1000,10000,100000]
+	[--scales 10,1000,10000,100000] [--wide w1:250,w64:250,w4096:250] [--ipset-limit]
 \`\`\`
 
 It needs root and leaves nothing behind: a node netns and two pod netns named after the
@@ -385,6 +525,16 @@ test.
 
 - *baseline*: nothing attached, no iptables table in the node netns (not even an empty one:
   iptables-nft's empty base chains would still hook every packet and turn conntrack on).
+- *empty programs on podwall's hooks*: \`bench/empty.bpf.c\`, whose programs only return
+  "allow", attached where podwall attaches its own: a TC program on ingress and egress of both
+  host-side veths (\`$(meta tc_mode)\`), and connect, sendmsg, recvmsg and getpeername programs,
+  v4 and v6, on the cgroup root holding the pods. The run checks, through the kernel's
+  attachment query, that 4 TC and 8 socket programs are attached while it measures and no TC
+  one after. What the hooks cost by themselves.
+- *podwalld, pods known, no policy*: the daemon (\`podwalld\`, no flow log, its own pins and
+  cgroup root) with both pods and their namespaces applied and no NetworkPolicy: its programs
+  run on every packet and socket call and find the pods not isolated. The run checks that its
+  \`not-isolated\` counter grew during every measurement.
 - *podwall N*: the datapath library (\`pw_dp_open\` with no pins) loaded once in the node netns
   by \`bench/peers/pwpeers.c\`: TC programs on both host-side veths (\`$(meta tc_mode)\`), socket
   programs on the cgroup root that holds the pods, both pods as endpoints (the server isolated
@@ -402,10 +552,13 @@ test.
   traversal stops at the first policy that accepts, as Calico's does (kube-router evaluates every
   policy chain of the pod, which costs more). The node netns' conntrack TIME_WAIT timeout is set
   to 2 s (default 120 s), or TCP_CRR would fill its table; that only helps iptables.
+- *wide sets*: many policies selecting the one server pod and many pods on the node, by
+  podwall and by iptables+ipset in kube-router's layout (see
+  [below](#where-constant-time-lookup-shows-many-policies-on-one-pod)).
 
 **The policy set at scale N** (\`pwpeers shape N\` prints it). Ingress policies, each selecting
 one subject pod and allowing a set of peer pods on one TCP port. P = round(sqrt(N/10)) policies
-(at most 100: ipset allows 256 sets per netns), spread 10 per subject pod; the server is the
+(at most 100), spread 10 per subject pod; the server is the
 middle subject. The *measured policy* is the middle one of the server's policies; it allows its
 peers on TCP and UDP port 8080, and the client is its middle peer. Every peer is a distinct pod
 with a label identity of its own: the worst case for podwall, whose policy entries are per peer
@@ -503,6 +656,59 @@ podwall's figure over iptables+ipset's at the same scale: above 1.00 means podwa
 for rates (and slower for latency).
 
 $(section vsipt)
+
+### The hooks against podwall's logic
+
+Each step over the one before it, per round (same rounds, interleaved): medians over medians,
+the per-round range in brackets. The empty programs run for pods in a cgroup of their own, the
+daemon's for pods in another, on the same two veths.
+
+$(section hooks)
+
+### Where constant-time lookup shows: many policies on one pod
+
+The policy sets above spread their policies over several pods (10 per pod), and the measured
+flow's pod chain stops at the first policy that accepts it. A pod selected by many policies
+costs iptables more: kube-router's pod chain jumps to *every* policy chain that selects the pod
+(a match only marks the packet) and decides on the mark after the last, so each new flow to
+that pod pays one ipset lookup per policy; and its dispatch chain has one rule per pod on the
+node, walked in order. podwall's decision is a hash lookup of the pod and trie lookups keyed by
+identity, whatever the number of policies or pods.
+
+**The wide set wP:M** (\`pwpeers shape wP:M\`): P ingress policies, all selecting the server
+pod, each allowing 10 peer pods (distinct identities and addresses) on a TCP port of its own;
+the measured one, in the middle, allows its peers on TCP and UDP 8080, the client among them.
+M pods on the node: the client, the server and M - 2 others, each with a dispatch rule
+(\`-d <pod IP>\`, the server's in the middle) and, for podwall, an endpoint and an ipcache
+entry. iptables: \`FORWARD\` accepts established flows, then jumps to the dispatch chain; the
+server's chain jumps to the P policy chains in order, each being \`-p tcp -m set --match-set
+<policy's peers> src -m tcp --dport <port> -j MARK --set-xmark 0x10000/0x10000\` and a
+\`RETURN\` on the mark, and ends with a \`DROP\` of what is unmarked and an \`ACCEPT\`.
+kube-router also matches a set of the selected pods (\`dst\`) in every policy rule; that second
+lookup is left out here, which favours iptables.
+
+**The ipset limit.** Sets per netns on this kernel: $(meta ipset_limit)
+(\`run.sh --ipset-limit\` counts them by creating empty sets in the node netns until the kernel
+refuses). The kernel grows its table of sets on demand, so the 256 sets of older ipset
+documentation are not the limit, and no wide set measured here comes near it: the chain
+lengths bound iptables long before the set count does.
+
+$(section wshapes)
+
+TCP_CRR (conn/s, medians over the rounds, min–max) and per-round ratios (median [range]);
+every configuration is checked to enforce, as above.
+
+$(section wide)
+
+$(section widesummary)
+EOF
+if [ -n "$wideplot" ]; then
+cat <<EOF
+
+![Connection rate against policies selecting one pod](perf/peers-wide.png)
+EOF
+fi
+cat <<EOF
 
 ### podwall as deployed: the cost of the flow log
 

@@ -4,13 +4,17 @@
 # node, interleaved in the same run. Usually started by scripts/bench.sh; by hand:
 #
 #   bench/peers/run.sh --build BUILD_DIR --out docs/perf [--quick] [--rounds N] [--seconds S]
-#                      [--scales 10,1000,10000,100000] [--cpu N]
+#                      [--scales 10,1000,10000,100000] [--wide w1:250,w64:250,...] [--cpu N]
+#                      [--ipset-limit]   (also count the ipsets a netns takes: minutes)
 #
 # Topology (design.md's test topology): a node netns and two pod netns, client and server, each
 # joined to the node by a veth; the node routes between them. Every name carries this shell's
 # pid; everything is removed on every path (trap), and the iptables rules and ipsets exist only
 # inside the node netns. Configurations, each measured with the same load in every round:
 #   baseline       nothing attached, no rules;
+#   empty          bench/empty.bpf.c's programs, which only return "allow", on the hooks podwall
+#                  uses (TC ingress and egress of both host-side veths; connect, sendmsg, recvmsg
+#                  and getpeername, v4 and v6, on the pods' cgroup root): the hooks' own cost;
 #   podwall N      podwall's TC programs on both host-side veths and its socket programs on the
 #                  pods' cgroup root, with scale N's policy set written through the datapath
 #                  library (bench/peers/pwpeers.c defines the set);
@@ -19,7 +23,12 @@
 #   podwalld 1|0   podwall as deployed: the daemon itself (podwalld, its own pins and cgroup
 #                  root) enforcing the measured policy (client egress, server ingress, TCP and
 #                  UDP 8080) with --flow-log to a file (1) or without a flow log (0), started
-#                  for the configuration and uninstalled after it: the cost of auditing.
+#                  for the configuration and uninstalled after it: the cost of auditing;
+#   nopolicy       the daemon (no flow log) with both pods known and no NetworkPolicy at all:
+#                  podwall's logic on flows no policy isolates;
+#   pwwide/iptwide wP:M  the wide set (pwpeers.c): P policies all selecting the server and M pods
+#                  on the node, by podwall and by iptables+ipset in kube-router's layout (every
+#                  policy chain of the pod walked, one dispatch rule per pod).
 # Each round visits every configuration in a rotated order and runs TCP_RR, TCP_CRR, TCP_STREAM
 # and UDP_RR (bench/peers/pwload.c) for each; round 0 is a warm-up and is discarded.
 set -euo pipefail
@@ -32,7 +41,9 @@ quick=0
 rounds=""
 secs=""
 scales=""
+wide=""
 cpu=""
+ipset_limit="not counted (--ipset-limit)"
 
 usage() {
 	sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'
@@ -47,16 +58,21 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--seconds) secs=$2; shift 2 ;;
 	--scales) scales=$2; shift 2 ;;
+	--wide) wide=$2; shift 2 ;;
+	--ipset-limit) ipset_limit=probe; shift ;;
 	--cpu) cpu=$2; shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) usage ;;
 	esac
 done
 
+# The wide sets: from one policy on the server to thousands (the kernel allows 65,472 ipsets
+# per netns here: its own limit is no bound at these sizes, see peers.md), on a node of 250 pods.
 if [ "$quick" = 1 ]; then
-	: "${rounds:=2}" "${secs:=0.5}" "${scales:=10,10000}"
+	: "${rounds:=2}" "${secs:=0.5}" "${scales:=10,10000}" "${wide:=w1:250,w1024:250}"
 else
 	: "${rounds:=7}" "${secs:=1.0}" "${scales:=10,1000,10000,100000}"
+	: "${wide:=w1:250,w16:250,w64:250,w256:250,w1024:250,w4096:250,w1:4000}"
 fi
 # Client and server share one CPU (default: the last): a transaction then never waits for a
 # cross-CPU wakeup out of an idle state, which otherwise makes latency bimodal and swamps the
@@ -211,7 +227,7 @@ setup_topology() {
 		log "warning: could not shorten the node netns' conntrack TIME_WAIT timeout"
 	fi
 	mkdir -p "$cgtop/pw/client" "$cgtop/pw/server" "$cgtop/plain/client" "$cgtop/plain/server" \
-		"$cgtop/pwd/client" "$cgtop/pwd/server"
+		"$cgtop/pwd/client" "$cgtop/pwd/server" "$cgtop/emp/client" "$cgtop/emp/server"
 }
 
 # ipsets live in the network namespace that created them: prove it before relying on it.
@@ -225,6 +241,19 @@ check_ipset_netns() {
 	fi
 	ip netns exec "$node" ipset destroy pwcheck
 	ip netns del "$tns"
+}
+
+# How many ipsets the kernel lets one netns hold: create empty ones until it refuses (in the
+# node netns, destroyed right after). The kernel grows its table in steps, so it is counted.
+count_ipset_limit() {
+	local n
+	log "counting the ipsets one netns takes (a few minutes)"
+	for ((n = 0; n < 70000; n++)); do echo "create pwlim$n hash:ip hashsize 64 maxelem 64"; done |
+		ip netns exec "$node" ipset restore 2>/dev/null || true
+	n=$(ip netns exec "$node" ipset list -n | grep -c '^pwlim' || true)
+	ip netns exec "$node" ipset destroy
+	if [ "$n" -ge 70000 ]; then ipset_limit="more than 70000"; else ipset_limit=$n; fi
+	log "ipset limit: $ipset_limit sets per netns"
 }
 
 # --- processes in pods ---------------------------------------------------------------------
@@ -299,7 +328,8 @@ pwc_start() {
 	# nsenter switches only the netns, so the cgroup2 mount stays visible
 	nsenter --net="/run/netns/$node" "$pwpeers" podwall --cgroup-root "$cgtop/pw" \
 		--client-if "$hc" --server-if "$hs" --client-cg "$cgtop/pw/client" \
-		--server-cg "$cgtop/pw/server" <"$work/pwc.in" >"$work/pwc.out" \
+		--server-cg "$cgtop/pw/server" --empty-cgroup-root "$cgtop/emp" \
+		<"$work/pwc.in" >"$work/pwc.out" \
 		2>>"$work/pwpeers.err" &
 	pwc_pid=$!
 	exec {pwc_in}>"$work/pwc.in"
@@ -337,6 +367,8 @@ daemon_manifests() {
 	done
 	pwd_pod pwb-c client "$hc" "$client_ip" >>"$f"
 	pwd_pod pwb-s server "$hs" "$server_ip" >>"$f"
+	# the "no policy" configuration: the same pods and namespaces, nothing else
+	cp "$f" "$work/pwd-nopolicy.yaml"
 	cat >>"$f" <<EOF
 ---
 apiVersion: networking.k8s.io/v1
@@ -376,7 +408,8 @@ spec:
 EOF
 }
 
-daemon_start() { # 1: with --flow-log, 0: without
+daemon_start() { # 1: with --flow-log, 0: without; [objects file]
+	local objs=${2:-$work/pwd-objects.yaml}
 	local args=(--socket "$work/pwd.sock" --bpffs "$pwd_bpffs" --cgroup-root "$cgtop/pwd"
 		--state-dir "$work/pwd-state")
 	[ "$1" = 1 ] && args+=(--flow-log "$work/pwd-flows.jsonl")
@@ -388,7 +421,7 @@ daemon_start() { # 1: with --flow-log, 0: without
 		kill -0 "$pwd_pid" 2>/dev/null || break
 		sleep 0.02
 	done
-	if ! "$pwcli" --socket "$work/pwd.sock" apply -f "$work/pwd-objects.yaml" >/dev/null; then
+	if ! "$pwcli" --socket "$work/pwd.sock" apply -f "$objs" >/dev/null; then
 		echo "run.sh: podwalld did not take the benchmark's objects: $(tail -5 "$work/pwd.log")" >&2
 		exit 1
 	fi
@@ -410,11 +443,16 @@ daemon_records() { # flow records the daemon wrote (flow log on)
 	if [ -f "$work/pwd-flows.jsonl" ]; then wc -l <"$work/pwd-flows.jsonl"; else echo 0; fi
 }
 
+daemon_packets() { # REASON -> packets the daemon's datapath counted with that reason
+	"$pwcli" --socket "$work/pwd.sock" status -o json |
+		jq --arg r "$1" '[.. | objects | select(.reason? == $r) | .packets] | add // 0'
+}
+
 # --- configurations ------------------------------------------------------------------------
 
 cur_pw_scale=""
 
-ipt_measured_pkts() { # packets the measured policy's TCP rule accepted
+ipt_measured_pkts() { # packets the measured policy's TCP rule accepted (or marked)
 	local n=$1 meas
 	meas=$(awk -v n="$n" '$1 == n { print $2 }' "$work/meas_policy")
 	ip netns exec "$node" iptables -w -L "PW-POL-$meas" -n -v -x | awk 'NR == 3 { print $1 }'
@@ -423,14 +461,21 @@ ipt_measured_pkts() { # packets the measured policy's TCP rule accepted
 config_apply() { # kind scale
 	case "$1" in
 	baseline) ;;
-	podwall)
+	empty)
+		pwc "empty on"
+		if [ "$(pw_counter tc_progs)" != 4 ] || [ "$(pw_counter sock_progs)" != 8 ]; then
+			echo "run.sh: empty programs not all attached: $pwc_reply" >&2
+			exit 1
+		fi ;;
+	nopolicy) daemon_start 0 "$work/pwd-nopolicy.yaml" ;;
+	podwall|pwwide)
 		if [ "$cur_pw_scale" != "$2" ]; then
 			pwc "scale $2"
 			echo "$2 $pwc_reply" >>"$work/pw_scale.log"
 			cur_pw_scale=$2
 		fi
 		pwc on ;;
-	iptables)
+	iptables|iptwide)
 		ip netns exec "$node" ipset restore <"$work/ipset.$2"
 		ip netns exec "$node" iptables-restore -w <"$work/iptables.$2" ;;
 	podwalld) daemon_start "$2" ;;
@@ -439,9 +484,15 @@ config_apply() { # kind scale
 
 config_remove() { # kind
 	case "$1" in
-	podwall) pwc off ;;
-	podwalld) daemon_stop ;;
-	iptables)
+	empty)
+		pwc "empty off"
+		if [ "$(pw_counter tc_progs)" != 0 ]; then
+			echo "run.sh: empty TC programs still attached: $pwc_reply" >&2
+			exit 1
+		fi ;;
+	podwall|pwwide) pwc off ;;
+	podwalld|nopolicy) daemon_stop ;;
+	iptables|iptwide)
 		# remove the table itself, not just its rules: an empty iptables-nft table would
 		# still hook every packet and keep conntrack on for the next configuration
 		ip netns exec "$node" nft flush ruleset
@@ -462,8 +513,11 @@ tests=(rr crr stream udp_rr)
 # One configuration in one round: apply, check it enforces what it claims, run the four tests.
 run_config() { # round kind scale
 	local r=$1 kind=$2 scale=$3 set=plain t line before after
-	[ "$kind" = podwall ] && set=pw
-	[ "$kind" = podwalld ] && set=pwd
+	case "$kind" in
+	podwall|pwwide) set=pw ;;
+	podwalld|nopolicy) set=pwd ;;
+	empty) set=emp ;;
+	esac
 	config_apply "$kind" "$scale"
 	servers_start "$set"
 	# the allowed port must answer; the other port only without enforcement
@@ -471,15 +525,17 @@ run_config() { # round kind scale
 		echo "run.sh: $kind $scale: the allowed flow does not pass" >&2
 		exit 1
 	fi
-	if [ "$kind" = baseline ]; then
-		probe "$set" "$deny_port" || { echo "run.sh: baseline blocks $deny_port" >&2; exit 1; }
+	if [ "$kind" = baseline ] || [ "$kind" = empty ] || [ "$kind" = nopolicy ]; then
+		probe "$set" "$deny_port" || { echo "run.sh: $kind blocks $deny_port" >&2; exit 1; }
 	elif probe "$set" "$deny_port"; then
 		echo "run.sh: $kind $scale does not enforce: port $deny_port answered" >&2
 		exit 1
 	fi
-	if [ "$kind" = podwall ]; then
+	if [ "$kind" = podwall ] || [ "$kind" = pwwide ]; then
 		pwc stats
 		before=$pwc_reply
+	elif [ "$kind" = nopolicy ]; then
+		before=$(daemon_packets not-isolated)
 	fi
 	local s=$secs
 	[ "$r" = 0 ] && s=0.3
@@ -495,7 +551,7 @@ run_config() { # round kind scale
 		fi
 		echo "round=$r kind=$kind scale=$scale test=$t $line" >>"$work/results.raw"
 	done
-	if [ "$kind" = podwall ]; then
+	if [ "$kind" = podwall ] || [ "$kind" = pwwide ]; then
 		pwc stats
 		after=$pwc_reply
 		echo "round=$r scale=$scale before: $before after: $after" >>"$work/pw_stats.log"
@@ -506,7 +562,15 @@ run_config() { # round kind scale
 			exit 1
 		fi
 		echo "$r $scale $((a1 - a0)) $((d1 - d0))" >>"$work/pw_verdicts"
-	elif [ "$kind" = iptables ]; then
+	elif [ "$kind" = nopolicy ]; then
+		# podwall saw the flows and let them through as not isolated
+		after=$(daemon_packets not-isolated)
+		if [ "$after" -le "$before" ]; then
+			echo "run.sh: podwalld without policy counted no not-isolated packet" >&2
+			exit 1
+		fi
+		echo "$r $((after - before))" >>"$work/nopolicy_verdicts"
+	elif [ "$kind" = iptables ] || [ "$kind" = iptwide ]; then
 		local pk; pk=$(ipt_measured_pkts "$scale")
 		if [ -z "$pk" ] || [ "$pk" -le 0 ]; then
 			echo "run.sh: iptables $scale: the measured policy's rule matched nothing" >&2
@@ -531,13 +595,15 @@ run_config() { # round kind scale
 
 cleanup_stale
 IFS=, read -r -a scale_list <<<"$scales"
-log "scales ${scale_list[*]}, $rounds rounds of ${secs}s per test (+ a warm-up round)"
+IFS=, read -r -a wide_list <<<"$wide"
+log "scales ${scale_list[*]}, wide ${wide_list[*]}, $rounds rounds of ${secs}s per test (+ a warm-up round)"
 setup_topology
 check_ipset_netns
+[ "$ipset_limit" = probe ] && count_ipset_limit
 
 : >"$work/meas_policy"
 : >"$work/shapes"
-for n in "${scale_list[@]}"; do
+for n in "${scale_list[@]}" "${wide_list[@]}"; do
 	"$pwpeers" iptables "$n" "$work"
 	"$pwpeers" shape "$n" >>"$work/shapes"
 	"$pwpeers" shape "$n" | tr ' ' '\n' | awk -F= -v n="$n" \
@@ -547,8 +613,9 @@ pwc_start
 log "podwall datapath open in the node netns (TC: $tc_mode)"
 
 daemon_manifests
-configs=("baseline 0" "podwalld 1" "podwalld 0")
+configs=("baseline 0" "empty 0" "nopolicy 0" "podwalld 1" "podwalld 0")
 for n in "${scale_list[@]}"; do configs+=("podwall $n" "iptables $n"); done
+for n in "${wide_list[@]}"; do configs+=("pwwide $n" "iptwide $n"); done
 nc=${#configs[@]}
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 t_start=$(date +%s)
@@ -577,6 +644,7 @@ load_end=$(cut -d' ' -f1 /proc/loadavg)
 	echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "iptables=$(iptables --version)"
 	echo "ipset=$(ipset version | head -1)"
+	echo "ipset_limit=$ipset_limit"
 	echo "tc_mode=$tc_mode"
 	echo "rounds=$rounds"
 	echo "secs=$secs"

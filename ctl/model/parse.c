@@ -447,22 +447,40 @@ static void limits_default(struct pw_parse_limits *l, const struct pw_parse_opts
 #undef PW_LIM
 }
 
+/* YAML 1.2's c-printable: tab, line breaks, and no other C0 or C1 control, nor U+FFFE/FFFF */
+static bool yaml_printable(uint32_t cp)
+{
+	if (cp < 0x20)
+		return cp == '\t' || cp == '\n' || cp == '\r';
+	if (cp >= 0x7f && cp <= 0x9f)
+		return cp == 0x85;
+	return cp != 0xfffe && cp != 0xffff;
+}
+
 /*
- * Manifests are UTF-8 text (YAML 1.2, and the API server's JSON). Checked before libfyaml sees
- * the input: libfyaml 0.8 loops forever on some invalid sequences (a '%' directive followed by
- * a stray continuation byte, found by fuzzing), which would hang the daemon. Returns the offset
- * of the first byte that is not part of a well-formed UTF-8 sequence, or len.
+ * Manifests are UTF-8 text of printable characters (YAML 1.2 5.1, and the API server's JSON).
+ * Checked before libfyaml sees the input: libfyaml loops forever on some invalid sequences (a
+ * '%' directive followed by a stray continuation byte) and writes through a NULL pointer
+ * when destroying a parser that met NUL bytes in a complex key ("? n:\t\0\0\0 m s"); both found
+ * by fuzzing, both would take the daemon down. Returns the offset of the first byte that is
+ * not part of a well-formed UTF-8 sequence (*cp = UINT32_MAX) or starts a character YAML does
+ * not allow (*cp = that character), or len.
  */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+static size_t text_bad_at(const unsigned char *s, size_t len, uint32_t *bad_cp)
 {
 	size_t i = 0;
 
+	*bad_cp = UINT32_MAX;
 	while (i < len) {
 		unsigned char c = s[i];
 		size_t n;
 		uint32_t cp;
 
 		if (c < 0x80) {
+			if (!yaml_printable(c)) {
+				*bad_cp = c;
+				return i;
+			}
 			i++;
 			continue;
 		}
@@ -489,6 +507,10 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
 		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
 		    (cp >= 0xd800 && cp <= 0xdfff))
 			return i;
+		if (!yaml_printable(cp)) {
+			*bad_cp = cp;
+			return i;
+		}
 		i += n + 1;
 	}
 	return len;
@@ -502,6 +524,8 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 	struct fy_document *fyd;
 	struct fy_parser *p = NULL;
 	struct pctx c = {0};
+	uint32_t bad_cp;
+	size_t at;
 	int err;
 
 	if (!out || (!buf && len))
@@ -520,14 +544,19 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 		err = -EFBIG;
 		goto out;
 	}
-	if (buf && utf8_invalid_at((const unsigned char *)buf, len) < len) {
-		size_t at = utf8_invalid_at((const unsigned char *)buf, len);
+	if (buf && (at = text_bad_at((const unsigned char *)buf, len, &bad_cp)) < len) {
 		unsigned int line = 1;
 
 		for (size_t i = 0; i < at; i++)
 			line += buf[i] == '\n';
-		perr(&c, line, "", "not UTF-8 text: byte 0x%02x at offset %zu",
-		     (unsigned char)buf[at], at);
+		if (bad_cp == UINT32_MAX)
+			perr(&c, line, "", "not UTF-8 text: byte 0x%02x at offset %zu",
+			     (unsigned char)buf[at], at);
+		else
+			perr(&c, line, "",
+			     "character U+%04X at offset %zu is not allowed in YAML (control "
+			     "characters other than tab and line breaks)",
+			     (unsigned int)bad_cp, at);
 		err = -EINVAL;
 		goto out;
 	}
