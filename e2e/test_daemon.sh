@@ -276,4 +276,28 @@ fi
 expect_probe ok a1 tcp $B1 7000
 expect_probe ok a2 tcp $B1 7000
 
+echo "# compacted at run time too (from the keys it keeps of each record), and replays the same"
+n0=$(grep -c 'journal compacted' "$TOPO_DLOG")
+for i in $(seq 90); do
+	if ! { pw apply -f "$M/allow-7001.yaml" && pw apply -f "$M/allow.yaml" &&
+		pw delete -f "$M/allow.yaml"; } >/dev/null 2>&1; then
+		bad "journal change $i refused"
+		break
+	fi
+done
+expect_out "last of 271 changes" 'allow-client created' pw apply -f "$M/allow-7001.yaml"
+if [ "$(grep -c 'journal compacted' "$TOPO_DLOG")" -gt "$n0" ] &&
+	grep -q 'from the object keys kept of its' "$TOPO_DLOG"; then
+	ok "the journal was compacted at run time, from the keys kept in memory"
+else
+	bad "no run-time compaction after 271 records"
+fi
+expect_probe ok a1 tcp $B1 7001
+expect_probe timeout a1 tcp $B1 7000
+topo_daemon_stop TERM
+topo_daemon_start --manifests "$MDIR" || exit 1
+expect_out "the compacted journal replays" 'allow-client' pw get networkpolicies -n e2e-b
+expect_probe ok a1 tcp $B1 7001
+expect_probe timeout a1 tcp $B1 7000
+
 exit 0

@@ -40,6 +40,7 @@ struct world {
 	struct pw_state st;
 	struct pw_desired d;
 	size_t last_recompiled;
+	size_t last_peers; /* of which towards the changed identities only */
 	struct pw_named_cidrs named;
 };
 
@@ -94,6 +95,7 @@ static void w_sync(struct world *w)
 	assert_int_equal(pw_compile(&w->st, NULL, &full), 0);
 	assert_true(pw_desired_equal(&inc, &full));
 	w->last_recompiled = inc.n_recompiled;
+	w->last_peers = inc.n_recompiled_peers;
 	pw_state_commit(&w->st);
 	pw_desired_clear(&w->d);
 	w->d = inc;
@@ -1486,11 +1488,27 @@ static void test_incremental_random(void **state)
 		   "{podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {role: "
 		   "db}}}]}], egress: [{to: [{namespaceSelector: {matchExpressions: [{key: team, "
 		   "operator: NotIn, values: [t]}]}}], ports: [{port: web, protocol: UDP}]}]}"),
+		/* the same keys as r0 towards x/b (the first policy's cookie wins), and more */
+		NP("x", "r6",
+		   "{podSelector: {matchLabels: {pod: a}}, ingress: [{from: [{namespaceSelector: "
+		   "{}}]}, {from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: 80}]}]}"),
+		/* audit: the as-if-enforced entries are compiled towards changed peers too */
+		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: r7, "
+		"namespace: y, annotations: {podwall.io/enforcement: audit}}\nspec: {podSelector: "
+		"{}, policyTypes: [Ingress, Egress], ingress: [{from: [{podSelector: {matchLabels: "
+		"{role: db}}}]}], egress: [{to: [{namespaceSelector: {}, podSelector: "
+		"{matchExpressions: [{key: role, operator: In, values: [web, db]}]}}]}]}\n",
+		/* a prefix that is also a pod's address: the pod's entry wins while it is there */
+		NP("z", "r8",
+		   "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: "
+		   "198.18.0.2/32}}]}]}"),
+		/* any peer on 443: y's subjects keep ANY keys (NO_ANY_PEER) while their peers move */
+		NP("y", "r9", "{podSelector: {}, ingress: [{ports: [{port: 443}]}]}"),
 	};
 	static const char *const extras[] = {NULL, ", role: db", ", role: web", ", team: t"};
 	uint32_t seed = 12345;
 	char buf[1024];
-	int step, partial = 0, recompiled = 0;
+	int step, partial = 0, recompiled = 0, peers = 0;
 
 	w_model(&w_rand);
 	for (step = 0; step < 150; step++) {
@@ -1501,25 +1519,27 @@ static void test_incremental_random(void **state)
 		r = seed >> 8;
 		k = (int)(r % 5);
 		if (k == 0) {
-			w_apply(&w_rand, pols[(r >> 4) % 6]);
+			w_apply(&w_rand, pols[(r >> 4) % 10]);
 		} else if (k == 1) {
 			char what[32];
-			int i = (int)((r >> 4) % 6);
+			int i = (int)((r >> 4) % 10);
 
-			snprintf(what, sizeof(what), "np/%c/r%d", "xxyyzz"[i], i);
-			if (pw_state_find(&w_rand.st, PW_KIND_NETPOL, (char[]){"xxyyzz"[i], 0},
+			snprintf(what, sizeof(what), "np/%c/r%d", "xxyyzzxyzy"[i], i);
+			if (pw_state_find(&w_rand.st, PW_KIND_NETPOL, (char[]){"xxyyzzxyzy"[i], 0},
 					  what + 5))
 				w_delete(&w_rand, what);
 		} else if (k == 2) {
 			int n = (int)((r >> 4) % 9);
+			/* sometimes the next pod's addresses: two owners, the first by name wins */
+			int m = (r >> 14) % 4 == 0 ? (n + 1) % 9 : n;
 
-			pod_yaml(buf, sizeof(buf), NSS[n / 3], PODS[n % 3], n / 3, n % 3,
+			pod_yaml(buf, sizeof(buf), NSS[n / 3], PODS[n % 3], m / 3, m % 3,
 				 extras[(r >> 8) % 4]);
 			if ((r >> 10) % 3 == 0) /* a named port "web" that differs per pod */
 				snprintf(strstr(buf, "status:"), 200,
 					 "  - {name: web, containerPort: %u}\nstatus:\n  podIPs: "
 					 "[{ip: 198.18.%d.%d}]\n",
-					 8000 + (r >> 12) % 3, n / 3, n % 3 + 1);
+					 8000 + (r >> 12) % 3, m / 3, m % 3 + 1);
 			w_apply(&w_rand, buf);
 		} else if (k == 3) {
 			snprintf(buf, sizeof(buf),
@@ -1540,7 +1560,12 @@ static void test_incremental_random(void **state)
 		w_sync(&w_rand);
 		partial += w_rand.last_recompiled < w_rand.d.n_subjects;
 		recompiled += w_rand.last_recompiled > 0;
+		peers += w_rand.last_peers > 0;
 	}
+	fprintf(stderr, "incremental_random: %d partial, %d recompiled, %d towards peers only\n",
+		partial, recompiled, peers);
+	/* and subjects were compiled towards the changed identities only (exactly, as above) */
+	assert_true(peers > 20);
 	/* the work list was both used and non-trivial */
 	assert_true(partial > 50);
 	assert_true(recompiled > 50);

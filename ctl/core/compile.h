@@ -35,7 +35,11 @@ struct pw_dsubject {
 	uint32_t id;
 	uint32_t flags; /* PW_EP_F_ISOLATE_*, PW_EP_F_AUDIT_ISOLATE_*, PW_EP_F_NO_ANY_PEER_* */
 	size_t n;
-	struct pw_dkey *keys; /* sorted by (dir, peer, proto, port_bits, port), unique */
+	/*
+	 * sorted by (dir, peer, proto, port_bits, port), unique; from pw_dkeys_alloc() and
+	 * never written after: a carried-over subject shares its array (pw_dkeys_share)
+	 */
+	struct pw_dkey *keys;
 	/* copied unchanged from the desired state numbered carried_from (not recompiled) */
 	bool carried;
 };
@@ -56,6 +60,8 @@ struct pw_desired {
 	struct pw_endpoint *eps; /* by ep_id */
 	/* subjects recomputed by the last compile (the rest was carried over) */
 	size_t n_recompiled;
+	/* of which only towards the identities born, died or moved since the last commit */
+	size_t n_recompiled_peers;
 	/*
 	 * gen numbers each compile's result (a copy keeps it); carried_from is the gen of the
 	 * state the carried subjects were copied from. The reconciler skips diffing a carried
@@ -64,6 +70,16 @@ struct pw_desired {
 	uint64_t gen;
 	uint64_t carried_from;
 };
+
+/*
+ * A subject's key array, reference counted: a compile carries an unchanged subject over and a
+ * copy of the desired state shares its arrays instead of copying them (about 5.8 MB at 10,000
+ * pods). pw_dkeys_alloc() gives room for n keys (at least one) and one reference;
+ * pw_dkeys_put() drops one (NULL: nothing).
+ */
+struct pw_dkey *pw_dkeys_alloc(size_t n);
+struct pw_dkey *pw_dkeys_share(struct pw_dkey *keys);
+void pw_dkeys_put(struct pw_dkey *keys);
 
 void pw_desired_clear(struct pw_desired *d);
 int pw_desired_copy(struct pw_desired *dst, const struct pw_desired *src);

@@ -6,12 +6,51 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compile.h"
 
 /* --- desired state helpers -------------------------------------------------------------------- */
+
+/* the header before a key array: its reference count, padded to the strictest alignment */
+union dkeys_hdr {
+	size_t refs;
+	max_align_t align;
+};
+
+struct pw_dkey *pw_dkeys_alloc(size_t n)
+{
+	union dkeys_hdr *h;
+
+	if (n > (SIZE_MAX - sizeof(*h)) / sizeof(struct pw_dkey) - 1)
+		return NULL;
+	h = malloc(sizeof(*h) + (n ? n : 1) * sizeof(struct pw_dkey));
+	if (!h)
+		return NULL;
+	h->refs = 1;
+	return (struct pw_dkey *)(h + 1);
+}
+
+struct pw_dkey *pw_dkeys_share(struct pw_dkey *keys)
+{
+	if (keys)
+		((union dkeys_hdr *)keys - 1)->refs++;
+	return keys;
+}
+
+void pw_dkeys_put(struct pw_dkey *keys)
+{
+	union dkeys_hdr *h;
+
+	if (!keys)
+		return;
+	h = (union dkeys_hdr *)keys - 1;
+	if (!--h->refs)
+		free(h);
+}
 
 void pw_desired_clear(struct pw_desired *d)
 {
@@ -20,7 +59,7 @@ void pw_desired_clear(struct pw_desired *d)
 	if (!d)
 		return;
 	for (i = 0; i < d->n_subjects; i++)
-		free(d->subjects[i].keys);
+		pw_dkeys_put(d->subjects[i].keys);
 	free(d->subjects);
 	free(d->ipc);
 	free(d->eps);
@@ -37,15 +76,11 @@ int pw_desired_copy(struct pw_desired *dst, const struct pw_desired *src)
 	d.eps = malloc((src->n_eps + 1) * sizeof(*d.eps));
 	if (!d.subjects || !d.ipc || !d.eps)
 		goto nomem;
+	/* the key arrays are never written once made: shared, not copied */
 	for (i = 0; i < src->n_subjects; i++) {
 		d.subjects[i] = src->subjects[i];
-		d.subjects[i].keys = malloc((src->subjects[i].n + 1) * sizeof(struct pw_dkey));
-		if (!d.subjects[i].keys)
-			goto nomem;
+		d.subjects[i].keys = pw_dkeys_share(src->subjects[i].keys);
 		d.n_subjects++;
-		if (src->subjects[i].n)
-			memcpy(d.subjects[i].keys, src->subjects[i].keys,
-			       src->subjects[i].n * sizeof(struct pw_dkey));
 	}
 	if (src->n_ipc)
 		memcpy(d.ipc, src->ipc, src->n_ipc * sizeof(*d.ipc));
@@ -54,6 +89,7 @@ int pw_desired_copy(struct pw_desired *dst, const struct pw_desired *src)
 		memcpy(d.eps, src->eps, src->n_eps * sizeof(*d.eps));
 	d.n_eps = src->n_eps;
 	d.n_recompiled = src->n_recompiled;
+	d.n_recompiled_peers = src->n_recompiled_peers;
 	d.gen = src->gen;
 	d.carried_from = src->carried_from;
 	*dst = d;

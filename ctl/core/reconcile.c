@@ -164,7 +164,7 @@ static int read_policy(struct pw_dp *dp, struct pw_desired *d)
 		for (j = i; j < b.n && keys[j].subject == keys[i].subject; j++)
 			;
 		s->id = keys[i].subject;
-		s->keys = malloc((j - i) * sizeof(*s->keys));
+		s->keys = pw_dkeys_alloc(j - i);
 		if (!s->keys) {
 			err = -ENOMEM;
 			goto out;
@@ -320,11 +320,21 @@ static int plan_subject(const struct pw_dsubject *c, const struct pw_dsubject *n
 	bool shrunk = false;
 	int err = 0;
 
+	if (!force && c && n && c->keys == n->keys)
+		return 0; /* one shared array (compile.h): nothing to diff */
 	while (!err && (i < nc || j < nn)) {
 		const struct pw_dkey *a = i < nc ? &c->keys[i] : NULL;
 		const struct pw_dkey *b = j < nn ? &n->keys[j] : NULL;
-		int cmp = !a ? 1 : !b ? -1 : pw_dkey_cmp(a, b);
+		int cmp;
 		struct pw_policy_entry e;
+
+		/* a recompiled subject keeps most keys: an equal one costs one inlined compare */
+		if (!force && a && b && !memcmp(a, b, sizeof(*a))) {
+			i++;
+			j++;
+			continue;
+		}
+		cmp = !a ? 1 : !b ? -1 : pw_dkey_cmp(a, b);
 
 		if (cmp < 0) {
 			dkey_to_entry(a, &e);

@@ -209,6 +209,13 @@ struct daemon {
 	struct metrics metrics;
 	size_t journal_records; /* records in the file */
 	size_t journal_base;	/* records right after the last compaction */
+	/*
+	 * each record's op and object keys, in file order, while jcache_ok: a compaction at run
+	 * time then parses no record's manifests again (journal.c)
+	 */
+	struct jrec *jcache;
+	size_t n_jcache;
+	bool jcache_ok;
 	char quarantines[PATH_MAX]; /* state file of the quarantined pods; empty: none */
 };
 
@@ -241,6 +248,7 @@ struct jrec {
 		enum pw_kind kind;
 		char *ns, *name;
 	} * keys;
+	char *strs; /* non-NULL: the keys' strings, all in this one block */
 	bool keep;
 };
 
@@ -300,7 +308,10 @@ void snap_commit(struct daemon *d, const struct snap *s, size_t n, bool del);
 json_object *outcomes(const struct snap *s, size_t n);
 
 /* journal.c */
-int journal_append(struct daemon *d, enum pw_op op, json_object *docs);
+int journal_append(struct daemon *d, enum pw_op op, json_object *docs, const struct snap *s,
+		   size_t n);
+void journal_cache_drop(struct daemon *d);
+void journal_cache_start(struct daemon *d);
 void jrecs_free(struct jrec *v, size_t n);
 int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out);
 void journal_compact(struct daemon *d, struct jrec *v, size_t n);

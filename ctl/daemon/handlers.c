@@ -48,7 +48,7 @@ static json_object *req_apply(struct daemon *d, struct client *cl, json_object *
 				     err == -ENOENT && del ? "not found" : strerror(-err));
 		goto out;
 	}
-	err = journal_append(d, del ? PW_OP_DELETE : PW_OP_APPLY, docs);
+	err = journal_append(d, del ? PW_OP_DELETE : PW_OP_APPLY, docs, s, n);
 	if (err)
 		dlog(PW_LOG_ERROR,
 		     "state: cannot record the change in %s: %s; it is enforced but "

@@ -36,31 +36,99 @@ static int journal_write_line(int fd, enum pw_op op, json_object *docs)
 	return err;
 }
 
-int journal_append(struct daemon *d, enum pw_op op, json_object *docs)
+void journal_cache_drop(struct daemon *d)
+{
+	jrecs_free(d->jcache, d->n_jcache);
+	d->jcache = NULL;
+	d->n_jcache = 0;
+	d->jcache_ok = false;
+}
+
+/* No journal yet (none, or empty): the cache holds its records from the first append on. */
+void journal_cache_start(struct daemon *d)
+{
+	struct stat st;
+
+	journal_cache_drop(d);
+	if (d->journal[0] && !d->journal_records &&
+	    (stat(d->journal, &st) ? errno == ENOENT : st.st_size == 0))
+		d->jcache_ok = true;
+}
+
+/* The cache gains the record just appended: its op and the keys of its objects (s[0..n)). */
+static void jcache_push(struct daemon *d, enum pw_op op, const struct snap *s, size_t n)
+{
+	struct jrec *nv, *r;
+	size_t len = 0;
+	char *p;
+
+	if (!d->jcache_ok)
+		return;
+	nv = realloc(d->jcache, (d->n_jcache + 1) * sizeof(*nv));
+	if (!nv) {
+		journal_cache_drop(d);
+		return;
+	}
+	d->jcache = nv;
+	r = &nv[d->n_jcache++];
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	/* the strings in one block: a strdup each cost twice their size (a whole cluster's) */
+	for (size_t i = 0; i < n; i++)
+		len += (s[i].ns ? strlen(s[i].ns) + 1 : 0) + strlen(s[i].name) + 1;
+	r->keys = calloc(n ? n : 1, sizeof(*r->keys));
+	r->strs = p = malloc(len + 1);
+	if (!r->keys || !r->strs) {
+		journal_cache_drop(d);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct jkey *k = &r->keys[r->n_keys++];
+
+		k->kind = s[i].kind;
+		if (s[i].ns) {
+			k->ns = strcpy(p, s[i].ns);
+			p += strlen(p) + 1;
+		}
+		k->name = strcpy(p, s[i].name);
+		p += strlen(p) + 1;
+	}
+}
+
+/* s[0..n): the request's objects (snapshot()), whose keys the record holds */
+int journal_append(struct daemon *d, enum pw_op op, json_object *docs, const struct snap *s,
+		   size_t n)
 {
 	int fd, err;
 
 	if (!d->journal[0])
 		return 0;
 	fd = open(d->journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		journal_cache_drop(d);
 		return -errno;
+	}
 	err = journal_write_line(fd, op, docs);
 	if (!err && fsync(fd))
 		err = -errno;
 	close(fd);
-	if (!err)
+	if (!err) {
 		d->journal_records++;
+		jcache_push(d, op, s, n);
+	} else {
+		journal_cache_drop(d); /* a torn line may be in the file */
+	}
 	return err;
 }
 
 void jrecs_free(struct jrec *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < v[i].n_keys; j++) {
+		for (size_t j = 0; !v[i].strs && j < v[i].n_keys; j++) {
 			free(v[i].keys[j].ns);
 			free(v[i].keys[j].name);
 		}
+		free(v[i].strs);
 		free(v[i].keys);
 		json_object_put(v[i].rec);
 	}
@@ -112,9 +180,13 @@ static void replay_delete(struct daemon *d, struct pw_manifest *m)
 	}
 }
 
-/* Read the journal's records (and their object keys); replay: apply them to the core too. */
+/*
+ * Read the journal's records (and their object keys); replay: apply them to the core too.
+ * Without replay, the keys come from d->jcache when it holds them all.
+ */
 int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out)
 {
+	bool cached = !replay && d->jcache_ok && d->n_jcache == d->journal_records;
 	struct pw_linebuf lb;
 	struct jrec *v = NULL;
 	size_t n = 0;
@@ -146,6 +218,23 @@ int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out
 			dlog(PW_LOG_WARN, "state: %s: stopping at a damaged record: %s", d->journal,
 			     strerror(-err));
 			break;
+		}
+		if (cached && n < d->n_jcache && !pw_op_parse(pw_json_str(rec, "op"), &op) &&
+		    op == d->jcache[n].op) {
+			/* known keys: the record's manifests are not parsed again */
+			nv = realloc(v, (n + 1) * sizeof(*v));
+			if (!nv) {
+				json_object_put(rec);
+				break;
+			}
+			v = nv;
+			v[n] = d->jcache[n];
+			v[n].rec = rec;
+			d->jcache[n].keys = NULL; /* moved; the cache is rebuilt by compaction */
+			d->jcache[n].strs = NULL;
+			d->jcache[n].n_keys = 0;
+			n++;
+			continue;
 		}
 		if (pw_op_parse(pw_json_str(rec, "op"), &op) ||
 		    (op != PW_OP_APPLY && op != PW_OP_DELETE) ||
@@ -189,6 +278,8 @@ int journal_load(struct daemon *d, bool replay, struct jrec **out, size_t *n_out
 	}
 	pw_linebuf_free(&lb);
 	close(fd);
+	if (cached)
+		journal_cache_drop(d); /* its keys moved to v */
 	d->journal_records = n;
 	if (replay && (n || bad))
 		dlog(bad ? PW_LOG_WARN : PW_LOG_INFO, "state: replayed %zu CLI changes from %s%s",
@@ -257,6 +348,52 @@ static json_object *synth_delete_docs(const struct jkey *keys, size_t n)
 }
 
 /*
+ * The cache after a compaction: the records of v the file now holds (every one when all, else
+ * the kept ones; their keys move out of v), then the delete record of extra, if any.
+ */
+static void jcache_rebuild(struct daemon *d, struct jrec *v, size_t n, bool all,
+			   const struct jkey *extra, size_t n_extra)
+{
+	struct jrec *c;
+	size_t k = 0;
+
+	journal_cache_drop(d);
+	c = calloc(n + 2, sizeof(*c));
+	if (!c)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!all && !v[i].keep)
+			continue;
+		c[k].op = v[i].op;
+		c[k].keys = v[i].keys;
+		c[k].strs = v[i].strs;
+		c[k++].n_keys = v[i].n_keys;
+		v[i].keys = NULL;
+		v[i].strs = NULL;
+		v[i].n_keys = 0;
+	}
+	d->jcache = c;
+	d->n_jcache = k;
+	if (n_extra) {
+		struct jrec *r = &c[d->n_jcache++];
+
+		r->op = PW_OP_DELETE;
+		r->keys = calloc(n_extra, sizeof(*r->keys));
+		for (size_t e = 0; r->keys && e < n_extra; e++) {
+			r->keys[e].kind = extra[e].kind;
+			r->keys[e].ns = extra[e].ns ? strdup(extra[e].ns) : NULL;
+			r->keys[e].name = strdup(extra[e].name);
+			r->n_keys++;
+			if (!r->keys[e].name || (extra[e].ns && !r->keys[e].ns))
+				return; /* not ok: dropped at the next use */
+		}
+		if (!r->keys)
+			return;
+	}
+	d->jcache_ok = true;
+}
+
+/*
  * Keep each apply record that is the last CLI writer of an object the CLI still owns, the
  * deletes that follow a kept apply of an object they remove, and end with one delete of
  * whatever the kept records would re-create that is gone now (its owner moved to a manifest
@@ -313,8 +450,10 @@ void journal_compact(struct daemon *d, struct jrec *v, size_t n)
 			extra[n_extra++] = *k; /* borrowed strings */
 		}
 	}
-	if (kept == n && !n_extra)
+	if (kept == n && !n_extra) {
+		jcache_rebuild(d, v, n, true, NULL, 0);
 		goto out; /* nothing to gain */
+	}
 	if (n_extra && !(extra_docs = synth_delete_docs(extra, n_extra))) {
 		err = -ENOMEM;
 		goto out;
@@ -343,6 +482,7 @@ void journal_compact(struct daemon *d, struct jrec *v, size_t n)
 		goto out;
 	}
 	d->journal_records = kept + (extra_docs != NULL);
+	jcache_rebuild(d, v, n, false, extra, n_extra);
 	dlog(PW_LOG_INFO, "state: journal compacted from %zu to %zu records", n,
 	     d->journal_records);
 out:
@@ -359,8 +499,16 @@ void journal_maybe_compact(struct daemon *d)
 	struct jrec *v = NULL;
 	size_t n = 0;
 
+	bool cached;
+
 	if (!d->journal[0] || d->journal_records < 2 * d->journal_base + 256)
 		return;
+	cached = d->jcache_ok && d->n_jcache == d->journal_records;
+	if (cached)
+		dlog(PW_LOG_INFO,
+		     "state: compacting the journal from the object keys kept of its %zu records "
+		     "(no manifest parsed again)",
+		     d->n_jcache);
 	if (journal_load(d, false, &v, &n) == 0)
 		journal_compact(d, v, n);
 	jrecs_free(v, n);

@@ -243,6 +243,8 @@ static int run(struct daemon *d)
 		/* only once the replayed state is the real one: compaction reads it */
 		else if (jn)
 			journal_compact(d, jv, jn);
+		else
+			journal_cache_start(d);
 		jrecs_free(jv, jn);
 		d->journal_base = d->journal_records;
 	}
@@ -323,6 +325,7 @@ static void cleanup(struct daemon *d)
 	d->fl = NULL;
 	pw_cluster_free(d->cluster);
 	pw_cp_free(d->cp);
+	journal_cache_drop(d);
 	/* close, never destroy: the pinned programs and maps keep enforcing */
 	pw_dp_close(d->dp);
 	pw_instance_release(&d->claim);
