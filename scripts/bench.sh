@@ -7,6 +7,8 @@
 #   sudo scripts/bench.sh --quick    # smoke run of every part, about 2 minutes, written to
 #                                    # $build/perf-quick/ (docs/ is left alone)
 #   options: --out DIR (where performance.md and perf/ go), --skip-pertc, --skip-peers
+#   sudo scripts/bench.sh --assemble-only   # no benchmark: the page again from docs/perf/,
+#                                    # after running some benchmarks one by one with --markdown
 #   environment: PODWALL_BUILD_DIR (default: build)
 #
 # docs/performance.md is assembled, never edited by hand. Every figure of its tables that
@@ -39,6 +41,7 @@ quick=0
 out=""
 do_pertc=1
 do_peers=1
+assemble_only=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -46,18 +49,20 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--skip-pertc) do_pertc=0; shift ;;
 	--skip-peers) do_peers=0; shift ;;
+	--assemble-only) assemble_only=1; shift ;;
 	-h|--help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "scripts/bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 case "$build" in /*) ;; *) build=$top/$build ;; esac
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u)" -ne 0 ] && [ "$assemble_only" = 0 ]; then
 	echo "scripts/bench.sh: the benchmarks load BPF programs and build network namespaces: run as root" >&2
 	exit 1
 fi
 
 # --- dependencies --------------------------------------------------------------------------
+if [ "$assemble_only" = 0 ]; then
 "$top/scripts/deps.sh"
 # the peer comparison's own: the peer it measures, nft to remove the peer's table between
 # configurations, gnuplot for the plots; jq for the flow-log benchmark
@@ -96,6 +101,8 @@ if [ -f "$top/bench/flows/run.sh" ] && has_target podwalld && has_target pwflowg
 	if opt_build podwalld podwall pwprobe pwflowgen; then flows_state=built; else flows_state=broken; fi
 fi
 
+fi # assemble_only
+
 if [ -z "$out" ]; then
 	if [ "$quick" = 1 ]; then out=$build/perf-quick; else out=$top/docs; fi
 fi
@@ -122,6 +129,7 @@ fi
 # keeps the figures of the last run that worked under a note saying this run failed (with the
 # end of its output), and this command exits non-zero at the end.
 failed=()
+if [ "$assemble_only" = 0 ]; then
 part_failed() { # part-name tool exit-status log-file
 	local f=$parts/$1.md old
 	failed+=("$1")
@@ -316,6 +324,8 @@ if has_target podwalld && has_target podwall; then
 		rm -f "$parts/services.log"
 	fi
 fi
+
+fi # assemble_only
 
 # --- assemble ------------------------------------------------------------------------------
 page=$out/performance.md
