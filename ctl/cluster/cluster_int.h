@@ -93,6 +93,7 @@ struct pw_cluster {
 	uint64_t relist_changes;    /* objects the last listing passed to the core */
 	uint64_t last_sync_changes; /* objects the last pwc_core_sync passed */
 	bool node_put_busy, node_put_again;
+	bool quar_dirty; /* a quarantine key changed, or a listing ended: quar_sync() has work */
 	uint64_t relists, compactions, watch_events;
 	uint64_t core_errors;
 	int64_t epoch; /* bumps on every (re)connect: stale answers are ignored */

@@ -199,6 +199,7 @@ int pwc_ent_update(struct pw_cluster *cl, const char *key, const char *value, si
 	if (!e)
 		return value ? -EINVAL : 0;
 	e->seen = true;
+	cl->quar_dirty |= e->kind == KIND_QUARANTINE;
 	if (!value) {
 		free(e->value);
 		e->value = NULL;
@@ -273,14 +274,19 @@ int pwc_node_update(struct pw_cluster *cl, const char *name, const char *value, 
 /*
  * Quarantines (<prefix>quarantines/NS/NAME, value {reason, allowDns, sinceUnix}): the core's
  * quarantine table follows etcd's, every node alike. A quarantine this node restored from its
- * own state file (etcd was away) and that etcd no longer holds is lifted. Returns the number
- * of changes made to the core.
+ * own state file (etcd was away) and that etcd no longer holds is lifted. Runs only after a
+ * quarantine key changed or a listing (quar_dirty), not on every object change. Returns the
+ * number of changes made to the core.
  */
 static size_t quar_sync(struct pw_cluster *cl)
 {
 	struct pw_cp_quarantine_row *rows = NULL;
 	size_t changed = 0, n = 0;
 	struct pw_diags diags = {0};
+
+	if (!cl->quar_dirty)
+		return 0;
+	cl->quar_dirty = false;
 
 	for (size_t b = 0; b < HASH_BUCKETS; b++) {
 		for (struct ent *e = cl->ht[b]; e; e = e->hnext) {
@@ -327,7 +333,8 @@ static size_t quar_sync(struct pw_cluster *cl)
 			if (err) {
 				pwc_log_diags(cl, &diags);
 				pw_diags_clear(&diags);
-				continue; /* retried by the next sync */
+				cl->quar_dirty = true; /* retried by the next sync */
+				continue;
 			}
 			e->cp_rev = e->mod_rev;
 			changed++;
@@ -563,6 +570,7 @@ void pwc_list_begin(struct pw_cluster *cl)
 
 void pwc_list_end(struct pw_cluster *cl)
 {
+	cl->quar_dirty = true; /* a quarantine may have gone, or be restored from the state file */
 	for (size_t b = 0; b < HASH_BUCKETS; b++)
 		for (struct ent *e = cl->ht[b]; e; e = e->hnext)
 			if (!e->seen && e->value) {
