@@ -448,41 +448,37 @@ static void limits_default(struct pw_parse_limits *l, const struct pw_parse_opts
 }
 
 /*
- * libfyaml 0.7 (Debian 12) frees a simple key twice when a tab precedes a block indicator after
- * a value inside an explicit key ("? a: \t- b", or the key's content on the lines below the
- * "?"; upstream commit 0bb4406, "Fix double free in case of a bad key"), and its parser then
- * crashes when destroyed (found by fuzz_manifest). Kubernetes objects never need explicit keys,
- * so an input that opens one ("? " starting a line's content, also after "- ", ": " or "? ")
- * and has a tab anywhere after it is refused before libfyaml sees it. Returns the 1-based line
- * of that tab, or 0.
+ * libfyaml 0.7 (Debian 12) frees a simple key twice when a tab follows an explicit key's
+ * content in some positions ("? a: \t- b", "e: \t:  ? e: \t:", or the key's content on the lines
+ * below the "?"; upstream commit 0bb4406, "Fix double free in case of a bad key"), and its
+ * parser then crashes when destroyed (found by fuzz_manifest, twice: a rule that looked only at
+ * a line's leading indicators missed the second). Kubernetes objects never need explicit keys,
+ * so an input with a "?" that can be an explicit-key indicator anywhere (at a line's start or
+ * after a blank or a flow or block indicator, and followed by a blank, a line break, a flow
+ * indicator or the end) and a tab anywhere after it is refused before libfyaml sees it. A "?"
+ * inside a word or right after a quote cannot be one, so "what?\t" still parses. Returns the
+ * 1-based line of that tab, or 0.
  */
+static bool in_set(char c, const char *set)
+{
+	return c && strchr(set, c);
+}
+
 static unsigned int explicit_key_tab_line(const char *s, size_t len)
 {
 	unsigned int line = 1;
 	bool explicit = false;
-	size_t i = 0;
 
-	while (i < len) {
-		bool start = true; /* still in the line's indentation and block indicators */
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
 
-		for (; i < len && s[i] != '\n' && s[i] != '\r'; i++) {
-			if (s[i] == '\t' && explicit)
-				return line;
-			if (!start || s[i] == ' ' || s[i] == '\t')
-				continue;
-			if ((s[i] == '-' || s[i] == '?' || s[i] == ':') &&
-			    (i + 1 == len || s[i + 1] == ' ' || s[i + 1] == '\t' || s[i + 1] == '\n' ||
-			     s[i + 1] == '\r'))
-				explicit |= s[i] == '?';
-			else
-				start = false;
-		}
-		if (i < len && s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
-			i++;
-		if (i < len) {
-			i++;
+		if (c == '\n' || (c == '\r' && !(i + 1 < len && s[i + 1] == '\n')))
 			line++;
-		}
+		else if (c == '\t' && explicit)
+			return line;
+		else if (c == '?' && (i == 0 || in_set(s[i - 1], " \t\r\n-:?,[{")) &&
+			 (i + 1 == len || in_set(s[i + 1], " \t\r\n,[]{}")))
+			explicit = true;
 	}
 	return 0;
 }
@@ -602,8 +598,8 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 	}
 	if (buf && (line = explicit_key_tab_line(buf, len))) {
 		perr(&c, line, "",
-		     "a tab after an explicit key (\"? \") is not supported (the YAML library crashes "
-		     "on some): use spaces, or plain keys");
+		     "a tab after an explicit-key indicator (\"? \", anywhere earlier in the input) is not "
+		     "supported (the YAML library crashes on some): use spaces, or plain keys");
 		err = -EINVAL;
 		goto out;
 	}
