@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * podwall apply and delete: reading manifests (files, directories, stdin), checking them
- * with the daemon's own parser, sending them, printing what each object became.
+ * podwall apply and delete: reading manifests (files, directories, stdin), sending them,
+ * printing what each object became. The daemon parses them, once: its errors name file,
+ * document and field, and nothing changes when any input is bad. (The CLI used to parse every
+ * input first with the same parser: half a second of a 10,000-pod apply, for errors the
+ * daemon reports in the same words.)
  */
 #include "cli.h"
 
@@ -120,40 +123,6 @@ static int docs_add(struct docs *d, const char *arg)
 	return docs_add_file(d, arg);
 }
 
-/*
- * Parse every input locally: the same parser as the daemon, so errors come back at once and
- * name file, document and field. Nothing is sent when any input is bad.
- */
-static int docs_check(const struct docs *d, size_t *objects)
-{
-	int bad = 0;
-
-	*objects = 0;
-	for (size_t i = 0; i < d->n; i++) {
-		struct pw_diags diags = {0};
-		struct pw_manifest *m = NULL;
-		int err;
-
-		err = pw_parse_buffer(d->v[i].name, d->v[i].data, d->v[i].len, NULL, &m, &diags);
-		for (size_t j = 0; j < diags.n; j++) {
-			if (diags.v[j].level == PW_DIAG_WARNING)
-				fprintf(stderr, "Warning: %s\n", diags.v[j].text);
-			else
-				fprintf(stderr, "error: %s\n", diags.v[j].text);
-		}
-		if (err) {
-			if (!diags.n_errors)
-				errorf("%s: %s", d->v[i].name, strerror(-err));
-			bad = err;
-		} else {
-			*objects += m->n;
-		}
-		pw_manifest_free(m);
-		pw_diags_clear(&diags);
-	}
-	return bad;
-}
-
 static json_object *docs_json(const struct docs *d)
 {
 	json_object *arr = json_object_new_array();
@@ -220,7 +189,6 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 	int64_t timeout_ns = 0;
 	struct docs d = {0};
 	json_object *req, *resp = NULL, *result;
-	size_t objects;
 	int o, err = 0, nfiles = 0;
 
 	while ((o = next_opt(name, argc, argv, "+f:h", opts)) != -1) {
@@ -259,14 +227,6 @@ static int do_apply_delete(struct cli *c, int argc, char **argv, bool del)
 	}
 	if (err)
 		goto out;
-	err = docs_check(&d, &objects);
-	if (err)
-		goto out;
-	if (!objects) {
-		errorf("no objects passed to %s", name);
-		err = -EINVAL;
-		goto out;
-	}
 	req = pw_proto_request(del ? PW_OP_DELETE : PW_OP_APPLY);
 	if (req)
 		json_object_object_add(req, "docs", docs_json(&d));

@@ -27,6 +27,10 @@ static json_object *req_apply(struct daemon *d, struct client *cl, json_object *
 						    : strerror(-err));
 		goto out;
 	}
+	if (!m->n) {
+		res = pw_proto_error(NULL, "no objects passed to %s", del ? "delete" : "apply");
+		goto out;
+	}
 	if (d->cluster) {
 		/* cluster mode: etcd holds the objects; the reply waits for every live node */
 		res = pw_cluster_apply(d->cluster, docs, del, pw_json_int(req, "timeout_ms", 0),
