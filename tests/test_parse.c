@@ -1274,6 +1274,54 @@ static void test_explicit_key_tab(void **state)
 	(void)state;
 }
 
+/*
+ * Duplicate keys: the event pass that builds the trees refuses them as libfyaml's document
+ * loader did, in small mappings (pairwise) and large ones (sorted), at any depth, reported at
+ * the document that holds one after the documents before it were read.
+ */
+static void test_duplicate_keys(void **state)
+{
+	char big[4096], *p = big;
+	struct pw_manifest *m = NULL;
+	struct pw_diags d = {0};
+
+	p += sprintf(p, NS "metadata:\n  name: a\n  labels:\n");
+	for (int i = 0; i < 40; i++)
+		p += sprintf(p, "    k%d: v\n", i == 33 ? 7 : i);
+	assert_int_equal(parse(big, &m, &d), -EINVAL);
+	assert_null(m);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.v[0].text, "document 1, line 39: YAML syntax error: duplicate key"));
+	pw_diags_clear(&d);
+
+	/* a quoted and a plain key with the same text are the same key */
+	assert_int_equal(parse(NS "metadata: {name: a, \"name\": b}\n", &m, &d), -EINVAL);
+	assert_non_null(strstr(d.v[0].text, "duplicate key"));
+	pw_diags_clear(&d);
+
+	/* document 1's own error first, then document 2's duplicate; document 3 is not read */
+	assert_int_equal(parse(NS "metadata: {name: A}\n---\n" NS "metadata: {name: b}\nkind: x\n"
+			       "---\n" NS "metadata: {name: C}\n",
+			       &m, &d),
+			 -EINVAL);
+	assert_int_equal(d.n, 2);
+	assert_non_null(strstr(d.v[0].text, "document 1"));
+	assert_non_null(strstr(d.v[1].text, "document 2, line 8: YAML syntax error: duplicate key"));
+	pw_diags_clear(&d);
+
+	/* same keys in different mappings, and 40 distinct keys, are fine */
+	p = big + sprintf(big, NS "metadata:\n  name: a\n  labels:\n");
+	for (int i = 0; i < 40; i++)
+		p += sprintf(p, "    k%d: v\n", i);
+	p += sprintf(p, "  annotations: {k1: v, name: a}\n");
+	assert_int_equal(parse(big, &m, &d), 0);
+	assert_int_equal(m->n, 1);
+	assert_int_equal(m->objs[0].u.ns.labels.n, 41); /* and kubernetes.io/metadata.name */
+	pw_manifest_free(m);
+	pw_diags_clear(&d);
+	(void)state;
+}
+
 static void test_model_helpers(void **state)
 {
 	struct pw_prefix c, e;
@@ -1349,6 +1397,7 @@ int main(void)
 		cmocka_unit_test(test_sq_escapes),
 		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_explicit_key_tab),
+		cmocka_unit_test(test_duplicate_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Two passes over the input. The first walks libfyaml's event stream, which costs bounded
- * memory, and enforces the size limits (documents, nodes, depth) and refuses aliases and
- * tags, so the second pass, which builds one document tree at a time, never sees an input
- * that could blow up: a 16 MiB flow list of one-letter scalars would otherwise cost
- * libfyaml gigabytes.
+ * The manifest parser: the input's text checked (UTF-8, the characters YAML allows, the
+ * inputs libfyaml 0.7 crashes on), then one pass over libfyaml's event stream that enforces
+ * the size limits (documents, nodes, depth), refuses aliases and tags, and builds a compact
+ * tree of every document (parse_tree.c), so no input can blow up: a 16 MiB flow list of
+ * one-letter scalars is refused by count.
  *
- * The second pass turns each document into model objects following the API server:
- * decoding (types, null = absent), defaulting, then validation with its rules and, where
- * practical, its messages. Every error names file, document, object, line and field path.
+ * Then each document becomes model objects following the API server: decoding (types,
+ * null = absent), defaulting, then validation with its rules and, where practical, its
+ * messages. Every error names file, document, object, line and field path.
  */
 #define _GNU_SOURCE
 #include "parse_int.h"
@@ -23,10 +23,10 @@ static const char *obj_name(const struct pw_object *o, const char **ns)
 	return pw_object_name(o);
 }
 
-static void set_desc(struct pctx *c, struct fy_node *obj, const char *kind)
+static void set_desc(struct pctx *c, struct ynode *obj, const char *kind)
 {
 	char name[256], ns[256];
-	struct fy_node *meta;
+	struct ynode *meta;
 	unsigned int l;
 
 	c->desc[0] = '\0';
@@ -111,7 +111,7 @@ static void check_duplicates(struct pctx *c)
 }
 
 /* One object (a document root or a List item); prefix is "" or "items[i]". */
-static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, const char *prefix,
+static int parse_object(struct pctx *c, struct ynode *n, unsigned int line, const char *prefix,
 			bool nested)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
@@ -122,7 +122,7 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 	int ret = -1, r;
 
 	line = node_line(n, line);
-	if (!n || !fy_node_is_mapping(n)) {
+	if (!n || !yn_is_map(n)) {
 		perr(c, line, prefix,
 		     "must be a Kubernetes object (a map with apiVersion and kind)");
 		return -1;
@@ -138,8 +138,7 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 		char *k = NULL;
 
 		/* not a string (or absent): get_string says which */
-		if (mget_string(c, n, "kind", line, &kl, pj(path, prefix, "kind"), &k) >=
-		    0)
+		if (mget_string(c, n, "kind", line, &kl, pj(path, prefix, "kind"), &k) >= 0)
 			perr(c, kl, path, "Required value");
 		free(k);
 		return -1;
@@ -189,7 +188,7 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 		return -1;
 
 	if (!o.kind) {
-		struct fy_node *items = mget(n, "items", line, &kl);
+		struct ynode *items = mget(n, "items", line, &kl);
 		char ip[PATHSZ];
 		size_t count, i;
 
@@ -200,7 +199,7 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 			return -1;
 		ret = 0;
 		for (i = 0; i < count && !c->stop; i++) {
-			struct fy_node *item = fy_node_sequence_iterate(items, &sit);
+			struct ynode *item = yn_seq_iterate(items, &sit);
 
 			if (parse_object(c, item, kl, pi(ip, path, i), true) < 0)
 				ret = -1;
@@ -241,7 +240,7 @@ static int parse_object(struct pctx *c, struct fy_node *n, unsigned int line, co
 	return ret;
 }
 
-static void parse_document(struct pctx *c, struct fy_node *root)
+static void parse_document(struct pctx *c, struct ynode *root)
 {
 	const char *s;
 	size_t l;
@@ -254,165 +253,7 @@ static void parse_document(struct pctx *c, struct fy_node *root)
 	c->desc[0] = '\0';
 }
 
-/* --- the two passes --------------------------------------------------------------------- */
-
-static struct fy_parser *new_parser(struct fy_diag **diag, const char *buf, size_t len)
-{
-	struct fy_parse_cfg cfg = {0};
-	struct fy_diag_cfg dc;
-	struct fy_parser *p;
-
-	fy_diag_cfg_default(&dc);
-	dc.fp = NULL; /* the library never prints: errors are collected */
-	dc.colorize = false;
-	dc.level = FYET_ERROR;
-	*diag = fy_diag_create(&dc);
-	if (!*diag)
-		return NULL;
-	fy_diag_set_collect_errors(*diag, true);
-	cfg.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2;
-	cfg.diag = *diag;
-	p = fy_parser_create(&cfg);
-	if (p && fy_parser_set_string(p, buf, len)) {
-		fy_parser_destroy(p);
-		p = NULL;
-	}
-	if (!p) {
-		fy_diag_destroy(*diag);
-		*diag = NULL;
-	}
-	return p;
-}
-
-static void yaml_errors(struct pctx *c, struct fy_diag *diag)
-{
-	struct fy_diag_error *e;
-	void *it = NULL;
-	bool any = false;
-
-	c->desc[0] = '\0';
-	while ((e = fy_diag_errors_iterate(diag, &it))) {
-		perr(c, e->line > 0 ? (unsigned int)e->line : 0, "", "YAML syntax error: %s",
-		     e->msg ? e->msg : "?");
-		any = true;
-	}
-	if (!any)
-		perr(c, 0, "", "YAML syntax error");
-}
-
-static unsigned int event_line(struct fy_event *e)
-{
-	const struct fy_mark *m = fy_event_start_mark(e);
-
-	return m ? (unsigned int)m->line + 1 : 0;
-}
-
-/*
- * libfyaml 0.7 (Debian 12) mis-iterates a single-quoted scalar holding two escaped quotes in a
- * row (''''): its chunk iterator yields extra quotes, the formatted text no longer fits the
- * length the scanner recorded, and the fallback that still returns the right text leaks the
- * iterator's chunk array (libfyaml issue 233; found by fuzz_manifest). A daemon fed such
- * manifests would grow without bound, so they are refused by name. Returns true when the
- * scalar event e is such a scalar; buf is the whole input the marks index.
- */
-static bool sq_consecutive_escapes(struct fy_event *e, const char *buf, size_t len)
-{
-	struct fy_token *t = fy_event_get_token(e);
-	const struct fy_mark *s = fy_event_start_mark(e), *end = fy_event_end_mark(e);
-	size_t i, run = 0;
-
-	if (!t || !s || !end || fy_token_scalar_style(t) != FYSS_SINGLE_QUOTED)
-		return false;
-	/* libfyaml's marks bound the text between the quotes */
-	for (i = s->input_pos; i < end->input_pos && i < len; i++) {
-		run = buf[i] == '\'' ? run + 1 : 0;
-		if (run >= 4)
-			return true;
-	}
-	return false;
-}
-
-/* Pass 1: limits, aliases and tags over the event stream. */
-static int prescan(struct pctx *c, const char *buf, size_t len)
-{
-	struct fy_diag *diag = NULL;
-	struct fy_parser *p;
-	struct fy_event *e;
-	size_t nodes = 0, depth = 0;
-	int ret = 0;
-
-	p = new_parser(&diag, buf, len);
-	if (!p) {
-		oom(c);
-		return -ENOMEM;
-	}
-	c->doc = 0;
-	while (!ret && (e = fy_parser_parse(p))) {
-		struct fy_token *tag = fy_event_get_tag_token(e);
-
-		switch (e->type) {
-		case FYET_DOCUMENT_START:
-			if (++c->doc > c->lim.max_documents) {
-				limit_err(c, event_line(e), "", "documents", c->lim.max_documents);
-				ret = -EFBIG;
-			}
-			break;
-		case FYET_MAPPING_START:
-		case FYET_SEQUENCE_START:
-			if (++depth > c->lim.max_depth) {
-				perr(c, event_line(e), "", "nested deeper than %zu levels",
-				     c->lim.max_depth);
-				c->over_limit = true;
-				ret = -EFBIG;
-			}
-			/* fall through */
-		case FYET_SCALAR:
-			if (e->type == FYET_SCALAR && sq_consecutive_escapes(e, buf, len)) {
-				perr(c, event_line(e), "",
-				     "a single-quoted string with two escaped quotes in a row ('''') "
-				     "is not supported (the YAML library leaks memory on it): write "
-				     "it double-quoted");
-				ret = -EINVAL;
-				break;
-			}
-			if (++nodes > c->lim.max_nodes) {
-				limit_err(c, event_line(e), "", "YAML nodes", c->lim.max_nodes);
-				ret = -EFBIG;
-			}
-			break;
-		case FYET_MAPPING_END:
-		case FYET_SEQUENCE_END:
-			depth--;
-			break;
-		case FYET_ALIAS:
-			perr(c, event_line(e), "", "YAML aliases (*name) are not supported");
-			ret = -EINVAL;
-			break;
-		default:
-			break;
-		}
-		if (!ret && tag) {
-			const char *h = fy_tag_token_handle0(tag), *s = fy_tag_token_suffix0(tag);
-
-			if (e->type != FYET_SCALAR || !h || !s || strcmp(h, "!!") ||
-			    strcmp(s, "str")) {
-				perr(c, event_line(e), "",
-				     "YAML tag %s%s is not supported (only !!str)", h ? h : "",
-				     s ? s : "");
-				ret = -EINVAL;
-			}
-		}
-		fy_parser_event_free(p, e);
-	}
-	if (!ret && fy_parser_get_stream_error(p)) {
-		yaml_errors(c, diag);
-		ret = -EINVAL;
-	}
-	fy_parser_destroy(p);
-	fy_diag_destroy(diag);
-	c->doc = 0;
-	return ret;
-}
+/* --- the input ---------------------------------------------------------------------------- */
 
 static void limits_default(struct pw_parse_limits *l, const struct pw_parse_opts *opts)
 {
@@ -556,9 +397,7 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 		    struct pw_manifest **out, struct pw_diags *diags)
 {
 	struct pw_diags local = {0};
-	struct fy_diag *diag = NULL;
-	struct fy_document *fyd;
-	struct fy_parser *p = NULL;
+	struct ytree t = {0};
 	struct pctx c = {0};
 	unsigned int line;
 	uint32_t bad_cp;
@@ -598,28 +437,24 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 	}
 	if (buf && (line = explicit_key_tab_line(buf, len))) {
 		perr(&c, line, "",
-		     "a tab after an explicit-key indicator (\"? \", anywhere earlier in the input) is not "
+		     "a tab after an explicit-key indicator (\"? \", anywhere earlier in the "
+		     "input) is not "
 		     "supported (the YAML library crashes on some): use spaces, or plain keys");
 		err = -EINVAL;
 		goto out;
 	}
-	err = prescan(&c, buf ? buf : "", len);
+	err = ytree_build(&c, buf ? buf : "", len, &t);
 	if (err)
 		goto out;
-
-	p = new_parser(&diag, buf ? buf : "", len);
-	if (!p) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (!c.stop && (fyd = fy_parse_load_document(p))) {
-		c.doc++;
-		parse_document(&c, fy_document_root(fyd));
-		fy_parse_document_destroy(p, fyd);
-	}
-	if (!c.stop && fy_parser_get_stream_error(p)) {
-		c.doc++;
-		yaml_errors(&c, diag); /* duplicate keys are found here, not in pass 1 */
+	for (size_t i = 0; i < t.n && !c.stop; i++) {
+		c.doc = (unsigned int)i + 1;
+		if (c.doc == t.dup_doc) {
+			/* libfyaml's document loader refused such a document, and the rest */
+			c.desc[0] = '\0';
+			perr(&c, t.dup_line, "", "YAML syntax error: duplicate key");
+			break;
+		}
+		parse_document(&c, t.docs[i].root);
 	}
 	if (!c.stop)
 		check_duplicates(&c);
@@ -627,8 +462,7 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 out:
 	if (c.syserr)
 		err = c.syserr;
-	fy_parser_destroy(p);
-	fy_diag_destroy(diag);
+	ytree_free(&t);
 	if (!err)
 		*out = c.m;
 	else

@@ -11,6 +11,8 @@
 #include <libfyaml.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,93 @@ enum sk {
 	SK_COLLECTION,
 };
 
+/*
+ * A YAML node as the object parsers read it, built from libfyaml's event stream in the one
+ * pass over the input (parse_tree.c); every node lives in its tree's arena.
+ */
+enum yn_type {
+	YN_SCALAR,
+	YN_SEQ,
+	YN_MAP,
+};
+
+struct ynode;
+
+struct ypair {
+	struct ynode *key, *value;
+};
+
+struct ynode {
+	union {
+		const char *text;     /* scalar: its text, NUL-terminated ("" when null) */
+		struct ynode **items; /* sequence */
+		struct ypair *pairs;  /* mapping */
+	};
+	uint32_t n;    /* scalar: text length; sequence: items; mapping: pairs */
+	uint32_t line; /* 1-based line of a scalar's token; a collection's start (0: unknown) */
+	uint8_t type;  /* enum yn_type */
+	bool plain;    /* a plain scalar: not quoted, not a block scalar */
+	bool tagged;   /* a scalar tagged !!str, the only tag let through */
+	bool null;     /* an empty value without a token ("a:", "? a") */
+};
+
+struct ydoc {
+	struct ynode *root; /* NULL for an empty document */
+};
+
+struct ytree {
+	struct ydoc *docs;
+	size_t n, cap;
+	struct ychunk *chunks; /* the arena */
+	unsigned int dup_doc;  /* the first document with a key given twice in a mapping */
+	unsigned int dup_line; /* and that key's line */
+};
+
+/* parse_tree.c */
+int ytree_build(struct pctx *c, const char *buf, size_t len, struct ytree *t);
+void ytree_free(struct ytree *t);
+
+static inline bool yn_is_scalar(const struct ynode *n)
+{
+	return n && n->type == YN_SCALAR;
+}
+
+static inline bool yn_is_seq(const struct ynode *n)
+{
+	return n && n->type == YN_SEQ;
+}
+
+static inline bool yn_is_map(const struct ynode *n)
+{
+	return n && n->type == YN_MAP;
+}
+
+static inline size_t yn_count(const struct ynode *n)
+{
+	return n && n->type != YN_SCALAR ? n->n : 0;
+}
+
+/* The next item of a sequence; *it starts NULL (it holds the next index) */
+static inline struct ynode *yn_seq_iterate(struct ynode *n, void **it)
+{
+	uintptr_t i = (uintptr_t)*it;
+
+	if (!yn_is_seq(n) || i >= n->n)
+		return NULL;
+	*it = (void *)(i + 1);
+	return n->items[i];
+}
+
+static inline struct ypair *yn_map_iterate(struct ynode *n, void **it)
+{
+	uintptr_t i = (uintptr_t)*it;
+
+	if (!yn_is_map(n) || i >= n->n)
+		return NULL;
+	*it = (void *)(i + 1);
+	return &n->pairs[i];
+}
+
 struct meta {
 	char *name;
 	char *namespace;
@@ -62,46 +151,46 @@ void oom(struct pctx *c);
 void limit_err(struct pctx *c, unsigned int line, const char *path, const char *what, size_t limit);
 const char *pj(char *dst, const char *base, const char *key);
 const char *pi(char *dst, const char *base, size_t i);
-unsigned int node_line(struct fy_node *n, unsigned int hint);
-enum sk scalar_kind(struct fy_node *n, const char **s, size_t *len);
+unsigned int node_line(struct ynode *n, unsigned int hint);
+enum sk scalar_kind(struct ynode *n, const char **s, size_t *len);
 const char *sk_name(enum sk k);
-bool is_null(struct fy_node *n);
-struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint, unsigned int *line);
-char *peek(struct fy_node *map, const char *key, char *buf, size_t sz);
-int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, char **out);
-int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, long long min,
+bool is_null(struct ynode *n);
+struct ynode *mget(struct ynode *map, const char *key, unsigned int hint, unsigned int *line);
+char *peek(struct ynode *map, const char *key, char *buf, size_t sz);
+int get_string(struct pctx *c, struct ynode *n, unsigned int line, const char *path, char **out);
+int get_int(struct pctx *c, struct ynode *n, unsigned int line, const char *path, long long min,
 	    long long max, long long *out);
-int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+int mget_string(struct pctx *c, struct ynode *map, const char *key, unsigned int hint,
 		unsigned int *line, const char *path, char **out);
-int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+int mget_int(struct pctx *c, struct ynode *map, const char *key, unsigned int hint,
 	     unsigned int *line, const char *path, long long min, long long max, long long *out);
-int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, size_t max,
+int get_seq(struct pctx *c, struct ynode *n, unsigned int line, const char *path, size_t max,
 	    size_t *count);
-int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int get_map(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 	    const char *const *known);
 
 /* parse_meta.c */
-int parse_selector(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int parse_selector(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 		   struct pw_selector *sel);
 void meta_clear(struct meta *m);
-int parse_meta(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_meta(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 	       enum pw_kind kind, struct meta *m);
 
 /* parse_pod.c */
-int parse_namespace(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_namespace(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		    struct pw_namespace *ns);
-int parse_pod(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_pod(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 	      struct pw_pod *pod);
 
 /* parse_netpol.c */
-int parse_netpol(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_netpol(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		 struct pw_netpol *np);
 
 /* svcparse.c: Service and EndpointSlice (an EndpointSlice has no spec: its own top keys) */
 extern const char *const pw_parse_epslice_keys[];
-int pw_parse_service(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int pw_parse_service(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		     struct pw_service *svc);
-int pw_parse_epslice(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int pw_parse_epslice(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		     struct pw_epslice *eps);
 
 #endif /* PW_CTL_PARSE_INT_H */

@@ -20,10 +20,10 @@ static const char *const req_keys[] = {"key", "operator", "values", NULL};
 #define ANNOTATIONS_MAX_BYTES (256 * 1024)
 /* --- labels and selectors --------------------------------------------------------------- */
 
-static int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+static int parse_string_map(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 			    struct pw_labels *out, bool labels, size_t max)
 {
-	struct fy_node_pair *p;
+	struct ypair *p;
 	size_t bytes = 0, l;
 	char sub[PATHSZ];
 	void *it = NULL;
@@ -32,12 +32,12 @@ static int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line
 	ret = get_map(c, n, line, path, NULL);
 	if (ret <= 0)
 		return ret;
-	if ((size_t)fy_node_mapping_item_count(n) > max) {
+	if ((size_t)yn_count(n) > max) {
 		limit_err(c, node_line(n, line), path, "entries", max);
 		return -1;
 	}
-	while (!c->stop && (p = fy_node_mapping_iterate(n, &it))) {
-		struct fy_node *kn = fy_node_pair_key(p);
+	while (!c->stop && (p = yn_map_iterate(n, &it))) {
+		struct ynode *kn = p->key;
 		unsigned int kl = node_line(kn, line);
 		const char *why, *ks;
 		char *key = NULL, *val = NULL;
@@ -57,7 +57,7 @@ static int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line
 		}
 		pj(sub, path, key);
 		/* null decodes to "" in a Go map[string]string */
-		if (get_string(c, fy_node_pair_value(p), kl, sub, &val) < 0) {
+		if (get_string(c, p->value, kl, sub, &val) < 0) {
 			bad = -1;
 			free(key);
 			continue;
@@ -81,7 +81,7 @@ static int parse_string_map(struct pctx *c, struct fy_node *n, unsigned int line
 	return (bad || c->stop) ? -1 : 1;
 }
 
-static int parse_req(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+static int parse_req(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 		     struct pw_selector *sel)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
@@ -90,7 +90,7 @@ static int parse_req(struct pctx *c, struct fy_node *n, unsigned int line, const
 	unsigned int kl;
 	enum pw_sel_op op = PW_SEL_IN;
 	const char *why;
-	struct fy_node *v;
+	struct ynode *v;
 	int ret = -1, have_vals;
 
 	if (get_map(c, n, line, path, req_keys) <= 0) {
@@ -126,7 +126,7 @@ static int parse_req(struct pctx *c, struct fy_node *n, unsigned int line, const
 	}
 	for (i = 0; i < n_vals; i++) {
 		char ip[PATHSZ];
-		struct fy_node *item = fy_node_sequence_iterate(v, &sit);
+		struct ynode *item = yn_seq_iterate(v, &sit);
 
 		pi(ip, sub, i);
 		if (get_string(c, item, kl, ip, &vals[i]) <= 0) {
@@ -171,12 +171,12 @@ out:
 }
 
 /* A LabelSelector; n must be present (callers decide what absent means). */
-int parse_selector(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int parse_selector(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 		   struct pw_selector *sel)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	char sub[PATHSZ], ip[PATHSZ];
-	struct fy_node *v;
+	struct ynode *v;
 	unsigned int kl;
 	size_t n_req = 0, i;
 	int ret = 0, r;
@@ -198,7 +198,7 @@ int parse_selector(struct pctx *c, struct fy_node *n, unsigned int line, const c
 		return -1;
 	}
 	for (i = 0; i < n_req && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(v, &sit);
+		struct ynode *item = yn_seq_iterate(v, &sit);
 
 		if (parse_req(c, item, node_line(item, kl), pi(ip, sub, i), sel) < 0)
 			ret = -1;
@@ -217,11 +217,11 @@ void meta_clear(struct meta *m)
 	memset(m, 0, sizeof(*m));
 }
 
-int parse_meta(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_meta(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 	       enum pw_kind kind, struct meta *m)
 {
 	char path[PATHSZ], sub[PATHSZ];
-	struct fy_node *n, *v;
+	struct ynode *n, *v;
 	unsigned int ml, kl;
 	const char *why;
 	int ret = 0, r;

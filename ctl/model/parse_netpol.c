@@ -14,12 +14,12 @@ static const char *const peer_keys[] = {"podSelector", "namespaceSelector", "ipB
 static const char *const ipblock_keys[] = {"cidr", "except", NULL};
 /* --- NetworkPolicy ---------------------------------------------------------------------- */
 
-static int parse_np_port(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+static int parse_np_port(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 			 struct pw_np_port *p)
 {
 	char sub[PATHSZ], *proto = NULL;
 	unsigned int kl, pl, el;
-	struct fy_node *v;
+	struct ynode *v;
 	long long end = 0;
 	const char *s, *why;
 	int ret = 0, r, have_end;
@@ -94,12 +94,12 @@ static int parse_np_port(struct pctx *c, struct fy_node *n, unsigned int line, c
 	return c->stop ? -1 : ret;
 }
 
-static int parse_ipblock(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+static int parse_ipblock(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 			 struct pw_ipblock *b)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	char sub[PATHSZ], ip[PATHSZ], *s = NULL, buf[PW_PREFIX_STRLEN], buf2[PW_PREFIX_STRLEN];
-	struct fy_node *ex;
+	struct ynode *ex;
 	unsigned int kl, el;
 	size_t count = 0, i;
 	bool host_bits;
@@ -142,7 +142,7 @@ static int parse_ipblock(struct pctx *c, struct fy_node *n, unsigned int line, c
 		}
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(ex, &sit);
+		struct ynode *item = yn_seq_iterate(ex, &sit);
 		unsigned int il = node_line(item, el);
 		struct pw_prefix e;
 
@@ -175,12 +175,12 @@ static int parse_ipblock(struct pctx *c, struct fy_node *n, unsigned int line, c
 	return c->stop ? -1 : ret;
 }
 
-static int parse_peer(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+static int parse_peer(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 		      struct pw_np_peer *p)
 {
 	static const char *const sel_fields[] = {"podSelector", "namespaceSelector"};
 	char sub[PATHSZ];
-	struct fy_node *v;
+	struct ynode *v;
 	unsigned int kl;
 	int ret = 0, r, peers = 0;
 	size_t i;
@@ -227,13 +227,13 @@ static int parse_peer(struct pctx *c, struct fy_node *n, unsigned int line, cons
 	return c->stop ? -1 : ret;
 }
 
-static int parse_rule(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+static int parse_rule(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 		      bool ingress, struct pw_np_rule *rule)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	const char *peers_key = ingress ? "from" : "to";
 	char sub[PATHSZ], ip[PATHSZ];
-	struct fy_node *v;
+	struct ynode *v;
 	unsigned int kl;
 	size_t count, i;
 	int ret = 0, r;
@@ -257,7 +257,7 @@ static int parse_rule(struct pctx *c, struct fy_node *n, unsigned int line, cons
 		}
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(v, &sit);
+		struct ynode *item = yn_seq_iterate(v, &sit);
 
 		if (parse_np_port(c, item, node_line(item, kl), pi(ip, sub, i),
 				  &rule->ports[rule->n_ports++]) < 0)
@@ -279,7 +279,7 @@ static int parse_rule(struct pctx *c, struct fy_node *n, unsigned int line, cons
 		}
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(v, &sit);
+		struct ynode *item = yn_seq_iterate(v, &sit);
 
 		if (parse_peer(c, item, node_line(item, kl), pi(ip, sub, i),
 			       &rule->peers[rule->n_peers++]) < 0)
@@ -288,13 +288,13 @@ static int parse_rule(struct pctx *c, struct fy_node *n, unsigned int line, cons
 	return c->stop ? -1 : ret;
 }
 
-static int parse_rules(struct pctx *c, struct fy_node *spec, unsigned int line, const char *path,
+static int parse_rules(struct pctx *c, struct ynode *spec, unsigned int line, const char *path,
 		       bool ingress, bool *set, size_t *n_rules, struct pw_np_rule **rules)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	const char *key = ingress ? "ingress" : "egress";
 	char sub[PATHSZ], ip[PATHSZ];
-	struct fy_node *v;
+	struct ynode *v;
 	unsigned int kl;
 	size_t count, i;
 	int ret = 0, r;
@@ -313,7 +313,7 @@ static int parse_rules(struct pctx *c, struct fy_node *spec, unsigned int line, 
 		}
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(v, &sit);
+		struct ynode *item = yn_seq_iterate(v, &sit);
 
 		/* a null rule ("- ") decodes to the empty rule {} */
 		if (parse_rule(c, item, node_line(item, kl), pi(ip, sub, i), ingress,
@@ -323,12 +323,12 @@ static int parse_rules(struct pctx *c, struct fy_node *spec, unsigned int line, 
 	return c->stop ? -1 : ret;
 }
 
-int parse_netpol(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_netpol(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		 struct pw_netpol *np)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	char path[PATHSZ], sub[PATHSZ], ip[PATHSZ];
-	struct fy_node *spec, *v;
+	struct ynode *spec, *v;
 	unsigned int sl, kl;
 	struct meta m = {0};
 	size_t count, i;
@@ -362,7 +362,7 @@ int parse_netpol(struct pctx *c, struct fy_node *obj, unsigned int line, const c
 		ret = -1;
 	}
 	for (i = 0; r > 0 && count <= 2 && i < count; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(v, &sit);
+		struct ynode *item = yn_seq_iterate(v, &sit);
 		char *t = NULL;
 		int rt;
 

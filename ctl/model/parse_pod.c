@@ -8,7 +8,7 @@
 
 /* --- Namespace -------------------------------------------------------------------------- */
 
-int parse_namespace(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_namespace(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		    struct pw_namespace *ns)
 {
 	struct meta m = {0};
@@ -30,7 +30,7 @@ int parse_namespace(struct pctx *c, struct fy_node *obj, unsigned int line, cons
 
 /* --- Pod -------------------------------------------------------------------------------- */
 
-static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned int line,
+static int parse_container_ports(struct pctx *c, struct ynode *seq, unsigned int line,
 				 const char *path, size_t count, struct pw_pod *pod, size_t cont)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
@@ -46,7 +46,7 @@ static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned i
 	}
 	pod->ports = np;
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(seq, &sit);
+		struct ynode *item = yn_seq_iterate(seq, &sit);
 		struct pw_container_port p = {.proto = IPPROTO_TCP, .container = (uint16_t)cont};
 		unsigned int il = node_line(item, line), kl;
 		long long port;
@@ -102,12 +102,12 @@ static int parse_container_ports(struct pctx *c, struct fy_node *seq, unsigned i
 	return c->stop ? -1 : ret;
 }
 
-static int parse_pod_spec(struct pctx *c, struct fy_node *obj, unsigned int line,
+static int parse_pod_spec(struct pctx *c, struct ynode *obj, unsigned int line,
 			  const char *prefix, struct pw_pod *pod)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	char path[PATHSZ], cpath[PATHSZ], ip[PATHSZ], sub[PATHSZ];
-	struct fy_node *spec, *cont;
+	struct ynode *spec, *cont;
 	unsigned int sl, cl, kl;
 	size_t count, i, j;
 	char **names = NULL;
@@ -130,9 +130,9 @@ static int parse_pod_spec(struct pctx *c, struct fy_node *obj, unsigned int line
 		return -1;
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(cont, &sit);
+		struct ynode *item = yn_seq_iterate(cont, &sit);
 		unsigned int il = node_line(item, cl);
-		struct fy_node *ports;
+		struct ynode *ports;
 		const char *why;
 		size_t n_ports;
 
@@ -172,13 +172,13 @@ static int parse_pod_spec(struct pctx *c, struct fy_node *obj, unsigned int line
 	return c->stop ? -1 : ret;
 }
 
-static int parse_pod_status(struct pctx *c, struct fy_node *obj, unsigned int line,
+static int parse_pod_status(struct pctx *c, struct ynode *obj, unsigned int line,
 			    const char *prefix, struct pw_pod *pod)
 {
 	void *sit = NULL; /* sequence iterator: items in order, O(1) each */
 	char path[PATHSZ], sub[PATHSZ], ip[PATHSZ], isub[PATHSZ];
 	struct pw_addr primary = {0};
-	struct fy_node *st, *ips;
+	struct ynode *st, *ips;
 	unsigned int sl, kl, pl;
 	char *s = NULL;
 	size_t count = 0, i, j;
@@ -212,7 +212,7 @@ static int parse_pod_status(struct pctx *c, struct fy_node *obj, unsigned int li
 	if (r < 0)
 		return -1;
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(ips, &sit);
+		struct ynode *item = yn_seq_iterate(ips, &sit);
 		unsigned int il = node_line(item, kl), vl;
 		struct pw_addr a;
 
@@ -270,11 +270,11 @@ static int parse_pod_status(struct pctx *c, struct fy_node *obj, unsigned int li
 	return c->stop ? -1 : 0;
 }
 
-int parse_pod(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int parse_pod(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 	      struct pw_pod *pod)
 {
 	unsigned int ml, al, kl;
-	struct fy_node *meta, *ann;
+	struct ynode *meta, *ann;
 	char path[PATHSZ];
 	struct meta m = {0};
 	const char *v, *why;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The manifest parser's tools: diagnostics (file, document, object, line, field path)
- * and typed access to libfyaml nodes as the API server decodes them (null = absent, strict
+ * and typed access to YAML nodes as the API server decodes them (null = absent, strict
  * scalars, known keys).
  */
 #define _GNU_SOURCE
@@ -126,29 +126,11 @@ const char *pi(char *dst, const char *base, size_t i)
 /* --- YAML node access ------------------------------------------------------------------- */
 
 /* 1-based line of a node: its own token for scalars, its first key or item otherwise. */
-unsigned int node_line(struct fy_node *n, unsigned int hint)
+unsigned int node_line(struct ynode *n, unsigned int hint)
 {
-	int guard;
-
-	for (guard = 0; n && guard < 128; guard++) {
-		if (fy_node_is_scalar(n)) {
-			struct fy_token *t = fy_node_get_scalar_token(n);
-			const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-
-			return m ? (unsigned int)m->line + 1 : hint;
-		}
-		if (fy_node_is_mapping(n)) {
-			void *it = NULL;
-			struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-
-			n = p ? fy_node_pair_key(p) : NULL;
-		} else {
-			void *it = NULL;
-
-			n = fy_node_sequence_iterate(n, &it);
-		}
-	}
-	return hint;
+	while (n && n->type != YN_SCALAR)
+		n = !n->n ? NULL : n->type == YN_MAP ? n->pairs[0].key : n->items[0];
+	return n && n->line ? n->line : hint;
 }
 
 static bool in_list(const char *s, size_t n, const char *const *list)
@@ -210,7 +192,7 @@ static bool is_float(const char *s, size_t n)
  * schema (plus 1.1's 0b/underscore integers, refused as ambiguous). Quoted, block and
  * !!str-tagged scalars are strings.
  */
-enum sk scalar_kind(struct fy_node *n, const char **s, size_t *len)
+enum sk scalar_kind(struct ynode *n, const char **s, size_t *len)
 {
 	static const char *const nulls[] = {"~", "null", "Null", "NULL", NULL};
 	/*
@@ -224,18 +206,17 @@ enum sk scalar_kind(struct fy_node *n, const char **s, size_t *len)
 
 	*s = "";
 	*len = 0;
-	if (!n || fy_node_is_null(n))
+	if (!n || n->null)
 		return SK_NULL;
-	if (!fy_node_is_scalar(n))
+	if (!yn_is_scalar(n))
 		return SK_COLLECTION;
-	t = fy_node_get_scalar(n, &l);
-	if (!t)
-		t = "";
+	t = n->text;
+	l = n->n;
 	*s = t;
 	*len = l;
-	if (fy_node_get_tag_token(n))
-		return SK_STR; /* the first pass lets only !!str through */
-	if (fy_node_get_style(n) != FYNS_PLAIN)
+	if (n->tagged)
+		return SK_STR; /* the event pass lets only !!str through */
+	if (!n->plain)
 		return SK_STR;
 	if (!l || in_list(t, l, nulls))
 		return SK_NULL;
@@ -280,7 +261,7 @@ const char *sk_name(enum sk k)
 	return "?";
 }
 
-bool is_null(struct fy_node *n)
+bool is_null(struct ynode *n)
 {
 	const char *s;
 	size_t l;
@@ -289,32 +270,33 @@ bool is_null(struct fy_node *n)
 }
 
 /* Key text of a pair, or NULL when the key is not a plain string. */
-static const char *pair_key(struct fy_node_pair *p, size_t *len)
+static const char *pair_key(struct ypair *p, size_t *len)
 {
-	struct fy_node *k = fy_node_pair_key(p);
+	struct ynode *k = p->key;
 
-	if (!k || !fy_node_is_scalar(k) || fy_node_is_alias(k))
+	if (!yn_is_scalar(k))
 		return NULL;
-	return fy_node_get_scalar(k, len);
+	*len = k->n;
+	return k->text;
 }
 
 /* Value of key in map (NULL when absent or null); *line gets the key's line. */
-struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint, unsigned int *line)
+struct ynode *mget(struct ynode *map, const char *key, unsigned int hint, unsigned int *line)
 {
-	struct fy_node_pair *p;
+	struct ypair *p;
 	void *it = NULL;
 	size_t n = strlen(key), l;
 
 	*line = hint;
-	if (!map || !fy_node_is_mapping(map))
+	if (!map || !yn_is_map(map))
 		return NULL;
-	while ((p = fy_node_mapping_iterate(map, &it))) {
+	while ((p = yn_map_iterate(map, &it))) {
 		const char *k = pair_key(p, &l);
 
 		if (k && l == n && !memcmp(k, key, n)) {
-			struct fy_node *v = fy_node_pair_value(p);
+			struct ynode *v = p->value;
 
-			*line = node_line(fy_node_pair_key(p), hint);
+			*line = node_line(p->key, hint);
 			return is_null(v) ? NULL : v;
 		}
 	}
@@ -322,9 +304,9 @@ struct fy_node *mget(struct fy_node *map, const char *key, unsigned int hint, un
 }
 
 /* Text of a string scalar under key, for descriptions only (no errors). */
-char *peek(struct fy_node *map, const char *key, char *buf, size_t sz)
+char *peek(struct ynode *map, const char *key, char *buf, size_t sz)
 {
-	struct fy_node *v;
+	struct ynode *v;
 	unsigned int line;
 	const char *s;
 	size_t l;
@@ -339,7 +321,7 @@ char *peek(struct fy_node *map, const char *key, char *buf, size_t sz)
 
 /* The get_* helpers return 1 (present), 0 (absent or null), or -1 (error reported). */
 
-int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, char **out)
+int get_string(struct pctx *c, struct ynode *n, unsigned int line, const char *path, char **out)
 {
 	const char *s;
 	size_t l;
@@ -374,7 +356,7 @@ int get_string(struct pctx *c, struct fy_node *n, unsigned int line, const char 
 	return 1;
 }
 
-int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, long long min,
+int get_int(struct pctx *c, struct ynode *n, unsigned int line, const char *path, long long min,
 	    long long max, long long *out)
 {
 	const char *s;
@@ -413,37 +395,37 @@ int get_int(struct pctx *c, struct fy_node *n, unsigned int line, const char *pa
  * mget() then get_string()/get_int(), in that order: passing mget(..., &line) and line as two
  * arguments of one call would read line before mget sets it (argument order is unspecified).
  */
-int mget_string(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+int mget_string(struct pctx *c, struct ynode *map, const char *key, unsigned int hint,
 		unsigned int *line, const char *path, char **out)
 {
-	struct fy_node *n = mget(map, key, hint, line);
+	struct ynode *n = mget(map, key, hint, line);
 
 	return get_string(c, n, *line, path, out);
 }
 
-int mget_int(struct pctx *c, struct fy_node *map, const char *key, unsigned int hint,
+int mget_int(struct pctx *c, struct ynode *map, const char *key, unsigned int hint,
 	     unsigned int *line, const char *path, long long min, long long max, long long *out)
 {
-	struct fy_node *n = mget(map, key, hint, line);
+	struct ynode *n = mget(map, key, hint, line);
 
 	return get_int(c, n, *line, path, min, max, out);
 }
 
-int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *path, size_t max,
+int get_seq(struct pctx *c, struct ynode *n, unsigned int line, const char *path, size_t max,
 	    size_t *count)
 {
 	*count = 0;
 	if (is_null(n))
 		return 0;
-	if (!fy_node_is_sequence(n)) {
+	if (!yn_is_seq(n)) {
 		const char *s;
 		size_t l;
 
 		perr(c, node_line(n, line), path, "must be a list, not %s",
-		     fy_node_is_mapping(n) ? "a map" : sk_name(scalar_kind(n, &s, &l)));
+		     yn_is_map(n) ? "a map" : sk_name(scalar_kind(n, &s, &l)));
 		return -1;
 	}
-	*count = (size_t)fy_node_sequence_item_count(n);
+	*count = (size_t)yn_count(n);
 	if (*count > max) {
 		limit_err(c, node_line(n, line), path, "entries", max);
 		return -1;
@@ -452,10 +434,10 @@ int get_seq(struct pctx *c, struct fy_node *n, unsigned int line, const char *pa
 }
 
 /* A map; unknown keys are errors when known is given. */
-int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *path,
+int get_map(struct pctx *c, struct ynode *n, unsigned int line, const char *path,
 	    const char *const *known)
 {
-	struct fy_node_pair *p;
+	struct ypair *p;
 	void *it = NULL;
 	char sub[PATHSZ];
 	int ret = 1;
@@ -463,22 +445,22 @@ int get_map(struct pctx *c, struct fy_node *n, unsigned int line, const char *pa
 
 	if (is_null(n))
 		return 0;
-	if (!fy_node_is_mapping(n)) {
+	if (!yn_is_map(n)) {
 		const char *s;
 
 		perr(c, node_line(n, line), path, "must be a map, not %s",
-		     fy_node_is_sequence(n) ? "a list" : sk_name(scalar_kind(n, &s, &l)));
+		     yn_is_seq(n) ? "a list" : sk_name(scalar_kind(n, &s, &l)));
 		return -1;
 	}
-	if ((size_t)fy_node_mapping_item_count(n) > c->lim.max_list) {
+	if ((size_t)yn_count(n) > c->lim.max_list) {
 		limit_err(c, node_line(n, line), path, "entries", c->lim.max_list);
 		return -1;
 	}
-	while ((p = fy_node_mapping_iterate(n, &it))) {
+	while ((p = yn_map_iterate(n, &it))) {
 		const char *k = pair_key(p, &l);
-		unsigned int kl = node_line(fy_node_pair_key(p), line);
+		unsigned int kl = node_line(p->key, line);
 
-		if (!k || scalar_kind(fy_node_pair_key(p), &k, &l) != SK_STR) {
+		if (!k || scalar_kind(p->key, &k, &l) != SK_STR) {
 			perr(c, kl, path, "keys must be strings");
 			ret = -1;
 			continue;

@@ -68,7 +68,7 @@ static const char *invalid_dns1035_label(const char *s)
 	return NULL;
 }
 
-static int get_proto(struct pctx *c, struct fy_node *map, unsigned int il, const char *ip,
+static int get_proto(struct pctx *c, struct ynode *map, unsigned int il, const char *ip,
 		     uint8_t *proto)
 {
 	char sub[PATHSZ], *s = NULL;
@@ -88,11 +88,11 @@ static int get_proto(struct pctx *c, struct fy_node *map, unsigned int il, const
 }
 
 /* targetPort: an integer 1..65535 or an IANA_SVC_NAME (a container port name) */
-static int get_target(struct pctx *c, struct fy_node *map, unsigned int il, const char *ip,
+static int get_target(struct pctx *c, struct ynode *map, unsigned int il, const char *ip,
 		      struct pw_svc_port *p)
 {
 	char sub[PATHSZ];
-	struct fy_node *v;
+	struct ynode *v;
 	unsigned int kl;
 	const char *s, *why;
 	long long n;
@@ -124,7 +124,7 @@ static int get_target(struct pctx *c, struct fy_node *map, unsigned int il, cons
 	return 0;
 }
 
-static int parse_svc_ports(struct pctx *c, struct fy_node *seq, unsigned int line, const char *path,
+static int parse_svc_ports(struct pctx *c, struct ynode *seq, unsigned int line, const char *path,
 			   size_t count, struct pw_service *svc)
 {
 	void *sit = NULL;
@@ -138,7 +138,7 @@ static int parse_svc_ports(struct pctx *c, struct fy_node *seq, unsigned int lin
 		return -1;
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(seq, &sit);
+		struct ynode *item = yn_seq_iterate(seq, &sit);
 		struct pw_svc_port *p = &svc->ports[i];
 		unsigned int il = node_line(item, line), kl;
 		const char *why;
@@ -196,12 +196,12 @@ static int parse_svc_ports(struct pctx *c, struct fy_node *seq, unsigned int lin
 	return c->stop ? -1 : ret;
 }
 
-static int parse_cluster_ips(struct pctx *c, struct fy_node *spec, unsigned int sl,
+static int parse_cluster_ips(struct pctx *c, struct ynode *spec, unsigned int sl,
 			     const char *path, struct pw_service *svc)
 {
 	void *sit = NULL;
 	char sub[PATHSZ], ip[PATHSZ], *one = NULL;
-	struct fy_node *seq;
+	struct ynode *seq;
 	struct pw_addr a;
 	unsigned int kl, ll;
 	size_t count = 0, i;
@@ -246,7 +246,7 @@ static int parse_cluster_ips(struct pctx *c, struct fy_node *spec, unsigned int 
 		svc->ips[svc->n_ips++] = a;
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(seq, &sit);
+		struct ynode *item = yn_seq_iterate(seq, &sit);
 		unsigned int il = node_line(item, ll);
 		char *s = NULL;
 
@@ -284,11 +284,11 @@ static int parse_cluster_ips(struct pctx *c, struct fy_node *spec, unsigned int 
 	return c->stop ? -1 : ret;
 }
 
-int pw_parse_service(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int pw_parse_service(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		     struct pw_service *svc)
 {
 	char path[PATHSZ], sub[PATHSZ], *type = NULL;
-	struct fy_node *spec, *ports;
+	struct ynode *spec, *ports;
 	struct meta m = {0};
 	unsigned int sl, kl;
 	const char *why;
@@ -345,7 +345,7 @@ int pw_parse_service(struct pctx *c, struct fy_node *obj, unsigned int line, con
 
 /* --- EndpointSlice ---------------------------------------------------------------------- */
 
-static int parse_eps_ports(struct pctx *c, struct fy_node *seq, unsigned int line, const char *path,
+static int parse_eps_ports(struct pctx *c, struct ynode *seq, unsigned int line, const char *path,
 			   size_t count, struct pw_epslice *eps)
 {
 	void *sit = NULL;
@@ -359,7 +359,7 @@ static int parse_eps_ports(struct pctx *c, struct fy_node *seq, unsigned int lin
 		return -1;
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(seq, &sit);
+		struct ynode *item = yn_seq_iterate(seq, &sit);
 		struct pw_eps_port *p = &eps->ports[i];
 		unsigned int il = node_line(item, line), kl;
 		const char *why;
@@ -406,12 +406,12 @@ static int parse_eps_ports(struct pctx *c, struct fy_node *seq, unsigned int lin
 	return c->stop ? -1 : ret;
 }
 
-static int parse_eps_endpoint(struct pctx *c, struct fy_node *item, unsigned int il, const char *ip,
+static int parse_eps_endpoint(struct pctx *c, struct ynode *item, unsigned int il, const char *ip,
 			      struct pw_epslice *eps, struct pw_eps_endpoint *e)
 {
 	void *sit = NULL;
 	char sub[PATHSZ], ap[PATHSZ];
-	struct fy_node *addrs, *cond, *ref, *v;
+	struct ynode *addrs, *cond, *ref, *v;
 	unsigned int kl, cl;
 	const char *s;
 	size_t count, i, l;
@@ -434,7 +434,7 @@ static int parse_eps_endpoint(struct pctx *c, struct fy_node *item, unsigned int
 	}
 	e->n_addrs = count;
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *a = fy_node_sequence_iterate(addrs, &sit);
+		struct ynode *a = yn_seq_iterate(addrs, &sit);
 		unsigned int al = node_line(a, kl);
 		struct pw_addr addr;
 		char *txt = NULL;
@@ -504,12 +504,12 @@ static int parse_eps_endpoint(struct pctx *c, struct fy_node *item, unsigned int
 	return c->stop ? -1 : ret;
 }
 
-int pw_parse_epslice(struct pctx *c, struct fy_node *obj, unsigned int line, const char *prefix,
+int pw_parse_epslice(struct pctx *c, struct ynode *obj, unsigned int line, const char *prefix,
 		     struct pw_epslice *eps)
 {
 	void *sit = NULL;
 	char sub[PATHSZ], ip[PATHSZ], *type = NULL;
-	struct fy_node *seq;
+	struct ynode *seq;
 	struct meta m = {0};
 	unsigned int kl;
 	const char *svc, *why;
@@ -578,7 +578,7 @@ int pw_parse_epslice(struct pctx *c, struct fy_node *obj, unsigned int line, con
 		}
 	}
 	for (i = 0; i < count && !c->stop; i++) {
-		struct fy_node *item = fy_node_sequence_iterate(seq, &sit);
+		struct ynode *item = yn_seq_iterate(seq, &sit);
 
 		eps->n_eps = i + 1;
 		if (parse_eps_endpoint(c, item, node_line(item, kl), pi(ip, sub, i), eps,
