@@ -596,15 +596,20 @@ static int bump_map(struct pw_dp *dp, enum pw_dp_map m, uint32_t ep_id)
 		}
 		k++;
 	}
-	for (i = 0; i < k; i++) {
-		/* BPF_EXIST: an endpoint deleted meanwhile is not brought back */
-		if (bpf_map_update_elem(fd, keys + i * key_size, &vals[i], BPF_EXIST) &&
-		    errno != ENOENT) {
-			err = -errno;
+	/*
+	 * Written back in batches too (500 endpoints: one syscall, not 500; a label change bumps
+	 * them all). The kernel's batch takes no BPF_EXIST, which once kept an endpoint deleted
+	 * meanwhile from coming back: only the control plane writes these maps, from one thread,
+	 * and it deletes none between this read and this write.
+	 */
+	if (k) {
+		struct pw_batch_map bm = batch_map(dp, m, key_size, sizeof(*vals));
+		size_t failed = 0;
+
+		err = pw_batch_update(&bm, keys, vals, k, &failed);
+		if (err)
 			pw_err(dp, "map %s: cannot bump the policy generation of endpoint %u: %s",
-			       pw_dp_map_name(m), vals[i].ep_id, strerror(-err));
-			break;
-		}
+			       pw_dp_map_name(m), vals[failed < k ? failed : 0].ep_id, strerror(-err));
 	}
 out:
 	free(keys);
