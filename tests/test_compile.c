@@ -1495,8 +1495,9 @@ static void test_incremental_random(void **state)
 		/* audit: the as-if-enforced entries are compiled towards changed peers too */
 		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: r7, "
 		"namespace: y, annotations: {podwall.io/enforcement: audit}}\nspec: {podSelector: "
-		"{}, policyTypes: [Ingress, Egress], ingress: [{from: [{podSelector: {matchLabels: "
-		"{role: db}}}]}], egress: [{to: [{namespaceSelector: {}, podSelector: "
+		"{}, policyTypes: [Ingress, Egress], ingress: [{from: [{namespaceSelector: {}, "
+		"podSelector: {matchLabels: {role: db}}}]}], egress: [{to: [{namespaceSelector: {}, "
+		"podSelector: "
 		"{matchExpressions: [{key: role, operator: In, values: [web, db]}]}}]}]}\n",
 		/* a prefix that is also a pod's address: the pod's entry wins while it is there */
 		NP("z", "r8",

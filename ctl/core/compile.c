@@ -545,6 +545,26 @@ static struct seqkey seqkey_of(const struct pw_dkey *k, uint32_t seq)
 }
 
 /* An isolated direction whose enforced set names no "any peer": the datapath skips it. */
+/* First index of keys[0..n) not ordered before (dir, peer): keys sort by dir, then peer. */
+static size_t dkey_lower_bound(const struct pw_dkey *keys, size_t n, uint8_t dir, uint32_t peer)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (keys[mid].dir < dir || (keys[mid].dir == dir && keys[mid].peer < peer))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * PW_ID_ANY is 0, the lowest peer: a direction has a key towards any peer exactly when its
+ * first key is one (a search, not a walk of every key: this ran on every subject of a change).
+ */
 static void set_no_any_peer(struct pw_dsubject *out)
 {
 	size_t i;
@@ -554,11 +574,8 @@ static void set_no_any_peer(struct pw_dsubject *out)
 	for (dir = 0; dir < PW_DIR_MAX; dir++) {
 		if (!(out->flags & (dir ? PW_EP_F_ISOLATE_EGRESS : PW_EP_F_ISOLATE_INGRESS)))
 			continue;
-		for (i = 0;
-		     i < out->n && !(out->keys[i].dir == dir && out->keys[i].peer == PW_ID_ANY);
-		     i++)
-			;
-		if (i == out->n)
+		i = dkey_lower_bound(out->keys, out->n, dir, PW_ID_ANY);
+		if (i == out->n || out->keys[i].dir != dir || out->keys[i].peer != PW_ID_ANY)
 			out->flags |=
 				dir ? PW_EP_F_NO_ANY_PEER_EGRESS : PW_EP_F_NO_ANY_PEER_INGRESS;
 	}
@@ -658,6 +675,10 @@ static int compile_subject(struct cctx *c, const struct pw_ident *s, struct pw_d
 static int compile_subject_peers(struct cctx *c, const struct pw_ident *s,
 				 const struct pw_dsubject *old, struct pw_dsubject *out)
 {
+	/* every direction byte a key can have, in key order */
+	static const uint8_t dirs[] = {PW_DIR_INGRESS, PW_DIR_EGRESS,
+				       PW_DIR_INGRESS | PW_POL_DIR_AUDIT,
+				       PW_DIR_EGRESS | PW_POL_DIR_AUDIT};
 	struct pw_dsubject fresh;
 	struct pw_dkey *keys;
 	size_t i = 0, j = 0, k = 0;
@@ -673,14 +694,40 @@ static int compile_subject_peers(struct cctx *c, const struct pw_ident *s,
 		pw_dkeys_put(fresh.keys);
 		return -ENOMEM;
 	}
-	while (i < old->n || j < fresh.n) {
-		if (i < old->n && idvec_has(&c->changed, old->keys[i].peer))
-			i++; /* towards a changed peer: fresh has what stays */
-		else if (j == fresh.n ||
-			 (i < old->n && pw_dkey_cmp(&old->keys[i], &fresh.keys[j]) < 0))
-			keys[k++] = old->keys[i++];
-		else
-			keys[k++] = fresh.keys[j++];
+	/*
+	 * Keys sort by (dir, peer): each changed peer's old keys are one run per direction byte
+	 * (enforced and audit), found by search, and fresh holds keys towards changed peers only,
+	 * in the same order. So the old keys between those runs are copied whole, and fresh's run
+	 * of each (dir, peer) goes where the old run was (this merge visited every key of every
+	 * subject a pod's label change touched).
+	 */
+	for (size_t d = 0; d < sizeof(dirs); d++) {
+		for (size_t p = 0; p < c->changed.n; p++) {
+			uint32_t peer = c->changed.v[p];
+			size_t lo = dkey_lower_bound(old->keys, old->n, dirs[d], peer);
+			size_t hi = peer == UINT32_MAX ? dkey_lower_bound(old->keys, old->n,
+									  dirs[d] + 1, 0)
+						       : dkey_lower_bound(old->keys, old->n,
+									  dirs[d], peer + 1);
+
+			if (lo < i)
+				lo = i; /* cannot happen with sorted, unique changed peers */
+			memcpy(keys + k, old->keys + i, (lo - i) * sizeof(*keys));
+			k += lo - i;
+			while (j < fresh.n && fresh.keys[j].dir == dirs[d] &&
+			       fresh.keys[j].peer == peer)
+				keys[k++] = fresh.keys[j++];
+			if (hi > i)
+				i = hi;
+		}
+	}
+	memcpy(keys + k, old->keys + i, (old->n - i) * sizeof(*keys));
+	k += old->n - i;
+	if (j != fresh.n) {
+		/* a fresh key outside the runs: the compiler broke its own invariant */
+		pw_dkeys_put(fresh.keys);
+		pw_dkeys_put(keys);
+		return -EPROTO;
 	}
 	pw_dkeys_put(fresh.keys);
 	*out = fresh; /* its isolation flags: the same policies select s */
