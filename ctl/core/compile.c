@@ -704,11 +704,12 @@ static int compile_subject_peers(struct cctx *c, const struct pw_ident *s,
 	for (size_t d = 0; d < sizeof(dirs); d++) {
 		for (size_t p = 0; p < c->changed.n; p++) {
 			uint32_t peer = c->changed.v[p];
-			size_t lo = dkey_lower_bound(old->keys, old->n, dirs[d], peer);
-			size_t hi = peer == UINT32_MAX ? dkey_lower_bound(old->keys, old->n,
-									  dirs[d] + 1, 0)
-						       : dkey_lower_bound(old->keys, old->n,
-									  dirs[d], peer + 1);
+			size_t lo = dkey_lower_bound(old->keys, old->n, dirs[d], peer), hi;
+
+			if (peer == UINT32_MAX)
+				hi = dkey_lower_bound(old->keys, old->n, dirs[d] + 1, 0);
+			else
+				hi = dkey_lower_bound(old->keys, old->n, dirs[d], peer + 1);
 
 			if (lo < i)
 				lo = i; /* cannot happen with sorted, unique changed peers */
