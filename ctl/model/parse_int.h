@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libfyaml.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -12,6 +12,8 @@
  * keys, is done here when a mapping ends.
  */
 #define _GNU_SOURCE
+#include <libfyaml.h>
+
 #include "parse_int.h"
 
 /* --- arena ------------------------------------------------------------------------------ */
