@@ -20,6 +20,8 @@
  * desired state instead of forgetting it; the journal is compacted as it grows.
  */
 #define _GNU_SOURCE
+#include <malloc.h>
+
 #include "cnibind.h"
 #include "daemon.h"
 
@@ -367,6 +369,13 @@ int main(int argc, char **argv)
 	};
 	int err;
 
+	/*
+	 * One malloc arena: an apply's parse threads (changes.c) allocate the objects the core
+	 * then keeps for good; in a heap of their own those stay scattered beside freed parse
+	 * memory (0.3 MiB more RSS at 10,000 pods), and the threads live for one parse, so the
+	 * shared arena's lock costs nothing measurable (bench_ctl: the same apply time).
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	if (parse_args(&d, argc, argv))
 		return 2;
 	d.started = time(NULL);
