@@ -711,15 +711,13 @@ static int compile_subject_peers(struct cctx *c, const struct pw_ident *s,
 			else
 				hi = dkey_lower_bound(old->keys, old->n, dirs[d], peer + 1);
 
-			if (lo < i)
-				lo = i; /* cannot happen with sorted, unique changed peers */
+			/* lo >= i: c->changed is sorted and unique (identities by id) */
 			memcpy(keys + k, old->keys + i, (lo - i) * sizeof(*keys));
 			k += lo - i;
 			while (j < fresh.n && fresh.keys[j].dir == dirs[d] &&
 			       fresh.keys[j].peer == peer)
 				keys[k++] = fresh.keys[j++];
-			if (hi > i)
-				i = hi;
+			i = hi;
 		}
 	}
 	memcpy(keys + k, old->keys + i, (old->n - i) * sizeof(*keys));

@@ -499,7 +499,7 @@ int pw_parse_buffer(const char *name, const char *buf, size_t len, const struct 
 			perr(&c, t.dup_line, "", "YAML syntax error: duplicate key");
 			break;
 		}
-		parse_document(&c, t.docs[i].root);
+		parse_document(&c, t.roots[i]);
 	}
 	if (!c.stop)
 		check_duplicates(&c);

@@ -70,19 +70,15 @@ struct ynode {
 		struct ypair *pairs;  /* mapping */
 	};
 	uint32_t n;    /* scalar: text length; sequence: items; mapping: pairs */
-	uint32_t line; /* 1-based line of a scalar's token; a collection's start (0: unknown) */
+	uint32_t line; /* scalar: 1-based line of its token (0: unknown); collections: 0 */
 	uint8_t type;  /* enum yn_type */
 	bool plain;    /* a plain scalar: not quoted, not a block scalar */
 	bool tagged;   /* a scalar tagged !!str, the only tag let through */
 	bool null;     /* an empty value without a token ("a:", "? a") */
 };
 
-struct ydoc {
-	struct ynode *root; /* NULL for an empty document */
-};
-
 struct ytree {
-	struct ydoc *docs;
+	struct ynode **roots; /* one per document; NULL for an empty one */
 	size_t n, cap;
 	struct ychunk *chunks; /* the arena */
 	unsigned int dup_doc;  /* the first document with a key given twice in a mapping */

@@ -62,7 +62,7 @@ void ytree_free(struct ytree *t)
 		next = ch->next;
 		free(ch);
 	}
-	free(t->docs);
+	free(t->roots);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -163,20 +163,31 @@ struct ybuild {
 	size_t nodes;
 };
 
+/* Room for one more element in *v (n used of *cap, sz bytes each): 0 or -ENOMEM. */
+static int grow(void *v, size_t n, size_t *cap, size_t sz)
+{
+	void **pv = v, *nv;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 16;
+	nv = realloc(*pv, nc * sz);
+	if (!nv)
+		return -ENOMEM;
+	memset((char *)nv + *cap * sz, 0, (nc - *cap) * sz);
+	*pv = nv;
+	*cap = nc;
+	return 0;
+}
+
 static int add_doc(struct ybuild *b, struct ynode *root)
 {
 	struct ytree *t = b->t;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct ydoc *v = realloc(t->docs, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		t->docs = v;
-		t->cap = cap;
-	}
-	t->docs[t->n++] = (struct ydoc){.root = root};
+	if (grow(&t->roots, t->n, &t->cap, sizeof(*t->roots)))
+		return -ENOMEM;
+	t->roots[t->n++] = root;
 	return 0;
 }
 
@@ -189,36 +200,20 @@ static int add_kid(struct ybuild *b, struct ynode *n)
 		return 0;
 	}
 	f = &b->stack[b->depth - 1];
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		struct ynode **v = realloc(f->kids, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		f->kids = v;
-		f->cap = cap;
-	}
+	if (grow(&f->kids, f->n, &f->cap, sizeof(*f->kids)))
+		return -ENOMEM;
 	f->kids[f->n++] = n;
 	return 0;
 }
 
-static int open_collection(struct ybuild *b, enum yn_type type, unsigned int line)
+static int open_collection(struct ybuild *b, enum yn_type type)
 {
 	struct ynode *n = ya_alloc(b->t, sizeof(*n));
 
-	if (!n)
+	/* frames keep their kid arrays for the next collection at that depth: zeroed when new */
+	if (!n || grow(&b->stack, b->depth, &b->cap, sizeof(*b->stack)))
 		return -ENOMEM;
-	*n = (struct ynode){.type = type, .line = line};
-	if (b->depth == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 16;
-		struct yframe *v = realloc(b->stack, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		memset(v + b->cap, 0, (cap - b->cap) * sizeof(*v));
-		b->stack = v;
-		b->cap = cap;
-	}
+	*n = (struct ynode){.type = type};
 	b->stack[b->depth].node = n;
 	b->stack[b->depth].n = 0;
 	b->depth++;
@@ -246,38 +241,39 @@ static int cmp_key(const void *x, const void *y)
 }
 
 /*
- * The line of a key given twice in one mapping, or 0. Scalar keys are equal when their text
- * is (libfyaml's document loader compared them the same way, style aside). Small mappings are
- * compared pairwise; large ones (a label map may hold thousands) sorted in a copy.
+ * *line: the line of a key given twice in one mapping, or 0. Scalar keys are equal when their
+ * text is (libfyaml's document loader compared them the same way, style aside). Small
+ * mappings are compared pairwise; large ones (a label map may hold thousands) sorted in a copy.
  */
-static unsigned int dup_key_line(const struct ypair *p, size_t n)
+static int dup_key_line(const struct ypair *p, size_t n, unsigned int *line)
 {
-	unsigned int line = 0;
+	struct ypair *s;
 
+	*line = 0;
 	if (n <= 16) {
-		for (size_t i = 1; i < n; i++) {
-			for (size_t j = 0; j < i; j++) {
+		for (size_t i = 1; i < n && !*line; i++) {
+			for (size_t j = 0; j < i && !*line; j++) {
 				if (same_key(p[i].key, p[j].key))
-					return p[i].key->line ? p[i].key->line : 1;
+					*line = p[i].key->line ? p[i].key->line : 1;
 			}
 		}
 		return 0;
 	}
-	struct ypair *s = malloc(n * sizeof(*s));
-
+	s = malloc(n * sizeof(*s));
 	if (!s)
-		return 0; /* caught again: the walk meets the same keys */
+		return -ENOMEM;
 	memcpy(s, p, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_key);
-	for (size_t i = 1; i < n && !line; i++) {
+	for (size_t i = 1; i < n && !*line; i++) {
 		if (same_key(s[i].key, s[i - 1].key)) {
-			unsigned int a = s[i].key->line, b = s[i - 1].key->line;
+			unsigned int a = s[i].key->line, b = s[i - 1].key->line,
+				     last = a > b ? a : b;
 
-			line = (a > b ? a : b) ? (a > b ? a : b) : 1;
+			*line = last ? last : 1;
 		}
 	}
 	free(s);
-	return line;
+	return 0;
 }
 
 static int close_collection(struct ybuild *b)
@@ -302,9 +298,12 @@ static int close_collection(struct ybuild *b)
 		/* keys and values alternate: the event stream gives every key a value */
 		n->pairs = kids;
 		n->n = (uint32_t)(f->n / 2);
-		dl = dup_key_line(n->pairs, n->n);
-		if (dl && !b->t->dup_line)
+		if (dup_key_line(n->pairs, n->n, &dl))
+			return -ENOMEM;
+		if (dl && !b->t->dup_line) {
 			b->t->dup_line = dl;
+			b->t->dup_doc = b->c->doc;
+		}
 	}
 	return add_kid(b, n);
 }
@@ -398,8 +397,7 @@ static int on_event(struct ybuild *b, struct fy_event *e, const char *buf, size_
 		if (!ret)
 			ret = check_tag(b, e, &tagged);
 		if (!ret)
-			ret = open_collection(b, e->type == FYET_MAPPING_START ? YN_MAP : YN_SEQ,
-					      event_line(e));
+			ret = open_collection(b, e->type == FYET_MAPPING_START ? YN_MAP : YN_SEQ);
 		return ret;
 	case FYET_MAPPING_END:
 	case FYET_SEQUENCE_END:
@@ -450,8 +448,6 @@ int ytree_build(struct pctx *c, const char *buf, size_t len, struct ytree *t)
 	c->doc = 0;
 	while (!ret && (e = fy_parser_parse(p))) {
 		ret = on_event(&b, e, buf, len);
-		if (!ret && t->dup_line && !t->dup_doc)
-			t->dup_doc = c->doc;
 		fy_parser_event_free(p, e);
 	}
 	if (ret == -ENOMEM)
