@@ -16,6 +16,7 @@
 #include "lib/conntrack.h"
 #include "lib/frag.h"
 #include "lib/events.h"
+#include "lib/fold.h"
 #include "lib/metrics.h"
 #include "lib/quarantine.h"
 #include <linux/pkt_cls.h>
@@ -367,7 +368,12 @@ static __always_inline void pw_tc_event(struct __sk_buff *skb, const struct pw_t
 	ev->cookie = s->cookie;
 	ev->ifindex = skb->ifindex;
 	ev->pkt_len = skb->len;
-	pw_event_emit(skb, ev);
+	if (type != PW_EV_DROP) {
+		pw_event_emit(skb, ev);
+		return;
+	}
+	if (!pw_fold(skb, ev))
+		pw_event_output(skb, ev);
 }
 
 static __always_inline int pw_tc_exit(struct __sk_buff *skb, struct pw_tc_state *s, int reason)

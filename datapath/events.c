@@ -30,28 +30,60 @@
 
 #include "events.h"
 #include "evq.h"
+#include "fold.h"
 
 /* the longest a record waits below the watermark in pw_dp_events_poll() */
 #define PW_EV_DRAIN_MS 20
+
+/* n repeats of ev, in the caller's thread */
+static void hand_repeat(struct pw_dp *dp, int cpu, const struct pw_event *ev, uint64_t n)
+{
+	dp->ev_handled++;
+	dp->ev_repeats += n;
+	if (dp->on_repeat) {
+		dp->on_repeat(dp->ev_ctx, cpu, ev, n);
+		return;
+	}
+	for (uint64_t i = 0; dp->on_event && i < n; i++)
+		dp->on_event(dp->ev_ctx, cpu, ev);
+}
+
+/* n repeats of ev, where the rings are drained: queued for the caller when the thread reads */
+static void push_repeat(struct pw_dp *dp, int cpu, const struct pw_event *ev, uint64_t n)
+{
+	if (dp->evq) {
+		struct pw_evq_item it = {.kind = PW_EVQ_REPEAT, .cpu = cpu, .lost = n, .ev = *ev};
+
+		pw_evq_push(dp->evq, &it); /* room was checked before the drain */
+		return;
+	}
+	hand_repeat(dp, cpu, ev, n);
+}
 
 static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 {
 	struct pw_dp *dp = ctx;
 	struct pw_event ev;
+	uint64_t repeats;
+	int r;
 
 	if (size < sizeof(ev)) {
 		__atomic_fetch_add(&dp->ev_short, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	/* perf samples are only 4-byte aligned: copy before reading the __u64 fields */
+	memcpy(&ev, data, sizeof(ev));
+	r = pw_fold_sample(dp, cpu, &ev, &repeats);
+	if (r == PW_FOLD_REPEAT)
+		push_repeat(dp, cpu, &ev, repeats);
+	if (r != PW_FOLD_EVENT)
+		return;
 	if (dp->evq) {
-		struct pw_evq_item it = {.kind = PW_EVQ_EVENT, .cpu = cpu};
+		struct pw_evq_item it = {.kind = PW_EVQ_EVENT, .cpu = cpu, .ev = ev};
 
-		memcpy(&it.ev, data, sizeof(it.ev));
 		pw_evq_push(dp->evq, &it); /* room was checked before the drain */
 		return;
 	}
-	/* perf samples are only 4-byte aligned: copy before reading the __u64 fields */
-	memcpy(&ev, data, sizeof(ev));
 	dp->ev_handled++;
 	if (dp->on_event)
 		dp->on_event(dp->ev_ctx, cpu, &ev);
@@ -78,21 +110,17 @@ static void report_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
 	report_lost_kind(dp, cpu, cnt, false);
 }
 
-/* A ring's PERF_RECORD_LOST: only what the counters have not reported already is new. */
+/*
+ * A ring's PERF_RECORD_LOST: summed, and compared with the counters after the drain (it also
+ * counts window closes that found the ring full, which lost nothing: sync_counters()).
+ */
 static void on_ring_lost(struct pw_dp *dp, int cpu, uint64_t cnt)
 {
-	struct pw_ev_cpu *c;
-
 	if (cpu < 0 || cpu >= dp->ev_ncpu) {
 		report_lost(dp, cpu, cnt); /* no counter to match it with: never happens */
 		return;
 	}
-	c = &dp->ev_cpu[cpu];
-	c->ring_lost += cnt;
-	if (c->ring_lost > c->reported) {
-		report_lost(dp, cpu, c->ring_lost - c->reported);
-		c->reported = c->ring_lost;
-	}
+	dp->ev_cpu[cpu].ring_lost += cnt;
 }
 
 /* One counter slot, every CPU's value, in one syscall. */
@@ -106,28 +134,37 @@ static int read_slot(struct pw_dp *dp, __u32 slot, struct pw_metric *vals)
 }
 
 /*
- * After a drain: report what the BPF side counted beyond what was reported. A full ring's
- * loss is the larger of its counter's growth since open and the ring's own PERF_RECORD_LOST
- * sum (the counter is bumped at once, the ring record comes with a later sample; a socket
+ * After a drain: hand on the folded drops no record closed yet, and report what the BPF side
+ * counted beyond what was reported. A full ring's loss is the larger of its counter's growth
+ * since open and the ring's own PERF_RECORD_LOST sum less the window closes that found it
+ * full (the counter is bumped at once, the ring record comes with a later sample; a socket
  * program preempted between its failed output and its counter may reverse that order).
  */
 static int sync_counters(struct pw_dp *dp)
 {
 	struct pw_metric *v = dp->ev_vals;
-	int c, err;
+	int c, err, ferr;
 
+	ferr = pw_fold_look(dp, push_repeat);
 	err = read_slot(dp, PW_METRIC_EV_FULL, v);
-	if (err)
-		goto out;
 	for (c = 0; c < dp->ev_ncpu; c++) {
 		struct pw_ev_cpu *e = &dp->ev_cpu[c];
-		uint64_t n = v[c].packets > e->full_base ? v[c].packets - e->full_base : 0;
+		uint64_t n = 0, ring = e->ring_lost, closes = pw_fold_close_full(dp, c);
 
+		if (!err && v[c].packets > e->full_base)
+			n = v[c].packets - e->full_base;
+		ring = ring > closes ? ring - closes : 0;
+		if (ring > n)
+			n = ring;
 		if (n > e->reported) {
 			report_lost(dp, c, n - e->reported);
 			e->reported = n;
 		}
 	}
+	if (!err)
+		err = ferr;
+	if (err)
+		goto out;
 	err = read_slot(dp, PW_METRIC_EV_NOREADER, v);
 	if (err)
 		goto out;
@@ -146,9 +183,10 @@ out:
 		__atomic_store_n(&dp->ev_thread_err, err, __ATOMIC_RELEASE); /* logged by consume */
 	else if (err && !dp->ev_read_failed)
 		pw_warn(dp,
-			"cannot read the event loss counters of map %s: %s; losses are "
-			"reported late",
-			pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
+			"cannot read the event counters (maps %s, %s): %s; losses and folded "
+			"drops are reported late",
+			pw_dp_map_name(PW_DPMAP_METRICS), pw_dp_map_name(PW_DPMAP_FOLD),
+			strerror(-err));
 	dp->ev_read_failed = err != 0;
 	return err;
 }
@@ -197,11 +235,13 @@ int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_eve
 		return -EINVAL;
 	}
 	dp->on_event = on_event;
+	dp->on_repeat = NULL;
 	dp->on_lost = on_lost_cb;
 	dp->ev_ctx = ctx;
 	dp->ev_ring_bytes = pages_per_cpu * (size_t)sysconf(_SC_PAGESIZE);
 	dp->ev_lost = 0;
 	dp->ev_short = 0;
+	dp->ev_repeats = 0;
 	/*
 	 * Wake the reader when a ring is a quarter full, not on every record: a wakeup costs the
 	 * packet that emits it several microseconds (measured by bench/bench_events), a
@@ -250,10 +290,23 @@ int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_eve
 	if (err)
 		pw_err(dp, "cannot read the event loss counters of map %s: %s",
 		       pw_dp_map_name(PW_DPMAP_METRICS), strerror(-err));
+	if (!err)
+		err = pw_fold_open(dp);
 out:
 	if (err)
 		pw_events_close(dp);
 	return err;
+}
+
+void pw_dp_events_on_repeat(struct pw_dp *dp, pw_repeat_fn on_repeat)
+{
+	if (dp)
+		dp->on_repeat = on_repeat;
+}
+
+uint64_t pw_dp_events_repeats(const struct pw_dp *dp)
+{
+	return dp ? dp->ev_repeats : 0;
 }
 
 int pw_dp_events_fd(struct pw_dp *dp)
@@ -371,6 +424,13 @@ static int deliver(struct pw_dp *dp, size_t max)
 			dp->ev_handled++;
 			if (dp->on_event)
 				dp->on_event(dp->ev_ctx, cpu, &ev);
+		} else if (it->kind == PW_EVQ_REPEAT) {
+			struct pw_event ev = it->ev;
+			int cpu = it->cpu;
+			uint64_t cnt = it->lost;
+
+			pw_evq_pop(dp->evq);
+			hand_repeat(dp, cpu, &ev, cnt);
 		} else {
 			int cpu = it->cpu;
 			uint64_t cnt = it->lost;
@@ -389,9 +449,10 @@ static int deliver(struct pw_dp *dp, size_t max)
 	terr = __atomic_exchange_n(&dp->ev_thread_err, 0, __ATOMIC_ACQ_REL);
 	if (terr && !dp->ev_read_failed) {
 		pw_warn(dp,
-			"cannot read the event loss counters of map %s: %s; losses are "
-			"reported late",
-			pw_dp_map_name(PW_DPMAP_METRICS), strerror(-terr));
+			"cannot read the event counters (maps %s, %s): %s; losses and folded "
+			"drops are reported late",
+			pw_dp_map_name(PW_DPMAP_METRICS), pw_dp_map_name(PW_DPMAP_FOLD),
+			strerror(-terr));
 		dp->ev_read_failed = true;
 	}
 	return (int)n;
@@ -565,6 +626,7 @@ void pw_events_close(struct pw_dp *dp)
 	dp->evq = NULL;
 	perf_buffer__free(dp->pb);
 	dp->pb = NULL;
+	pw_fold_free(dp);
 	free(dp->ev_cpu);
 	dp->ev_cpu = NULL;
 	free(dp->ev_vals);

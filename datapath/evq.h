@@ -11,13 +11,18 @@
 
 #include <podwall/shared.h>
 
-enum pw_evq_kind { PW_EVQ_EVENT = 1, PW_EVQ_LOST = 2, PW_EVQ_LOST_NOREADER = 3 };
+enum pw_evq_kind {
+	PW_EVQ_EVENT = 1,
+	PW_EVQ_LOST = 2,
+	PW_EVQ_LOST_NOREADER = 3,
+	PW_EVQ_REPEAT = 4, /* lost: how many more of ev (drop folding) */
+};
 
 struct pw_evq_item {
 	uint32_t kind; /* enum pw_evq_kind */
 	int32_t cpu;
-	uint64_t lost;	    /* PW_EVQ_LOST */
-	struct pw_event ev; /* PW_EVQ_EVENT */
+	uint64_t lost;	    /* PW_EVQ_LOST*; PW_EVQ_REPEAT: the count */
+	struct pw_event ev; /* PW_EVQ_EVENT, PW_EVQ_REPEAT */
 };
 
 struct pw_evq;

@@ -108,6 +108,13 @@ struct pw_dp {
 	uint64_t ev_sync_done; /* atomic: the last of them a drain has answered */
 	uint64_t ev_noreader_base;	/* EV_NOREADER over CPUs when the thread started */
 	uint64_t ev_noreader_delivered; /* no-reader losses handed to on_lost since */
+	/* drop folding (fold.c): the reader's view per CPU, as in PW_MAP_FOLDACK */
+	pw_repeat_fn on_repeat;
+	uint64_t ev_repeats;	      /* repeats handed on since the open */
+	struct pw_fold_ack *fold_ack; /* [ev_ncpu] */
+	struct pw_fold *fold_vals;    /* [ev_ncpu]: the windows as last read */
+	uint64_t *fold_full_base;     /* [ev_ncpu]: close_full when the reader opened */
+	bool fold_dirty;	      /* fold_ack moved since it was last stored */
 
 	pw_log_fn log;
 	void *log_ctx;

@@ -36,6 +36,8 @@ static const char *const map_names[PW_DPMAP_COUNT] = {
 	[PW_DPMAP_BACKEND] = PW_STR(PW_MAP_BACKEND),
 	[PW_DPMAP_SVC_REV] = PW_STR(PW_MAP_SVC_REV),
 	[PW_DPMAP_SVC_FLOW] = PW_STR(PW_MAP_SVC_FLOW),
+	[PW_DPMAP_FOLD] = PW_STR(PW_MAP_FOLD),
+	[PW_DPMAP_FOLDACK] = PW_STR(PW_MAP_FOLDACK),
 };
 /* clang-format on */
 

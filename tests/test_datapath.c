@@ -1482,6 +1482,9 @@ struct evs {
 	uint32_t ep_id;
 	uint8_t type, reason;
 	uint64_t lost;
+	uint64_t repeats; /* on_repeat's counts */
+	int n_repeat;	  /* its calls */
+	uint16_t repeat_sport;
 };
 
 static void on_event(void *ctx, int cpu, const struct pw_event *ev)
@@ -1497,6 +1500,18 @@ static void on_event(void *ctx, int cpu, const struct pw_event *ev)
 static void on_lost(void *ctx, int cpu, uint64_t lost)
 {
 	((struct evs *)ctx)->lost += lost;
+}
+
+static void on_repeat(void *ctx, int cpu, const struct pw_event *ev, uint64_t n)
+{
+	struct evs *e = ctx;
+
+	assert_int_equal(ev->type, PW_EV_DROP);
+	assert_int_equal(ev->flags & PW_EV_F_FOLD, 0);
+	assert_int_equal(ev->fold_gen, 0);
+	e->repeats += n;
+	e->n_repeat++;
+	e->repeat_sport = ntohs(ev->sport);
 }
 
 static int drain(struct pw_dp *dp)
@@ -1589,6 +1604,7 @@ struct syn_frame {
 struct spoof {
 	int prog;
 	uint32_t ifindex;
+	uint32_t sent; /* SYNs spoof_run() sent: each its own source port */
 	struct syn_frame f;
 };
 
@@ -1651,8 +1667,8 @@ static void spoof_setup(struct fx *f, struct spoof *sp)
 	sp->f.tcp.window = htons(64240);
 }
 
-/* n spoofed SYNs dropped, n events emitted; returns the decisions the metrics counted */
-static uint64_t spoof_run(struct fx *f, struct spoof *sp, int n)
+/* n copies of the current spoofed SYN dropped; returns the decisions the metrics counted */
+static uint64_t spoof_flood(struct fx *f, struct spoof *sp, int n)
 {
 	struct pw_metric m0[PW_METRICS_SLOTS], m1[PW_METRICS_SLOTS];
 	struct __sk_buff skb = {.ifindex = sp->ifindex};
@@ -1665,6 +1681,21 @@ static uint64_t spoof_run(struct fx *f, struct spoof *sp, int n)
 	assert_int_equal(t.retval, 2 /* TC_ACT_SHOT */);
 	assert_int_equal(pw_dp_metrics_read(f->dp, m1), 0);
 	return m1[slot].packets - m0[slot].packets;
+}
+
+/*
+ * n spoofed SYNs dropped, each from a source port of its own, so none is a repeat of the one
+ * before (drop folding) and each is a record: returns the decisions the metrics counted
+ */
+static uint64_t spoof_run(struct fx *f, struct spoof *sp, int n)
+{
+	uint64_t total = 0;
+
+	for (int i = 0; i < n; i++) {
+		sp->f.tcp.source = htons(40000 + sp->sent++ % 20000);
+		total += spoof_flood(f, sp, 1);
+	}
+	return total;
 }
 
 static uint64_t metric(struct fx *f, unsigned int slot)
@@ -1897,6 +1928,100 @@ static void test_events_thread(void **state)
 	assert_int_equal(e.lost, 0);
 }
 
+/*
+ * Drop folding: a flood of one dropped packet is one record and counts, every drop accounted
+ * for exactly once, by the reader's look (a window nothing closes), by the window's close
+ * record, across a reader's restart (PW_MAP_FOLDACK) and when the close finds the ring full.
+ */
+static void test_events_fold(void **state)
+{
+	struct fx *f = *state;
+	struct pw_dp_opts o;
+	struct evs e = {};
+	struct spoof sp;
+	uint64_t u0, u1, decisions, full0;
+	int n0;
+
+	pin_cpu0(f);
+	opts_init(&o);
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	spoof_setup(f, &sp);
+	assert_int_equal(pw_dp_events_open(f->dp, 4, on_event, on_lost, &e), 0);
+	pw_dp_events_on_repeat(f->dp, on_repeat);
+
+	/* 1000 of one SYN: its record, then 999 as a count read from the open window */
+	sp.f.tcp.source = htons(33333);
+	assert_int_equal(spoof_flood(f, &sp, 1000), 1000);
+	assert_true(pw_dp_events_consume(f->dp) >= 1);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.repeats, 999);
+	assert_int_equal(e.repeat_sport, 33333);
+	assert_int_equal(pw_dp_events_repeats(f->dp), 999);
+	/* more of it, then a look that finds nothing new */
+	assert_int_equal(spoof_flood(f, &sp, 500), 500);
+	pw_dp_events_consume(f->dp);
+	pw_dp_events_consume(f->dp);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.repeats, 1499);
+	/* another drop closes the window: its close record carries nothing not handed on yet */
+	n0 = e.n_repeat;
+	assert_int_equal(spoof_run(f, &sp, 1), 1);
+	pw_dp_events_consume(f->dp);
+	assert_int_equal(e.n, 2);
+	assert_int_equal(e.repeats, 1499);
+	assert_int_equal(e.n_repeat, n0);
+	assert_int_equal(e.lost, 0);
+
+	/* the reader stops while a flood goes on: the next one hands on exactly the rest */
+	sp.f.tcp.source = htons(33334);
+	assert_int_equal(spoof_flood(f, &sp, 10), 10);
+	assert_int_equal(pw_dp_events_close(f->dp), 0);
+	assert_int_equal(e.n, 3);
+	assert_int_equal(e.repeats, 1508);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u0), 0);
+	decisions = spoof_flood(f, &sp, 200);
+	assert_int_equal(decisions, 200);
+	assert_int_equal(pw_dp_events_open(f->dp, 4, on_event, on_lost, &e), 0);
+	pw_dp_events_on_repeat(f->dp, on_repeat);
+	pw_dp_events_consume(f->dp);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u1), 0);
+	/* within the window (1 s) all 200 were repeats; past it, a few were records unread */
+	assert_int_equal(e.repeats - 1508 + (u1 - u0), 200);
+	assert_int_equal(pw_dp_events_repeats(f->dp), e.repeats - 1508);
+	/* and a close after the restart hands on nothing twice */
+	assert_int_equal(spoof_run(f, &sp, 1), 1);
+	pw_dp_events_consume(f->dp);
+	assert_int_equal(e.repeats - 1508 + (u1 - u0), 200);
+	assert_int_equal(e.lost, 0);
+	assert_int_equal(pw_dp_events_close(f->dp), 0);
+
+	/*
+	 * A full ring: the flood's own record is lost and its window's close finds the ring full
+	 * too. The close is no loss (the kernel's PERF_RECORD_LOST counts it; the reader takes
+	 * it out again), the window keeps counting, and a later close hands its repeats on.
+	 */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(pw_dp_events_open(f->dp, 1, on_event, on_lost, &e), 0);
+	pw_dp_events_on_repeat(f->dp, on_repeat);
+	full0 = metric(f, PW_METRIC_EV_FULL);
+	assert_int_equal(spoof_run(f, &sp, 60), 60); /* a one-page ring holds about 34 */
+	sp.f.tcp.source = htons(33335);
+	assert_int_equal(spoof_flood(f, &sp, 50), 50);
+	assert_int_equal(spoof_run(f, &sp, 1), 1); /* its close fails: the ring is full */
+	assert_true(drain(f->dp) > 0);
+	assert_int_equal(e.repeats, 0);
+	assert_int_equal(e.lost, metric(f, PW_METRIC_EV_FULL) - full0);
+	assert_int_equal(e.n + e.lost, 62);
+	assert_int_equal(spoof_run(f, &sp, 1), 1); /* the ring has room: this one closes it */
+	pw_dp_events_consume(f->dp);
+	assert_int_equal(e.repeats, 49);
+	assert_int_equal(e.repeat_sport, 33335);
+	assert_int_equal(e.n + e.lost + e.repeats, 60 + 50 + 2);
+	assert_int_equal(e.lost, metric(f, PW_METRIC_EV_FULL) - full0);
+	assert_int_equal(pw_dp_events_lost(f->dp), e.lost);
+	assert_int_equal(pw_dp_events_close(f->dp), 0);
+}
+
 /* Without privileges the open fails with a message that says what is missing. */
 static void test_unprivileged(void **state)
 {
@@ -2058,6 +2183,7 @@ int main(void)
 		T(test_events_unread),
 		T(test_events_close_drains),
 		T(test_events_thread),
+		T(test_events_fold),
 		T(test_unprivileged),
 		T(test_own_mount),
 		T(test_no_fd_leak),

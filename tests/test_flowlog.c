@@ -1241,6 +1241,70 @@ static void test_rate_limit(void **state)
 	cap_reset(&f.cap);
 }
 
+/*
+ * Drops the kernel folded arrive as counts: the first of them is rate limited as a deny is,
+ * the others are what the limit would have held back; every one accounted for, exactly.
+ */
+static void test_repeats(void **state)
+{
+	struct pw_flowlog_opts o = {.rl_window_ns = 10 * SEC, .aggregate_ns = 0};
+	struct pw_flowlog_stats st;
+	struct fx f;
+
+	fx_open(&f, &o, false);
+	{
+		struct pw_event ev = deny_at(SEC, 40000);
+
+		/* the flood's record, then 999 more of it in one count */
+		assert_int_equal(pw_flowlog_event(f.fl, 0, &ev), 1);
+		ev.ts_ns = 2 * SEC;
+		assert_int_equal(pw_flowlog_repeats(f.fl, 0, &ev, 999), 0);
+		assert_int_equal(pw_flowlog_repeats(f.fl, 0, &ev, 0), 0);
+	}
+	assert_int_equal(f.cap.n, 1);
+	pw_flowlog_get_stats(f.fl, &st);
+	assert_int_equal(st.events, 1000);
+	assert_int_equal(st.folded, 999);
+	assert_int_equal(st.suppressed_pending, 999);
+	/* the window's end: one record standing for the others, at the newest time */
+	assert_int_equal(pw_flowlog_flush(f.fl, 11 * SEC), 1);
+	assert_int_equal(f.cap.n, 2);
+	assert_int_equal(jint(f.cap.rec[1], "suppressed"), 998);
+	assert_jstr(f.cap.rec[1], "time", "2023-11-14T22:13:22.000000000Z");
+	assert_true(accounted(&f.cap) == 1000);
+
+	/* a count past the window: its first is a record carrying the window's remainder */
+	cap_reset(&f.cap);
+	{
+		struct pw_event ev = deny_at(20 * SEC, 40000);
+
+		assert_int_equal(pw_flowlog_repeats(f.fl, 0, &ev, 5), 1);
+		ev.ts_ns = 31 * SEC;
+		assert_int_equal(pw_flowlog_repeats(f.fl, 1, &ev, 3), 1);
+	}
+	assert_int_equal(f.cap.n, 2);
+	assert_absent(f.cap.rec[0], "suppressed");
+	assert_int_equal(jint(f.cap.rec[1], "suppressed"), 4);
+	assert_int_equal(pw_flowlog_flush_all(f.fl), 1);
+	assert_int_equal(jint(f.cap.rec[2], "suppressed"), 1);
+	assert_true(accounted(&f.cap) == 8);
+	fx_close(&f);
+
+	/* without the rate limit one record stands for the count */
+	memset(&o, 0, sizeof(o));
+	o.rl_disable = true;
+	fx_open(&f, &o, false);
+	{
+		struct pw_event ev = deny_at(SEC, 40000);
+
+		assert_int_equal(pw_flowlog_repeats(f.fl, 0, &ev, 7), 1);
+	}
+	assert_int_equal(f.cap.n, 1);
+	assert_int_equal(jint(f.cap.rec[0], "suppressed"), 6);
+	assert_true(accounted(&f.cap) == 7);
+	fx_close(&f);
+}
+
 static void test_rate_limit_burst_and_eviction(void **state)
 {
 	/* one set of 4 ways: a fifth key evicts the least recently seen one */
@@ -1660,6 +1724,7 @@ int main(void)
 		cmocka_unit_test(test_rotation_edges),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_rate_limit_burst_and_eviction),
+		cmocka_unit_test(test_repeats),
 		cmocka_unit_test(test_sampling),
 		cmocka_unit_test(test_ring_and_subscribers),
 		cmocka_unit_test(test_stdout_sink),

@@ -23,14 +23,19 @@ static __always_inline void pw_event_fill_tuple(struct pw_event *ev, const struc
 	pw_addr_copy(ev->daddr, t->daddr);
 }
 
-static __always_inline void pw_event_emit(void *ctx, struct pw_event *ev)
+/* write a record whose time is set */
+static __always_inline void pw_event_output(void *ctx, struct pw_event *ev)
 {
-	long err;
+	long err = bpf_perf_event_output(ctx, &PW_MAP_EVENTS, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
 
-	ev->ts_ns = bpf_ktime_get_ns();
-	err = bpf_perf_event_output(ctx, &PW_MAP_EVENTS, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
 	if (err)
 		pw_metrics_inc(err == -PW_ENOSPC ? PW_METRIC_EV_FULL : PW_METRIC_EV_NOREADER);
+}
+
+static __always_inline void pw_event_emit(void *ctx, struct pw_event *ev)
+{
+	ev->ts_ns = bpf_ktime_get_ns();
+	pw_event_output(ctx, ev);
 }
 
 #endif /* PW_BPF_EVENTS_H */

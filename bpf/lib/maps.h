@@ -69,6 +69,22 @@ struct {
 	__type(value, struct pw_metric);
 } PW_MAP_METRICS SEC(".maps");
 
+/* drop folding (struct pw_fold in shared.h): written by the TC programs, read by the reader */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_fold);
+} PW_MAP_FOLD SEC(".maps");
+
+/* the reader's share of it; no program touches it, it is pinned so the next reader knows */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_fold_ack);
+} PW_MAP_FOLDACK SEC(".maps");
+
 /* Services: only the socket programs read them; declared here so both objects share pins */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

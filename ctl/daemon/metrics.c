@@ -190,6 +190,10 @@ static void render_flowlog(FILE *f, struct daemon *d)
 	       "Repeated denies counted into another record by the rate limit (not lost).");
 	fprintf(f, "podwall_flow_records_suppressed_total %llu\n",
 		(unsigned long long)st.suppressed);
+	family(f, "podwall_flow_drops_folded_total", "counter",
+	       "Repeated drops the TC programs counted instead of writing a record each; the "
+	       "flow log received them as counts (included in suppressed when rate limited).");
+	fprintf(f, "podwall_flow_drops_folded_total %llu\n", (unsigned long long)st.folded);
 	family(f, "podwall_flow_records_sampled_out_total", "counter",
 	       "Allowed flows skipped by --flow-sample (by design, not lost).");
 	fprintf(f, "podwall_flow_records_sampled_out_total %llu\n",

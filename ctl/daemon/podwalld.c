@@ -146,6 +146,8 @@ static int run(struct daemon *d)
 		     strerror(-err));
 		return err;
 	}
+	/* a flood of one denied packet arrives as counts, rate limited as its denies are */
+	pw_dp_events_on_repeat(d->dp, pw_flowlog_on_repeat);
 	/*
 	 * The rings are drained by a thread of their own into a queue, so the time this thread
 	 * spends writing records, sweeping conntrack or waiting for a CPU never overflows them

@@ -124,6 +124,21 @@ int pw_fl_rl_admit(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t *c
 	return 0;
 }
 
+void pw_fl_rl_more(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t n)
+{
+	struct rl_key k;
+	struct rl_slot *s;
+
+	rl_key_of(ev, &k);
+	s = rl_get(fl, &k, ev->ts_ns);
+	if (ev->ts_ns > s->last_ns)
+		s->last_ns = ev->ts_ns;
+	if (!s->pending || ev->ts_ns >= s->last.ts_ns)
+		s->last = *ev;
+	s->pending += n;
+	fl->st.suppressed_pending += n;
+}
+
 int pw_fl_rl_flush(struct pw_flowlog *fl, uint64_t now_ns)
 {
 	size_t n = fl->rl_sets * PW_FLOWLOG_RL_WAYS;
@@ -175,7 +190,7 @@ static struct agg_entry *agg_get(struct pw_flowlog *fl, const struct agg_key *k)
 	}
 }
 
-void pw_fl_agg_event(struct pw_flowlog *fl, const struct pw_event *ev)
+void pw_fl_agg_event(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t n)
 {
 	struct agg_key k = {
 		.src_identity = ev->src_identity,
@@ -203,9 +218,9 @@ void pw_fl_agg_event(struct pw_flowlog *fl, const struct pw_event *ev)
 		k.dport = 0;
 	e = agg_get(fl, &k);
 	if (k.verdict == AGG_DROPPED)
-		e->denied++;
+		e->denied += n;
 	else
-		e->flows++;
+		e->flows += n;
 }
 
 void pw_fl_agg_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,

@@ -69,21 +69,28 @@ static bool sampled_out(struct pw_flowlog *fl, uint8_t family, uint8_t proto, co
 	return true;
 }
 
+/* the checks every event passes first: 0, or -EINVAL counted in bad_events */
+static int event_known(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t n)
+{
+	if (pw_fl_event_kind(ev->type) &&
+	    (ev->family == PW_FAMILY_V4 || ev->family == PW_FAMILY_V6))
+		return 0;
+	fl->st.bad_events += n;
+	pw_fl_logf(fl, PW_LOG_DEBUG, "flow log: skipped event of type %u family %u", ev->type,
+		   ev->family);
+	return -EINVAL;
+}
+
 int pw_flowlog_event(struct pw_flowlog *fl, int cpu, const struct pw_event *ev)
 {
 	uint64_t carried = 0;
 	int err;
 
 	fl->st.events++;
-	if (!pw_fl_event_kind(ev->type) ||
-	    (ev->family != PW_FAMILY_V4 && ev->family != PW_FAMILY_V6)) {
-		fl->st.bad_events++;
-		pw_fl_logf(fl, PW_LOG_DEBUG, "flow log: skipped event of type %u family %u",
-			   ev->type, ev->family);
+	if (event_known(fl, ev, 1))
 		return -EINVAL;
-	}
 	if (fl->agg_interval) {
-		pw_fl_agg_event(fl, ev);
+		pw_fl_agg_event(fl, ev, 1);
 		/* allowed and audited flows are in the aggregate only; denies keep their records */
 		if (!pw_fl_rl_type(ev->type)) {
 			fl->st.aggregated++;
@@ -94,6 +101,44 @@ int pw_flowlog_event(struct pw_flowlog *fl, int cpu, const struct pw_event *ev)
 	    sampled_out(fl, ev->family, ev->proto, ev->saddr, ev->daddr, ev->sport, ev->dport))
 		return 0;
 	if (!fl->rl_disable && pw_fl_rl_type(ev->type) && !pw_fl_rl_admit(fl, ev, &carried))
+		return 0;
+	err = pw_fl_emit_event(fl, ev, carried);
+	return err == -ENOMEM ? err : 1;
+}
+
+/*
+ * n more drops identical to ev, folded by the kernel: the first goes through the rate limit
+ * as any deny does, the others are what it would have suppressed in the same instant.
+ * Without the rate limit one record stands for all n.
+ */
+int pw_flowlog_repeats(struct pw_flowlog *fl, int cpu, const struct pw_event *ev, uint64_t n)
+{
+	uint64_t carried = 0;
+	int err, admitted;
+
+	if (!n)
+		return 0;
+	fl->st.events += n;
+	fl->st.folded += n;
+	if (event_known(fl, ev, n))
+		return -EINVAL;
+	if (!pw_fl_rl_type(ev->type)) { /* only drops fold: never happens */
+		for (uint64_t i = 0; i < n; i++)
+			pw_flowlog_event(fl, cpu, ev);
+		fl->st.events -= n;
+		return 1;
+	}
+	if (fl->agg_interval)
+		pw_fl_agg_event(fl, ev, n);
+	if (fl->rl_disable) {
+		fl->st.suppressed += n - 1;
+		err = pw_fl_emit_event(fl, ev, n - 1);
+		return err == -ENOMEM ? err : 1;
+	}
+	admitted = pw_fl_rl_admit(fl, ev, &carried);
+	if (n > 1)
+		pw_fl_rl_more(fl, ev, n - 1);
+	if (!admitted)
 		return 0;
 	err = pw_fl_emit_event(fl, ev, carried);
 	return err == -ENOMEM ? err : 1;
@@ -155,6 +200,11 @@ int pw_flowlog_lost_unread(struct pw_flowlog *fl, uint64_t lost)
 void pw_flowlog_on_event(void *ctx, int cpu, const struct pw_event *ev)
 {
 	pw_flowlog_event(ctx, cpu, ev);
+}
+
+void pw_flowlog_on_repeat(void *ctx, int cpu, const struct pw_event *ev, uint64_t n)
+{
+	pw_flowlog_repeats(ctx, cpu, ev, n);
 }
 
 void pw_flowlog_on_flow_end(void *ctx, const struct pw_ct_key *key, const struct pw_ct_entry *val,
@@ -324,6 +374,7 @@ json_object *pw_flowlog_stats_json(const struct pw_flowlog *fl)
 	if (!o)
 		return NULL;
 	add_u64(o, "events", fl->st.events);
+	add_u64(o, "folded", fl->st.folded);
 	add_u64(o, "flow_ends", fl->st.flow_ends);
 	add_u64(o, "records", fl->st.records);
 	add_u64(o, "suppressed", fl->st.suppressed);

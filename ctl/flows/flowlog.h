@@ -187,6 +187,11 @@ void pw_flowlog_free(struct pw_flowlog *fl);
  * or family (counted in bad_events), -ENOMEM.
  */
 int pw_flowlog_event(struct pw_flowlog *fl, int cpu, const struct pw_event *ev);
+/*
+ * n more drops identical to ev that the kernel folded (pw_dp_events_on_repeat): counted as
+ * n events, rate limited as n denies at ev's time. Same returns.
+ */
+int pw_flowlog_repeats(struct pw_flowlog *fl, int cpu, const struct pw_event *ev, uint64_t n);
 /* One conntrack flow end (pw_dp_ct_sweep / pw_dp_ct_flush). Same returns. */
 int pw_flowlog_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 			const struct pw_ct_entry *val, enum pw_flow_end_reason why);
@@ -206,6 +211,7 @@ int pw_flowlog_lost_flow_ends(struct pw_flowlog *fl, uint64_t lost);
 
 /* Adapters with the datapath callback signatures; ctx is the struct pw_flowlog. */
 void pw_flowlog_on_event(void *ctx, int cpu, const struct pw_event *ev);
+void pw_flowlog_on_repeat(void *ctx, int cpu, const struct pw_event *ev, uint64_t n);
 void pw_flowlog_on_flow_end(void *ctx, const struct pw_ct_key *key, const struct pw_ct_entry *val,
 			    enum pw_flow_end_reason why);
 void pw_flowlog_on_lost(void *ctx, int cpu, uint64_t lost);
@@ -258,7 +264,8 @@ json_object *pw_flowlog_recent(const struct pw_flowlog *fl, pw_flow_match_fn mat
 /* --- accounting ---------------------------------------------------------------------------- */
 
 struct pw_flowlog_stats {
-	uint64_t events;	     /* perf-buffer events handed in */
+	uint64_t events;	     /* perf-buffer events handed in, a repeat count as its n */
+	uint64_t folded;	     /* of those, handed in as repeat counts (kernel drop folding) */
 	uint64_t flow_ends;	     /* conntrack flow ends handed in */
 	uint64_t records;	     /* records emitted (every kind) */
 	uint64_t suppressed;	     /* denies counted into another record by the rate limit */

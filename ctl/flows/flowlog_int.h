@@ -248,8 +248,10 @@ void pw_fl_sink_free(struct pw_flowlog *fl);
 /* rate limit and aggregation (flowagg.c) */
 bool pw_fl_rl_type(uint8_t type);
 int pw_fl_rl_admit(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t *carried);
+/* n more denies of ev's key, counted into a later record (the newest kept) */
+void pw_fl_rl_more(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t n);
 int pw_fl_rl_flush(struct pw_flowlog *fl, uint64_t now_ns);
-void pw_fl_agg_event(struct pw_flowlog *fl, const struct pw_event *ev);
+void pw_fl_agg_event(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t n);
 void pw_fl_agg_flow_end(struct pw_flowlog *fl, const struct pw_ct_key *key,
 			const struct pw_ct_entry *val);
 int pw_fl_agg_flush(struct pw_flowlog *fl, uint64_t now_ns, bool all);

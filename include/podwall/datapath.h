@@ -260,6 +260,11 @@ typedef void (*pw_event_fn)(void *ctx, int cpu, const struct pw_event *ev);
  * online after the reader opened, say).
  */
 typedef void (*pw_lost_fn)(void *ctx, int cpu, uint64_t lost);
+/*
+ * n more drops identical to ev (a PW_EV_DROP record this reader handed on, or lost), the
+ * newest at ev->ts_ns: the TC programs fold repeated drops (struct pw_fold in shared.h).
+ */
+typedef void (*pw_repeat_fn)(void *ctx, int cpu, const struct pw_event *ev, uint64_t n);
 
 /*
  * Open the perf buffer reader: pages per CPU must be a power of two (0 = 64). The epoll fd
@@ -280,6 +285,14 @@ typedef void (*pw_lost_fn)(void *ctx, int cpu, uint64_t lost);
  */
 int pw_dp_events_open(struct pw_dp *dp, size_t pages_per_cpu, pw_event_fn on_event,
 		      pw_lost_fn on_lost, void *ctx);
+/*
+ * Receive folded drops as counts (after pw_dp_events_open, before the thread starts).
+ * Without it each repeat reaches on_event as a record of its own: the same record, the
+ * newest repeat's time.
+ */
+void pw_dp_events_on_repeat(struct pw_dp *dp, pw_repeat_fn on_repeat);
+/* repeats handed on (as counts or as records) since the open */
+uint64_t pw_dp_events_repeats(const struct pw_dp *dp);
 /* epoll fd to wait on, or -errno */
 int pw_dp_events_fd(struct pw_dp *dp);
 /*
@@ -355,6 +368,8 @@ enum pw_dp_map {
 	PW_DPMAP_BACKEND,  /* Services: backend addresses */
 	PW_DPMAP_SVC_REV,  /* Services: socket -> frontend, for replies */
 	PW_DPMAP_SVC_FLOW, /* Services: (client, backend) -> frontend, for flow records */
+	PW_DPMAP_FOLD,	   /* drop folding: each CPU's open window (struct pw_fold) */
+	PW_DPMAP_FOLDACK,  /* drop folding: what the reader handed on of it */
 	PW_DPMAP_COUNT,
 };
 

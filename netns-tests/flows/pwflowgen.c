@@ -14,6 +14,9 @@
  *   pwflowgen spoof SRC DST DPORT COUNT
  *       COUNT IPv4 TCP SYNs from the foreign address SRC (raw socket), destination ports
  *       DPORT, DPORT+1, ... so each is a distinct deny. Prints "sent COUNT".
+ *   pwflowgen repeat SRC DST DPORT COUNT
+ *       COUNT copies of one such SYN (the same ports): one deny repeated, which the
+ *       datapath folds. Prints "sent COUNT".
  *   pwflowgen malformed SRC DST DPORT
  *       one IPv4 TCP SYN whose header claims 60 bytes in a 20-byte segment (data offset
  *       15): a malformed packet, from SRC (the pod's own address). Prints "sent 1".
@@ -32,6 +35,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,10 +275,10 @@ static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
 }
 
 /*
- * count SYNs from src (any address: a raw socket) to dst, ports dport, dport+1, ...; a data
- * offset of 15 in a 20-byte segment makes them malformed
+ * count SYNs from src (any address: a raw socket) to dst, ports dport, dport+1, ... (all
+ * dport when same); a data offset of 15 in a 20-byte segment makes them malformed
  */
-static int send_syns(const char *src, const char *dst, long dport, long count, int doff)
+static int send_syns(const char *src, const char *dst, long dport, long count, int doff, bool same)
 {
 	struct {
 		struct iphdr ip;
@@ -298,7 +302,7 @@ static int send_syns(const char *src, const char *dst, long dport, long count, i
 	}
 	to.sin_addr = d;
 	for (long i = 0; i < count; i++) {
-		uint16_t port = (uint16_t)(1 + (dport - 1 + i) % 65535);
+		uint16_t port = (uint16_t)(1 + (dport - 1 + (same ? 0 : i)) % 65535);
 		uint32_t sum;
 		struct {
 			uint32_t s, d;
@@ -345,12 +349,17 @@ static int send_syns(const char *src, const char *dst, long dport, long count, i
 
 static int cmd_spoof(const char *src, const char *dst, long dport, long count)
 {
-	return send_syns(src, dst, dport, count, 5);
+	return send_syns(src, dst, dport, count, 5, false);
+}
+
+static int cmd_repeat(const char *src, const char *dst, long dport, long count)
+{
+	return send_syns(src, dst, dport, count, 5, true);
 }
 
 static int cmd_malformed(const char *src, const char *dst, long dport)
 {
-	return send_syns(src, dst, dport, 1, 15);
+	return send_syns(src, dst, dport, 1, 15, false);
 }
 
 static int cmd_flood(const char *addr, const char *port, double seconds, long maxconn, long sport0)
@@ -432,6 +441,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: pwflowgen tcp|hold ADDR PORT [TIMEOUT_MS]\n"
 			"       pwflowgen spoof SRC DST DPORT COUNT\n"
+			"       pwflowgen repeat SRC DST DPORT COUNT\n"
 			"       pwflowgen malformed SRC DST DPORT\n"
 			"       pwflowgen flood ADDR PORT SECONDS MAXCONN [FIRST_SPORT]\n"
 			"       pwflowgen sink PORT...\n");
@@ -455,6 +465,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "spoof") && argc == 6)
 		return cmd_spoof(argv[2], argv[3], strtol(argv[4], NULL, 10),
 				 strtol(argv[5], NULL, 10));
+	if (!strcmp(argv[1], "repeat") && argc == 6)
+		return cmd_repeat(argv[2], argv[3], strtol(argv[4], NULL, 10),
+				  strtol(argv[5], NULL, 10));
 	if (!strcmp(argv[1], "malformed") && argc == 5)
 		return cmd_malformed(argv[2], argv[3], strtol(argv[4], NULL, 10));
 	if (!strcmp(argv[1], "flood") && (argc == 6 || argc == 7))

@@ -565,6 +565,36 @@ kill "$FOLLOW_PID" 2>/dev/null
 check "every record names the node (--node-name)" \
 	'length > 0 and all(.node_name=="fl-node")'
 
+# --- one deny repeated ---------------------------------------------------------------------------
+
+echo "# a flood of one denied packet: folded in the kernel, every drop accounted for"
+# N copies of one spoofed SYN on CPU 0: the TC program writes the first as a record and counts
+# the others into its fold window; the daemon gets them as a count, which the rate limit turns
+# into suppressed counts when the key's 5 s window ends (the flush runs every second).
+N=3000
+FLOOD_F='.IP.source=="198.18.97.97"'
+m0=$(metric spoofed-source egress)
+folded0=$(pw status -o json | jq '.daemon.flow_stats.folded')
+w=$(gen_on 0 a2 repeat 198.18.97.97 $B1 12000 $N)
+[ "$w" = "sent $N" ] && ok "$N copies of one spoofed SYN sent" || bad "repeat: $w"
+m1=$(metric spoofed-source egress)
+[ $((m1 - m0)) = "$N" ] && ok "the datapath decided $N times" ||
+	bad "the datapath counted $((m1 - m0)) spoofed drops for $N packets"
+for i in $(seq 150); do
+	got=$(records "$FLOOD_F" | jq -s 'map(1 + (.suppressed // 0)) | add // 0')
+	[ "$got" -ge "$N" ] && break
+	sleep 0.1
+done
+check "the flood's records and their suppressed counts add up to its $N drops" \
+	"[.[] | select($FLOOD_F)] | (map(1 + (.suppressed // 0)) | add)==\$n and length<=4 and
+	 all(.kind==\"flow_denied\" and .l4.TCP.destination_port==12000)" --argjson n $N
+folded1=$(pw status -o json | jq '.daemon.flow_stats.folded')
+if [ $((folded1 - folded0)) -gt 0 ] && [ $((folded1 - folded0)) -lt "$N" ]; then
+	ok "the kernel folded $((folded1 - folded0)) of the $N drops into counts"
+else
+	bad "folded drops: $folded0 -> $folded1 for a flood of $N"
+fi
+
 # --- forced overflow ---------------------------------------------------------------------------
 
 echo "# perf buffer overflow: every decision is a record or a counted loss"
