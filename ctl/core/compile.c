@@ -1246,13 +1246,24 @@ out:
 	return err;
 }
 
+static bool is_endpoint(const struct pw_sobj *o)
+{
+	return o->local && o->ep_id && (o->ifindex || o->cgroup_id);
+}
+
 /* Endpoints: every local pod bound to an interface or a cgroup (found at every compile). */
 static int compile_eps(struct cctx *c, struct pw_desired *out)
 {
 	const struct pw_state *st = c->st;
-	size_t n_pods = pw_state_count(st, PW_KIND_POD), i, j;
+	size_t n_pods = pw_state_count(st, PW_KIND_POD), n_eps = 0, i, j;
 
-	out->eps = calloc(n_pods + 1, sizeof(*out->eps));
+	/*
+	 * Room for the endpoints only: a few hundred of the node's pods among a cluster's
+	 * 10,000, and the desired state keeps this array (room for every pod was 1.2 MiB).
+	 */
+	for (i = 0; i < n_pods; i++)
+		n_eps += is_endpoint(pw_state_at(st, PW_KIND_POD, i));
+	out->eps = calloc(n_eps + 1, sizeof(*out->eps));
 	if (!out->eps)
 		return -ENOMEM;
 	for (i = 0; i < n_pods; i++) {
@@ -1262,7 +1273,7 @@ static int compile_eps(struct cctx *c, struct pw_desired *out)
 		const struct pw_quarantine *q;
 		struct pw_endpoint *ep;
 
-		if (!o->local || !o->ep_id || (!o->ifindex && !o->cgroup_id))
+		if (!is_endpoint(o))
 			continue;
 		ep = &out->eps[out->n_eps++];
 		ep->ep_id = o->ep_id;
