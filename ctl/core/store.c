@@ -17,7 +17,7 @@ static void sobj_free(struct pw_sobj *o)
 	if (!o)
 		return;
 	pw_object_clear(&o->obj);
-	free(o->source);
+	pw_source_file_put(o->source);
 	free(o);
 }
 
@@ -38,6 +38,7 @@ void pw_state_clear(struct pw_state *st)
 	}
 	pw_htab_clear(&st->index);
 	pw_idtab_clear(&st->ids);
+	pw_source_file_put(st->last_source);
 	pw_state_init(st);
 }
 
@@ -363,9 +364,16 @@ int pw_state_put(struct pw_state *st, struct pw_object *obj, const char *source)
 	cur = calloc(1, sizeof(*cur));
 	if (!cur)
 		return -ENOMEM;
-	cur->source = strdup(source);
-	if (!cur->source)
-		goto fail;
+	/* one string per source, not per object: a bulk apply's 10,000 pods share "cli" */
+	if (!st->last_source || strcmp(st->last_source, source)) {
+		char *s = pw_source_file_new(source);
+
+		if (!s)
+			goto fail;
+		pw_source_file_put(st->last_source);
+		st->last_source = s;
+	}
+	cur->source = pw_source_file_ref(st->last_source);
 	if (st->n_log == st->cap_log) {
 		err = log_change(st, obj->kind, NULL, NULL); /* reserve room: cannot fail later */
 		if (err)
