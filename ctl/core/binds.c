@@ -229,20 +229,13 @@ int pw_binds_restore_pod(struct pw_state *st, struct pw_sobj *so, const struct p
 	err = pod_copy(&obj.u.pod, &so->obj.u.pod);
 	if (err)
 		return err;
-	if (so->obj.src.file) {
-		obj.src.file = strdup(so->obj.src.file);
-		if (!obj.src.file) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
+	obj.src.file = pw_source_file_ref(so->obj.src.file);
 	if (b)
 		overlay_fields(b, &obj.u.pod);
 	else
 		err = unoverlay_fields(orig, &obj.u.pod);
 	if (!err)
 		err = pw_state_put(st, &obj, so->source);
-out:
 	pw_object_clear(&obj);
 	return err;
 }

@@ -171,11 +171,10 @@ static bool peer_matches(const struct pw_netpol *np, const struct pw_np_peer *p,
 	return p->ns_sel || p->pod_sel;
 }
 
-static int emit_range(struct kvec *kv, uint32_t subject, uint32_t peer, uint8_t dir, uint8_t proto,
-		      uint32_t lo, uint32_t hi, uint32_t cookie)
+static int emit_range(struct kvec *kv, uint32_t peer, uint8_t dir, uint8_t proto, uint32_t lo,
+		      uint32_t hi, uint32_t cookie)
 {
 	struct pw_dkey k = {
-		.subject = subject,
 		.peer = peer,
 		.dir = dir,
 		.proto = proto,
@@ -421,7 +420,7 @@ static int emit_named_ipblock(struct cctx *c, const struct pw_ident *s, const st
 			pw_host_prefix(&pod->ips[a], &hp);
 			ci = pw_cidr_find(&c->st->ids, &hp);
 			if (ci && ci->refs)
-				err = emit_range(kv, s->id, ci->id, dir, p->proto, (uint32_t)port,
+				err = emit_range(kv, ci->id, dir, p->proto, (uint32_t)port,
 						 (uint32_t)port, cookie);
 		}
 	}
@@ -451,7 +450,7 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 
 	if (all_ports) {
 		for (j = 0; j < peers.n && !err; j++)
-			err = emit_range(kv, s->id, peers.v[j], dir, 0, 0, 0xffff, cookie);
+			err = emit_range(kv, peers.v[j], dir, 0, 0, 0xffff, cookie);
 		goto out;
 	}
 	for (i = 0; i < r->n_ports && !err; i++) {
@@ -459,21 +458,20 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 
 		if (!p->port_set) {
 			for (j = 0; j < peers.n && !err; j++)
-				err = emit_range(kv, s->id, peers.v[j], dir, p->proto, 0, 0xffff,
-						 cookie);
+				err = emit_range(kv, peers.v[j], dir, p->proto, 0, 0xffff, cookie);
 		} else if (!p->port_name) {
 			uint32_t hi = p->end_port ? p->end_port : p->port;
 
 			for (j = 0; j < peers.n && !err; j++)
-				err = emit_range(kv, s->id, peers.v[j], dir, p->proto, p->port, hi,
+				err = emit_range(kv, peers.v[j], dir, p->proto, p->port, hi,
 						 cookie);
 		} else if (dir == PW_DIR_INGRESS) {
 			/* the destination is the subject: every pod of it has the same ports */
 			int port = pw_ident_named_port(s, p->port_name, p->proto);
 
 			for (j = 0; port > 0 && j < peers.n && !err; j++)
-				err = emit_range(kv, s->id, peers.v[j], dir, p->proto,
-						 (uint32_t)port, (uint32_t)port, cookie);
+				err = emit_range(kv, peers.v[j], dir, p->proto, (uint32_t)port,
+						 (uint32_t)port, cookie);
 		} else if (all_peers) {
 			/* any destination: every pod identity that has the port, at its number */
 			size_t n_d = c->only ? c->only->n : c->alive.n;
@@ -486,8 +484,8 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 						   : -ENOENT;
 
 				if (port > 0)
-					err = emit_range(kv, s->id, d->id, dir, p->proto,
-							 (uint32_t)port, (uint32_t)port, cookie);
+					err = emit_range(kv, d->id, dir, p->proto, (uint32_t)port,
+							 (uint32_t)port, cookie);
 			}
 		} else {
 			/* each destination identity at its own number */
@@ -496,8 +494,8 @@ static int compile_rule(struct cctx *c, const struct pw_ident *s, const struct p
 				int port = pw_ident_named_port(d, p->port_name, p->proto);
 
 				if (d && port > 0)
-					err = emit_range(kv, s->id, d->id, dir, p->proto,
-							 (uint32_t)port, (uint32_t)port, cookie);
+					err = emit_range(kv, d->id, dir, p->proto, (uint32_t)port,
+							 (uint32_t)port, cookie);
 			}
 			/*
 			 * ipBlock peers: each pod address in the block at its pod's number (never
@@ -1246,13 +1244,24 @@ out:
 	return err;
 }
 
+static bool is_endpoint(const struct pw_sobj *o)
+{
+	return o->local && o->ep_id && (o->ifindex || o->cgroup_id);
+}
+
 /* Endpoints: every local pod bound to an interface or a cgroup (found at every compile). */
 static int compile_eps(struct cctx *c, struct pw_desired *out)
 {
 	const struct pw_state *st = c->st;
-	size_t n_pods = pw_state_count(st, PW_KIND_POD), i, j;
+	size_t n_pods = pw_state_count(st, PW_KIND_POD), n_eps = 0, i, j;
 
-	out->eps = calloc(n_pods + 1, sizeof(*out->eps));
+	/*
+	 * Room for the endpoints only: a few hundred of the node's pods among a cluster's
+	 * 10,000, and the desired state keeps this array (room for every pod was 1.2 MiB).
+	 */
+	for (i = 0; i < n_pods; i++)
+		n_eps += is_endpoint(pw_state_at(st, PW_KIND_POD, i));
+	out->eps = calloc(n_eps + 1, sizeof(*out->eps));
 	if (!out->eps)
 		return -ENOMEM;
 	for (i = 0; i < n_pods; i++) {
@@ -1262,7 +1271,7 @@ static int compile_eps(struct cctx *c, struct pw_desired *out)
 		const struct pw_quarantine *q;
 		struct pw_endpoint *ep;
 
-		if (!o->local || !o->ep_id || (!o->ifindex && !o->cgroup_id))
+		if (!is_endpoint(o))
 			continue;
 		ep = &out->eps[out->n_eps++];
 		ep->ep_id = o->ep_id;

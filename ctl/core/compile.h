@@ -18,17 +18,20 @@
 
 #include "store.h"
 
-/* One trie key of the policy map, in host order, with its value. */
+/*
+ * One trie key of the policy map, in host order, with its value. The subject is the array's
+ * (struct pw_dsubject's id), not each key's: at 10,000 pods the desired state holds about
+ * 290,000 keys, and 16 bytes rather than 20 is 1.1 MiB less. The pads are zero (keys compare
+ * with memcmp).
+ */
 struct pw_dkey {
-	uint32_t subject;
-	uint32_t peer;	   /* PW_ID_ANY: any peer */
+	uint32_t peer; /* PW_ID_ANY: any peer */
+	uint32_t cookie;
+	uint16_t port;
 	uint8_t dir;	   /* PW_DIR_*, | PW_POL_DIR_AUDIT in the as-if-audit-enforced set */
 	uint8_t proto;	   /* 0: any protocol (port ignored) */
 	uint8_t port_bits; /* 0..16 leading bits of port that must match */
-	uint8_t pad;
-	uint16_t port;
-	uint16_t pad2;
-	uint32_t cookie;
+	uint8_t pad[3];
 };
 
 struct pw_dsubject {
@@ -73,7 +76,7 @@ struct pw_desired {
 
 /*
  * A subject's key array, reference counted: a compile carries an unchanged subject over and a
- * copy of the desired state shares its arrays instead of copying them (about 5.8 MB at 10,000
+ * copy of the desired state shares its arrays instead of copying them (about 4.7 MB at 10,000
  * pods). pw_dkeys_alloc() gives room for n keys (at least one) and one reference;
  * pw_dkeys_put() drops one (NULL: nothing).
  */

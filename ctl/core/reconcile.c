@@ -22,10 +22,10 @@ static void dipc_to_entry(const struct pw_dipc *d, struct pw_ipcache_entry *e)
 	e->val.cidr_identity = d->cidr_identity;
 }
 
-static void dkey_to_entry(const struct pw_dkey *k, struct pw_policy_entry *e)
+static void dkey_to_entry(uint32_t subject, const struct pw_dkey *k, struct pw_policy_entry *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->subject = k->subject;
+	e->subject = subject;
 	e->peer = k->peer;
 	e->direction = k->dir;
 	e->proto = k->proto;
@@ -107,42 +107,48 @@ out:
 	return err;
 }
 
+/* a key read back, with the subject its array will stand for */
+struct subject_key {
+	uint32_t subject;
+	struct pw_dkey k;
+};
+
 static int cmp_subject_key(const void *a, const void *b)
 {
-	const struct pw_dkey *x = a, *y = b;
+	const struct subject_key *x = a, *y = b;
 
 	if (x->subject != y->subject)
 		return x->subject < y->subject ? -1 : 1;
-	return pw_dkey_cmp(a, b);
+	return pw_dkey_cmp(&x->k, &y->k);
 }
 
 static int read_policy(struct pw_dp *dp, struct pw_desired *d)
 {
-	struct batch b = {.sz = sizeof(struct pw_dkey)};
+	struct batch b = {.sz = sizeof(struct subject_key)};
 	struct pw_policy_key key;
 	struct pw_policy_val val;
 	struct pw_dp_iter it;
-	size_t i, j;
+	size_t i, j, k;
 	int err, r;
 
 	err = pw_dp_iter_init(dp, PW_DPMAP_POLICY, &it);
 	if (err)
 		return err;
 	while ((r = pw_dp_iter_next(&it, &key, &val)) > 0) {
-		struct pw_dkey k = {0};
+		struct subject_key sk = {0};
 
 		if (key.prefixlen < PW_POLICY_BITS_ANY_PROTO)
 			continue; /* nobody writes these; a stray would match every subject */
-		k.subject = ntohl(key.subject);
-		k.peer = ntohl(key.peer);
-		k.dir = key.direction;
+		sk.subject = ntohl(key.subject);
+		sk.k.peer = ntohl(key.peer);
+		sk.k.dir = key.direction;
 		if (key.prefixlen >= PW_POLICY_BITS_PROTO) {
-			k.proto = key.proto;
-			k.port_bits = (uint8_t)(key.prefixlen - PW_POLICY_BITS_PROTO);
-			k.port = ntohs(key.dport);
+			sk.k.proto = key.proto;
+			sk.k.port_bits = (uint8_t)(key.prefixlen - PW_POLICY_BITS_PROTO);
+			sk.k.port = ntohs(key.dport);
 		}
-		k.cookie = val.cookie;
-		err = batch_push(&b, &k);
+		sk.k.cookie = val.cookie;
+		err = batch_push(&b, &sk);
 		if (err)
 			goto out;
 	}
@@ -158,7 +164,7 @@ static int read_policy(struct pw_dp *dp, struct pw_desired *d)
 		goto out;
 	}
 	for (i = 0; i < b.n; i = j) {
-		const struct pw_dkey *keys = b.v;
+		const struct subject_key *keys = b.v;
 		struct pw_dsubject *s = &d->subjects[d->n_subjects];
 
 		for (j = i; j < b.n && keys[j].subject == keys[i].subject; j++)
@@ -169,7 +175,8 @@ static int read_policy(struct pw_dp *dp, struct pw_desired *d)
 			err = -ENOMEM;
 			goto out;
 		}
-		memcpy(s->keys, &keys[i], (j - i) * sizeof(*s->keys));
+		for (k = i; k < j; k++)
+			s->keys[k - i] = keys[k].k;
 		s->n = j - i;
 		d->n_subjects++;
 	}
@@ -337,17 +344,17 @@ static int plan_subject(const struct pw_dsubject *c, const struct pw_dsubject *n
 		cmp = !a ? 1 : !b ? -1 : pw_dkey_cmp(a, b);
 
 		if (cmp < 0) {
-			dkey_to_entry(a, &e);
+			dkey_to_entry(c->id, a, &e);
 			err = batch_push(&p->pol_del, &e);
 			shrunk = true;
 			i++;
 		} else if (cmp > 0) {
-			dkey_to_entry(b, &e);
+			dkey_to_entry(n->id, b, &e);
 			err = batch_push(&p->pol_upd, &e);
 			j++;
 		} else {
 			if (force || a->cookie != b->cookie) {
-				dkey_to_entry(b, &e);
+				dkey_to_entry(n->id, b, &e);
 				err = batch_push(&p->pol_upd, &e);
 			}
 			i++;

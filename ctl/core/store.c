@@ -17,7 +17,7 @@ static void sobj_free(struct pw_sobj *o)
 	if (!o)
 		return;
 	pw_object_clear(&o->obj);
-	free(o->source);
+	pw_source_file_put(o->source);
 	free(o);
 }
 
@@ -38,6 +38,7 @@ void pw_state_clear(struct pw_state *st)
 	}
 	pw_htab_clear(&st->index);
 	pw_idtab_clear(&st->ids);
+	pw_source_file_put(st->last_source);
 	pw_state_init(st);
 }
 
@@ -283,10 +284,17 @@ static void unlink_obj(struct pw_state *st, struct pw_sobj *o)
 	}
 }
 
+/*
+ * A bulk apply grows the log to one entry per object (16,384 of them, 384 KiB, at 10,000
+ * pods); kept, that room would stay resident for good while a change logs a handful. An
+ * emptied log past its first allocation goes, and the next change allocates it again.
+ */
+#define LOG_KEEP 16 /* the first allocation */
+
 static int log_change(struct pw_state *st, enum pw_kind k, struct pw_sobj *old, struct pw_sobj *cur)
 {
 	if (st->n_log == st->cap_log) {
-		size_t nc = st->cap_log ? st->cap_log * 2 : 16;
+		size_t nc = st->cap_log ? st->cap_log * 2 : LOG_KEEP;
 		struct pw_change *nv = realloc(st->log, nc * sizeof(*nv));
 
 		if (!nv)
@@ -356,9 +364,16 @@ int pw_state_put(struct pw_state *st, struct pw_object *obj, const char *source)
 	cur = calloc(1, sizeof(*cur));
 	if (!cur)
 		return -ENOMEM;
-	cur->source = strdup(source);
-	if (!cur->source)
-		goto fail;
+	/* one string per source, not per object: a bulk apply's 10,000 pods share "cli" */
+	if (!st->last_source || strcmp(st->last_source, source)) {
+		char *s = pw_source_file_new(source);
+
+		if (!s)
+			goto fail;
+		pw_source_file_put(st->last_source);
+		st->last_source = s;
+	}
+	cur->source = pw_source_file_ref(st->last_source);
 	if (st->n_log == st->cap_log) {
 		err = log_change(st, obj->kind, NULL, NULL); /* reserve room: cannot fail later */
 		if (err)
@@ -423,6 +438,15 @@ void pw_state_assign_ep_ids(struct pw_state *st)
 	}
 }
 
+static void log_shrink(struct pw_state *st)
+{
+	if (!st->n_log && st->cap_log > LOG_KEEP) {
+		free(st->log);
+		st->log = NULL;
+		st->cap_log = 0;
+	}
+}
+
 void pw_state_commit(struct pw_state *st)
 {
 	size_t i;
@@ -430,6 +454,7 @@ void pw_state_commit(struct pw_state *st)
 	for (i = 0; i < st->n_log; i++)
 		sobj_free(st->log[i].old);
 	st->n_log = 0;
+	log_shrink(st);
 	pw_idtab_commit(&st->ids);
 }
 
@@ -459,5 +484,6 @@ void pw_state_rollback_to(struct pw_state *st, size_t mark)
 void pw_state_rollback(struct pw_state *st)
 {
 	pw_state_rollback_to(st, 0);
+	log_shrink(st);
 	pw_idtab_commit(&st->ids);
 }

@@ -23,7 +23,11 @@
 
 struct pw_sobj {
 	struct pw_object obj;
-	char *source; /* "cli" or a manifest path: who wrote it last */
+	/*
+	 * "cli" or a manifest path: who wrote it last. A counted string (pw_source_file_*):
+	 * the objects one source writes in a row share it.
+	 */
+	char *source;
 	uint32_t hash;
 	/* pods: what the identity and the datapath need */
 	struct pw_ident *ident; /* held reference */
@@ -48,6 +52,7 @@ struct pw_state {
 	size_t n_log, cap_log;
 	struct pw_change *log;
 	uint32_t next_ep_id;
+	char *last_source; /* the source of the last put, one reference */
 	/* quarantined pods: not objects, not logged; the core undoes its own changes of it */
 	struct pw_qtab qt;
 };

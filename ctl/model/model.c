@@ -2,11 +2,47 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
+
+/* the header before a source file name: its reference count */
+union srcfile_hdr {
+	size_t refs;
+	max_align_t align;
+};
+
+char *pw_source_file_new(const char *name)
+{
+	size_t len = strlen(name) + 1;
+	union srcfile_hdr *h = malloc(sizeof(*h) + len);
+
+	if (!h)
+		return NULL;
+	h->refs = 1;
+	return memcpy(h + 1, name, len);
+}
+
+char *pw_source_file_ref(char *file)
+{
+	if (file)
+		((union srcfile_hdr *)file - 1)->refs++;
+	return file;
+}
+
+void pw_source_file_put(char *file)
+{
+	union srcfile_hdr *h;
+
+	if (!file)
+		return;
+	h = (union srcfile_hdr *)file - 1;
+	if (!--h->refs)
+		free(h);
+}
 
 void pw_namespace_clear(struct pw_namespace *ns)
 {
@@ -100,7 +136,7 @@ void pw_object_clear(struct pw_object *obj)
 	default:
 		break;
 	}
-	free(obj->src.file);
+	pw_source_file_put(obj->src.file);
 	memset(obj, 0, sizeof(*obj));
 }
 

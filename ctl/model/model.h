@@ -57,7 +57,12 @@ struct pw_prefix {
 	uint8_t a[16];
 };
 
-/* Where an object came from, for errors, explain and flow attribution. */
+/*
+ * Where an object came from, for errors, explain and flow attribution. file is one string for
+ * every object of an input, reference counted (pw_source_file_*): the store keeps the objects,
+ * and a copy of the path each was 80 bytes a pod. An object moves between threads only with
+ * the whole manifest (after the parse threads are joined): the count is not atomic.
+ */
 struct pw_source {
 	char *file;
 	unsigned int doc;  /* 1-based document index in the file */
@@ -182,6 +187,11 @@ struct pw_manifest {
 	size_t n;
 	struct pw_object *objs;
 };
+
+/* A counted copy of name (NULL: out of memory); another reference to file; drop one (NULL ok) */
+char *pw_source_file_new(const char *name);
+char *pw_source_file_ref(char *file);
+void pw_source_file_put(char *file);
 
 void pw_namespace_clear(struct pw_namespace *ns);
 void pw_pod_clear(struct pw_pod *pod);

@@ -230,7 +230,9 @@ static int parse_object(struct pctx *c, struct ynode *n, unsigned int line, cons
 	if (!ret) {
 		o.src.doc = c->doc;
 		o.src.line = line;
-		o.src.file = strdup(c->file);
+		if (!c->src_file)
+			c->src_file = pw_source_file_new(c->file);
+		o.src.file = pw_source_file_ref(c->src_file);
 		if (!o.src.file)
 			oom(c);
 		else
@@ -508,6 +510,7 @@ out:
 	if (c.syserr)
 		err = c.syserr;
 	ytree_free(&t);
+	pw_source_file_put(c.src_file);
 	free(lf);
 	if (!err)
 		*out = c.m;

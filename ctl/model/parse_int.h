@@ -25,6 +25,7 @@
 
 struct pctx {
 	const char *file;
+	char *src_file; /* file as the objects hold it (pw_source_file_new), once one is made */
 	struct pw_diags *diags;
 	struct pw_parse_limits lim;
 	struct pw_manifest *m;
