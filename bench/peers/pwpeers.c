@@ -14,7 +14,11 @@
  *   pwpeers podwall OPTIONS          open the real datapath in the current (node) netns and take
  *                                    commands on stdin: scale N|wP:M | on | off | stats |
  *                                    empty on | empty off | quit
- *                                    (empty: bench/empty.bpf.c's programs on podwall's hooks)
+ *                                    (empty: bench/empty.bpf.c's programs on podwall's hooks);
+ *                                    between commands it sweeps conntrack every 5 s with the
+ *                                    default timeouts, as podwalld does (closed flows and parked
+ *                                    ends leave the map; without it TCP_CRR fills the map and
+ *                                    every new flow pays an LRU eviction no node would)
  *
  * The policy set at scale N. Every policy is an ingress policy selecting one subject pod and
  * allowing a set of peer pods on TCP ports; policies are spread over subject pods; every peer is
@@ -52,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -838,6 +843,8 @@ static void empty_close(struct pwside *pw, const char *cgroot)
 	empty__destroy(pw->empty);
 }
 
+#define SWEEP_S 5.0 /* podwalld's default --ct-sweep-interval */
+
 static int run_podwall(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -853,7 +860,10 @@ static int run_podwall(int argc, char **argv)
 	const char *ecg = NULL;
 	struct pw_dp_opts o = {.sz = sizeof(o)};
 	struct pwside pw = {};
+	struct pw_ct_timeouts cto;
 	char line[256], msg[512];
+	size_t used = 0;
+	double next_sweep;
 	int ch, err;
 
 	optind = 2;
@@ -921,8 +931,36 @@ static int run_podwall(int argc, char **argv)
 	printf("ready tc_mode=%s\n", pw_dp_tc_mode_name(pw.dp));
 	fflush(stdout);
 
-	while (fgets(line, sizeof(line), stdin)) {
-		line[strcspn(line, "\n")] = 0;
+	pw_ct_timeouts_default(&cto);
+	next_sweep = mono_s() + SWEEP_S;
+	for (;;) {
+		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+		double now = mono_s();
+		ssize_t r;
+		char *nl;
+
+		if (now >= next_sweep) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			err = pw_dp_ct_sweep(pw.dp, (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec,
+					     &cto, NULL, NULL, NULL);
+			if (err)
+				fprintf(stderr, "pwpeers podwall: conntrack sweep: %s\n", strerror(-err));
+			next_sweep = now + SWEEP_S;
+		}
+		if (!(nl = memchr(line, '\n', used))) {
+			if (poll(&p, 1, (int)((next_sweep - now) * 1000) + 1) <= 0)
+				continue;
+			if (used == sizeof(line) - 1)
+				used = 0; /* a line longer than any command: dropped */
+			r = read(STDIN_FILENO, line + used, sizeof(line) - 1 - used);
+			if (r <= 0)
+				break;
+			used += (size_t)r;
+			continue;
+		}
+		*nl = 0;
 		msg[0] = 0;
 		if (!strncmp(line, "scale ", 6))
 			err = pw_scale(&pw, line + 6, msg, sizeof(msg));
@@ -943,6 +981,8 @@ static int run_podwall(int argc, char **argv)
 		else
 			printf("ok %s\n", msg);
 		fflush(stdout);
+		used -= (size_t)(nl + 1 - line);
+		memmove(line, nl + 1, used);
 	}
 	err = 0;
 out:

@@ -540,8 +540,10 @@ test.
   programs on the cgroup root that holds the pods, both pods as endpoints (the server isolated
   for ingress), and scale N's policy set written through the library's batched writers
   (\`pw_dp_policy_update\`, \`pw_dp_ipcache_update\`). Switching scale deletes the previous set,
-  writes the new one and flushes conntrack. These are the library calls the daemon makes; the
-  control plane itself is not in the loop.
+  writes the new one and flushes conntrack; between commands conntrack is swept every 5 s
+  with the default timeouts (\`pw_dp_ct_sweep\`, as podwalld's \`--ct-sweep-interval\`), so
+  closed flows and parked flow ends leave the map as on a node. These are the library calls
+  the daemon makes; the control plane itself is not in the loop.
 - *iptables+ipset N*: the same policy set rendered by the same program as \`ipset restore\` and
   \`iptables-restore\` input (\`$(meta iptables)\`, the Debian 12 default backend; $(meta ipset)), in the
   layout of kube-router and Calico's iptables mode: \`FORWARD\` accepts

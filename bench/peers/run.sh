@@ -6,6 +6,9 @@
 #   bench/peers/run.sh --build BUILD_DIR --out docs/perf [--quick] [--rounds N] [--seconds S]
 #                      [--scales 10,1000,10000,100000] [--wide w1:250,w64:250,...] [--cpu N]
 #                      [--ipset-limit]   (also count the ipsets a netns takes: minutes)
+#                      [--only REGEX]    (only the configurations whose "kind scale" matches,
+#                                         e.g. '^(empty|podwall 10000)': to profile one)
+#                      [--tests rr,crr,stream,udp_rr]  (a subset of the tests)
 #
 # Topology (design.md's test topology): a node netns and two pod netns, client and server, each
 # joined to the node by a veth; the node routes between them. Every name carries this shell's
@@ -44,9 +47,11 @@ scales=""
 wide=""
 cpu=""
 ipset_limit="not counted (--ipset-limit)"
+only=""
+test_list=rr,crr,stream,udp_rr
 
 usage() {
-	sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -61,6 +66,8 @@ while [ $# -gt 0 ]; do
 	--wide) wide=$2; shift 2 ;;
 	--ipset-limit) ipset_limit=probe; shift ;;
 	--cpu) cpu=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
+	--tests) test_list=$2; shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) usage ;;
 	esac
@@ -508,7 +515,10 @@ config_remove() { # kind
 
 # --- measurement ---------------------------------------------------------------------------
 
-tests=(rr crr stream udp_rr)
+IFS=, read -r -a tests <<<"$test_list"
+for t in "${tests[@]}"; do
+	case "$t" in rr|crr|stream|udp_rr) ;; *) echo "run.sh: unknown test $t" >&2; usage ;; esac
+done
 
 # One configuration in one round: apply, check it enforces what it claims, run the four tests.
 run_config() { # round kind scale
@@ -616,6 +626,12 @@ daemon_manifests
 configs=("baseline 0" "empty 0" "nopolicy 0" "podwalld 1" "podwalld 0")
 for n in "${scale_list[@]}"; do configs+=("podwall $n" "iptables $n"); done
 for n in "${wide_list[@]}"; do configs+=("pwwide $n" "iptwide $n"); done
+if [ -n "$only" ]; then
+	kept=()
+	for c in "${configs[@]}"; do [[ $c =~ $only ]] && kept+=("$c"); done
+	[ ${#kept[@]} -gt 0 ] || { echo "run.sh: --only $only matches no configuration" >&2; exit 2; }
+	configs=("${kept[@]}")
+fi
 nc=${#configs[@]}
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 t_start=$(date +%s)
