@@ -2012,13 +2012,36 @@ static void test_events_fold(void **state)
 	assert_int_equal(e.repeats, 0);
 	assert_int_equal(e.lost, metric(f, PW_METRIC_EV_FULL) - full0);
 	assert_int_equal(e.n + e.lost, 62);
-	assert_int_equal(spoof_run(f, &sp, 1), 1); /* the ring has room: this one closes it */
+	/* the ring has room, and no close is tried for PW_FOLD_RETRY_NS after a failed one */
+	usleep(PW_FOLD_RETRY_NS / 1000 + 50000);
+	assert_int_equal(spoof_run(f, &sp, 1), 1); /* this one closes it */
 	pw_dp_events_consume(f->dp);
 	assert_int_equal(e.repeats, 49);
 	assert_int_equal(e.repeat_sport, 33335);
 	assert_int_equal(e.n + e.lost + e.repeats, 60 + 50 + 2);
 	assert_int_equal(e.lost, metric(f, PW_METRIC_EV_FULL) - full0);
 	assert_int_equal(pw_dp_events_lost(f->dp), e.lost);
+	/* a flood while nobody reads: its repeats keep folding, past the window too */
+	assert_int_equal(pw_dp_events_close(f->dp), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(pw_dp_events_unread(f->dp, &u0), 0);
+	sp.f.tcp.source = htons(33336);
+	assert_int_equal(spoof_flood(f, &sp, 100), 100);
+	assert_int_equal(spoof_run(f, &sp, 1), 1); /* its close fails: no reader */
+	sp.f.tcp.source = htons(33336);
+	assert_int_equal(spoof_flood(f, &sp, 100), 100);
+	assert_int_equal(pw_dp_events_unread(f->dp, &u1), 0);
+	/* unread: the flood's record and the other drop, each written once and found no ring */
+	assert_int_equal(u1 - u0, 2);
+	assert_int_equal(pw_dp_events_open(f->dp, 1, on_event, on_lost, &e), 0);
+	pw_dp_events_on_repeat(f->dp, on_repeat);
+	usleep(PW_FOLD_RETRY_NS / 1000 + 50000);
+	assert_int_equal(spoof_run(f, &sp, 1), 1); /* closes it: all 199 repeats arrive */
+	pw_dp_events_consume(f->dp);
+	assert_int_equal(e.repeats, 199);
+	assert_int_equal(e.repeat_sport, 33336);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.lost, 0);
 	assert_int_equal(pw_dp_events_close(f->dp), 0);
 }
 

@@ -49,8 +49,9 @@ static __always_inline int pw_fold(void *ctx, struct pw_event *ev)
 		ev->ts_ns = bpf_ktime_get_ns();
 		return 0;
 	}
-	if (now - f->open_ns < PW_FOLD_NS && PW_FOLD_COUNT(f->word) < 0xffffffffull &&
-	    PW_FOLD_GEN(f->word) && pw_fold_same(&f->ev, ev)) {
+	if ((now - f->open_ns < PW_FOLD_NS || now < f->retry_ns) &&
+	    PW_FOLD_COUNT(f->word) < 0xffffffffull && PW_FOLD_GEN(f->word) &&
+	    pw_fold_same(&f->ev, ev)) {
 		f->word++;
 		if (now > f->last_ns)
 			f->last_ns = now;
@@ -59,6 +60,9 @@ static __always_inline int pw_fold(void *ctx, struct pw_event *ev)
 	ev->ts_ns = bpf_ktime_get_ns();
 	if (PW_FOLD_COUNT(f->word)) {
 		long err;
+
+		if (now < f->retry_ns)
+			return 0;
 
 		f->ev.type = PW_EV_FOLD;
 		f->ev.folded = PW_FOLD_COUNT(f->word);
@@ -71,6 +75,7 @@ static __always_inline int pw_fold(void *ctx, struct pw_event *ev)
 		if (err) {
 			if (err == -PW_ENOSPC)
 				f->close_full++;
+			f->retry_ns = now + PW_FOLD_RETRY_NS;
 			return 0;
 		}
 	}

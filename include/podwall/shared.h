@@ -331,14 +331,16 @@ _Static_assert(sizeof(struct pw_event) == 104, "pw_event layout");
  *   - the window's repeats go out as one PW_EV_FOLD record when a different drop (or the
  *     same one after PW_FOLD_NS) opens the next window on that CPU; if that record cannot
  *     be written, the window stays open and keeps counting (the new drop goes out on its
- *     own, unfolded), so a full ring or an absent reader never loses a count;
+ *     own, unfolded; no new attempt for PW_FOLD_RETRY_NS, while the window's own repeats
+ *     keep folding), so a full ring or an absent reader never loses a count;
  *   - a window that nothing closes is read by the reader itself (`word`), which remembers in
  *     PW_MAP_FOLDACK how much of which window it has handed on, so a FOLD record, or the
  *     next reader after a restart, hands on only the rest.
  * Only the CPU owning a slot writes it (TC programs do not nest on a CPU); the reader reads
  * `word` in one 8-byte load, so a window's number and count are always read together.
  */
-#define PW_FOLD_NS 1000000000ull
+#define PW_FOLD_NS	 1000000000ull
+#define PW_FOLD_RETRY_NS 100000000ull
 
 struct pw_fold {
 	__u64 word;    /* window number << 32 | repeats folded into it so far */
@@ -350,8 +352,15 @@ struct pw_fold {
 	 * PERF_RECORD_LOST with the records really lost, so the reader takes them out again.
 	 */
 	__u64 close_full;
+	/*
+	 * After a close that could not be written (no reader, or a full ring), no new attempt
+	 * before this time: the window keeps folding its repeats meanwhile, and other drops go
+	 * out on their own, so a flood with nobody reading costs an increment, not two failed
+	 * writes a packet.
+	 */
+	__u64 retry_ns;
 };
-_Static_assert(sizeof(struct pw_fold) == 136, "pw_fold layout");
+_Static_assert(sizeof(struct pw_fold) == 144, "pw_fold layout");
 
 #define PW_FOLD_GEN(w)	 ((w) >> 32)
 #define PW_FOLD_COUNT(w) ((w) & 0xffffffffull)
