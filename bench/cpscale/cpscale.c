@@ -1376,7 +1376,7 @@ static void report(FILE *f, bool md, const struct opts *o, const struct gen *g,
 		mib(r->loaded.hwm_kb));
 	fprintf(f, "| after the change series | %.1f MiB | %.1f MiB |\n",
 		mib(r->after_changes.rss_kb), mib(r->after_changes.hwm_kb));
-	fprintf(f, "| **per pod** (RSS growth / pods) | **%.1f KiB** | %.1f KiB |\n\n",
+	fprintf(f, "| **per pod** (RSS growth / pods) | **%.2f KiB** | %.2f KiB |\n\n",
 		(double)(r->loaded.rss_kb - r->idle.rss_kb) / g->n_pods,
 		(double)(r->loaded.hwm_kb - r->idle.hwm_kb) / g->n_pods);
 
