@@ -504,6 +504,9 @@ sudo scripts/bench.sh --quick    # a smoke run of every part, into build/perf-qu
 # only this section (about 20 minutes; --quick about 3), into another directory:
 sudo bench/peers/run.sh --build build --out /tmp/perf [--quick] [--rounds N] [--seconds S] \\
 	[--scales 10,1000,10000,100000] [--wide w1:250,w64:250,w4096:250] [--ipset-limit]
+# one configuration and test, to profile it (perf record -C <the pinned CPU> meanwhile):
+sudo bench/peers/run.sh --build build --out /tmp/perf --rounds 1 --seconds 20 \\
+	--only '^podwall 10000' --tests crr
 \`\`\`
 
 It needs root and leaves nothing behind: a node netns and two pod netns named after the
