@@ -370,22 +370,6 @@ static bool ent_wanted(struct pw_cluster *cl, const struct ent *e)
 	return e->kind != PW_KIND_POD || !e->node || node_live(cl, e->node);
 }
 
-static int manifest_take(struct pw_manifest *all, struct pw_manifest *m)
-{
-	struct pw_object *v;
-
-	if (!m->n)
-		return 0;
-	v = realloc(all->objs, (all->n + m->n) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	all->objs = v;
-	memcpy(all->objs + all->n, m->objs, m->n * sizeof(*v));
-	all->n += m->n;
-	memset(m->objs, 0, m->n * sizeof(*v));
-	return 0;
-}
-
 /* Parse one stored object; a pod of another node keeps no binding here (it is a peer). */
 static int ent_parse(struct pw_cluster *cl, struct ent *e, struct pw_manifest *all)
 {
@@ -413,7 +397,7 @@ static int ent_parse(struct pw_cluster *cl, struct ent *e, struct pw_manifest *a
 		free(p->cgroup);
 		p->interface = p->cgroup = NULL;
 	}
-	err = manifest_take(all, m);
+	err = pw_manifest_take(all, m);
 out:
 	pw_manifest_free(m);
 	pw_diags_clear(&diags);

@@ -542,7 +542,6 @@ static struct seqkey seqkey_of(const struct pw_dkey *k, uint32_t seq)
 	};
 }
 
-/* An isolated direction whose enforced set names no "any peer": the datapath skips it. */
 /* First index of keys[0..n) not ordered before (dir, peer): keys sort by dir, then peer. */
 static size_t dkey_lower_bound(const struct pw_dkey *keys, size_t n, uint8_t dir, uint32_t peer)
 {
@@ -560,6 +559,7 @@ static size_t dkey_lower_bound(const struct pw_dkey *keys, size_t n, uint8_t dir
 }
 
 /*
+ * An isolated direction whose enforced set names no "any peer": the datapath skips it.
  * PW_ID_ANY is 0, the lowest peer: a direction has a key towards any peer exactly when its
  * first key is one (a search, not a walk of every key: this ran on every subject of a change).
  */

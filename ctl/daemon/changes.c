@@ -97,7 +97,7 @@ int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *dia
 {
 	struct pw_manifest *all = calloc(1, sizeof(*all));
 	struct doc_jobs jobs = {0};
-	size_t n = docs ? json_object_array_length(docs) : 0, bytes = 0, objs = 0;
+	size_t n = docs ? json_object_array_length(docs) : 0, bytes = 0;
 	int err = 0;
 
 	*out = NULL;
@@ -135,24 +135,10 @@ int parse_docs(json_object *docs, struct pw_manifest **out, struct pw_diags *dia
 			err = -ENOMEM;
 		if (jobs.v[i].err && !err)
 			err = jobs.v[i].err;
-		else if (!jobs.v[i].err)
-			objs += jobs.v[i].m->n;
 	}
-	if (err || !objs)
-		goto out;
-	all->objs = calloc(objs, sizeof(*all->objs));
-	if (!all->objs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct pw_manifest *m = jobs.v[i].m;
-
-		/* move the objects: the slots of m are zeroed so its free releases nothing */
-		memcpy(all->objs + all->n, m->objs, m->n * sizeof(*m->objs));
-		all->n += m->n;
-		memset(m->objs, 0, m->n * sizeof(*m->objs));
-	}
+	/* the objects of every file, in request order, into one manifest */
+	for (size_t i = 0; !err && i < n; i++)
+		err = pw_manifest_take(all, jobs.v[i].m);
 out:
 	for (size_t i = 0; jobs.v && i < n; i++) {
 		pw_manifest_free(jobs.v[i].m);

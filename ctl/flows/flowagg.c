@@ -88,6 +88,19 @@ static struct rl_slot *rl_get(struct pw_flowlog *fl, const struct rl_key *k, uin
 	return victim;
 }
 
+/* n denies of slot s counted into a later record, which is the newest of them */
+static void rl_pend(struct pw_flowlog *fl, struct rl_slot *s, const struct pw_event *ev, uint64_t n)
+{
+	/*
+	 * The per-CPU rings are drained in turns, so denies arrive out of time order: keep the
+	 * newest by the kernel's clock, not the last handed in.
+	 */
+	if (!s->pending || ev->ts_ns >= s->last.ts_ns)
+		s->last = *ev;
+	s->pending += n;
+	fl->st.suppressed_pending += n;
+}
+
 /* 1: record it now carrying *carried suppressed denies; 0: counted into a later record */
 int pw_fl_rl_admit(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t *carried)
 {
@@ -113,14 +126,7 @@ int pw_fl_rl_admit(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t *c
 		s->emitted++;
 		return 1;
 	}
-	/*
-	 * The per-CPU rings are drained in turns, so denies arrive out of time order: keep the
-	 * newest by the kernel's clock, not the last handed in.
-	 */
-	if (!s->pending || ev->ts_ns >= s->last.ts_ns)
-		s->last = *ev;
-	s->pending++;
-	fl->st.suppressed_pending++;
+	rl_pend(fl, s, ev, 1);
 	return 0;
 }
 
@@ -133,10 +139,7 @@ void pw_fl_rl_more(struct pw_flowlog *fl, const struct pw_event *ev, uint64_t n)
 	s = rl_get(fl, &k, ev->ts_ns);
 	if (ev->ts_ns > s->last_ns)
 		s->last_ns = ev->ts_ns;
-	if (!s->pending || ev->ts_ns >= s->last.ts_ns)
-		s->last = *ev;
-	s->pending += n;
-	fl->st.suppressed_pending += n;
+	rl_pend(fl, s, ev, n);
 }
 
 int pw_fl_rl_flush(struct pw_flowlog *fl, uint64_t now_ns)

@@ -122,15 +122,10 @@ int pw_flowlog_repeats(struct pw_flowlog *fl, int cpu, const struct pw_event *ev
 	fl->st.folded += n;
 	if (event_known(fl, ev, n))
 		return -EINVAL;
-	if (!pw_fl_rl_type(ev->type)) { /* only drops fold: never happens */
-		for (uint64_t i = 0; i < n; i++)
-			pw_flowlog_event(fl, cpu, ev);
-		fl->st.events -= n;
-		return 1;
-	}
 	if (fl->agg_interval)
 		pw_fl_agg_event(fl, ev, n);
-	if (fl->rl_disable) {
+	/* (only drops fold, a kind the rate limit covers: the second test is a safeguard) */
+	if (fl->rl_disable || !pw_fl_rl_type(ev->type)) {
 		fl->st.suppressed += n - 1;
 		err = pw_fl_emit_event(fl, ev, n - 1);
 		return err == -ENOMEM ? err : 1;

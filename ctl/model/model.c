@@ -152,6 +152,22 @@ void pw_manifest_free(struct pw_manifest *m)
 	free(m);
 }
 
+int pw_manifest_take(struct pw_manifest *all, struct pw_manifest *m)
+{
+	struct pw_object *v;
+
+	if (!m->n)
+		return 0;
+	v = realloc(all->objs, (all->n + m->n) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memcpy(v + all->n, m->objs, m->n * sizeof(*v));
+	all->objs = v;
+	all->n += m->n;
+	m->n = 0; /* the objects are all's now: m's free releases only its array */
+	return 0;
+}
+
 const char *pw_object_name(const struct pw_object *obj)
 {
 	switch (obj->kind) {

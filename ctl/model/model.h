@@ -198,6 +198,8 @@ void pw_pod_clear(struct pw_pod *pod);
 void pw_netpol_clear(struct pw_netpol *np);
 void pw_object_clear(struct pw_object *obj);
 void pw_manifest_free(struct pw_manifest *m);
+/* Move m's objects to the end of all (m is left empty, still to be freed): 0 or -ENOMEM. */
+int pw_manifest_take(struct pw_manifest *all, struct pw_manifest *m);
 
 /* The object's name; its namespace, or NULL for a cluster-scoped object (a Namespace). */
 const char *pw_object_name(const struct pw_object *obj);
