@@ -80,6 +80,9 @@ int pw_floor_hash(struct __sk_buff *skb)
 	}
 	k.sport = th->source;
 	k.dport = th->dest;
+	/* the key as podwall stores it: one orientation for both directions (pw_ct_key) */
+	if (pw_ct_key_is_rev(&k))
+		pw_ct_key_flip(&k);
 	return bpf_map_lookup_elem(&floor_ct, &k) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 

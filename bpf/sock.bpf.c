@@ -11,6 +11,7 @@
  */
 #include "lib/common.h"
 #include "lib/maps.h"
+#include "lib/ctkey.h"
 #include "lib/endpoint.h"
 #include "lib/policy.h"
 #include "lib/events.h"
@@ -33,6 +34,15 @@ static __always_inline int pw_sock_addr_local(__u8 family, const __u32 *a)
 	return !a[0] && !a[1] && !a[2] && (!a[3] || a[3] == bpf_htonl(1));
 }
 
+/* A flow t admitted by ep's ingress check, t its original direction. */
+static __always_inline int pw_sock_ct_ingress(struct pw_ct_key *k, const struct pw_endpoint *ep,
+					      const struct pw_tuple *t)
+{
+	int idx = 0;
+
+	return pw_ct_lookup(k, ep->ep_id, PW_DIR_INGRESS, t, 0, 0, &idx) && !idx;
+}
+
 /*
  * A UDP server answering with sendto() is sending a reply, not opening a flow: Kubernetes lets
  * replies pass whatever the pod's egress policy. The request created an entry in this pod's
@@ -45,30 +55,29 @@ static __always_inline int pw_sock_is_reply(struct bpf_sock_addr *ctx, const str
 					    __be16 dport)
 {
 	struct bpf_sock *sk = ctx->sk;
+	struct pw_tuple t;
 	struct pw_ct_key k;
 	int i;
 
 	if (proto != IPPROTO_UDP || !sk)
 		return 0;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.ep_id = ep->ep_id;
-	k.scope = PW_DIR_INGRESS;
-	k.family = family;
-	k.proto = proto;
-	pw_addr_copy(k.saddr, addr);
-	k.sport = dport;
-	k.dport = bpf_htons((__u16)sk->src_port);
+	__builtin_memset(&t, 0, sizeof(t));
+	t.family = family;
+	t.proto = proto;
+	pw_addr_copy(t.saddr, addr);
+	t.sport = dport;
+	t.dport = bpf_htons((__u16)sk->src_port);
 
 	if (family == PW_FAMILY_V4) {
 		if (sk->src_ip4) {
-			k.daddr[0] = sk->src_ip4;
-			return bpf_map_lookup_elem(&PW_MAP_CT, &k) != NULL;
+			t.daddr[0] = sk->src_ip4;
+			return pw_sock_ct_ingress(&k, ep, &t);
 		}
 		for (i = 0; i < PW_EP_MAX_V4; i++) {
 			if (i >= ep->n_v4)
 				break;
-			k.daddr[0] = ep->v4[i];
-			if (bpf_map_lookup_elem(&PW_MAP_CT, &k))
+			t.daddr[0] = ep->v4[i];
+			if (pw_sock_ct_ingress(&k, ep, &t))
 				return 1;
 		}
 		return 0;
@@ -76,8 +85,8 @@ static __always_inline int pw_sock_is_reply(struct bpf_sock_addr *ctx, const str
 	for (i = 0; i < PW_EP_MAX_V6; i++) {
 		if (i >= ep->n_v6)
 			break;
-		pw_addr_copy(k.daddr, ep->v6[i]);
-		if (bpf_map_lookup_elem(&PW_MAP_CT, &k))
+		pw_addr_copy(t.daddr, ep->v6[i]);
+		if (pw_sock_ct_ingress(&k, ep, &t))
 			return 1;
 	}
 	return 0;

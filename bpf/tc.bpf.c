@@ -107,22 +107,19 @@ static __always_inline int pw_tc_spoof(const struct pw_tc_state *s)
 }
 
 /*
- * The tracked flow a packet belongs to: same endpoint and direction (original direction,
- * *idx 0), or the reversed tuple admitted in the other direction (reply, *idx 1). An ICMP
- * error is looked up by the packet it quotes, which travelled opposite to the error, so the
- * scopes swap. Echo messages keep their roles: a request continues a flow only in its
- * original direction and a reply only answers one, so a peer's echo request never passes as
- * the "reply" to the pod's own request with the same identifier.
+ * The tracked flow a packet belongs to: same endpoint, admitted in the packet's direction
+ * (original direction, *idx 0) or in the other one for the reversed tuple (reply, *idx 1),
+ * found with one lookup (struct pw_ct_key). An ICMP error is looked up by the packet it
+ * quotes, which travelled opposite to the error, so the direction swaps. Echo messages keep
+ * their roles: the key of an echo flow is its request's orientation and only requests create
+ * one, so a request finds only a flow it continues (*idx 0) and a reply only one it answers
+ * (*idx 1): a peer's echo request never passes as the "reply" to the pod's own request with
+ * the same identifier.
  */
 static __always_inline struct pw_ct_entry *pw_tc_ct_find(const struct pw_tc_state *s,
 							 struct pw_ct_key *k, int *idx)
 {
 	const struct pw_pkt *p = &s->pkt;
-	const struct pw_tuple *t = &p->t;
-	__u32 ep_id = s->ep->ep_id;
-	__u8 scope = s->dir;
-	struct pw_ct_entry *e;
-	int want = 3; /* bit 0: original direction, bit 1: reply */
 
 	if (p->has_inner) {
 		/*
@@ -131,33 +128,16 @@ static __always_inline struct pw_ct_entry *pw_tc_ct_find(const struct pw_tc_stat
 		 */
 		if (!pw_addr_eq(p->t.daddr, p->inner.saddr))
 			return NULL;
-		t = &p->inner;
-		scope = pw_dir_other(s->dir);
-	} else if (p->frag != PW_FRAG_LATER) { /* a later fragment is only accounted */
-		if (p->echo == PW_ECHO_REQUEST)
-			want = 1;
-		else if (p->echo == PW_ECHO_REPLY)
-			want = 2;
-		else if (p->no_track)
-			return NULL;
+		return pw_ct_lookup(k, s->ep->ep_id, pw_dir_other(s->dir), &p->inner,
+				    p->inner_echo_reply, 0, idx);
 	}
-	if (want & 1) {
-		pw_ct_key_fill(k, ep_id, scope, t, 0);
-		e = bpf_map_lookup_elem(&PW_MAP_CT, k);
-		if (e) {
-			*idx = 0;
-			return e;
-		}
-	}
-	if (want & 2) {
-		pw_ct_key_fill(k, ep_id, pw_dir_other(scope), t, 1);
-		e = bpf_map_lookup_elem(&PW_MAP_CT, k);
-		if (e) {
-			*idx = 1;
-			return e;
-		}
-	}
-	return NULL;
+	if (p->frag == PW_FRAG_LATER) /* only accounted, to whichever way it goes */
+		return pw_ct_lookup(k, s->ep->ep_id, s->dir, &p->t, 0,
+				    p->t.proto == IPPROTO_ICMP || p->t.proto == IPPROTO_ICMPV6,
+				    idx);
+	if (p->no_track && p->echo != PW_ECHO_REPLY)
+		return NULL;
+	return pw_ct_lookup(k, s->ep->ep_id, s->dir, &p->t, p->echo == PW_ECHO_REPLY, 0, idx);
 }
 
 /*
@@ -170,13 +150,17 @@ static __always_inline int pw_tc_recheck(struct pw_tc_state *s, struct pw_ct_key
 {
 	const struct pw_endpoint *ep = s->ep;
 	struct pw_decision d;
-	int r;
+	__u8 scope;
+	int r, fwd;
 
 	if (e->policy_gen == ep->policy_gen)
 		return PW_CONTINUE;
-	r = pw_policy_decide(ep, k->scope, k->family,
-			     k->scope == PW_DIR_EGRESS ? k->daddr : k->saddr, k->proto, k->dport,
-			     &d);
+	/* the flow's original direction, from a key that may hold it reversed */
+	scope = pw_ct_scope(k, e);
+	fwd = !(e->flags & PW_CT_F_SWAPPED);
+	r = pw_policy_decide(ep, scope, k->family,
+			     (scope == PW_DIR_EGRESS) == fwd ? k->daddr : k->saddr, k->proto,
+			     fwd ? k->dport : k->sport, &d);
 	if (pw_reason_is_drop(r)) {
 		/* ended here, recorded by the sweep; the flow's later packets miss conntrack */
 		pw_ct_park(k, e, PW_CT_F_REVOKED);
@@ -243,7 +227,8 @@ static __always_inline int pw_tc_new_flow(struct __sk_buff *skb, struct pw_tc_st
 	/* errors, echo replies, identifier-less ICMP: judged each time, never tracked */
 	if (p->no_track)
 		return r;
-	pw_ct_key_fill(&k, ep->ep_id, s->dir, &p->t, 0);
+	if (pw_ct_key_fill(&k, ep->ep_id, s->dir, &p->t, 0))
+		ct_flags |= PW_CT_F_SWAPPED;
 	pw_ct_create(&k, ep, skb, p->tcp_flags, d.cookie, s->src_id, s->dst_id, ct_flags);
 	return r;
 }

@@ -69,7 +69,7 @@ static int ct_walk(struct pw_dp *dp, ct_decide_fn decide, const void *arg, pw_fl
 		   void *ctx, struct pw_ct_sweep_stats *stats)
 {
 	struct bpf_map *map = pw_dp_map(dp, PW_DPMAP_CT);
-	struct pw_ct_key cur, next;
+	struct pw_ct_key cur, next, flow;
 	struct pw_ct_entry v;
 	uint64_t limit, scanned = 0, expired = 0;
 	bool have;
@@ -85,14 +85,20 @@ static int ct_walk(struct pw_dp *dp, ct_decide_fn decide, const void *arg, pw_fl
 		if (++scanned % CT_WALK_DRAIN == 0 && dp->pb)
 			pw_dp_events_consume(dp); /* between entries: the callbacks never nest */
 		if (bpf_map_lookup_elem(fd, &cur, &v) == 0) {
-			why = decide(arg, &cur, &v);
+			/* the flow in its own orientation (struct pw_ct_key) */
+			flow = cur;
+			if (v.flags & PW_CT_F_SWAPPED) {
+				pw_ct_key_flip(&flow);
+				v.flags &= ~PW_CT_F_SWAPPED;
+			}
+			why = decide(arg, &flow, &v);
 			if (why) {
 				if (bpf_map_delete_elem(fd, &cur) == 0) {
 					expired++;
-					/* the flow's own key: a parked one names it as when live */
-					cur.ended = 0;
+					/* a parked flow named as when live */
+					flow.ended = 0;
 					if (cb)
-						cb(ctx, &cur, &v, why);
+						cb(ctx, &flow, &v, why);
 				} else if (errno != ENOENT) {
 					err = -errno;
 					pw_err(dp, "map %s: cannot delete a flow: %s",

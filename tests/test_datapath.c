@@ -586,7 +586,7 @@ static void test_pin_adopt(void **state)
 	assert_int_equal(pv.cookie, 9);
 	assert_int_equal(pw_dp_map_usage(f->dp, PW_DPMAP_CT, &u), 0);
 	assert_int_equal(u.max_entries, 2048);
-	assert_string_equal(u.name, "pw_ct_v1");
+	assert_string_equal(u.name, "pw_ct_v2");
 	/* the socket programs see the same map as the tc programs */
 	{
 		struct bpf_map_info a = {}, b = {};
@@ -609,7 +609,7 @@ static void test_pin_adopt(void **state)
 	assert_int_equal(pw_dp_open(&o, &f->dp), -EINVAL);
 	assert_null(f->dp);
 	snprintf(path, sizeof(path),
-		 "pinned map %s/maps/pw_ct_v1 is incompatible: capacity 2048 "
+		 "pinned map %s/maps/pw_ct_v2 is incompatible: capacity 2048 "
 		 "entries, 4096 requested",
 		 f->bpffs);
 	assert_non_null(strstr(logbuf, path));
@@ -1016,7 +1016,7 @@ static void test_cgroup(void **state)
 	o.cgroup_root = "/tmp";
 	assert_int_equal(pw_dp_open(&o, &f->dp), -EINVAL);
 	assert_non_null(strstr(logbuf, "is not a cgroup v2 directory"));
-	assert_false(exists(f->bpffs) && exists(strcat(strcpy(sub, f->bpffs), "/maps/pw_ct_v1")));
+	assert_false(exists(f->bpffs) && exists(strcat(strcpy(sub, f->bpffs), "/maps/pw_ct_v2")));
 
 	o.cgroup_root = f->cgroup;
 	assert_int_equal(pw_dp_open(&o, &f->dp), 0);

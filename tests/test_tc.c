@@ -443,7 +443,7 @@ static bool ct_get_at(uint32_t ep_id, int scope, const struct tp *t, uint8_t end
 		      struct pw_ct_entry *out)
 {
 	struct pw_ct_key k = {};
-	int fd = pw_dp_map_fd(g_fx->dp, PW_DPMAP_CT);
+	int fd = pw_dp_map_fd(g_fx->dp, PW_DPMAP_CT), rev;
 
 	k.ep_id = ep_id;
 	k.ended = ended;
@@ -459,7 +459,14 @@ static bool ct_get_at(uint32_t ep_id, int scope, const struct tp *t, uint8_t end
 		k.sport = htons(t->sport);
 		k.dport = htons(t->dport);
 	}
-	return fd >= 0 && !bpf_map_lookup_elem(fd, &k, out);
+	/* stored as the datapath stores it; the entry is the flow's when it says so (pw_ct_key) */
+	rev = pw_ct_key_is_rev(&k);
+	if (rev)
+		pw_ct_key_flip(&k);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, out) || !(out->flags & PW_CT_F_SWAPPED) != !rev)
+		return false;
+	out->flags &= ~PW_CT_F_SWAPPED;
+	return true;
 }
 
 static bool ct_get(uint32_t ep_id, int scope, const struct tp *t, struct pw_ct_entry *out)
@@ -726,6 +733,8 @@ static bool post_sweep_revoked(void)
 #define F6_LATER {UDP(6, A6, W6, 40000, 53), .frag = TP_FRAG_LATER, .frag_id = 0xabcd, .ext = 1}
 #define FE_FIRST {ICMP4(A4, W4, 8, 0, 42), .frag = TP_FRAG_FIRST, .frag_id = 0x3333}
 #define FE_LATER {ICMP4(A4, W4, 8, 0, 42), .frag = TP_FRAG_LATER, .frag_id = 0x3333}
+#define FE_REPLY_FIRST {ICMP4(W4, A4, 0, 0, 42), .frag = TP_FRAG_FIRST, .frag_id = 0x3334}
+#define FE_REPLY_LATER {ICMP4(W4, A4, 0, 0, 42), .frag = TP_FRAG_LATER, .frag_id = 0x3334}
 /* clang-format on */
 
 static size_t frame_len(const struct tp *t)
@@ -801,6 +810,15 @@ static bool post_fe_counted(void)
 	static const struct tp f[] = {FE_FIRST, FE_LATER, FE_LATER};
 
 	return ct_counts(&f[0], PW_DIR_EGRESS, 0, f, 3);
+}
+
+/* a later fragment says neither request nor reply: found as the reply it is all the same */
+static bool post_fe_reply_counted(void)
+{
+	static const struct tp flow = FE_FIRST;
+	static const struct tp f[] = {FE_REPLY_FIRST, FE_REPLY_LATER};
+
+	return ct_counts(&flow, PW_DIR_EGRESS, 1, f, 2);
 }
 
 /* clang-format off: one row per packet reads better than what the formatter makes */
@@ -1601,6 +1619,131 @@ static const struct step revoke_rows[] = {
 static void test_revocation(void **state)
 {
 	RUN(revoke_rows);
+}
+
+/*
+ * A flow whose key holds its tuple reversed (B's address sorts after A's, struct pw_ct_key):
+ * its re-check decides its own direction (peer B, port 22), not the key's, and the sweep names
+ * it as it went.
+ */
+static const struct tp flow_b_a_22 = {TCP(4, B4, A4, 40300, 22, TCP_SYN)};
+
+static bool post_stored_reversed(void)
+{
+	struct pw_ct_key k = {.ep_id = EPID_A, .scope = PW_DIR_EGRESS, .family = PW_FAMILY_V4,
+			      .proto = IPPROTO_TCP};
+	struct pw_ct_entry e;
+
+	tp_addr(4, A4, k.saddr);
+	tp_addr(4, B4, k.daddr);
+	k.sport = htons(22);
+	k.dport = htons(40300);
+	return !bpf_map_lookup_elem(pw_dp_map_fd(g_fx->dp, PW_DPMAP_CT), &k, &e) &&
+	       (e.flags & PW_CT_F_SWAPPED) && ct_get(EPID_A, PW_DIR_INGRESS, &flow_b_a_22, &e) &&
+	       e.packets[0] == 1 && e.packets[1] == 0;
+}
+
+static bool post_rechecked_22(void)
+{
+	struct pw_endpoint ep;
+	struct pw_ct_entry e;
+
+	return !pw_dp_endpoint_lookup_ifindex(g_fx->dp, g_fx->ifindex[EP_A], &ep) &&
+	       ct_get(EPID_A, PW_DIR_INGRESS, &flow_b_a_22, &e) && e.policy_gen == ep.policy_gen &&
+	       e.cookie == 106 && e.packets[0] == 2 && e.packets[1] == 1;
+}
+
+static bool post_sweep_reversed(void)
+{
+	uint32_t a[4] = {0}, b[4] = {0};
+	struct swept sw;
+
+	tp_addr(4, A4, a);
+	tp_addr(4, B4, b);
+	return sweep_now(&sw) && sw.n == 1 && sw.why[0] == PW_END_REVOKED &&
+	       sw.key[0].ep_id == EPID_A && sw.key[0].scope == PW_DIR_INGRESS &&
+	       !memcmp(sw.key[0].saddr, b, sizeof(b)) && !memcmp(sw.key[0].daddr, a, sizeof(a)) &&
+	       sw.key[0].sport == htons(40300) && sw.key[0].dport == htons(22) &&
+	       !(sw.val[0].flags & PW_CT_F_SWAPPED) && (sw.val[0].flags & PW_CT_F_REVOKED) &&
+	       sw.val[0].packets[0] == 2 && sw.val[0].packets[1] == 2;
+}
+
+static const struct step revoke_rev_rows[] = {
+	{"flow admitted at a's ingress, its key reversed",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 40300, 22, TCP_SYN)},
+	 NEWFLOW(106),
+	 .post = post_stored_reversed},
+	{"a's answer: a reply", EP_A, EG, {TCP(4, A4, B4, 22, 40300, TCP_SYN | TCP_ACK)},
+	 .reason = PW_OK_REPLY},
+	{"re-checked as b -> a:22 under a new generation: still allowed",
+	 EP_A,
+	 IN,
+	 {TCP(4, B4, A4, 40300, 22, TCP_ACK)},
+	 .pre = pre_bump_a,
+	 .reason = PW_OK_ESTABLISHED,
+	 .post = post_rechecked_22},
+	{"a reply re-checks it too: still allowed",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 22, 40300, TCP_ACK)},
+	 .pre = pre_bump_a,
+	 .reason = PW_OK_REPLY},
+	{"ingress from b revoked: the reply is dropped; the sweep names the flow as it went",
+	 EP_A,
+	 EG,
+	 {TCP(4, A4, B4, 22, 40300, TCP_ACK)},
+	 .pre = pre_revoke_in_b,
+	 .verdict = SHOT,
+	 .reason = PW_DROP_REVOKED,
+	 .ct_delta = -1,
+	 .parked = 1,
+	 .ev = PW_EV_REVOKED,
+	 .cookie = 106,
+	 .post = post_sweep_reversed},
+};
+
+static void test_revocation_reversed(void **state)
+{
+	RUN(revoke_rev_rows);
+}
+
+/* A may send UDP 7000 to itself: a hairpin through the node */
+static const struct pw_policy_entry pol_a_self = POL(ID_A, ID_A, PW_DIR_EGRESS, IPPROTO_UDP,
+						     7000, 7000, 113);
+
+static bool pre_a_to_self(void)
+{
+	return pw_dp_policy_update(g_fx->dp, &pol_a_self, 1) >= 0;
+}
+
+/* the tables after this one never had it */
+static bool post_a_not_to_self(void)
+{
+	return pw_dp_policy_delete(g_fx->dp, &pol_a_self, 1) >= 0;
+}
+
+/*
+ * A tuple equal to its reverse (same address and port at both ends) has one orientation: its
+ * two directions differ only by the scope, and the way back is still the flow's reply.
+ */
+static const struct step symmetric_rows[] = {
+	{"a to itself, port 7000 to 7000",
+	 EP_A,
+	 EG,
+	 {UDP(4, A4, A4, 7000, 7000)},
+	 .pre = pre_a_to_self,
+	 NEWFLOW(113)},
+	{"back in through a's ingress: the reply", EP_A, IN, {UDP(4, A4, A4, 7000, 7000)},
+	 .reason = PW_OK_REPLY},
+	{"and out again: the flow", EP_A, EG, {UDP(4, A4, A4, 7000, 7000)},
+	 .reason = PW_OK_ESTABLISHED, .post = post_a_not_to_self},
+};
+
+static void test_symmetric(void **state)
+{
+	RUN(symmetric_rows);
 }
 
 static const struct step mode_rows[] = {
@@ -2641,6 +2784,10 @@ static const struct step frag_ct_rows[] = {
 	{"big ping, first fragment", EP_A, EG, FE_FIRST, NEWFLOW(108), .frag_delta = 1},
 	{"its later fragments", EP_A, EG, FE_LATER, PASS(PW_OK_FRAG)},
 	{"all counted", EP_A, EG, FE_LATER, PASS(PW_OK_FRAG), .post = post_fe_counted},
+	{"big ping's reply, first fragment", EP_A, IN, FE_REPLY_FIRST, PASS(PW_OK_REPLY),
+	 .frag_delta = 1},
+	{"its later fragment counted as reply", EP_A, IN, FE_REPLY_LATER, PASS(PW_OK_FRAG),
+	 .post = post_fe_reply_counted},
 	{"later fragment of an untracked error",
 	 EP_A,
 	 EG,
@@ -2952,7 +3099,8 @@ int main(void)
 		cmocka_unit_test(test_conntrack),    cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_related),	     cmocka_unit_test(test_spoof),
 		cmocka_unit_test(test_exthdr),	     cmocka_unit_test(test_frag),
-		cmocka_unit_test(test_revocation),   cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_revocation),
+		cmocka_unit_test(test_revocation_reversed), cmocka_unit_test(test_symmetric),   cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_arp),	     cmocka_unit_test(test_nd),
 		cmocka_unit_test(test_related_gen),  cmocka_unit_test(test_related_dst),
 		cmocka_unit_test(test_related_frag), cmocka_unit_test(test_echo),

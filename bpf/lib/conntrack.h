@@ -10,27 +10,7 @@
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
-
-static __always_inline void pw_ct_key_fill(struct pw_ct_key *k, __u32 ep_id, __u8 scope,
-					   const struct pw_tuple *t, int reverse)
-{
-	__builtin_memset(k, 0, sizeof(*k)); /* ended = 0: packets only ever match live flows */
-	k->ep_id = ep_id;
-	k->scope = scope;
-	k->family = t->family;
-	k->proto = t->proto;
-	if (reverse) {
-		pw_addr_copy(k->saddr, t->daddr);
-		pw_addr_copy(k->daddr, t->saddr);
-		k->sport = t->dport;
-		k->dport = t->sport;
-	} else {
-		pw_addr_copy(k->saddr, t->saddr);
-		pw_addr_copy(k->daddr, t->daddr);
-		k->sport = t->sport;
-		k->dport = t->dport;
-	}
-}
+#include "lib/ctkey.h"
 
 /* Wire packets in an skb: a GSO packet is segmented after TC, its headers are every segment's. */
 static __always_inline __u32 pw_skb_segs(const struct __sk_buff *skb)

@@ -107,6 +107,7 @@ struct pw_pkt {
 	 */
 	__u8 nd_exact;
 	__u8 arp_sha[6]; /* ARP: sender hardware address */
+	__u8 inner_echo_reply; /* has_inner: the quoted packet is an echo reply */
 };
 
 struct pw_l4_ports {
@@ -369,6 +370,8 @@ static __always_inline void pw_parse_inner(struct __sk_buff *skb, __u32 off, __u
 		if (pw_icmp_is_echo(in->family, icmp.type)) {
 			in->sport = icmp.id;
 			in->dport = icmp.id;
+			p->inner_echo_reply = icmp.type == PW_ICMP_ECHOREPLY ||
+					      icmp.type == PW_ICMP6_ECHO_REPLY;
 		}
 		break;
 	default:

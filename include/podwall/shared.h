@@ -19,7 +19,8 @@
 #define PW_MAP_EP_IF   pw_ep_if_v2   /* hash: host-side ifindex -> endpoint */
 #define PW_MAP_EP_CG   pw_ep_cg_v2   /* hash: pod cgroup id -> endpoint */
 #define PW_MAP_POLICY  pw_policy_v1  /* LPM trie: (subject, peer, dir, proto, port) -> allow */
-#define PW_MAP_CT      pw_ct_v1      /* LRU hash: scoped 5-tuple -> flow state */
+/* v2: one key for both directions of a flow (v1 keyed each direction's packets apart) */
+#define PW_MAP_CT      pw_ct_v2      /* LRU hash: scoped 5-tuple -> flow state */
 #define PW_MAP_FRAG    pw_frag_v1    /* LRU hash: fragment id -> L4 ports of its first fragment */
 #define PW_MAP_EVENTS  pw_events_v1  /* perf event array, one ring per CPU */
 /* v2: counter slots past the (reason, direction) grid (v1 had the grid alone) */
@@ -188,6 +189,17 @@ _Static_assert(sizeof(struct pw_policy_val) == 8, "pw_policy_val layout");
  * entry never satisfies pod B's ingress check, even for the same 5-tuple on the same node.
  * For ICMP echo, sport = dport = the echo identifier, so a reply reverses to the same key.
  *
+ * One key for both directions of a flow, so that every packet finds its flow with one lookup
+ * (v1 looked up the original direction's key and, on a miss, the reply's: each reply and each
+ * new flow paid a miss, a walk of a hash bucket in a table of 100k+ flows). The key holds the
+ * tuple in a canonical orientation, pw_ct_tuple_rev(): the lower (address, port) end first;
+ * for ICMP echo, the request's orientation (a reply is reversed). A flow stored reversed has
+ * PW_CT_F_SWAPPED in its entry and the other direction in `scope`: the scope is always the
+ * direction a packet travelling as the key's tuple takes. A packet travelling as the tuple in
+ * the other direction, or reversed in the same one, is another flow with another key: pod A's
+ * egress flow to itself (a hairpin) and its ingress flow back stay apart. Userspace sees keys
+ * in the flow's own orientation (the datapath library flips them, pw_ct_key_flip()).
+ *
  * `ended` is 0 for a live flow: every lookup builds its key with 0 there. A flow that ends in
  * the datapath (revoked, or its port pair reused by a new connection) is moved, before its
  * live key goes, to the same key with ended = 1..PW_CT_PARK_SLOTS (the first free): it is
@@ -225,6 +237,8 @@ enum pw_ct_state {
 #define PW_CT_F_REPLY_CHECKED (1u << 2)
 /* parked because it failed its re-check (PW_EV_REVOKED); otherwise parked = reused, closed */
 #define PW_CT_F_REVOKED (1u << 3)
+/* the key holds the flow's tuple reversed, and the other scope (see struct pw_ct_key) */
+#define PW_CT_F_SWAPPED (1u << 4)
 
 struct pw_ct_entry {
 	__u64 created_ns; /* bpf_ktime_get_ns() clock (CLOCK_MONOTONIC) */
@@ -241,6 +255,59 @@ struct pw_ct_entry {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct pw_ct_entry) == 72, "pw_ct_entry layout");
+
+#ifdef __bpf__
+#define PW_SHARED_INLINE static __always_inline
+#else
+#define PW_SHARED_INLINE static inline
+#endif
+
+/*
+ * Whether a flow's tuple, given in its own orientation (source first), is stored reversed.
+ * Any strict order on (address, port) would do: raw 32-bit words, then raw ports, compared as
+ * they are in memory, the same on both sides. ICMP echo (protocols 1 and 58, the only ICMP
+ * ever tracked) keeps the request's orientation: echo_reply says the tuple is a reply's. A
+ * tuple equal to its reverse (same address and port at both ends) is not reversed, so its two
+ * directions share one key only through the other scope: the lookup tries that one too.
+ */
+PW_SHARED_INLINE int pw_ct_tuple_rev(__u8 proto, int echo_reply, const __u32 *saddr,
+				     const __u32 *daddr, __be16 sport, __be16 dport)
+{
+	int i;
+
+	if (proto == 1 || proto == 58)
+		return echo_reply;
+	for (i = 0; i < 4; i++) {
+		if (saddr[i] != daddr[i])
+			return saddr[i] > daddr[i];
+	}
+	return sport > dport;
+}
+
+/* The same flow's key seen from its other end: tuple reversed, the other scope. */
+PW_SHARED_INLINE void pw_ct_key_flip(struct pw_ct_key *k)
+{
+	__u32 a;
+	__be16 p;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		a = k->saddr[i];
+		k->saddr[i] = k->daddr[i];
+		k->daddr[i] = a;
+	}
+	p = k->sport;
+	k->sport = k->dport;
+	k->dport = p;
+	k->scope ^= 1;
+}
+_Static_assert((PW_DIR_INGRESS ^ 1) == PW_DIR_EGRESS, "pw_ct_key_flip: the other scope by xor");
+
+/* A key in a flow's own orientation (a stored key unflipped, or a key to store flipped). */
+PW_SHARED_INLINE int pw_ct_key_is_rev(const struct pw_ct_key *k)
+{
+	return pw_ct_tuple_rev(k->proto, 0, k->saddr, k->daddr, k->sport, k->dport);
+}
 
 /* --- fragments -------------------------------------------------------------------------- */
 
