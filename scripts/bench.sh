@@ -3,7 +3,8 @@
 # The benchmark command: installs what is missing (Debian 12), builds, runs every benchmark and
 # regenerates docs/performance.md from its parts. Not part of the test command.
 #
-#   sudo scripts/bench.sh            # full run, about 8 minutes; rewrites docs/performance.md
+#   sudo scripts/bench.sh            # full run, about 30 minutes (bench/peers 20 of them);
+#                                    # rewrites docs/performance.md
 #   sudo scripts/bench.sh --quick    # smoke run of every part, about 2 minutes, written to
 #                                    # $build/perf-quick/ (docs/ is left alone)
 #   options: --out DIR (where performance.md and perf/ go), --skip-pertc, --skip-peers
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
 	--skip-pertc) do_pertc=0; shift ;;
 	--skip-peers) do_peers=0; shift ;;
 	--assemble-only) assemble_only=1; shift ;;
-	-h|--help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "scripts/bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
