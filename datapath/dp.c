@@ -454,8 +454,10 @@ int pw_dp_open(const struct pw_dp_opts *opts, struct pw_dp **dpp)
 	if (o.tc_mode == PW_TC_CLSACT)
 		dp->tc_mode = PW_TC_CLSACT;
 
-	/* before the programs behind the links change: they must find every endpoint */
+	/* before the programs behind the links change: they must find every endpoint and flow */
 	err = pw_upgrade_endpoints(dp);
+	if (!err)
+		err = pw_upgrade_conntrack(dp);
 	if (!err)
 		err = pw_attach_refresh_tc(dp);
 	if (!err)

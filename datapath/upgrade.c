@@ -5,6 +5,11 @@
  * the links with empty pw_ep_*_v2 maps, every pod would be "no endpoint" (unenforced) until
  * the daemon reconciled. So before the programs are swapped, every endpoint of the v1 maps
  * is copied into v2, with its MAC and bridge learned from the kernel (v1 had neither).
+ *
+ * Conntrack too: its v2 keys one flow once for both directions (struct pw_ct_key). A pod's
+ * flows lost on an upgrade would be picked up mid-stream, and a flow whose reverse direction
+ * no policy allows in its own right (a client's, isolated for ingress) would lose its replies;
+ * parked flows would lose their records. So every v1 flow is carried into v2 under its new key.
  */
 #include <errno.h>
 #include <limits.h>
@@ -77,5 +82,49 @@ int pw_upgrade_endpoints(struct pw_dp *dp)
 			"upgrade: %zu endpoints by interface and %zu by cgroup carried into %s "
 			"and %s, MACs learned",
 			n_if, n_cg, pw_dp_map_name(PW_DPMAP_EP_IF), pw_dp_map_name(PW_DPMAP_EP_CG));
+	return err;
+}
+
+/* Every flow of pw_ct_v1 (keyed in the flow's own orientation) into v2 under its new key. */
+int pw_upgrade_conntrack(struct pw_dp *dp)
+{
+	struct pw_ct_key cur, next, key;
+	struct pw_ct_entry v;
+	char path[PATH_MAX];
+	size_t copied = 0;
+	void *prev = NULL;
+	int old, fd = pw_dp_map_fd(dp, PW_DPMAP_CT), err = 0;
+
+	if (!dp->bpffs_dir)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if (pw_dp_path(dp, path, sizeof(path), "maps/pw_ct_v1"))
+		return -ENAMETOOLONG;
+	old = bpf_obj_get(path);
+	if (old < 0)
+		return errno == ENOENT ? 0 : -errno;
+	while (!bpf_map_get_next_key(old, prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (bpf_map_lookup_elem(old, &cur, &v))
+			continue; /* ended meanwhile */
+		key = cur;
+		if (pw_ct_key_is_rev(&key)) {
+			pw_ct_key_flip(&key);
+			v.flags |= PW_CT_F_SWAPPED;
+		}
+		if (bpf_map_update_elem(fd, &key, &v, BPF_NOEXIST) && errno != EEXIST) {
+			err = -errno;
+			pw_err(dp, "upgrade: cannot carry a flow of pw_ct_v1 into %s: %s",
+			       pw_dp_map_name(PW_DPMAP_CT), strerror(-err));
+			break;
+		}
+		copied++;
+	}
+	close(old);
+	if (!err && copied)
+		pw_info(dp, "upgrade: %zu flows carried from pw_ct_v1 into %s", copied,
+			pw_dp_map_name(PW_DPMAP_CT));
 	return err;
 }

@@ -8,4 +8,7 @@
 /* Endpoints of the v1 maps copied into v2, MACs learned, before the new programs go live. */
 int pw_upgrade_endpoints(struct pw_dp *dp);
 
+/* Flows of pw_ct_v1 carried into v2 under their new keys, before the new programs go live. */
+int pw_upgrade_conntrack(struct pw_dp *dp);
+
 #endif /* PW_DATAPATH_UPGRADE_H */

@@ -801,6 +801,150 @@ static void test_upgrade_endpoints(void **state)
 	assert_false(exists(v1[1]));
 }
 
+/* Flows as the library hands them on: their keys and entries, in the walk's order. */
+struct walked {
+	int n;
+	struct pw_ct_key key[8];
+	struct pw_ct_entry val[8];
+	int why[8];
+};
+
+static void on_walked(void *ctx, const struct pw_ct_key *k, const struct pw_ct_entry *v,
+		      enum pw_flow_end_reason why)
+{
+	struct walked *w = ctx;
+
+	if (w->n < 8) {
+		w->key[w->n] = *k;
+		w->val[w->n] = *v;
+		w->why[w->n] = why;
+	}
+	w->n++;
+}
+
+static int walked_find(const struct walked *w, __be16 sport)
+{
+	int i;
+
+	for (i = 0; i < w->n && i < 8; i++) {
+		if (w->key[i].sport == sport)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Conntrack changed layout (v1 -> v2: one key for both directions of a flow). Before the new
+ * programs go live, every v1 flow, parked ones included, is carried into v2 under its new key:
+ * a flow lost there would come back mid-stream, its replies judged as flows of their own.
+ */
+static void test_upgrade_conntrack(void **state)
+{
+	static const struct {
+		uint8_t scope, proto, ended, rev;
+		const char *src, *dst;
+		uint16_t sport, dport;
+		uint64_t packets;
+	} flows[] = {
+		/* egress to a higher address: v2 keeps its orientation */
+		{PW_DIR_EGRESS, IPPROTO_TCP, 0, 0, "198.18.0.1", "198.18.0.2", 40000, 80, 3},
+		/* ingress from a higher address: v2 holds it reversed, in the other scope */
+		{PW_DIR_INGRESS, IPPROTO_TCP, 0, 1, "198.18.0.2", "198.18.0.1", 40001, 22, 5},
+		/* a parked (revoked) flow, reversed too: its record survives the upgrade */
+		{PW_DIR_EGRESS, IPPROTO_UDP, 1, 1, "198.18.0.2", "198.18.0.1", 5000, 53, 7},
+	};
+	struct fx *f = *state;
+	struct pw_dp_opts o;
+	struct walked w = {0};
+	struct timespec ts;
+	char v1[256], v2[256];
+	uint64_t now;
+	size_t i;
+	int fd, j;
+
+	opts_init(&o);
+	o.bpffs_dir = f->bpffs;
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	pw_dp_close(f->dp);
+	f->dp = NULL;
+	/* what the older build pinned: pw_ct_v1 holding three flows, no v2 yet */
+	snprintf(v1, sizeof(v1), "%s/maps/pw_ct_v1", f->bpffs);
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "pw_ct_v1", sizeof(struct pw_ct_key),
+			    sizeof(struct pw_ct_entry), 64, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_pin(fd, v1), 0);
+	snprintf(v2, sizeof(v2), "%s/maps/%s", f->bpffs, PW_STR(PW_MAP_CT));
+	assert_int_equal(unlink(v2), 0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * NS + ts.tv_nsec;
+	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
+		struct pw_ct_key k = {.ep_id = 7,
+				      .scope = flows[i].scope,
+				      .family = PW_FAMILY_V4,
+				      .proto = flows[i].proto,
+				      .ended = flows[i].ended,
+				      .sport = htons(flows[i].sport),
+				      .dport = htons(flows[i].dport)};
+		struct pw_ct_entry v = {.created_ns = now,
+					.last_seen_ns = now,
+					.state = PW_CT_ESTABLISHED,
+					.flags = flows[i].ended ? PW_CT_F_REVOKED : 0};
+
+		inet_pton(AF_INET, flows[i].src, &k.saddr[0]);
+		inet_pton(AF_INET, flows[i].dst, &k.daddr[0]);
+		v.packets[0] = flows[i].packets;
+		assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), 0);
+	}
+	close(fd);
+
+	logbuf[0] = '\0';
+	assert_int_equal(pw_dp_open(&o, &f->dp), 0);
+	assert_non_null(strstr(logbuf, "upgrade: 3 flows carried from pw_ct_v1 into pw_ct_v2"));
+	assert_false(exists(v1));
+	/* stored under the new keys: the reversed ones flipped and marked */
+	fd = pw_dp_map_fd(f->dp, PW_DPMAP_CT);
+	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
+		struct pw_ct_key k = {.ep_id = 7,
+				      .scope = flows[i].scope,
+				      .family = PW_FAMILY_V4,
+				      .proto = flows[i].proto,
+				      .ended = flows[i].ended,
+				      .sport = htons(flows[i].sport),
+				      .dport = htons(flows[i].dport)};
+		struct pw_ct_entry v;
+
+		inet_pton(AF_INET, flows[i].src, &k.saddr[0]);
+		inet_pton(AF_INET, flows[i].dst, &k.daddr[0]);
+		assert_int_equal(pw_ct_key_is_rev(&k), flows[i].rev);
+		if (flows[i].rev)
+			pw_ct_key_flip(&k);
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+		assert_int_equal(!!(v.flags & PW_CT_F_SWAPPED), flows[i].rev);
+		assert_int_equal(v.packets[0], flows[i].packets);
+	}
+	/* and handed on as they went: the parked one by the sweep, the live ones by a flush */
+	assert_int_equal(pw_dp_ct_sweep(f->dp, now, NULL, on_walked, &w, NULL), 0);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.why[0], PW_END_REVOKED);
+	assert_int_equal(w.key[0].scope, PW_DIR_EGRESS);
+	assert_int_equal(w.key[0].sport, htons(5000));
+	assert_int_equal(w.key[0].ended, 0);
+	assert_int_equal(w.val[0].flags & PW_CT_F_SWAPPED, 0);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(pw_dp_ct_flush(f->dp, 7, on_walked, &w), 0);
+	assert_int_equal(w.n, 2);
+	j = walked_find(&w, htons(40001));
+	assert_true(j >= 0);
+	assert_int_equal(w.key[j].scope, PW_DIR_INGRESS);
+	assert_int_equal(w.key[j].dport, htons(22));
+	assert_int_equal(w.val[j].packets[0], 5);
+	assert_int_equal(w.val[j].flags & PW_CT_F_SWAPPED, 0);
+	j = walked_find(&w, htons(40000));
+	assert_true(j >= 0);
+	assert_int_equal(w.key[j].scope, PW_DIR_EGRESS);
+	assert_int_equal(w.key[j].dport, htons(80));
+}
+
 static int tcx_query(uint32_t ifindex, enum bpf_attach_type t, __u32 *ids, __u32 *cnt)
 {
 	__u32 flags = 0;
@@ -2192,6 +2336,7 @@ int main(void)
 		T(test_pin_old_layout),
 		T(test_pin_other_version),
 		T(test_upgrade_endpoints),
+		T(test_upgrade_conntrack),
 		T(test_tc_tcx),
 		T(test_tc_clsact),
 		T(test_tc_nodev),
