@@ -833,6 +833,37 @@ static int walked_find(const struct walked *w, __be16 sport)
 	return -1;
 }
 
+/* what an older build's conntrack held, for test_upgrade_conntrack */
+static const struct {
+	uint8_t scope, proto, ended, rev;
+	const char *src, *dst;
+	uint16_t sport, dport;
+	uint64_t packets;
+} upgrade_flows[] = {
+	/* egress to a higher address: v2 keeps its orientation */
+	{PW_DIR_EGRESS, IPPROTO_TCP, 0, 0, "198.18.0.1", "198.18.0.2", 40000, 80, 3},
+	/* ingress from a higher address: v2 holds it reversed, in the other scope */
+	{PW_DIR_INGRESS, IPPROTO_TCP, 0, 1, "198.18.0.2", "198.18.0.1", 40001, 22, 5},
+	/* a parked (revoked) flow, reversed too: its record survives the upgrade */
+	{PW_DIR_EGRESS, IPPROTO_UDP, 1, 1, "198.18.0.2", "198.18.0.1", 5000, 53, 7},
+};
+
+/* upgrade_flows[i]'s key as v1 held it: the flow's own orientation */
+static struct pw_ct_key upgrade_flow_key(size_t i)
+{
+	struct pw_ct_key k = {.ep_id = 7,
+			      .scope = upgrade_flows[i].scope,
+			      .family = PW_FAMILY_V4,
+			      .proto = upgrade_flows[i].proto,
+			      .ended = upgrade_flows[i].ended,
+			      .sport = htons(upgrade_flows[i].sport),
+			      .dport = htons(upgrade_flows[i].dport)};
+
+	inet_pton(AF_INET, upgrade_flows[i].src, &k.saddr[0]);
+	inet_pton(AF_INET, upgrade_flows[i].dst, &k.daddr[0]);
+	return k;
+}
+
 /*
  * Conntrack changed layout (v1 -> v2: one key for both directions of a flow). Before the new
  * programs go live, every v1 flow, parked ones included, is carried into v2 under its new key:
@@ -840,19 +871,6 @@ static int walked_find(const struct walked *w, __be16 sport)
  */
 static void test_upgrade_conntrack(void **state)
 {
-	static const struct {
-		uint8_t scope, proto, ended, rev;
-		const char *src, *dst;
-		uint16_t sport, dport;
-		uint64_t packets;
-	} flows[] = {
-		/* egress to a higher address: v2 keeps its orientation */
-		{PW_DIR_EGRESS, IPPROTO_TCP, 0, 0, "198.18.0.1", "198.18.0.2", 40000, 80, 3},
-		/* ingress from a higher address: v2 holds it reversed, in the other scope */
-		{PW_DIR_INGRESS, IPPROTO_TCP, 0, 1, "198.18.0.2", "198.18.0.1", 40001, 22, 5},
-		/* a parked (revoked) flow, reversed too: its record survives the upgrade */
-		{PW_DIR_EGRESS, IPPROTO_UDP, 1, 1, "198.18.0.2", "198.18.0.1", 5000, 53, 7},
-	};
 	struct fx *f = *state;
 	struct pw_dp_opts o;
 	struct walked w = {0};
@@ -877,22 +895,14 @@ static void test_upgrade_conntrack(void **state)
 	assert_int_equal(unlink(v2), 0);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * NS + ts.tv_nsec;
-	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
-		struct pw_ct_key k = {.ep_id = 7,
-				      .scope = flows[i].scope,
-				      .family = PW_FAMILY_V4,
-				      .proto = flows[i].proto,
-				      .ended = flows[i].ended,
-				      .sport = htons(flows[i].sport),
-				      .dport = htons(flows[i].dport)};
+	for (i = 0; i < sizeof(upgrade_flows) / sizeof(upgrade_flows[0]); i++) {
+		struct pw_ct_key k = upgrade_flow_key(i);
 		struct pw_ct_entry v = {.created_ns = now,
 					.last_seen_ns = now,
 					.state = PW_CT_ESTABLISHED,
-					.flags = flows[i].ended ? PW_CT_F_REVOKED : 0};
+					.flags = upgrade_flows[i].ended ? PW_CT_F_REVOKED : 0};
 
-		inet_pton(AF_INET, flows[i].src, &k.saddr[0]);
-		inet_pton(AF_INET, flows[i].dst, &k.daddr[0]);
-		v.packets[0] = flows[i].packets;
+		v.packets[0] = upgrade_flows[i].packets;
 		assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), 0);
 	}
 	close(fd);
@@ -903,24 +913,16 @@ static void test_upgrade_conntrack(void **state)
 	assert_false(exists(v1));
 	/* stored under the new keys: the reversed ones flipped and marked */
 	fd = pw_dp_map_fd(f->dp, PW_DPMAP_CT);
-	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
-		struct pw_ct_key k = {.ep_id = 7,
-				      .scope = flows[i].scope,
-				      .family = PW_FAMILY_V4,
-				      .proto = flows[i].proto,
-				      .ended = flows[i].ended,
-				      .sport = htons(flows[i].sport),
-				      .dport = htons(flows[i].dport)};
+	for (i = 0; i < sizeof(upgrade_flows) / sizeof(upgrade_flows[0]); i++) {
+		struct pw_ct_key k = upgrade_flow_key(i);
 		struct pw_ct_entry v;
 
-		inet_pton(AF_INET, flows[i].src, &k.saddr[0]);
-		inet_pton(AF_INET, flows[i].dst, &k.daddr[0]);
-		assert_int_equal(pw_ct_key_is_rev(&k), flows[i].rev);
-		if (flows[i].rev)
+		assert_int_equal(pw_ct_key_is_rev(&k), upgrade_flows[i].rev);
+		if (upgrade_flows[i].rev)
 			pw_ct_key_flip(&k);
 		assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
-		assert_int_equal(!!(v.flags & PW_CT_F_SWAPPED), flows[i].rev);
-		assert_int_equal(v.packets[0], flows[i].packets);
+		assert_int_equal(!!(v.flags & PW_CT_F_SWAPPED), upgrade_flows[i].rev);
+		assert_int_equal(v.packets[0], upgrade_flows[i].packets);
 	}
 	/* and handed on as they went: the parked one by the sweep, the live ones by a flush */
 	assert_int_equal(pw_dp_ct_sweep(f->dp, now, NULL, on_walked, &w, NULL), 0);
