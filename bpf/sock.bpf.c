@@ -40,7 +40,7 @@ static __always_inline int pw_sock_ct_ingress(struct pw_ct_key *k, const struct 
 {
 	int idx = 0;
 
-	return pw_ct_lookup(k, ep->ep_id, PW_DIR_INGRESS, t, 0, 0, &idx) && !idx;
+	return pw_ct_lookup(k, ep->ep_id, PW_DIR_INGRESS, t, 0, &idx) && !idx;
 }
 
 /*

@@ -129,15 +129,13 @@ static __always_inline struct pw_ct_entry *pw_tc_ct_find(const struct pw_tc_stat
 		if (!pw_addr_eq(p->t.daddr, p->inner.saddr))
 			return NULL;
 		return pw_ct_lookup(k, s->ep->ep_id, pw_dir_other(s->dir), &p->inner,
-				    p->inner_echo_reply, 0, idx);
+				    p->inner_echo_reply, idx);
 	}
 	if (p->frag == PW_FRAG_LATER) /* only accounted, to whichever way it goes */
-		return pw_ct_lookup(k, s->ep->ep_id, s->dir, &p->t, 0,
-				    p->t.proto == IPPROTO_ICMP || p->t.proto == IPPROTO_ICMPV6,
-				    idx);
+		return pw_ct_lookup(k, s->ep->ep_id, s->dir, &p->t, -1, idx);
 	if (p->no_track && p->echo != PW_ECHO_REPLY)
 		return NULL;
-	return pw_ct_lookup(k, s->ep->ep_id, s->dir, &p->t, p->echo == PW_ECHO_REPLY, 0, idx);
+	return pw_ct_lookup(k, s->ep->ep_id, s->dir, &p->t, p->echo == PW_ECHO_REPLY, idx);
 }
 
 /*
@@ -150,17 +148,18 @@ static __always_inline int pw_tc_recheck(struct pw_tc_state *s, struct pw_ct_key
 {
 	const struct pw_endpoint *ep = s->ep;
 	struct pw_decision d;
-	__u8 scope;
-	int r, fwd;
+	int r;
 
 	if (e->policy_gen == ep->policy_gen)
 		return PW_CONTINUE;
-	/* the flow's original direction, from a key that may hold it reversed */
-	scope = pw_ct_scope(k, e);
-	fwd = !(e->flags & PW_CT_F_SWAPPED);
-	r = pw_policy_decide(ep, scope, k->family,
-			     (scope == PW_DIR_EGRESS) == fwd ? k->daddr : k->saddr, k->proto,
-			     fwd ? k->dport : k->sport, &d);
+	/*
+	 * The flow's original direction, from a key that may hold it reversed. The peer is the
+	 * key's destination when its scope is egress, whichever way it is stored; the port is
+	 * the original destination's.
+	 */
+	r = pw_policy_decide(ep, pw_ct_scope(k, e), k->family,
+			     k->scope == PW_DIR_EGRESS ? k->daddr : k->saddr, k->proto,
+			     e->flags & PW_CT_F_SWAPPED ? k->sport : k->dport, &d);
 	if (pw_reason_is_drop(r)) {
 		/* ended here, recorded by the sweep; the flow's later packets miss conntrack */
 		pw_ct_park(k, e, PW_CT_F_REVOKED);

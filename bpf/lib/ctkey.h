@@ -50,24 +50,25 @@ static __always_inline __u8 pw_ct_scope(const struct pw_ct_key *k, const struct 
 
 /*
  * The flow a packet of direction dir travelling as t belongs to, its key left in k; *idx 0
- * when the packet goes the flow's original way, 1 when it is a reply. One lookup, and a second
- * only on a miss for two kinds of packet: a tuple equal to its reverse (a hairpin to the same
- * address and port: its two directions differ only by the scope) and one whose orientation
- * cannot be told (any_way: an ICMP fragment after the first, request or reply unknown).
+ * when the packet goes the flow's original way, 1 when it is a reply. echo: 1 for an echo
+ * reply, 0 for a request or anything but echo, -1 when unknown (an ICMP fragment after the
+ * first). One lookup, and a second only on a miss for two kinds of packet: an ICMP packet of
+ * unknown role (tried as the other one) and a tuple equal to its reverse (a hairpin to the
+ * same address and port: its two directions differ only by the scope).
  */
 static __always_inline struct pw_ct_entry *pw_ct_lookup(struct pw_ct_key *k, __u32 ep_id, __u8 dir,
-							const struct pw_tuple *t, int echo_reply,
-							int any_way, int *idx)
+							const struct pw_tuple *t, int echo,
+							int *idx)
 {
+	int icmp = t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6;
 	struct pw_ct_entry *e;
 
-	pw_ct_key_fill(k, ep_id, dir, t, echo_reply);
+	pw_ct_key_fill(k, ep_id, dir, t, echo > 0);
 	e = bpf_map_lookup_elem(&PW_MAP_CT, k);
 	if (!e) {
-		if (any_way)
+		if (icmp && echo < 0)
 			pw_ct_key_flip(k);
-		else if (t->proto != IPPROTO_ICMP && t->proto != IPPROTO_ICMPV6 &&
-			 t->sport == t->dport && pw_addr_eq(t->saddr, t->daddr))
+		else if (!icmp && t->sport == t->dport && pw_addr_eq(t->saddr, t->daddr))
 			k->scope = pw_dir_other(k->scope);
 		else
 			return NULL;
